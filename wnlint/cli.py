@@ -1,0 +1,176 @@
+"""``wnlint`` on the command line: ``check`` and ``rule``.
+
+Exit status follows flake8 and ruff: 0 clean, 1 findings, 2 usage errors.
+Findings go to stdout in flake8's layout; the summary and errors go to
+stderr, so ``wnlint check | ...`` pipes only findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from wnlint import __version__
+from wnlint.engine import SYSTEM_CODES, Linter, UsageError, select_rules
+from wnlint.rules import ALL_RULES, RULES_BY_CODE
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+_DESCRIPTION = """\
+Find weight-normalization bugs in PyTorch code without importing torch.
+
+commands:
+  check [PATH ...]   lint files and directories (default: .)
+  rule [CODE]        print a rule's documentation, or list every rule
+"""
+
+_EPILOG = """\
+exit status: 0 no findings, 1 findings, 2 usage error.
+Lines ending in `# noqa` or `# noqa: WN301` are skipped, as under flake8.
+The same rules run as a flake8 plugin: flake8 --select WN
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def _codes(value: str) -> list[str]:
+    return [part.strip().upper() for part in value.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="wnlint",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"wnlint {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+
+    check = commands.add_parser(
+        "check",
+        help="lint files and directories",
+        description="Lint Python files for weight-normalization bugs.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or directories (default: .); directories are searched "
+        "for *.py, skipping .git, virtualenvs, caches and build directories",
+    )
+    check.add_argument(
+        "--select",
+        type=_codes,
+        metavar="CODES",
+        help="comma-separated code prefixes to enable, e.g. WN301,WN1 "
+        "(default: every rule that is on by default)",
+    )
+    check.add_argument(
+        "--ignore",
+        type=_codes,
+        default=[],
+        metavar="CODES",
+        help="comma-separated code prefixes to disable",
+    )
+    check.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when there are findings",
+    )
+    check.add_argument(
+        "-q", "--quiet", action="store_true", help="do not print the summary line"
+    )
+
+    rule = commands.add_parser(
+        "rule",
+        help="print a rule's documentation",
+        description="Print a rule's documentation; without CODE, list all rules.",
+    )
+    rule.add_argument("code", nargs="?", metavar="CODE", help="e.g. WN301")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    rules = select_rules(args.select, args.ignore)
+    paths = args.paths or ["."]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise UsageError("no such file or directory: " + ", ".join(missing))
+    report = Linter(rules, ignore=args.ignore).lint_paths(paths)
+    out = sys.stdout
+    for diagnostic in report.diagnostics:
+        out.write(diagnostic.format() + "\n")
+    out.flush()
+    if not args.quiet:
+        n = len(report.diagnostics)
+        if n:
+            noun = "finding" if n == 1 else "findings"
+            sys.stderr.write(
+                f"wnlint: {n} {noun} in {report.files_with_findings} of "
+                f"{report.files_checked} files checked\n"
+            )
+        else:
+            sys.stderr.write(
+                f"wnlint: no findings in {report.files_checked} files checked\n"
+            )
+    if report.diagnostics and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _rule(args: argparse.Namespace) -> int:
+    if args.code is None:
+        for rule in ALL_RULES:
+            state = "" if rule.default_enabled else "  (opt-in)"
+            sys.stdout.write(f"{rule.code}  {rule.name:32} {state}\n")
+        for code, (name, _) in SYSTEM_CODES.items():
+            sys.stdout.write(f"{code}  {name}\n")
+        return EXIT_CLEAN
+    code = args.code.upper()
+    if code in RULES_BY_CODE:
+        sys.stdout.write(RULES_BY_CODE[code].documentation())
+        return EXIT_CLEAN
+    if code in SYSTEM_CODES:
+        name, text = SYSTEM_CODES[code]
+        sys.stdout.write(f"# {code} {name}\n\n{text}\n")
+        return EXIT_CLEAN
+    raise UsageError(f"unknown rule code: {args.code!r} (see 'wnlint rule')")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "rule":
+            return _rule(args)
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        sys.stderr.write(f"wnlint: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `wnlint check | head`: the reader left; say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FINDINGS
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

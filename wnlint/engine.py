@@ -1,0 +1,300 @@
+"""The one engine behind every front end.
+
+A file goes through: a textual prefilter on its raw bytes (most files cannot
+match and are never parsed), one ``ast.parse``, one shared
+:class:`~wnlint.analysis.FileAnalysis`, the enabled rules, and (for the CLI)
+flake8's ``# noqa`` handling. The flake8 plugin enters at
+:meth:`Linter.lint_tree` with the tree flake8 already parsed.
+
+Nothing here raises on user input: a file that cannot be read, decoded or
+parsed becomes a diagnostic, and so does a rule that fails on a file.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import tokenize
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from wnlint import noqa
+from wnlint.analysis import FileAnalysis
+from wnlint.rules import ALL_RULES, Rule
+
+#: Codes the engine itself reports, documented like rules.
+SYSTEM_CODES: dict[str, tuple[str, str]] = {
+    "WN001": (
+        "syntax-error",
+        "The file could not be parsed (a syntax error, an undecodable byte, a "
+        "null byte). It is reported once, at the parser's position, and "
+        "skipped; the other files are still checked. Files that the textual "
+        "prefilter rules out (they cannot contain a finding) are not parsed, "
+        "so their syntax errors are not reported.",
+    ),
+    "WN002": (
+        "unreadable-file",
+        "The file could not be read (permissions, a vanished file). It is "
+        "reported and skipped; the other files are still checked.",
+    ),
+    "WN003": (
+        "internal-error",
+        "A rule failed on this file. The other rules' findings on the file "
+        "are still reported. Please report the file that triggers it.",
+    ),
+}
+
+#: Directories never descended into (explicitly named files are always read).
+EXCLUDED_DIRS = frozenset(
+    {
+        ".bzr",
+        ".direnv",
+        ".eggs",
+        ".git",
+        ".hg",
+        ".ipynb_checkpoints",
+        ".mypy_cache",
+        ".nox",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".svn",
+        ".tox",
+        ".venv",
+        "__pycache__",
+        "__pypackages__",
+        "_build",
+        "build",
+        "buck-out",
+        "dist",
+        "node_modules",
+        "site-packages",
+        "venv",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: 1-based line and 1-based character column."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    def format(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+
+
+@dataclass
+class Report:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files_checked: int = 0
+
+    @property
+    def files_with_findings(self) -> int:
+        return len({d.path for d in self.diagnostics})
+
+
+class UsageError(Exception):
+    """A mistake on the command line: reported as a message, exit status 2."""
+
+
+def known_codes() -> list[str]:
+    return sorted([*SYSTEM_CODES, *(rule.code for rule in ALL_RULES)])
+
+
+def select_rules(
+    select: Sequence[str] | None = None, ignore: Sequence[str] = ()
+) -> list[type[Rule]]:
+    """The rules that ``--select``/``--ignore`` code prefixes leave enabled.
+
+    Without ``select`` every default rule runs; a prefix that names no code
+    is a usage error rather than a silent no-op.
+    """
+    codes = known_codes()
+    for prefix in [*(select or ()), *ignore]:
+        if not any(code.startswith(prefix) for code in codes):
+            raise UsageError(f"unknown rule code or prefix: {prefix!r}")
+    if select is None:
+        chosen = [rule for rule in ALL_RULES if rule.default_enabled]
+    else:
+        chosen = [r for r in ALL_RULES if r.code.startswith(tuple(select))]
+    return [r for r in chosen if not r.code.startswith(tuple(ignore))]
+
+
+class Linter:
+    """Runs a fixed set of rules over sources, trees and paths."""
+
+    def __init__(self, rules: Iterable[type[Rule]], ignore: Sequence[str] = ()) -> None:
+        self.rules: list[Rule] = [rule() for rule in rules]
+        self._ignore = tuple(ignore)
+        self._triggers = [
+            (rule, tuple(t.encode() for t in rule.triggers)) for rule in self.rules
+        ]
+
+    # -- entry points ----------------------------------------------------
+    def lint_tree(
+        self, tree: ast.Module, source: str, path: str = "<string>"
+    ) -> list[Diagnostic]:
+        """Findings in an already parsed module (no ``# noqa`` applied)."""
+        rules = [r for r in self.rules if any(t in source for t in r.triggers)]
+        if not rules:
+            return []
+        return self._run(rules, tree, _lines(source), path)
+
+    def lint_bytes(
+        self, data: bytes, path: str, honor_noqa: bool = True
+    ) -> list[Diagnostic]:
+        """Findings in one file's raw bytes, parse errors included."""
+        rules = [r for r, trig in self._triggers if any(t in data for t in trig)]
+        if not rules:
+            return []
+        try:
+            tree = ast.parse(data, filename=path)
+            text = _decode(data)
+        except (SyntaxError, ValueError, UnicodeError) as exc:
+            return self._system(_parse_error(path, exc))
+        except (RecursionError, MemoryError):
+            error = Diagnostic(path, 1, 1, "WN001", "cannot parse: nested too deeply")
+            return self._system(error)
+        lines = _lines(text)
+        if honor_noqa and noqa.file_is_ignored(lines):
+            return []
+        found = self._run(rules, tree, lines, path)
+        if honor_noqa and found:
+            found = _drop_suppressed(found, lines)
+        return found
+
+    def lint_file(self, path: str) -> list[Diagnostic]:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            return self._system(
+                Diagnostic(path, 1, 1, "WN002", f"cannot read: {reason}")
+            )
+        return self.lint_bytes(data, path)
+
+    def lint_paths(self, paths: Sequence[str]) -> Report:
+        report = Report()
+        for path in discover(paths):
+            report.files_checked += 1
+            report.diagnostics.extend(self.lint_file(path))
+        return report
+
+    # -- internals -------------------------------------------------------
+    def _run(
+        self, rules: list[Rule], tree: ast.Module, lines: list[str], path: str
+    ) -> list[Diagnostic]:
+        try:
+            analysis = FileAnalysis(tree)
+        except RecursionError:
+            error = Diagnostic(path, 1, 1, "WN003", "internal error: nested too deeply")
+            return self._system(error)
+        out: list[Diagnostic] = []
+        for rule in rules:
+            try:
+                findings = list(rule.check(analysis))
+            except Exception as exc:  # a rule bug must not end the run
+                message = (
+                    f"internal error in {rule.code}: {exc.__class__.__name__}: {exc}"
+                )
+                out.extend(self._system(Diagnostic(path, 1, 1, "WN003", message)))
+                continue
+            for f in findings:
+                col = _char_col(lines, f.line, f.col) + 1
+                out.append(Diagnostic(path, f.line, col, rule.code, f.message))
+        out.sort(key=lambda d: (d.line, d.col, d.code))
+        return out
+
+    def _system(self, diagnostic: Diagnostic) -> list[Diagnostic]:
+        if diagnostic.code.startswith(self._ignore) and self._ignore:
+            return []
+        return [diagnostic]
+
+
+def discover(paths: Sequence[str]) -> Iterator[str]:
+    """Python files under ``paths``, in a stable order.
+
+    Named files are always yielded; directories are walked for ``*.py``,
+    skipping version-control, cache, build and virtualenv directories.
+    """
+    for path in paths:
+        if not os.path.isdir(path):
+            yield path
+            continue
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            try:
+                entries = sorted(os.scandir(current), key=lambda e: e.name)
+            except OSError:
+                continue
+            subdirs = []
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if _walkable(entry):
+                            subdirs.append(entry.path)
+                    elif entry.name.endswith(".py") and entry.is_file():
+                        yield entry.path
+                except OSError:
+                    continue
+            stack.extend(reversed(subdirs))
+
+
+def _walkable(entry: os.DirEntry) -> bool:
+    name = entry.name
+    if name in EXCLUDED_DIRS or name.endswith(".egg-info"):
+        return False
+    # A virtualenv under any name.
+    return not os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+
+
+def _decode(data: bytes) -> str:
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding)
+
+
+def _lines(text: str) -> list[str]:
+    # Python's own line breaks only (\n, \r\n, \r): str.splitlines would
+    # also split on form feeds and shift every line number after one.
+    return io.StringIO(text, newline="").readlines()
+
+
+def _char_col(lines: list[str], line: int, byte_col: int) -> int:
+    """``ast`` columns count UTF-8 bytes; editors and flake8 users count characters."""
+    if not 0 < line <= len(lines):
+        return byte_col
+    text = lines[line - 1]
+    if text.isascii():
+        return byte_col
+    return len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+
+def _parse_error(path: str, exc: Exception) -> Diagnostic:
+    if isinstance(exc, SyntaxError):
+        line = exc.lineno or 1
+        col = exc.offset or 1
+        return Diagnostic(
+            path, max(line, 1), max(col, 1), "WN001", f"cannot parse: {exc.msg}"
+        )
+    return Diagnostic(path, 1, 1, "WN001", f"cannot parse: {exc}")
+
+
+def _drop_suppressed(found: list[Diagnostic], lines: list[str]) -> list[Diagnostic]:
+    if not any(noqa.NOQA_INLINE.search(line) for line in lines):
+        return found  # the common case, and tokenizing is the slow part
+    by_line = noqa.noqa_text_by_line(lines, upto=max(d.line for d in found))
+    kept = []
+    for d in found:
+        text = by_line.get(d.line)
+        if text is None:
+            text = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
+        if not noqa.is_suppressed(d.code, text):
+            kept.append(d)
+    return kept

@@ -1,0 +1,67 @@
+"""``# noqa`` exactly as flake8 reads it.
+
+The CLI and the flake8 plugin must never disagree, so the CLI applies
+flake8's own rules: the inline regex and its prefix matching
+(``# noqa: WN3`` silences WN301), the mapping that lets one comment cover a
+whole multi-line logical line, and the file-level ``# flake8: noqa``.
+"""
+
+from __future__ import annotations
+
+import re
+import tokenize
+from collections.abc import Sequence
+
+NOQA_INLINE = re.compile(
+    r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE
+)
+NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.IGNORECASE)
+_SPLIT_CODES = re.compile(r"[,\s]")
+
+
+def file_is_ignored(lines: Sequence[str]) -> bool:
+    """A line that is only ``# flake8: noqa`` silences the whole file."""
+    return any(NOQA_FILE.match(line) for line in lines)
+
+
+def noqa_text_by_line(lines: Sequence[str], upto: int | None = None) -> dict[int, str]:
+    """Map each line number to the text searched for ``# noqa``.
+
+    Every physical line of a multi-line logical line (a call spread over
+    several lines, a triple-quoted string) maps to the joined text of all of
+    them, so one comment anywhere in it applies to each. Tokenizing stops
+    after the logical line that holds line ``upto``.
+    """
+    mapping: dict[int, str] = {}
+    position = iter(lines)
+    last = len(lines) if upto is None else upto
+    lo, hi = len(lines) + 2, -1
+    try:
+        for tok in tokenize.generate_tokens(lambda: next(position, "")):
+            if tok.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+                continue
+            lo = min(lo, tok.start[0])
+            hi = max(hi, tok.end[0])
+            if tok.type in (tokenize.NL, tokenize.NEWLINE):
+                joined = "".join(lines[lo - 1 : hi])
+                for number in range(lo, hi + 1):
+                    mapping[number] = joined
+                if hi >= last:
+                    break
+                lo, hi = len(lines) + 2, -1
+    except (tokenize.TokenError, SyntaxError):
+        # flake8 drops the whole mapping then and reads physical lines.
+        return {}
+    return mapping
+
+
+def is_suppressed(code: str, text: str) -> bool:
+    """True when ``text`` holds a ``# noqa`` that covers ``code``."""
+    match = NOQA_INLINE.search(text)
+    if match is None:
+        return False
+    codes_str = match.group("codes")
+    if codes_str is None:
+        return True
+    codes = tuple(c.strip() for c in _SPLIT_CODES.split(codes_str) if c.strip())
+    return code in codes or code.startswith(codes)

@@ -1,0 +1,55 @@
+"""Sites that use a legacy weight-norm function, shared by WN301 and WN302.
+
+A site is a call whose callee resolves only to one of the legacy names, or a
+value use of such a name (``norm_f = weight_norm if c else spectral_norm``,
+``partial(weight_norm, dim=2)``). Plain alias assignments are not sites
+themselves: calls through the alias are. Code that handles both APIs (a
+branch on ``hasattr(m, "parametrizations")``, a fallback in ``except``, a
+selector whose other branch is the new API) is left alone.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from wnlint import torchnames
+from wnlint.analysis import FileAnalysis, Site
+from wnlint.resolve import resolves_only_to, resolves_to_any
+
+_NEW_API = torchnames.PARAMETRIZATIONS_WEIGHT_NORM | torchnames.REMOVE_PARAMETRIZATIONS
+
+
+def legacy_sites(
+    analysis: FileAnalysis, targets: frozenset[str], tolerant_try: bool
+) -> Iterator[ast.expr]:
+    """Nodes where a function in ``targets`` is called or taken as a value."""
+    for site in analysis.calls:
+        func = site.node.func  # type: ignore[attr-defined]
+        if resolves_only_to(func, site.scope, targets) and not (
+            analysis.in_dual_api_branch(site, tolerant_try)
+        ):
+            yield site.node
+    for site in analysis.references:
+        if (
+            _is_value_use(site)
+            and resolves_only_to(site.node, site.scope, targets)
+            and not analysis.in_dual_api_branch(site, tolerant_try)
+        ):
+            yield site.node
+
+
+def _is_value_use(site: Site) -> bool:
+    parent = site.parent
+    node = site.node
+    if isinstance(parent, ast.Assign) and parent.value is node:
+        # `wn = nn.utils.weight_norm`: an alias; its calls are checked.
+        return not all(isinstance(t, ast.Name) for t in parent.targets)
+    if isinstance(parent, ast.AnnAssign) and parent.value is node:
+        return not isinstance(parent.target, ast.Name)
+    if isinstance(parent, ast.Compare):
+        return False  # `if norm_f is weight_norm:` reads, it does not use
+    if isinstance(parent, ast.IfExp) and node is not parent.test:
+        other = parent.orelse if node is parent.body else parent.body
+        return not resolves_to_any(other, site.scope, _NEW_API)
+    return True

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from wnlint import torchnames
+from wnlint.analysis import FileAnalysis
+from wnlint.rules._legacy_api import legacy_sites
+from wnlint.rules.base import Finding, Rule
+
+
+class LegacyWeightNorm(Rule):
+    """
+    ## What it does
+    Flags calls resolved to `torch.nn.utils.weight_norm`, through any import
+    spelling (`import torch.nn as nn`, `from torch.nn import utils as U`,
+    `from torch.nn.utils import weight_norm as wn`, an alias assignment),
+    and places where that function is picked as a value
+    (`norm_f = weight_norm if use_wn else spectral_norm`).
+
+    ## Why is this bad?
+    The function is deprecated: calling it emits `FutureWarning:
+    torch.nn.utils.weight_norm is deprecated in favor of
+    torch.nn.utils.parametrizations.weight_norm`. It implements weight norm
+    with a forward pre-hook that stores the recomputed weight as a plain
+    attribute, so the module's `.weight` is a non-leaf tensor:
+    `copy.deepcopy(module)` fails even right after the call (`RuntimeError:
+    Only Tensors created explicitly by the user (graph leaves) support the
+    deepcopy protocol at the moment ... this may be because of a
+    torch.nn.utils.weight_norm usage`), which breaks EMA and model-averaging
+    code, and `torch.jit.script` fails (`AttributeError: 'WeightNorm' object
+    has no attribute '__name__'`).
+
+    ## Example
+    ```python
+    import torch.nn as nn
+    from torch.nn.utils import weight_norm
+
+    conv = weight_norm(nn.Conv1d(80, 256, kernel_size=7, padding=3))
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+    from torch.nn.utils.parametrizations import weight_norm
+
+    conv = weight_norm(nn.Conv1d(80, 256, kernel_size=7, padding=3))
+    ```
+
+    ## Fix safety
+    The replacement takes the same arguments `(module, name="weight",
+    dim=0)` with the same `dim` semantics, and checkpoints saved with the old
+    API still load (the new API's load hook renames `weight_g`/`weight_v`
+    to `parametrizations.weight.original0/original1`). The fix is unsafe all
+    the same: state_dict keys change, so a consumer still on the old API
+    cannot load new checkpoints; `module.weight_g`/`weight_v` reads raise
+    `AttributeError`; `torch.nn.utils.remove_weight_norm` on the new module
+    raises `ValueError` (see WN302, which must be fixed together with this
+    rule); and `torch.save(module)` of a parametrized module raises
+    `RuntimeError: Serialization of parametrized modules is only supported
+    through state_dict()`.
+
+    ## Known problems
+    Not flagged: names that may also be bound to the new API (a try/except
+    fallback import, the version-gated shim `weight_norm =
+    nn.utils.weight_norm` followed by `if hasattr(nn.utils.parametrizations,
+    "weight_norm"): weight_norm = nn.utils.parametrizations.weight_norm`),
+    calls in a branch that tests for the new API or the torch version, and
+    the function reached through `self.<attr>` or `getattr`. Bindings are
+    taken flow-insensitively, so a name rebound to the new API anywhere in
+    its scope is never flagged.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.nn.utils.weight_norm.html
+    - https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrizations.weight_norm.html
+    """
+
+    code = "WN301"
+    name = "legacy-weight-norm"
+    message = (
+        "legacy torch.nn.utils.weight_norm is deprecated; its non-leaf .weight "
+        "breaks copy.deepcopy and torch.jit.script"
+    )
+    fix_title = "Use torch.nn.utils.parametrizations.weight_norm (same arguments)"
+    triggers = ("weight_norm",)
+
+    def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        for node in legacy_sites(
+            analysis, torchnames.LEGACY_WEIGHT_NORM, tolerant_try=False
+        ):
+            yield self.finding(node)

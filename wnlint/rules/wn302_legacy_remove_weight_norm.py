@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from wnlint import torchnames
+from wnlint.analysis import FileAnalysis
+from wnlint.rules._legacy_api import legacy_sites
+from wnlint.rules.base import Finding, Rule
+
+
+class LegacyRemoveWeightNorm(Rule):
+    """
+    ## What it does
+    Flags calls resolved to `torch.nn.utils.remove_weight_norm(module[,
+    name])`, through any import spelling, and places where that function is
+    taken as a value (`self.apply(remove_weight_norm)`).
+
+    ## Why is this bad?
+    It belongs to the deprecated weight-norm API and removes only that API's
+    hook. Each API removes only its own: on a module normed by
+    `torch.nn.utils.parametrizations.weight_norm` (what WN301's fix and
+    the common version-gated shim produce) it raises `ValueError:
+    weight_norm of 'weight' not found in ParametrizedConv1d(...)`, typically
+    when a model is prepared for inference.
+
+    ## Example
+    ```python
+    from torch.nn.utils import remove_weight_norm
+
+    def remove_weight_norms(layers):
+        for layer in layers:
+            remove_weight_norm(layer)
+    ```
+
+    ## Use instead
+    ```python
+    from torch.nn.utils import parametrize
+
+    def remove_weight_norms(layers):
+        for layer in layers:
+            parametrize.remove_parametrizations(layer, "weight")
+    ```
+
+    ## Fix safety
+    `torch.nn.utils.parametrize.remove_parametrizations(module, name)`
+    leaves a weight bitwise identical to the legacy remover's, but only on a
+    module normed by the new API. The fix is therefore unsafe and applies
+    only together with WN301's fix in the same file: applying either alone
+    makes the remover raise `ValueError` at run time.
+
+    ## Known problems
+    Not flagged: removals in a branch that tests which API is in effect
+    (`if hasattr(m, "parametrizations"): ... else: remove_weight_norm(m)`),
+    in a `try` whose handler swallows the `ValueError` (the
+    remove-whichever-is-there idiom), and the function reached through
+    `self.<attr>` or `getattr`. A user method named `remove_weight_norm` is
+    never confused with torch's.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.nn.utils.remove_weight_norm.html
+    - https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrize.remove_parametrizations.html
+    """
+
+    code = "WN302"
+    name = "legacy-remove-weight-norm"
+    message = (
+        "legacy torch.nn.utils.remove_weight_norm is deprecated and raises "
+        "ValueError on a module normed by torch.nn.utils.parametrizations"
+    )
+    fix_title = (
+        "Use torch.nn.utils.parametrize.remove_parametrizations, together with "
+        "the WN301 fix"
+    )
+    triggers = ("remove_weight_norm",)
+
+    def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        for node in legacy_sites(
+            analysis, torchnames.LEGACY_REMOVE_WEIGHT_NORM, tolerant_try=True
+        ):
+            yield self.finding(node)
