@@ -136,9 +136,17 @@ class FileAnalysis:
             guards: Guards,
             parent: ast.AST | None,
         ) -> None:
+            # `if hasattr(m, "parametrizations"): return ...` puts what follows
+            # in its else branch: the statements after it get that guard.
+            items = []
+            for child in nodes:
+                if child is None:
+                    continue
+                items.append((child, scope, guards, parent))
+                if type(child) is ast.If and not child.orelse and _exits(child.body):
+                    guards = (*guards, ("else", child.test, scope))
             # Reversed so that nodes are popped (and bound) in source order.
-            for child in reversed([n for n in nodes if n is not None]):
-                stack.append((child, scope, guards, parent))
+            stack.extend(reversed(items))
 
         while stack:
             node, scope, guards, parent = pop()
@@ -353,6 +361,12 @@ class FileAnalysis:
             return
         # `self.x = ...`, `d[k] = ...`: the loads inside still need a visit.
         stack.append((target, scope, guards, None))
+
+
+def _exits(body: list) -> bool:
+    return bool(body) and isinstance(
+        body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break)
+    )
 
 
 def _store_names(target: ast.AST) -> Iterator[str]:

@@ -1,0 +1,68 @@
+"""``flake8 --select WN`` and ``wnlint check`` report the same findings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+from test_engine import NOQA_CASES
+
+
+def flake8(*args: str, cwd=ROOT) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "WN", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout.splitlines()
+
+
+def wnlint(*args: str, cwd=ROOT) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "wnlint", "check", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.splitlines()
+
+
+def test_plugin_is_registered():
+    result = subprocess.run(
+        [sys.executable, "-m", "flake8", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "wnlint" in result.stdout, "install the package: pip install -e ."
+
+
+def test_same_findings_on_the_fixtures():
+    ours = wnlint("fixtures")
+    assert ours, "the fixtures must produce findings"
+    assert sorted(flake8("fixtures")) == sorted(ours)
+
+
+def test_same_positions_noqa_and_columns(tmp_path):
+    lines = ["import torch.nn as nn"]
+    for comment, _ in NOQA_CASES:
+        lines.append(f"nn.utils.weight_norm(c)  {comment}")
+    lines += [
+        "x = ('héllo', nn.utils.weight_norm(c))",
+        "y = nn.utils.weight_norm(c, name='''w",
+        "''')  # noqa: WN301",
+        "z = nn.utils.weight_norm(",
+        "    c,",
+        ")  # noqa: WN301",
+    ]
+    (tmp_path / "cases.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ours = wnlint("cases.py", cwd=tmp_path)
+    theirs = flake8("cases.py", cwd=tmp_path)
+    assert sorted(theirs) == sorted(ours)
+    expected_unsuppressed = sum(1 for _, s in NOQA_CASES if not s) + 2
+    assert len(ours) == expected_unsuppressed
