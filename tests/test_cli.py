@@ -86,7 +86,10 @@ def test_exit_zero_and_quiet(project):
     [
         (["check", "--select", "XX9"], "unknown rule code or prefix: 'XX9'"),
         (["check", "--ignore", "WN999"], "unknown rule code or prefix: 'WN999'"),
-        (["check", "does-not-exist.py"], "no such file or directory: does-not-exist.py"),
+        (
+            ["check", "does-not-exist.py"],
+            "no such file or directory: does-not-exist.py",
+        ),
         (["check", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["rule", "WN999"], "unknown rule code: 'WN999'"),
@@ -167,11 +170,13 @@ def test_linting_never_imports_torch():
     code = (
         "import sys, wnlint.cli, wnlint.flake8_plugin\n"
         "from wnlint.cli import main\n"
-        "assert main(['check', '-q', '--exit-zero', %r]) == 0\n"
+        f"assert main(['check', '-q', '--exit-zero', {str(FIXTURES)!r}]) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert 'libcst' not in sys.modules, 'check must not pay for libcst'\n"
-    ) % str(FIXTURES)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 

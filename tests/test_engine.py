@@ -109,17 +109,17 @@ def test_unreadable_file_is_wn002(tmp_path):
 
 
 NOQA_CASES = [
-        ("# noqa", True),
-        ("# NOQA", True),
-        ("# noqa: WN301", True),
-        ("# noqa:WN301", True),
-        ("# noqa: E501,WN301", True),
-        ("# noqa: E501 WN301", True),
-        ("# noqa: WN3", True),
-        ("# noqa: WN", True),  # not a code list, so a blanket noqa
-        ("# noqa: WN302", False),
-        ("# noqa : WN301", True),  # flake8 reads this as a blanket noqa
-        ("#noqa", False),
+    ("# noqa", True),
+    ("# NOQA", True),
+    ("# noqa: WN301", True),
+    ("# noqa:WN301", True),
+    ("# noqa: E501,WN301", True),
+    ("# noqa: E501 WN301", True),
+    ("# noqa: WN3", True),
+    ("# noqa: WN", True),  # not a code list, so a blanket noqa
+    ("# noqa: WN302", False),
+    ("# noqa : WN301", True),  # flake8 reads this as a blanket noqa
+    ("#noqa", False),
 ]
 
 

@@ -36,13 +36,17 @@ def test_legacy_call_warns_deprecated():
 
 def test_legacy_module_cannot_be_deepcopied(device):
     model = quiet(wn301.Generator).to(device)
-    with pytest.raises(RuntimeError, match="Only Tensors created explicitly by the user"):
+    with pytest.raises(
+        RuntimeError, match="Only Tensors created explicitly by the user"
+    ):
         copy.deepcopy(model)
 
 
 def test_legacy_module_cannot_be_scripted():
     conv = quiet(wn301.WNConv1d, 2, 3, 3)
-    with pytest.raises(AttributeError, match="'WeightNorm' object has no attribute '__name__'"):
+    with pytest.raises(
+        AttributeError, match="'WeightNorm' object has no attribute '__name__'"
+    ):
         torch.jit.script(conv)
 
 
@@ -111,7 +115,9 @@ def test_fixed_generator_loads_old_checkpoints_and_deepcopies(device):
 
 def test_legacy_remover_raises_on_the_new_api():
     conv = new_weight_norm(nn.Conv1d(2, 3, 3))
-    with pytest.raises(ValueError, match="weight_norm of 'weight' not found in Parametrized"):
+    with pytest.raises(
+        ValueError, match="weight_norm of 'weight' not found in Parametrized"
+    ):
         nn.utils.remove_weight_norm(conv)
 
 

@@ -22,7 +22,7 @@ from wnlint.resolve import OPAQUE, Binding, Resolution, Scope, resolve
 
 #: (kind, node, scope): kind is "if"/"else" (node is the test), "try" or
 #: "except" (node is the ``Try`` statement).
-Guard = tuple[str, ast.AST, Scope]
+Guard = tuple[str, Any, Scope]
 Guards = tuple[Guard, ...]
 
 
