@@ -12,7 +12,7 @@ from conftest import FIXTURES, ROOT
 
 from wnlint import __version__
 from wnlint.cli import main
-from wnlint.rules import ALL_RULES
+from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
 LEGACY = "import torch.nn as nn\nconv = nn.utils.weight_norm(nn.Conv1d(1, 1, 1))\n"
 REMOVE = "from torch.nn.utils import remove_weight_norm\nremove_weight_norm(conv)\n"
@@ -43,8 +43,8 @@ def test_findings_layout_and_exit_1(project):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines == [
-        "./legacy.py:2:8: WN301 " + ALL_RULES[0].message,
-        "./remove.py:2:1: WN302 " + ALL_RULES[1].message,
+        "./legacy.py:2:8: WN301 " + RULES_BY_CODE["WN301"].message,
+        "./remove.py:2:1: WN302 " + RULES_BY_CODE["WN302"].message,
     ]
     assert "2 findings in 2 of 3 files checked" in result.stderr
     assert "Traceback" not in result.stderr

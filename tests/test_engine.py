@@ -9,7 +9,7 @@ import pytest
 
 from wnlint import noqa
 from wnlint.engine import Linter, discover, select_rules
-from wnlint.rules import RULES_BY_CODE
+from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
 CALL = "import torch.nn as nn\nnn.utils.weight_norm(c)\n"
 
@@ -137,7 +137,7 @@ def test_file_level_flake8_noqa():
 
 
 def test_select_defaults_and_unknown_prefixes():
-    assert [r.code for r in select_rules()] == ["WN301", "WN302"]
+    assert [r.code for r in select_rules()] == [r.code for r in ALL_RULES]
     assert [r.code for r in select_rules(["WN302"])] == ["WN302"]
     with pytest.raises(Exception, match="unknown rule code"):
         select_rules(["WN9"])

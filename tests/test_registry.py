@@ -24,7 +24,7 @@ def test_codes_and_names_are_unique_and_well_formed():
     for rule in ALL_RULES:
         assert re.fullmatch(r"WN[1-9]\d\d", rule.code)
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
-        assert rule.message and rule.fix_title and rule.triggers
+        assert rule.message and rule.fix_title and rule.prefilter
 
 
 def test_every_rule_module_is_registered():

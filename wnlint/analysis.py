@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from wnlint import torchnames
+from wnlint.modules import ModuleFacts
 from wnlint.resolve import OPAQUE, Binding, Resolution, Scope, resolve
 
 #: (kind, node, scope): kind is "if"/"else" (node is the test), "try" or
@@ -61,7 +62,18 @@ class FileAnalysis:
         self.module_scope = Scope("module", None, tree)
         self.calls: list[Site] = []
         self.references: list[Site] = []
+        #: id(FunctionDef/ClassDef/Lambda node) -> the scope it opens.
+        self.scopes: dict[int, Scope] = {}
+        self.class_nodes: list[ast.ClassDef] = []
+        self._modules: ModuleFacts | None = None
         self._walk()
+
+    @property
+    def modules(self) -> ModuleFacts:
+        """The file's nn.Module classes, built on first use (WN1xx only)."""
+        if self._modules is None:
+            self._modules = ModuleFacts(self.class_nodes, self.scopes, self.calls)
+        return self._modules
 
     # -- queries ---------------------------------------------------------
     def resolve(self, node: ast.expr, scope: Scope) -> Resolution:
@@ -248,6 +260,7 @@ class FileAnalysis:
                 outer.extend(a.annotation for a in all_args)
                 push(outer, scope, guards, node)
                 inner = Scope("lambda" if t is ast.Lambda else "function", scope, node)
+                self.scopes[id(node)] = inner
                 for a in all_args:
                     inner.bind(a.arg, OPAQUE)
                 body = node.body
@@ -259,7 +272,10 @@ class FileAnalysis:
                 push(node.bases, scope, guards, node)
                 push(node.keywords, scope, guards, node)
                 scope.bind(node.name, OPAQUE)
-                push(node.body, Scope("class", scope, node), guards, node)
+                class_scope = Scope("class", scope, node)
+                self.class_nodes.append(node)
+                self.scopes[id(node)] = class_scope
+                push(node.body, class_scope, guards, node)
                 continue
 
             if t in _COMPREHENSIONS:

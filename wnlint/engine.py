@@ -19,7 +19,7 @@ import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from wnlint import noqa
+from wnlint import noqa, prefilter
 from wnlint.analysis import FileAnalysis
 from wnlint.rules import ALL_RULES, Rule
 
@@ -126,21 +126,29 @@ def select_rules(
 
 
 class Linter:
-    """Runs a fixed set of rules over sources, trees and paths."""
+    """Runs a fixed set of rules over sources, trees and paths.
 
-    def __init__(self, rules: Iterable[type[Rule]], ignore: Sequence[str] = ()) -> None:
+    ``reduce=False`` parses whole files even where the module-class
+    prefilter could skip definitions (the tests compare both).
+    """
+
+    def __init__(
+        self,
+        rules: Iterable[type[Rule]],
+        ignore: Sequence[str] = (),
+        reduce: bool = True,
+    ) -> None:
         self.rules: list[Rule] = [rule() for rule in rules]
         self._ignore = tuple(ignore)
-        self._triggers = [
-            (rule, tuple(t.encode() for t in rule.triggers)) for rule in self.rules
-        ]
+        self._reduce = reduce
 
     # -- entry points ----------------------------------------------------
     def lint_tree(
         self, tree: ast.Module, source: str, path: str = "<string>"
     ) -> list[Diagnostic]:
         """Findings in an already parsed module (no ``# noqa`` applied)."""
-        rules = [r for r in self.rules if any(t in source for t in r.triggers)]
+        data = source.encode("utf-8", "surrogatepass")
+        rules = self._admitted(data)
         if not rules:
             return []
         return self._run(rules, tree, _lines(source), path)
@@ -149,11 +157,13 @@ class Linter:
         self, data: bytes, path: str, honor_noqa: bool = True
     ) -> list[Diagnostic]:
         """Findings in one file's raw bytes, parse errors included."""
-        rules = [r for r, trig in self._triggers if any(t in data for t in trig)]
+        rules = self._admitted(data)
         if not rules:
             return []
         try:
-            tree = ast.parse(data, filename=path)
+            tree = self._parse(data, rules, path)
+            if tree is None:
+                return []
             text = _decode(data)
         except (SyntaxError, ValueError, UnicodeError) as exc:
             return self._system(_parse_error(path, exc))
@@ -167,6 +177,37 @@ class Linter:
         if honor_noqa and found:
             found = _drop_suppressed(found, lines)
         return found
+
+    def _admitted(self, data: bytes) -> list[Rule]:
+        """Rules whose prefilter admits ``data`` (each prefilter asked once)."""
+        verdicts: dict[int, bool] = {}
+        admitted = []
+        for rule in self.rules:
+            key = id(rule.prefilter)
+            if key not in verdicts:
+                verdicts[key] = rule.prefilter.file_may_match(data)
+            if verdicts[key]:
+                admitted.append(rule)
+        return admitted
+
+    def _parse(self, data: bytes, rules: list[Rule], path: str) -> ast.Module | None:
+        """Parse only what the rules can use (None: nothing can match); the
+        whole file when in doubt."""
+        filters = {id(r.prefilter): r.prefilter for r in rules}.values()
+        if self._reduce:
+            segments = prefilter.split(data)
+            plans = [f.keep(data, segments) for f in filters]
+            plans = [plan for plan in plans if plan is not None]
+            if not plans:
+                return None
+            keep = [any(flags) for flags in zip(*plans)]
+            reduced = prefilter.reduce_source(data, keep, segments)
+            if reduced is not data:
+                try:
+                    return ast.parse(reduced, filename=path)
+                except (SyntaxError, ValueError):
+                    pass  # a cut inside a string: parse the whole file
+        return ast.parse(data, filename=path)
 
     def lint_file(self, path: str) -> list[Diagnostic]:
         try:

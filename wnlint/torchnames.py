@@ -46,3 +46,67 @@ TORCH_VERSION = "torch.__version__"
 TOLERANT_EXCEPTIONS: frozenset[str] = frozenset(
     {"ValueError", "AttributeError", "Exception", "BaseException"}
 )
+
+# -- module analysis (WN1xx) -------------------------------------------------
+
+PARAMETER: frozenset[str] = frozenset(
+    {"torch.nn.Parameter", "torch.nn.parameter.Parameter"}
+)
+
+#: Functions whose first argument's norm they return.
+NORM_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "torch.norm",
+        "torch.functional.norm",
+        "torch.linalg.norm",
+        "torch.linalg.vector_norm",
+        "torch.norm_except_dim",
+    }
+)
+
+NORMALIZE_FUNCTIONS: frozenset[str] = frozenset({"torch.nn.functional.normalize"})
+
+SQRT_FUNCTIONS: frozenset[str] = frozenset({"torch.sqrt"})
+SUM_FUNCTIONS: frozenset[str] = frozenset({"torch.sum"})
+SQUARE_FUNCTIONS: frozenset[str] = frozenset({"torch.square"})
+POW_FUNCTIONS: frozenset[str] = frozenset({"torch.pow"})
+MUL_FUNCTIONS: frozenset[str] = frozenset({"torch.mul", "torch.multiply"})
+DIV_FUNCTIONS: frozenset[str] = frozenset(
+    {"torch.div", "torch.divide", "torch.true_divide"}
+)
+CLAMP_FUNCTIONS: frozenset[str] = frozenset(
+    {"torch.clamp", "torch.clamp_min", "torch.clip"}
+)
+
+#: Context managers and decorators that turn autograd off.
+NO_GRAD: frozenset[str] = frozenset(
+    {
+        "torch.no_grad",
+        "torch.inference_mode",
+        "torch.autograd.no_grad",
+        "torch.autograd.grad_mode.no_grad",
+        "torch.autograd.grad_mode.inference_mode",
+    }
+)
+
+#: ``torch.nn`` classes (``torch.nn.<Name>``) are modules; these also carry
+#: ``weight`` and ``bias`` parameters a subclass inherits.
+TORCH_NN = "torch.nn."
+LAYERS_WITH_WEIGHT: frozenset[str] = frozenset(
+    {
+        "Linear",
+        "Bilinear",
+        "LazyLinear",
+        "Conv1d",
+        "Conv2d",
+        "Conv3d",
+        "ConvTranspose1d",
+        "ConvTranspose2d",
+        "ConvTranspose3d",
+        "Embedding",
+    }
+)
+#: ``torch.nn`` names that are not modules.
+NOT_MODULES: frozenset[str] = frozenset(
+    {"Parameter", "ParameterList", "ParameterDict", "Buffer"}
+)

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from wnlint.rules.base import Finding, Rule
+from wnlint.rules.wn101_norm_derived_scale import NormDerivedScale
+from wnlint.rules.wn102_stored_computed_weight import StoredComputedWeight
+from wnlint.rules.wn103_normalized_parameter_init import NormalizedParameterInit
+from wnlint.rules.wn104_unused_scale_parameter import UnusedScaleParameter
+from wnlint.rules.wn105_detached_norm import DetachedNorm
+from wnlint.rules.wn106_parameter_in_forward import ParameterInForward
 from wnlint.rules.wn301_legacy_weight_norm import LegacyWeightNorm
 from wnlint.rules.wn302_legacy_remove_weight_norm import LegacyRemoveWeightNorm
 
 ALL_RULES: tuple[type[Rule], ...] = (
+    NormDerivedScale,
+    StoredComputedWeight,
+    NormalizedParameterInit,
+    UnusedScaleParameter,
+    DetachedNorm,
+    ParameterInForward,
     LegacyWeightNorm,
     LegacyRemoveWeightNorm,
 )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import ClassVar, NamedTuple
 
 from wnlint.analysis import FileAnalysis
+from wnlint.prefilter import Prefilter
 
 DOC_SECTIONS = (
     "What it does",
@@ -43,9 +44,9 @@ class Rule:
     name: ClassVar[str]
     message: ClassVar[str]
     fix_title: ClassVar[str]
-    #: Substrings one of which a file must contain for the rule to possibly
-    #: fire; files without any enabled rule's trigger are never parsed.
-    triggers: ClassVar[tuple[str, ...]]
+    #: The source text the rule needs (see :mod:`wnlint.prefilter`): files
+    #: that no enabled rule's prefilter admits are never parsed.
+    prefilter: ClassVar[Prefilter]
     #: WN9xx heuristics are opt-in.
     default_enabled: ClassVar[bool] = True
 

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from wnlint import torchnames
 from wnlint.analysis import FileAnalysis
+from wnlint.prefilter import LEGACY_API
 from wnlint.rules._legacy_api import legacy_sites
 from wnlint.rules.base import Finding, Rule
 
@@ -81,7 +82,7 @@ class LegacyWeightNorm(Rule):
         "breaks copy.deepcopy and torch.jit.script"
     )
     fix_title = "Use torch.nn.utils.parametrizations.weight_norm (same arguments)"
-    triggers = ("weight_norm",)
+    prefilter = LEGACY_API
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         for node in legacy_sites(

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from wnlint import torchnames
 from wnlint.analysis import FileAnalysis
+from wnlint.prefilter import LEGACY_API
 from wnlint.rules._legacy_api import legacy_sites
 from wnlint.rules.base import Finding, Rule
 
@@ -71,7 +72,7 @@ class LegacyRemoveWeightNorm(Rule):
         "Use torch.nn.utils.parametrize.remove_parametrizations, together with "
         "the WN301 fix"
     )
-    triggers = ("remove_weight_norm",)
+    prefilter = LEGACY_API
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         for node in legacy_sites(

@@ -1,0 +1,163 @@
+"""The prefilter never changes a finding: cut and whole parses agree."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from conftest import fixture_files
+
+from wnlint import prefilter
+from wnlint.engine import Linter, select_rules
+
+CASES = {
+    "base class in another segment": """
+        import torch
+        import torch.nn as nn
+
+        class Base(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.v = nn.Parameter(torch.randn(3, 4))
+
+        class Unrelated(nn.Module):
+            def forward(self, x):
+                return x
+
+        class Child(Base):
+            def forward(self, x):
+                g = self.v.norm(dim=1, keepdim=True)
+                return x @ (g * self.v / self.v.norm(dim=1, keepdim=True)).t()
+    """,
+    "module-level aliases": """
+        import torch
+        import torch.nn as nn
+        vn = torch.linalg.vector_norm
+        P = nn.Parameter
+
+        class Unrelated(nn.Module):
+            def forward(self, x):
+                return x
+
+        class A(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.v = P(torch.randn(3, 4))
+
+            def forward(self, x):
+                g = vn(self.v, dim=1, keepdim=True)
+                return x @ (g * self.v / vn(self.v, dim=1, keepdim=True)).t()
+    """,
+    "multi-line decorator": """
+        import torch
+        import torch.nn as nn
+
+        def deco(**kw):
+            return lambda c: c
+
+        @deco(
+            doc='''
+        class Fake(nn.Module): pass
+        ''',
+        )
+        class A(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.v = nn.Parameter(torch.randn(3, 4))
+
+            def forward(self, x):
+                g = self.v.norm(dim=1, keepdim=True)
+                return x @ (g * self.v / self.v.norm(dim=1, keepdim=True)).t()
+    """,
+    "def inside a docstring": '''
+        import torch.nn as nn
+        from torch.nn.utils import weight_norm
+
+        DOC = """
+        def helper():
+            return 1
+            """
+
+        def build():
+            return weight_norm(nn.Linear(2, 2))
+    ''',
+    "legacy alias used in a function": """
+        import torch.nn as nn
+        wn = nn.utils.weight_norm
+
+        def unrelated():
+            return 1
+
+        def build():
+            return wn(nn.Linear(2, 2))
+    """,
+    "global rebinding in a dropped function": """
+        import torch.nn as nn
+        from torch.nn.utils import weight_norm
+
+        def upgrade():
+            global weight_norm
+            weight_norm = nn.utils.parametrizations.weight_norm
+
+        def build():
+            return weight_norm(nn.Linear(2, 2))
+    """,
+    "class inside a module-level if": """
+        import torch
+        import torch.nn as nn
+
+        if torch.cuda.is_available() or True:
+            class A(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.v = nn.Parameter(torch.randn(3, 4))
+
+                def forward(self, x):
+                    g = self.v.norm(dim=1, keepdim=True)
+                    return x @ (g * self.v / self.v.norm(dim=1, keepdim=True)).t()
+    """,
+}
+
+FAST = Linter(select_rules())
+FULL = Linter(select_rules(), reduce=False)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cut_and_whole_parse_agree(name):
+    data = textwrap.dedent(CASES[name]).encode()
+    whole = FULL.lint_bytes(data, "t.py")
+    assert FAST.lint_bytes(data, "t.py") == whole
+    if name != "global rebinding in a dropped function":
+        assert whole, "each case is built to produce a finding"
+    else:
+        assert whole == [], "the global rebinding makes the name ambiguous"
+
+
+@pytest.mark.parametrize("path", fixture_files(), ids=lambda p: p.name)
+def test_fixtures_agree(path):
+    data = path.read_bytes()
+    assert FAST.lint_bytes(data, str(path)) == FULL.lint_bytes(data, str(path))
+
+
+def test_irrelevant_definitions_are_cut_and_lines_kept():
+    data = textwrap.dedent(CASES["base class in another segment"]).encode()
+    segments = prefilter.split(data)
+    keep = prefilter.MODULE_CLASSES.keep(data, segments)
+    assert keep is not None
+    reduced = prefilter.reduce_source(data, keep, segments)
+    assert b"Unrelated = None" in reduced and b"class Unrelated" not in reduced
+    assert reduced.count(b"\n") == data.count(b"\n")
+    assert b"class Base" in reduced and b"class Child" in reduced
+
+
+def test_files_without_the_text_are_not_parsed():
+    assert not prefilter.MODULE_CLASSES.file_may_match(b"x = torch.randn(3).norm()\n")
+    assert not prefilter.MODULE_CLASSES.file_may_match(b"p = nn.Parameter(x)\n")
+    assert prefilter.MODULE_CLASSES.file_may_match(
+        b"p = nn.Parameter(x)\nn = p.norm()\n"
+    )
+    assert not prefilter.LEGACY_API.file_may_match(b"import torch\n")
+    # A submodule called `norm` is not a norm.
+    assert not prefilter.MODULE_CLASSES.file_may_match(
+        b"self.w = nn.Parameter(x)\ny = self.norm(x)\n"
+    )

@@ -1,0 +1,300 @@
+"""Textual prefilters: what lets wnlint skip most of a code base unparsed.
+
+Parsing is the dominant cost (``ast.parse`` of all of transformers takes
+~9 s; ruff checks it in ~1 s), so each rule names the source text it needs,
+as categories of "hits" found with plain substring searches:
+
+* the legacy-API rules (WN3xx) need ``weight_norm``;
+* the module-class rules (WN1xx) need a parameter (``Parameter(``,
+  ``register_parameter``, a torch layer base class) and a norm (the norm
+  spellings :mod:`wnlint.modules` recognizes) in the same class or its
+  same-file base classes.
+
+A file without the hits is never parsed. In a file with them, the module is
+cut at its top-level statements, and a top-level ``def``/``class`` that does
+not hold what a rule needs is replaced by ``NAME = None`` padded with
+newlines: the name stays bound, every line number stays put, and only the
+rest is parsed. Module-level code is always kept, and names it binds to a
+trigger (``wn = nn.utils.weight_norm``, ``P = nn.Parameter``) count as hits
+wherever they are used. The rules recognize nothing the kept text does not
+spell, so both paths give the same findings (the tests check this).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+#: A new top-level statement starts at column 0 with something that is not
+#: a comment or a closing bracket. (A line inside a string may look the
+#: same; see :func:`reduce_source` for why that is harmless.)
+_STATEMENT_START = re.compile(rb"(?m)^(?=[^\s#)\]}])")
+_HEADER = re.compile(rb"(?:async[ \t]+def|def|class)[ \t]+(\w+)")
+#: After decorators (which may span lines), the def/class line at column 0.
+_DECORATED_HEADER = re.compile(rb"(?m)^(?:async[ \t]+def|def|class)[ \t]+(\w+)")
+_CLASS_BASES = re.compile(rb"class[ \t]+\w+[ \t]*\(([^:]*)\)[ \t]*:")
+_WORD = re.compile(rb"\w+")
+_ALIAS = re.compile(rb"(?m)\bas[ \t]+(\w+)|^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
+
+_NORM_NAMES = (b"vector_norm", b"norm_except_dim", b"torch.norm", b"linalg")
+
+
+@dataclass
+class Segment:
+    """A top-level statement: ``name`` is set for a def or class."""
+
+    start: int
+    text: bytes
+    name: bytes | None
+    bases: tuple[bytes, ...] = ()
+
+
+# -- finding hits ------------------------------------------------------------------
+
+
+def _find_all(text: bytes, word: bytes) -> Iterator[int]:
+    i = text.find(word)
+    while i != -1:
+        yield i
+        i = text.find(word, i + len(word))
+
+
+def _line_at(text: bytes, i: int) -> bytes:
+    start = text.rfind(b"\n", 0, i) + 1
+    end = text.find(b"\n", i)
+    return text[start : end if end != -1 else len(text)]
+
+
+def _is_word_at(text: bytes, i: int, n: int) -> bool:
+    before = text[i - 1 : i]
+    after = text[i + n : i + n + 1]
+    return not (before.isalnum() or before == b"_") and not (
+        after.isalnum() or after == b"_"
+    )
+
+
+def _word_hits(text: bytes, word: bytes) -> Iterator[int]:
+    return (i for i in _find_all(text, word) if _is_word_at(text, i, len(word)))
+
+
+def norm_hits(text: bytes) -> Iterator[int]:
+    """Offsets of the norm spellings the module analysis recognizes."""
+    if b"norm" in text:
+        # `.norm(` on anything but `self` (a submodule called `norm`).
+        if text.count(b".norm(") > text.count(b"self.norm("):
+            yield from (
+                i for i in _find_all(text, b".norm(") if text[i - 4 : i] != b"self"
+            )
+        for name in _NORM_NAMES:
+            yield from _find_all(text, name)
+        yield from _word_hits(text, b"normalize")
+        for i in _word_hits(text, b"norm"):
+            # `norm(x)`, `from torch import norm`, a parenthesized import line.
+            if text[i - 1 : i] == b".":
+                continue
+            line = _line_at(text, i).strip()
+            if (
+                text[i + 4 : i + 5] == b"("
+                or b"import" in line
+                or line in (b"norm", b"norm,")
+                or line.startswith(b"norm as")
+            ):
+                yield i
+    if b"sqrt" in text and b"sum(" in text:
+        # sqrt(sum(x ** 2)): the analysis accepts this spelling on one line.
+        yield from (i for i in _find_all(text, b"sqrt") if b"sum(" in _line_at(text, i))
+
+
+#: A class statement with a torch layer among its bases (whose weight it
+#: inherits); the literal prefix keeps the search fast.
+_LAYER_CLASS = re.compile(
+    rb"class[ \t]+\w+[ \t]*\([^)]*(?:Linear|Conv|Bilinear|Embedding)"
+)
+
+
+def param_hits(text: bytes) -> Iterator[int]:
+    """Offsets where a parameter is declared or inherited from a torch layer."""
+    yield from _find_all(text, b"Parameter(")
+    yield from _find_all(text, b"register_parameter")
+    yield from (m.start() for m in _LAYER_CLASS.finditer(text))
+    # `P = nn.Parameter`, `from torch.nn import Parameter as P`: an alias,
+    # called later without the word.
+    for i in _find_all(text, b"Parameter"):
+        if text[i + 9 : i + 10] != b"(" and _binds_alias(
+            _line_at(text, i), b"Parameter"
+        ):
+            yield i
+
+
+def _binds_alias(line: bytes, name: bytes) -> bool:
+    """`X = a.b.<name>` or `import ... <name> as X`."""
+    line = line.split(b"#", 1)[0].strip()
+    if b" as " in line and b"import" in line:
+        return (name + b" as ") in line
+    target, eq, value = line.partition(b"=")
+    return (
+        bool(eq)
+        and value.strip().endswith(name)
+        and bool(_WORD.fullmatch(target.strip()))
+    )
+
+
+def legacy_hits(text: bytes) -> Iterator[int]:
+    return _find_all(text, b"weight_norm")
+
+
+# -- prefilters ----------------------------------------------------------------------
+
+
+HitFinder = Callable[[bytes], Iterator[int]]
+LineTest = Callable[[bytes], bool]
+
+
+class Prefilter:
+    """Hits of every category in ``needs`` must meet in one class family."""
+
+    def __init__(self, *needs: tuple[str, HitFinder, LineTest]) -> None:
+        #: (category, hit finder, test for a module-level line whose
+        #: assignment or ``as`` binds an alias of the trigger).
+        self.needs = needs
+
+    def file_may_match(self, data: bytes) -> bool:
+        return all(next(finder(data), None) is not None for _, finder, _ in self.needs)
+
+    def keep(self, data: bytes, segments: list[Segment]) -> list[bool] | None:
+        """Which segments to parse (the others become ``NAME = None``), or
+        None when nothing in the file can match."""
+        other = [s for s in segments if s.name is None]
+        starts = [s.start for s in segments]
+        has: list[list[bool]] = []
+        for _, finder, binds_alias in self.needs:
+            hits = list(finder(data))
+            for word in _aliases(other, binds_alias):
+                hits.extend(_word_hits(data, word))
+            flags = [False] * len(segments)
+            for i in hits:
+                flags[bisect_left(starts, i + 1) - 1] = True
+            has.append(flags)
+
+        by_name = {s.name: i for i, s in enumerate(segments) if s.name}
+        keep = [s.name is None or _declares_global(s.text) for s in segments]
+        # Module-level code (a class inside an `if`, a shim) may match itself.
+        relevant = all(
+            any(f for f, s in zip(flags, segments) if s.name is None) for flags in has
+        )
+        for i, segment in enumerate(segments):
+            if segment.name is None:
+                continue
+            family = [i, *_ancestors(i, segments, by_name)]
+            if all(any(flags[j] for j in family) for flags in has):
+                relevant = True
+                for j in family:
+                    keep[j] = True
+        return keep if relevant else None
+
+
+def _ancestors(i: int, segments: list[Segment], by_name: dict) -> list[int]:
+    """Same-file base classes of segment ``i``, transitively."""
+    out: list[int] = []
+    todo = list(segments[i].bases)
+    while todo:
+        j = by_name.get(todo.pop())
+        if j is not None and j not in out:
+            out.append(j)
+            todo.extend(segments[j].bases)
+    return out
+
+
+def _aliases(other: list[Segment], binds_alias: LineTest) -> set[bytes]:
+    """Names that module-level code binds on a line holding a trigger."""
+    names: set[bytes] = set()
+    for segment in other:
+        for line in segment.text.splitlines():
+            if (b" as " in line or b"=" in line) and binds_alias(line):
+                for match in _ALIAS.finditer(line):
+                    names.add(match.group(1) or match.group(2))
+    return names
+
+
+def _declares_global(text: bytes) -> bool:
+    """A `global` statement: a dropped function could rebind module names."""
+    return any(
+        _line_at(text, i).lstrip().startswith(b"global ")
+        for i in _find_all(text, b"global ")
+    )
+
+
+# -- cutting -------------------------------------------------------------------------
+
+
+def split(data: bytes) -> list[Segment]:
+    """Cut a module at top-level statements; decorators go with their def."""
+    starts = [m.start() for m in _STATEMENT_START.finditer(data)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    starts.append(len(data))
+    segments: list[Segment] = []
+    pending: int | None = None
+    for lo, hi in zip(starts, starts[1:]):
+        if data.startswith(b"@", lo):
+            pending = lo if pending is None else pending
+            continue
+        begin = lo if pending is None else pending
+        pending = None
+        text = data[begin:hi]
+        match = _HEADER.match(text) or (
+            _DECORATED_HEADER.search(text) if text.startswith(b"@") else None
+        )
+        if match is None:
+            segments.append(Segment(begin, text, None))
+            continue
+        bases = _CLASS_BASES.match(text, match.start())
+        names = tuple(_WORD.findall(bases.group(1))) if bases else ()
+        segments.append(Segment(begin, text, match.group(1), names))
+    if pending is not None:
+        segments.append(Segment(pending, data[pending:], None))
+    return segments
+
+
+def reduce_source(data: bytes, keep: list[bool], segments: list[Segment]) -> bytes:
+    """The source with unkept definitions replaced by ``NAME = None``.
+
+    A definition whose text holds an odd number of triple quotes (a ``def``
+    line that was really inside a string) is always kept. If a cut still
+    lands inside a string, the reduced source fails to parse and the caller
+    parses the whole file instead.
+    """
+    if all(keep):
+        return data
+    out = []
+    for segment, kept in zip(segments, keep):
+        text = segment.text
+        if (
+            kept
+            or segment.name is None
+            or text.count(b'"""') % 2
+            or text.count(b"'''") % 2
+        ):
+            out.append(text)
+        else:
+            out.append(segment.name + b" = None" + b"\n" * text.count(b"\n"))
+    return b"".join(out)
+
+
+LEGACY_API = Prefilter(
+    ("legacy", legacy_hits, lambda line: b"weight_norm" in line),
+)
+MODULE_CLASSES = Prefilter(
+    # The cheaper and more selective category first: most files stop there.
+    ("param", param_hits, lambda line: b"Parameter" in line),
+    (
+        "norm",
+        norm_hits,
+        lambda line: (
+            (b"norm" in line or b"sqrt" in line)
+            and next(norm_hits(line), None) is not None
+        ),
+    ),
+)
