@@ -20,9 +20,9 @@ class NormDerivedScale(Rule):
 
     ## Why is this bad?
     `g * v / ||v||` with `g = ||v||` is just `v`: the layer is a plain layer
-    with no learnable magnitude. Observed on torch 2.13: `w` equals `v`
-    (bitwise per row), `v.grad` equals a plain layer's gradient and training
-    follows the same trajectory, and the gradient is not projected (row-wise
+    with no learnable magnitude. Observed on torch 2.13: `w` equals `v` up to
+    rounding, `v.grad` equals a plain layer's gradient and training follows
+    the same trajectory, and the gradient is not projected (row-wise
     `<grad_v, v>` is far from 0; weight norm's is ~1e-6). `v.grad` is not
     `None`, as is often claimed; only the local `g` has no gradient.
 
