@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from wnlint import torchnames
+from wnlint.flow import ScopeFlow, flows
 from wnlint.modules import ModuleFacts
 from wnlint.resolve import OPAQUE, Binding, Resolution, Scope, resolve
 
@@ -66,7 +67,15 @@ class FileAnalysis:
         self.scopes: dict[int, Scope] = {}
         self.class_nodes: list[ast.ClassDef] = []
         self._modules: ModuleFacts | None = None
+        self._flows: list[ScopeFlow] | None = None
         self._walk()
+
+    @property
+    def flows(self) -> list[ScopeFlow]:
+        """Statement-order facts per function body (WN2xx only)."""
+        if self._flows is None:
+            self._flows = flows(self.tree, self.module_scope, self.calls)
+        return self._flows
 
     @property
     def modules(self) -> ModuleFacts:

@@ -177,7 +177,7 @@ class ModuleClass:
         seen: set[str] = set(todo)
         while todo:
             current = methods[todo.pop()]
-            for node in _own_nodes(current.node):
+            for node in own_nodes(current.node):
                 if (
                     isinstance(node, ast.Attribute)
                     and isinstance(node.value, ast.Name)
@@ -268,7 +268,7 @@ class ModuleFacts:
         for name in sorted(cls.forward_reachable):
             method = cls.methods[name]
             covered: set[int] = set()
-            for node in _own_nodes(method.node):
+            for node in own_nodes(method.node):
                 if id(node) in covered or not _is_product(node, method):
                     continue
                 for inner in _product_nodes(node, method):
@@ -319,7 +319,7 @@ def _is_torch_module(name: str | None) -> bool:
     return last[:1].isupper() and last not in tn.NOT_MODULES
 
 
-def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
+def own_nodes(func: ast.AST) -> Iterator[ast.AST]:
     """Nodes of a function body, not descending into nested defs/classes."""
     stack = list(ast.iter_child_nodes(func))
     while stack:
@@ -390,7 +390,8 @@ def _is_no_grad(expr: ast.expr, scope: Scope) -> bool:
     )
 
 
-def _is_self_attr(node: ast.AST) -> str | None:
+def self_attr(node: ast.AST) -> str | None:
+    """``attr`` for ``self.attr``, else None."""
     if (
         isinstance(node, ast.Attribute)
         and isinstance(node.value, ast.Name)
@@ -402,20 +403,20 @@ def _is_self_attr(node: ast.AST) -> str | None:
 
 def _declared_params(method: MethodFacts) -> Iterator[ParamDecl]:
     scope = method.scope
-    for node in _own_nodes(method.node):
+    for node in own_nodes(method.node):
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             value = node.value
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if isinstance(value, ast.Call) and _is_parameter_call(value, scope):
                 for target in targets:
-                    name = _is_self_attr(target)
+                    name = self_attr(target)
                     if name:
                         yield ParamDecl(name, method.name, node, value)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             args = node.args
             if (
                 node.func.attr == "register_parameter"
-                and _is_self_attr(node.func) is not None
+                and self_attr(node.func) is not None
                 and len(args) == 2
                 and isinstance(args[0], ast.Constant)
                 and isinstance(args[0].value, str)
@@ -477,7 +478,7 @@ def _param_of(
 ) -> tuple[str, bool] | None:
     if depth > _MAX_DEPTH:
         return None
-    name = _is_self_attr(expr)
+    name = self_attr(expr)
     if name is not None:
         return (name, False) if name in method.owner.params else None
     if isinstance(expr, ast.Attribute) and expr.attr in DETACH_ATTRS:
@@ -646,7 +647,7 @@ def _is_constantish(expr: ast.expr, method: MethodFacts) -> bool:
             _param_of(expr, method, 0) is None
             and _norm_of(expr, method, 0, False) is None
         )
-    name = _is_self_attr(expr)
+    name = self_attr(expr)
     return name is not None and name not in method.owner.params
 
 
@@ -776,7 +777,7 @@ def reads_param(expr: ast.AST, method: MethodFacts, depth: int = 0) -> bool:
         if isinstance(node, ast.Attribute):
             if node.attr in DETACH_ATTRS or node.attr in NONDIFF_ATTRS:
                 continue
-            name = _is_self_attr(node)
+            name = self_attr(node)
             if name is not None:
                 if name in method.owner.params:
                     return True

@@ -208,14 +208,40 @@ def _ancestors(i: int, segments: list[Segment], by_name: dict) -> list[int]:
 
 
 def _aliases(other: list[Segment], binds_alias: LineTest) -> set[bytes]:
-    """Names that module-level code binds on a line holding a trigger."""
+    """Names that module-level code binds to a trigger: ``x = <trigger>``,
+    ``import <trigger> as x``, and names imported from a trigger module
+    (``from torch.optim import Adam``)."""
     names: set[bytes] = set()
     for segment in other:
-        for line in segment.text.splitlines():
+        text = segment.text
+        if text.startswith((b"from ", b"import ")) and binds_alias(text):
+            names.update(_imported_names(text))
+            continue
+        for line in text.splitlines():
             if (b" as " in line or b"=" in line) and binds_alias(line):
                 for match in _ALIAS.finditer(line):
                     names.add(match.group(1) or match.group(2))
     return names
+
+
+def _imported_names(statement: bytes) -> set[bytes]:
+    """The names an import statement binds (``a.b`` binds ``a``)."""
+    statement = statement.split(b"#", 1)[0] if b"(" not in statement else statement
+    _, sep, names = statement.partition(b" import ")
+    if not sep:  # `import a.b as c, d`
+        names = statement[len(b"import ") :]
+    out = set()
+    for item in re.split(rb"[,\n]", names.replace(b"(", b" ").replace(b")", b" ")):
+        item = item.split(b"#", 1)[0].strip().rstrip(b"\\").strip()
+        if not item:
+            continue
+        words = item.split()
+        out.add(
+            words[-1]
+            if len(words) == 3 and words[1] == b"as"
+            else words[0].split(b".")[0]
+        )
+    return out
 
 
 def _declares_global(text: bytes) -> bool:
@@ -283,6 +309,28 @@ def reduce_source(data: bytes, keep: list[bool], segments: list[Segment]) -> byt
     return b"".join(out)
 
 
+class AnyOf:
+    """A rule that fires on what any one of several prefilters admits."""
+
+    def __init__(self, *filters: Prefilter) -> None:
+        self.filters = filters
+
+    def file_may_match(self, data: bytes) -> bool:
+        return any(f.file_may_match(data) for f in self.filters)
+
+    def keep(self, data: bytes, segments: list[Segment]) -> list[bool] | None:
+        plans = [f.keep(data, segments) for f in self.filters if f.file_may_match(data)]
+        plans = [plan for plan in plans if plan is not None]
+        if not plans:
+            return None
+        return [any(flags) for flags in zip(*plans)]
+
+
+def optim_hits(text: bytes) -> Iterator[int]:
+    """``torch.optim``, ``from torch import optim``: the word, not "optimizer"."""
+    return _word_hits(text, b"optim")
+
+
 LEGACY_API = Prefilter(
     ("legacy", legacy_hits, lambda line: b"weight_norm" in line),
 )
@@ -295,6 +343,22 @@ MODULE_CLASSES = Prefilter(
         lambda line: (
             (b"norm" in line or b"sqrt" in line)
             and next(norm_hits(line), None) is not None
+        ),
+    ),
+)
+#: WN201: an optimizer handed the weight of a weight-normed module, or a
+#: tensor computed from a norm.
+OPTIMIZER_INPUTS = AnyOf(
+    LEGACY_API,
+    Prefilter(
+        ("optim", optim_hits, lambda line: next(optim_hits(line), None) is not None),
+        (
+            "norm",
+            norm_hits,
+            lambda line: (
+                (b"norm" in line or b"sqrt" in line)
+                and next(norm_hits(line), None) is not None
+            ),
         ),
     ),
 )

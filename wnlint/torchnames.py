@@ -110,3 +110,17 @@ LAYERS_WITH_WEIGHT: frozenset[str] = frozenset(
 NOT_MODULES: frozenset[str] = frozenset(
     {"Parameter", "ParameterList", "ParameterDict", "Buffer"}
 )
+
+# -- training-loop analysis (WN2xx, WN303) -----------------------------------
+
+#: Any weight-norm application, either API.
+WEIGHT_NORM_ANY: frozenset[str] = LEGACY_WEIGHT_NORM | PARAMETRIZATIONS_WEIGHT_NORM
+
+#: Optimizers: ``torch.optim.<Class>``; schedulers and helpers are not.
+OPTIM = "torch.optim."
+NOT_OPTIMIZERS = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")
+OPTIMIZER_BASE: frozenset[str] = frozenset(
+    {"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"}
+)
+INIT_NAMESPACE = "torch.nn.init."
+CHAIN: frozenset[str] = frozenset({"itertools.chain", "itertools.chain.from_iterable"})

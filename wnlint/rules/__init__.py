@@ -9,8 +9,15 @@ from wnlint.rules.wn103_normalized_parameter_init import NormalizedParameterInit
 from wnlint.rules.wn104_unused_scale_parameter import UnusedScaleParameter
 from wnlint.rules.wn105_detached_norm import DetachedNorm
 from wnlint.rules.wn106_parameter_in_forward import ParameterInForward
+from wnlint.rules.wn201_optimizer_non_leaf import OptimizerNonLeaf
+from wnlint.rules.wn202_optimizer_before_weight_norm import OptimizerBeforeWeightNorm
+from wnlint.rules.wn203_init_after_weight_norm import InitAfterWeightNorm
+from wnlint.rules.wn204_repeated_weight_norm import RepeatedWeightNorm
 from wnlint.rules.wn301_legacy_weight_norm import LegacyWeightNorm
 from wnlint.rules.wn302_legacy_remove_weight_norm import LegacyRemoveWeightNorm
+from wnlint.rules.wn303_mismatched_weight_norm_removal import (
+    MismatchedWeightNormRemoval,
+)
 
 ALL_RULES: tuple[type[Rule], ...] = (
     NormDerivedScale,
@@ -19,8 +26,13 @@ ALL_RULES: tuple[type[Rule], ...] = (
     UnusedScaleParameter,
     DetachedNorm,
     ParameterInForward,
+    OptimizerNonLeaf,
+    OptimizerBeforeWeightNorm,
+    InitAfterWeightNorm,
+    RepeatedWeightNorm,
     LegacyWeightNorm,
     LegacyRemoveWeightNorm,
+    MismatchedWeightNormRemoval,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

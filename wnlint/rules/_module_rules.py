@@ -5,18 +5,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from wnlint import modules
 from wnlint.modules import MethodFacts, ModuleClass
 
 
 def own_nodes(method: MethodFacts) -> Iterator[ast.AST]:
     """Nodes of a method body, without nested functions and classes."""
-    stack = list(ast.iter_child_nodes(method.node))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
+    return modules.own_nodes(method.node)
 
 
 def reachable(cls: ModuleClass) -> Iterator[MethodFacts]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import ClassVar, NamedTuple
 
 from wnlint.analysis import FileAnalysis
-from wnlint.prefilter import Prefilter
+from wnlint.prefilter import AnyOf, Prefilter
 
 DOC_SECTIONS = (
     "What it does",
@@ -46,7 +46,7 @@ class Rule:
     fix_title: ClassVar[str]
     #: The source text the rule needs (see :mod:`wnlint.prefilter`): files
     #: that no enabled rule's prefilter admits are never parsed.
-    prefilter: ClassVar[Prefilter]
+    prefilter: ClassVar[Prefilter | AnyOf]
     #: WN9xx heuristics are opt-in.
     default_enabled: ClassVar[bool] = True
 

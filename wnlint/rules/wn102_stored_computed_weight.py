@@ -4,7 +4,7 @@ import ast
 from collections.abc import Iterator
 
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import MethodFacts, reads_param
+from wnlint.modules import MethodFacts, reads_param, self_attr
 from wnlint.prefilter import MODULE_CLASSES
 from wnlint.rules._module_rules import own_nodes, reachable
 from wnlint.rules.base import Finding, Rule
@@ -110,11 +110,11 @@ def _stores(method: MethodFacts) -> Iterator[tuple[ast.AST, str, ast.expr]]:
     for node in own_nodes(method):
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                name = _self_attr(target)
+                name = self_attr(target)
                 if name:
                     yield node, f"self.{name}", node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            name = _self_attr(node.target)
+            name = self_attr(node.target)
             if name:
                 yield node, f"self.{name}", node.value
         elif (
@@ -129,18 +129,8 @@ def _stores(method: MethodFacts) -> Iterator[tuple[ast.AST, str, ast.expr]]:
             attr = node.args[1].value
             if isinstance(owner, ast.Name) and owner.id == "self":
                 yield node, f"self.{attr}", node.args[2]
-            elif _self_attr(owner):
-                yield node, f"self.{_self_attr(owner)}.{attr}", node.args[2]
-
-
-def _self_attr(node: ast.AST) -> str | None:
-    if (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "self"
-    ):
-        return node.attr
-    return None
+            elif self_attr(owner):
+                yield node, f"self.{self_attr(owner)}.{attr}", node.args[2]
 
 
 def _message(target: str, params: dict) -> str:

@@ -1,0 +1,410 @@
+"""Statement-order facts for the training-loop rules (WN2xx).
+
+Within one function body (or the module body), in source order: where
+weight norm is applied and to which module (either API, any alias; the
+result of ``m = weight_norm(m)`` names the same module), where optimizers
+are built and what they are handed (``m.parameters()``, ``m.weight``, a
+name, param-group dicts, lists, ``itertools.chain``), where a module's
+weight is initialised or written through ``.data``, and where a name is
+rebound to something else (after which it is another module).
+
+Order is the order of statements in the source, compound statements
+included; loops are not unrolled. Modules are keyed by their spelling
+(``model.conv``, ``self.convs[0]``).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wnlint import torchnames as tn
+from wnlint.resolve import Scope, resolve, resolves_only_to
+
+#: Attributes that hold a real parameter (a leaf) of a module.
+LEAF_ATTRS = frozenset({"weight_g", "weight_v", "original0", "original1"})
+
+
+@dataclass(frozen=True)
+class Application:
+    """``weight_norm(<module>, name=...)``, either API."""
+
+    node: ast.Call
+    order: int
+    keys: frozenset[str]  # spellings of the normed module
+    name: str | None  # the normed parameter; None when not a constant
+    api: str  # "legacy", "new" or "either" (a shim)
+
+
+@dataclass(frozen=True)
+class OptimizerCall:
+    node: ast.Call
+    order: int
+    #: Modules whose ``.parameters()`` it is handed.
+    modules: tuple[tuple[str, ast.AST], ...]
+    #: ``<module>.<attr>`` tensors it is handed.
+    tensors: tuple[tuple[str, str, ast.Attribute], ...]
+    #: Names it is handed.
+    names: tuple[ast.Name, ...]
+
+
+@dataclass(frozen=True)
+class Write:
+    """An init or ``.data`` write to ``<module>.<attr>``."""
+
+    node: ast.AST
+    order: int
+    key: str
+    attr: str
+
+
+@dataclass
+class ScopeFlow:
+    """The facts of one function body or of the module body."""
+
+    scope: Scope
+    applications: list[Application] = field(default_factory=list)
+    optimizers: list[OptimizerCall] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+    #: (order, key) where a spelling is bound to something new.
+    rebinds: list[tuple[int, str]] = field(default_factory=list)
+    #: Local name -> (order, assigned expression).
+    defs: dict[str, list[tuple[int, ast.expr]]] = field(default_factory=dict)
+    #: (order, key) where weight norm is removed from a module.
+    removals: list[tuple[int, str]] = field(default_factory=list)
+    #: order -> the branches the statement sits in: ((compound id, arm), ...).
+    paths: dict[int, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+
+    def rebound_between(self, key: str, start: int, end: int) -> bool:
+        """Was ``key`` (or a module holding it) rebound or stripped of weight
+        norm after ``start`` and before ``end``?"""
+        events = [*self.rebinds, *self.removals]
+        return any(start < order < end and covers(k, key) for order, k in events)
+
+    def exclusive(self, a: int, b: int) -> bool:
+        """Statements in different arms of one ``if``/``try``/``match``."""
+        arms = dict(self.paths.get(a, ()))
+        return any(arms.get(node, arm) != arm for node, arm in self.paths.get(b, ()))
+
+
+def covers(outer: str, inner: str) -> bool:
+    """``outer`` is ``inner`` or a module that contains it."""
+    return inner == outer or inner.startswith((outer + ".", outer + "["))
+
+
+def key_of(expr: ast.AST) -> str | None:
+    """The spelling of a module expression: ``a``, ``a.b``, ``a.b[0]``."""
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        base = key_of(expr.value)
+        return f"{base}.{expr.attr}" if base else None
+    if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant):
+        base = key_of(expr.value)
+        return f"{base}[{expr.slice.value!r}]" if base else None
+    return None
+
+
+def flows(
+    tree: ast.Module, module_scope: Scope, calls: Sequence[Any]
+) -> list[ScopeFlow]:
+    """A :class:`ScopeFlow` for each function body (and the module body) that
+    applies weight norm or builds an optimizer: no other can hold a WN2xx
+    finding, and most functions of a large file do neither."""
+    wanted: dict[int, Scope] = {}
+    for site in calls:
+        func = site.node.func
+        if not (_api(func, site.scope) or is_optimizer(func, site.scope)):
+            continue
+        scope = site.scope
+        while scope.kind not in ("function", "module") and scope.parent is not None:
+            scope = scope.parent
+        if scope.kind == "function" or scope is module_scope:
+            wanted[id(scope)] = scope
+    out = []
+    for scope in wanted.values():
+        node = scope.node
+        body = tree.body if scope is module_scope else node.body  # type: ignore[union-attr]
+        out.append(_flow(body, scope))
+    return out
+
+
+# -- building ----------------------------------------------------------------------
+
+
+Path = tuple[tuple[int, str], ...]
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, Path]]:
+    """Statements in source order, into compound statements, not into defs,
+    each with the arms of ``if``/``try``/``match`` it sits in."""
+    stack: list[tuple[ast.stmt, Path]] = list(reversed(_block_paths(body, ())))
+    while stack:
+        stmt, path = stack.pop()
+        yield stmt, path
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        arms: list[tuple[list, Path]] = []
+        if isinstance(stmt, ast.If):
+            arms = [
+                (stmt.body, (*path, (id(stmt), "body"))),
+                (stmt.orelse, (*path, (id(stmt), "orelse"))),
+            ]
+        elif (
+            isinstance(stmt, getattr(ast, "Try", ()))
+            or type(stmt).__name__ == "TryStar"
+        ):
+            arms = [(stmt.body + stmt.orelse, (*path, (id(stmt), "body")))]  # type: ignore[attr-defined]
+            for i, handler in enumerate(stmt.handlers):  # type: ignore[attr-defined]
+                arms.append((handler.body, (*path, (id(stmt), f"except{i}"))))
+            arms.append((stmt.finalbody, path))  # type: ignore[attr-defined]
+        elif type(stmt).__name__ == "Match":
+            for i, case in enumerate(stmt.cases):  # type: ignore[attr-defined]
+                arms.append((case.body, (*path, (id(stmt), f"case{i}"))))
+        else:
+            inner = [*getattr(stmt, "body", []), *getattr(stmt, "orelse", [])]
+            arms = [(inner, path)]
+        for block, block_path in reversed(arms):
+            stack.extend(reversed(_block_paths(block, block_path)))
+
+
+def _block_paths(block: list[ast.stmt], path: Path) -> list[tuple[ast.stmt, Path]]:
+    """``if c: return ...`` puts the statements after it in its else arm."""
+    out = []
+    for stmt in block:
+        out.append((stmt, path))
+        if (
+            isinstance(stmt, ast.If)
+            and not stmt.orelse
+            and stmt.body
+            and isinstance(
+                stmt.body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break)
+            )
+        ):
+            path = (*path, (id(stmt), "orelse"))
+    return out
+
+
+def _own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """Nodes of a statement, not of the statements nested in it."""
+    stack: list[ast.AST] = [
+        child
+        for child in ast.iter_child_nodes(stmt)
+        if not isinstance(child, (ast.stmt, ast.ExceptHandler))
+        and not _is_match_case(child)
+    ]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.Lambda):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _is_match_case(node: ast.AST) -> bool:
+    match_case = getattr(ast, "match_case", None)
+    return match_case is not None and isinstance(node, match_case)
+
+
+def _flow(body: list[ast.stmt], scope: Scope) -> ScopeFlow:
+    flow = ScopeFlow(scope)
+    for order, (stmt, path) in enumerate(_statements(body)):
+        flow.paths[order] = path
+        applied_keys: set[str] = set()
+        for node in _own_expressions(stmt):
+            if not isinstance(node, ast.Call):
+                continue
+            application = _application(node, order, scope, _result_keys(stmt, node))
+            if application is not None:
+                flow.applications.append(application)
+                applied_keys |= application.keys
+                continue
+            removed = _removal(node, scope)
+            if removed is not None:
+                flow.removals.append((order, removed))
+                continue
+            optimizer = _optimizer(node, order, scope)
+            if optimizer is not None:
+                flow.optimizers.append(optimizer)
+                continue
+            write = _init_write(node, order, scope)
+            if write is not None:
+                flow.writes.append(write)
+        _assignments(stmt, order, flow, applied_keys)
+    return flow
+
+
+def _assignments(
+    stmt: ast.stmt, order: int, flow: ScopeFlow, applied: set[str]
+) -> None:
+    targets: list[ast.expr] = []
+    value: ast.expr | None = None
+    if isinstance(stmt, ast.Assign):
+        targets, value = stmt.targets, stmt.value
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
+        targets, value = [stmt.target], stmt.value
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        targets = [stmt.target]
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
+    for target in targets:
+        # `.data` writes are init writes, not rebinding the module.
+        if isinstance(target, ast.Attribute) and target.attr == "data":
+            key = key_of(target.value)
+            if isinstance(target.value, ast.Attribute) and key:
+                owner = key_of(target.value.value)
+                if owner:
+                    flow.writes.append(Write(stmt, order, owner, target.value.attr))
+            continue
+        for node in ast.walk(target):
+            key = key_of(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+            if key and isinstance(getattr(node, "ctx", None), ast.Store):
+                if key not in applied:
+                    flow.rebinds.append((order, key))
+                if (
+                    isinstance(node, ast.Name)
+                    and value is not None
+                    and len(targets) == 1
+                ):
+                    flow.defs.setdefault(key, []).append((order, value))
+
+
+def _api(func: ast.expr, scope: Scope) -> str | None:
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        return None
+    if not resolves_only_to(func, scope, tn.WEIGHT_NORM_ANY):
+        return None
+    names = resolve(func, scope)
+    legacy = any(n in tn.LEGACY_WEIGHT_NORM for n in names)
+    new = any(n in tn.PARAMETRIZATIONS_WEIGHT_NORM for n in names)
+    return "either" if legacy and new else "legacy" if legacy else "new"
+
+
+def _result_keys(stmt: ast.stmt, call: ast.Call) -> set[str]:
+    """``conv = weight_norm(...)``: ``conv`` names the normed module too."""
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is call:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        return {k for k in map(key_of, targets) if k}
+    return set()
+
+
+def _removal(call: ast.Call, scope: Scope) -> str | None:
+    func = call.func
+    if call.args and isinstance(func, (ast.Name, ast.Attribute)):
+        removers = tn.LEGACY_REMOVE_WEIGHT_NORM | tn.REMOVE_PARAMETRIZATIONS
+        if resolves_only_to(func, scope, removers):
+            return key_of(call.args[0])
+    return None
+
+
+def _application(
+    call: ast.Call, order: int, scope: Scope, result_keys: set[str]
+) -> Application | None:
+    api = _api(call.func, scope)
+    if api is None:
+        return None
+    target = call.args[0] if call.args else _keyword(call, "module")
+    name_node = call.args[1] if len(call.args) > 1 else _keyword(call, "name")
+    if name_node is None:
+        name: str | None = "weight"
+    elif isinstance(name_node, ast.Constant) and isinstance(name_node.value, str):
+        name = name_node.value
+    else:
+        name = None
+    keys = {key_of(target)} if target is not None else set()
+    keys |= result_keys
+    return Application(call, order, frozenset(k for k in keys if k), name, api)
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+def is_optimizer(func: ast.expr, scope: Scope) -> bool:
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        return False
+    names = resolve(func, scope)
+    return bool(names) and all(
+        n is not None
+        and n.startswith(tn.OPTIM)
+        and not n.startswith(tn.NOT_OPTIMIZERS)
+        and n.rsplit(".", 1)[-1][:1].isupper()
+        and n not in tn.OPTIMIZER_BASE
+        for n in names
+    )
+
+
+def _optimizer(call: ast.Call, order: int, scope: Scope) -> OptimizerCall | None:
+    if not is_optimizer(call.func, scope):
+        return None
+    params = call.args[0] if call.args else _keyword(call, "params")
+    modules: list[tuple[str, ast.AST]] = []
+    tensors: list[tuple[str, str, ast.Attribute]] = []
+    names: list[ast.Name] = []
+    stack = [params] if params is not None else []
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, ast.Call):
+            func = expr.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in ("parameters", "named_parameters")
+                and key_of(func.value)
+            ):
+                modules.append((key_of(func.value), expr))  # type: ignore[arg-type]
+            elif isinstance(func, ast.Name) and func.id in ("list", "tuple", "filter"):
+                stack.extend(expr.args[-1:])
+            elif isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
+                func, scope, tn.CHAIN
+            ):
+                stack.extend(expr.args)
+        elif isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+            stack.extend(expr.elts)
+        elif isinstance(expr, ast.Starred):
+            stack.append(expr.value)
+        elif isinstance(expr, ast.Dict):
+            for k, v in zip(expr.keys, expr.values):
+                if isinstance(k, ast.Constant) and k.value == "params":
+                    stack.append(v)
+        elif isinstance(expr, (ast.ListComp, ast.GeneratorExp)):
+            stack.append(expr.generators[0].iter)
+        elif isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+            stack.extend((expr.left, expr.right))
+        elif isinstance(expr, ast.Attribute):
+            owner = key_of(expr.value)
+            if owner:
+                tensors.append((owner, expr.attr, expr))
+        elif isinstance(expr, ast.Name):
+            names.append(expr)
+    return OptimizerCall(call, order, tuple(modules), tuple(tensors), tuple(names))
+
+
+def _init_write(call: ast.Call, order: int, scope: Scope) -> Write | None:
+    """``nn.init.*_(m.weight)``, ``m.weight.data.normal_()``, ``m.weight.copy_()``."""
+    func = call.func
+    if (
+        isinstance(func, (ast.Name, ast.Attribute))
+        and call.args
+        and isinstance(call.args[0], ast.Attribute)
+    ):
+        names = resolve(func, scope)
+        if names and all(
+            n is not None and n.startswith(tn.INIT_NAMESPACE) for n in names
+        ):
+            owner = key_of(call.args[0].value)
+            if owner:
+                return Write(call, order, owner, call.args[0].attr)
+    if isinstance(func, ast.Attribute) and func.attr.endswith("_"):
+        receiver = func.value
+        if isinstance(receiver, ast.Attribute) and receiver.attr == "data":
+            receiver = receiver.value
+        if isinstance(receiver, ast.Attribute):
+            owner = key_of(receiver.value)
+            if owner:
+                return Write(call, order, owner, receiver.attr)
+    return None

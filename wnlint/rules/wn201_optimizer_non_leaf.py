@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from wnlint import torchnames as tn
+from wnlint.analysis import FileAnalysis
+from wnlint.flow import LEAF_ATTRS, ScopeFlow
+from wnlint.prefilter import OPTIMIZER_INPUTS
+from wnlint.resolve import resolves_only_to
+from wnlint.rules._flow_rules import applied_before
+from wnlint.rules.base import Finding, Rule
+
+_PARAM_ATTRS = frozenset({"weight", "bias", *LEAF_ATTRS})
+
+
+class OptimizerNonLeaf(Rule):
+    """
+    ## What it does
+    Flags an optimizer (`torch.optim.*`, resolved through imports) whose
+    parameters include a derived tensor: the `.weight` of a module wrapped
+    by either weight-norm API earlier in the same function, or a name bound
+    to a tensor computed from a norm (`w = v / v.norm(...)`), in positional
+    or `params=` form, in lists, param-group dicts and `itertools.chain`.
+
+    ## Why is this bad?
+    With either weight-norm API, `module.weight` is recomputed from `g` and
+    `v` and is not a leaf, and neither is a tensor computed from a
+    parameter: the optimizer raises `ValueError: can't optimize a non-leaf
+    Tensor`. The leaves to train are `g` and `v`.
+
+    ## Example
+    ```python
+    import torch
+    import torch.nn as nn
+    from torch.nn.utils.parametrizations import weight_norm
+
+    layer = weight_norm(nn.Linear(4, 3))
+    opt = torch.optim.Adam([layer.weight, layer.bias], lr=1e-3)
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    import torch.nn as nn
+    from torch.nn.utils.parametrizations import weight_norm
+
+    layer = weight_norm(nn.Linear(4, 3))
+    opt = torch.optim.Adam(layer.parameters(), lr=1e-3)
+    ```
+
+    ## Fix safety
+    No automatic fix: which leaves to train is the author's choice. Pass
+    `module.parameters()`, or `parametrizations.weight.original0` and
+    `original1` (`weight_g` and `weight_v` with the legacy API).
+
+    ## Known problems
+    Only what happens in one function body (or the module body) is seen,
+    in source order; a module normed elsewhere and passed in is not.
+
+    ## References
+    - https://pytorch.org/docs/stable/optim.html
+    - https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrizations.weight_norm.html
+    """
+
+    code = "WN201"
+    name = "optimizer-non-leaf"
+    message = "optimizer handed a derived (non-leaf) tensor: raises ValueError"
+    fix_title = "Pass the leaf parameters (module.parameters(), or g and v)"
+    prefilter = OPTIMIZER_INPUTS
+
+    def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        for flow in analysis.flows:
+            for opt in flow.optimizers:
+                for owner, attr, node in opt.tensors:
+                    if (
+                        attr in LEAF_ATTRS
+                        or applied_before(flow, owner, opt.order, attr) is None
+                    ):
+                        continue
+                    yield self.finding(
+                        node,
+                        f"`{owner}.{attr}` is recomputed by weight norm (not a leaf): "
+                        f"the optimizer raises ValueError: can't optimize a non-leaf "
+                        f"Tensor; pass `{owner}.parameters()` (g and v)",
+                    )
+                for name in opt.names:
+                    value = _latest_def(flow, name.id, opt.order)
+                    if value is not None and _computed_from_norm(value, flow):
+                        yield self.finding(
+                            name,
+                            f"`{name.id}` is computed from a parameter's norm (not a "
+                            "leaf): the optimizer raises ValueError: can't optimize a "
+                            "non-leaf Tensor; pass the parameters it is computed from",
+                        )
+
+
+def _latest_def(flow: ScopeFlow, name: str, order: int) -> ast.expr | None:
+    found = None
+    for def_order, value in flow.defs.get(name, ()):
+        if def_order < order:
+            found = value
+    return found
+
+
+def _computed_from_norm(expr: ast.expr, flow: ScopeFlow) -> bool:
+    """``v / v.norm()``, ``g * F.normalize(v)``: arithmetic over a norm of a
+    parameter (the result of a later ``.detach()`` or ``nn.Parameter`` is a
+    leaf again, and the outermost call decides)."""
+    if not isinstance(expr, (ast.BinOp, ast.Call)):
+        return False
+    if isinstance(expr, ast.Call) and not _is_normalize(expr, flow):
+        return False
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Call):
+            tensor = _norm_argument(node, flow)
+            if tensor is not None and _requires_grad(tensor, flow):
+                return True
+    return False
+
+
+def _is_normalize(call: ast.Call, flow: ScopeFlow) -> bool:
+    func = call.func
+    return isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
+        func, flow.scope, tn.NORMALIZE_FUNCTIONS
+    )
+
+
+def _norm_argument(call: ast.Call, flow: ScopeFlow) -> ast.expr | None:
+    func = call.func
+    norms = tn.NORM_FUNCTIONS | tn.NORMALIZE_FUNCTIONS
+    if (
+        isinstance(func, (ast.Name, ast.Attribute))
+        and call.args
+        and resolves_only_to(func, flow.scope, norms)
+    ):
+        return call.args[0]
+    if isinstance(func, ast.Attribute) and func.attr == "norm":
+        return func.value
+    return None
+
+
+def _requires_grad(expr: ast.expr, flow: ScopeFlow) -> bool:
+    """A parameter: ``nn.Parameter(...)``, ``requires_grad=True``, ``m.weight``."""
+    if isinstance(expr, ast.Attribute):
+        return expr.attr in _PARAM_ATTRS
+    if not isinstance(expr, ast.Name):
+        return False
+    for _, value in flow.defs.get(expr.id, ()):
+        if isinstance(value, ast.Call):
+            func = value.func
+            if isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
+                func, flow.scope, tn.PARAMETER
+            ):
+                return True
+            if any(
+                k.arg == "requires_grad"
+                and isinstance(k.value, ast.Constant)
+                and k.value.value is True
+                for k in value.keywords
+            ):
+                return True
+        if isinstance(value, ast.Attribute) and value.attr in _PARAM_ATTRS:
+            return True
+    return False
