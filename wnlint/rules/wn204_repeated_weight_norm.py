@@ -19,9 +19,12 @@ class RepeatedWeightNorm(Rule):
 
     ## Why is this bad?
     The legacy API raises `RuntimeError: Cannot register two weight_norm
-    hooks on the same parameter weight`. The parametrizations API silently
-    stacks a second parametrization: the weight is normalized twice and the
-    module carries two sets of `g` and `v`.
+    hooks on the same parameter weight`. The parametrizations API accepts
+    the second call silently and stacks a second parametrization, and the
+    module then fails on first use (observed on torch 2.13: reading
+    `.weight` or calling the module raises `TypeError: _WeightNorm.forward()
+    missing 1 required positional argument: 'weight_v'`), far from the line
+    that caused it.
 
     ## Example
     ```python
@@ -79,6 +82,7 @@ class RepeatedWeightNorm(Rule):
                             app.node,
                             f"weight norm applied to `{key}` again (first on line "
                             f"{earlier.node.lineno}): the legacy API raises "
-                            "RuntimeError, the new one stacks two parametrizations",
+                            "RuntimeError, the new one stacks a second parametrization "
+                            "that fails on first use",
                         )
                         break
