@@ -141,3 +141,17 @@ def test_select_defaults_and_unknown_prefixes():
     assert [r.code for r in select_rules(["WN302"])] == ["WN302"]
     with pytest.raises(Exception, match="unknown rule code"):
         select_rules(["WN9"])
+
+
+def test_parallel_run_matches_serial_run(tmp_path):
+    """Enough files to use worker processes; the same findings, in order."""
+    from conftest import fixture_files
+
+    sources = [p.read_bytes() for p in fixture_files()]
+    for i in range(230):
+        (tmp_path / f"m{i:03d}.py").write_bytes(sources[i % len(sources)])
+    linter = Linter(select_rules())
+    serial = linter.lint_paths([str(tmp_path)], jobs=1)
+    parallel = linter.lint_paths([str(tmp_path)], jobs=2)
+    assert serial.files_checked == parallel.files_checked == 230
+    assert parallel.diagnostics == serial.diagnostics != []

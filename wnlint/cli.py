@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from wnlint import __version__
-from wnlint.engine import SYSTEM_CODES, Linter, UsageError, select_rules
+from wnlint.engine import (
+    SYSTEM_CODES,
+    Linter,
+    UsageError,
+    default_jobs,
+    select_rules,
+)
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
 EXIT_CLEAN = 0
@@ -39,6 +45,16 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         raise UsageError(message)
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if jobs < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return jobs
 
 
 def _codes(value: str) -> list[str]:
@@ -93,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=default_jobs(),
+        metavar="N",
+        help="processes to use for large runs (default: the available CPUs; "
+        "1 checks in this process)",
+    )
 
     rule = commands.add_parser(
         "rule",
@@ -109,7 +134,7 @@ def _check(args: argparse.Namespace) -> int:
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise UsageError("no such file or directory: " + ", ".join(missing))
-    report = Linter(rules, ignore=args.ignore).lint_paths(paths)
+    report = Linter(rules, ignore=args.ignore).lint_paths(paths, jobs=args.jobs)
     out = sys.stdout
     for diagnostic in report.diagnostics:
         out.write(diagnostic.format() + "\n")
