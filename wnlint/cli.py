@@ -31,6 +31,7 @@ Find weight-normalization bugs in PyTorch code without importing torch.
 
 commands:
   check [PATH ...]   lint files and directories (default: .)
+  fix [PATH ...]     rewrite findings in place (--diff to preview)
   rule [CODE]        print a rule's documentation, or list every rule
 """
 
@@ -119,6 +120,35 @@ def build_parser() -> argparse.ArgumentParser:
         "1 checks in this process)",
     )
 
+    fix = commands.add_parser(
+        "fix",
+        help="rewrite findings in place",
+        description="Apply the fixes of findings in place: safe fixes by "
+        "default, unsafe ones with --unsafe-fixes (each rule's 'Fix safety' "
+        "says which). Findings without a fix are still reported. Implemented: "
+        "WN301 and WN302 together (unsafe).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fix.add_argument("paths", nargs="*", metavar="PATH", help="as for check")
+    fix.add_argument("--select", type=_codes, metavar="CODES", help="as for check")
+    fix.add_argument(
+        "--ignore", type=_codes, default=[], metavar="CODES", help="as for check"
+    )
+    fix.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="also apply fixes that may change behaviour or the state_dict",
+    )
+    fix.add_argument(
+        "--diff",
+        action="store_true",
+        help="print a unified diff and write nothing (exit 1 when it would change)",
+    )
+    fix.add_argument(
+        "-q", "--quiet", action="store_true", help="do not print the summary line"
+    )
+
     rule = commands.add_parser(
         "rule",
         help="print a rule's documentation",
@@ -156,6 +186,46 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _fix(args: argparse.Namespace) -> int:
+    from wnlint.fix import FIX_SAFETY, fix_paths  # libcst only when fixing
+
+    rules = select_rules(args.select, args.ignore)
+    paths = args.paths or ["."]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise UsageError("no such file or directory: " + ", ".join(missing))
+    linter = Linter(rules, ignore=args.ignore)
+    results = fix_paths(paths, linter, unsafe=args.unsafe_fixes, write=not args.diff)
+    out = sys.stdout
+    remaining = 0
+    hidden = 0
+    for result in results:
+        if args.diff and result.changed:
+            out.write(result.diff())
+        for note in result.notes:
+            sys.stderr.write(f"{result.path}: {note}\n")
+        for diagnostic in result.remaining:
+            remaining += 1
+            unsafe = FIX_SAFETY.get(diagnostic.code) == "unsafe"
+            hidden += unsafe and not args.unsafe_fixes
+            if not args.diff:
+                out.write(diagnostic.format() + "\n")
+    out.flush()
+    fixed = sum(r.applied for r in results)
+    files = sum(1 for r in results if r.changed)
+    if not args.quiet:
+        verb = "would fix" if args.diff else "fixed"
+        line = (
+            f"wnlint: {verb} {fixed} findings in {files} files, {remaining} remaining"
+        )
+        if hidden:
+            line += f" ({hidden} fixable with --unsafe-fixes)"
+        sys.stderr.write(line + "\n")
+    if args.diff:
+        return EXIT_FINDINGS if files else EXIT_CLEAN
+    return EXIT_FINDINGS if remaining else EXIT_CLEAN
+
+
 def _rule(args: argparse.Namespace) -> int:
     if args.code is None:
         for rule in ALL_RULES:
@@ -183,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "rule":
             return _rule(args)
+        if args.command == "fix":
+            return _fix(args)
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:

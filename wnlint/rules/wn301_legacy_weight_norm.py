@@ -53,10 +53,12 @@ class LegacyWeightNorm(Rule):
     API still load (the new API's load hook renames `weight_g`/`weight_v`
     to `parametrizations.weight.original0/original1`). The fix is unsafe all
     the same: state_dict keys change, so a consumer still on the old API
-    cannot load new checkpoints; `module.weight_g`/`weight_v` reads raise
-    `AttributeError`; `torch.nn.utils.remove_weight_norm` on the new module
-    raises `ValueError` (see WN302, which must be fixed together with this
-    rule); and `torch.save(module)` of a parametrized module raises
+    cannot load new checkpoints; `module.weight_g`/`weight_v` reads elsewhere
+    raise `AttributeError` (the fix rewrites those in the same file to
+    `parametrizations.weight.original0`/`original1`);
+    `torch.nn.utils.remove_weight_norm` on the new module raises `ValueError`
+    (so the fix rewrites WN302's calls in the same pass, or leaves the file
+    alone); and `torch.save(module)` of a parametrized module raises
     `RuntimeError: Serialization of parametrized modules is only supported
     through state_dict()`.
 
