@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from wnlint import torchnames
 from wnlint.flow import ScopeFlow, flows
 from wnlint.modules import ModuleFacts
-from wnlint.resolve import OPAQUE, Binding, Resolution, Scope, resolve
+from wnlint.resolve import OPAQUE, Binding, Scope, resolve
 
 #: (kind, node, scope): kind is "if"/"else" (node is the test), "try" or
 #: "except" (node is the ``Try`` statement).
@@ -85,9 +85,6 @@ class FileAnalysis:
         return self._modules
 
     # -- queries ---------------------------------------------------------
-    def resolve(self, node: ast.expr, scope: Scope) -> Resolution:
-        return resolve(node, scope)
-
     def mentions_new_api(self, nodes: Iterable[ast.AST], scope: Scope) -> bool:
         """True when ``nodes`` test for or use the parametrizations API.
 

@@ -566,6 +566,21 @@ def _norm_of(
     return None
 
 
+def norm_call_argument(call: ast.Call, scope: Scope) -> ast.expr | None:
+    """The tensor whose norm ``call`` computes: ``torch.norm(x)``,
+    ``torch.linalg.vector_norm(x)``, ``x.norm()``; None for other calls."""
+    func = call.func
+    if (
+        isinstance(func, (ast.Name, ast.Attribute))
+        and call.args
+        and resolves_only_to(func, scope, tn.NORM_FUNCTIONS)
+    ):
+        return call.args[0]
+    if isinstance(func, ast.Attribute) and func.attr == "norm":
+        return func.value
+    return None
+
+
 def _norm_result(
     expr: ast.expr, tensor: ast.expr, method: MethodFacts, depth: int, detached: bool
 ) -> NormInfo | None:

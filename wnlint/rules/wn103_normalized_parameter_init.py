@@ -12,6 +12,7 @@ from wnlint.modules import (
     MethodFacts,
     ModuleClass,
     ModuleFacts,
+    norm_call_argument,
     reads_param,
 )
 from wnlint.prefilter import MODULE_CLASSES
@@ -164,17 +165,18 @@ def _norm_argument(expr: ast.expr, method: MethodFacts) -> ast.expr | None:
         return _norm_argument(expr.left, method) or _norm_argument(expr.right, method)
     if not isinstance(expr, ast.Call):
         return None
+    tensor = norm_call_argument(expr, method.scope)
+    if tensor is not None:
+        return tensor
     func = expr.func
-    if isinstance(func, (ast.Name, ast.Attribute)) and expr.args:
-        if resolves_only_to(func, method.scope, tn.NORM_FUNCTIONS):
-            return expr.args[0]
-        if resolves_only_to(func, method.scope, tn.CLAMP_FUNCTIONS):
-            return _norm_argument(expr.args[0], method)
-    if isinstance(func, ast.Attribute):
-        if func.attr == "norm":
-            return func.value
-        if func.attr in ("clamp", "clamp_min", "add"):
-            return _norm_argument(func.value, method)
+    if (
+        isinstance(func, (ast.Name, ast.Attribute))
+        and expr.args
+        and resolves_only_to(func, method.scope, tn.CLAMP_FUNCTIONS)
+    ):
+        return _norm_argument(expr.args[0], method)
+    if isinstance(func, ast.Attribute) and func.attr in ("clamp", "clamp_min", "add"):
+        return _norm_argument(func.value, method)
     return None
 
 

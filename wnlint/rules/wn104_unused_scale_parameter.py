@@ -4,7 +4,7 @@ import ast
 from collections.abc import Iterator
 
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import INIT_METHODS, ModuleClass
+from wnlint.modules import INIT_METHODS, ModuleClass, self_attr
 from wnlint.prefilter import MODULE_CLASSES
 from wnlint.rules._module_rules import own_nodes
 from wnlint.rules.base import Finding, Rule
@@ -124,13 +124,10 @@ def _reads(cls: ModuleClass) -> set[str]:
         if method.name in INIT_METHODS:
             continue
         for node in own_nodes(method):
-            if (
-                isinstance(node, ast.Attribute)
-                and isinstance(node.ctx, ast.Load)
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "self"
-            ):
-                names.add(node.attr)
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                name = self_attr(node)
+                if name is not None:
+                    names.add(name)
             elif (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
@@ -145,12 +142,7 @@ def _reads(cls: ModuleClass) -> set[str]:
 def _dynamic(cls: ModuleClass) -> bool:
     for method in cls.own_methods.values():
         for node in own_nodes(method):
-            if (
-                isinstance(node, ast.Attribute)
-                and node.attr in _DYNAMIC_METHODS
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "self"
-            ):
+            if self_attr(node) in _DYNAMIC_METHODS:
                 return True
             if isinstance(node, ast.Call):
                 if isinstance(node.func, ast.Name) and node.func.id in (

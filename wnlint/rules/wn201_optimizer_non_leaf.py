@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.flow import LEAF_ATTRS, ScopeFlow
+from wnlint.modules import norm_call_argument
 from wnlint.prefilter import OPTIMIZER_INPUTS
 from wnlint.resolve import resolves_only_to
 from wnlint.rules._flow_rules import applied_before
@@ -127,17 +128,10 @@ def _is_normalize(call: ast.Call, flow: ScopeFlow) -> bool:
 
 
 def _norm_argument(call: ast.Call, flow: ScopeFlow) -> ast.expr | None:
-    func = call.func
-    norms = tn.NORM_FUNCTIONS | tn.NORMALIZE_FUNCTIONS
-    if (
-        isinstance(func, (ast.Name, ast.Attribute))
-        and call.args
-        and resolves_only_to(func, flow.scope, norms)
-    ):
+    """What a norm (or ``F.normalize``) call is computed from."""
+    if _is_normalize(call, flow) and call.args:
         return call.args[0]
-    if isinstance(func, ast.Attribute) and func.attr == "norm":
-        return func.value
-    return None
+    return norm_call_argument(call, flow.scope)
 
 
 def _requires_grad(expr: ast.expr, flow: ScopeFlow) -> bool:
