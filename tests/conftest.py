@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import re
+import subprocess
 import sys
 import tokenize
 from collections import Counter
@@ -17,6 +18,19 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 _MARKER = re.compile(r"#\s*(todo-expect|expect):\s*(WN\d{3}(?:\s*,\s*WN\d{3})*)")
+
+
+def run_module(
+    module: str, *args: str, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """``python -m <module> <args>`` in ``cwd``, output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def fixture_files() -> list[Path]:

@@ -7,24 +7,17 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import warnings
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, run_module
 
 BEFORE = FIXTURES / "fix" / "legacy_api_before.py"
 AFTER = FIXTURES / "fix" / "legacy_api_after.py"
 
 
 def wnlint(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wnlint", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_module("wnlint", *args, cwd=cwd)
 
 
 @pytest.fixture
@@ -156,21 +149,14 @@ def test_libcst_codemod_command():
 
 
 def test_libcst_tool_runs_the_codemod(before):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "libcst.tool",
-            "codemod",
-            "--no-format",
-            "-x",
-            "wnlint.codemod.LegacyWeightNormCommand",
-            before.name,
-        ],
+    result = run_module(
+        "libcst.tool",
+        "codemod",
+        "--no-format",
+        "-x",
+        "wnlint.codemod.LegacyWeightNormCommand",
+        before.name,
         cwd=before.parent,
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert "Transformed 1 files successfully" in result.stderr, result.stderr
     assert before.read_bytes() == AFTER.read_bytes()

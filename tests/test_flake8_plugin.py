@@ -5,31 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, run_module
 from test_engine import NOQA_CASES
 
 
 def flake8(*args: str, cwd=ROOT) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "flake8", "--select", "WN", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_module("flake8", "--select", "WN", *args, cwd=cwd)
     assert "Traceback" not in result.stderr, result.stderr
     return result.stdout.splitlines()
 
 
 def wnlint(*args: str, cwd=ROOT) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "wnlint", "check", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.stdout.splitlines()
+    return run_module("wnlint", "check", *args, cwd=cwd).stdout.splitlines()
 
 
 def test_plugin_is_registered():
