@@ -73,3 +73,12 @@ def device():
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-fixtures",
+        action="store_true",
+        help="rewrite fixtures/fix/*_after.py from their *_before.py with "
+        "`wnlint fix --unsafe-fixes` (review the diff before committing)",
+    )

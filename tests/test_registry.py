@@ -64,3 +64,24 @@ def test_readme_lists_every_rule():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for rule in ALL_RULES:
         assert f"| {rule.code} | `{rule.name}` |" in readme
+
+
+def test_readme_fix_column_matches_fix_safety():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = {"safe": "safe", "unsafe": "unsafe", "mixed": "safe / unsafe", None: "—"}
+    for rule in ALL_RULES:
+        row = next(line for line in readme.splitlines() if f"| {rule.code} |" in line)
+        assert row.endswith(f"| {shown[rule.fix_safety]} |"), row
+
+
+def test_every_rule_with_a_fix_has_a_fix_pair():
+    pairs = (ROOT / "fixtures" / "fix").glob("*_before.py")
+    covered = {p.name[:5].upper() for p in pairs}
+    legacy = {"WN301", "WN302"}  # fixed together, by legacy_api_before.py
+    for rule in ALL_RULES:
+        if rule.fix_safety is None:
+            assert rule.fixes is Rule.fixes
+        elif rule.code in legacy:
+            assert (ROOT / "fixtures" / "fix" / "legacy_api_before.py").exists()
+        else:
+            assert rule.code in covered and rule.fixes is not Rule.fixes

@@ -125,8 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite findings in place",
         description="Apply the fixes of findings in place: safe fixes by "
         "default, unsafe ones with --unsafe-fixes (each rule's 'Fix safety' "
-        "says which). Findings without a fix are still reported. Implemented: "
-        "WN301 and WN302 together (unsafe).",
+        "says which). Findings without a fix are still reported. Fixes exist for "
+        "WN101-WN105, WN202, and WN301+WN302 together.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -187,7 +187,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fix(args: argparse.Namespace) -> int:
-    from wnlint.fix import FIX_SAFETY, fix_paths  # libcst only when fixing
+    from wnlint.fix import fix_paths  # libcst only when fixing
 
     rules = select_rules(args.select, args.ignore)
     paths = args.paths or ["."]
@@ -204,10 +204,9 @@ def _fix(args: argparse.Namespace) -> int:
             out.write(result.diff())
         for note in result.notes:
             sys.stderr.write(f"{result.path}: {note}\n")
+        hidden += result.hidden
         for diagnostic in result.remaining:
             remaining += 1
-            unsafe = FIX_SAFETY.get(diagnostic.code) == "unsafe"
-            hidden += unsafe and not args.unsafe_fixes
             if not args.diff:
                 out.write(diagnostic.format() + "\n")
     out.flush()

@@ -32,13 +32,20 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.engine import Diagnostic, Linter, discover
+from wnlint.rules import ALL_RULES
+from wnlint.rules._edits import Edit, Fix, Source
 from wnlint.rules._legacy_api import legacy_sites
 
-#: Codes whose fix is implemented, and whether it is safe.
-FIX_SAFETY: dict[str, str] = {"WN301": "unsafe", "WN302": "unsafe"}
 _LEGACY_CODES = ("WN301", "WN302")
 _MAX_PASSES = 10
 _RENAMED = {"weight_g": "original0", "weight_v": "original1"}
+
+
+def fix_safety() -> dict[str, str]:
+    """Code -> "safe", "unsafe" or "mixed", for every rule with a fix."""
+    return {
+        rule.code: rule.fix_safety for rule in ALL_RULES if rule.fix_safety is not None
+    }
 
 
 @dataclass
@@ -48,6 +55,8 @@ class FileFix:
     fixed: bytes
     applied: int = 0
     remaining: list[Diagnostic] = field(default_factory=list)
+    #: Remaining findings that ``--unsafe-fixes`` would fix.
+    hidden: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -66,11 +75,11 @@ class FileFix:
 
 
 def fixable_codes(linter: Linter, unsafe: bool) -> set[str]:
-    enabled = {rule.code for rule in linter.rules}
+    """Enabled codes that may have a fix at this safety level."""
     return {
-        code
-        for code, safety in FIX_SAFETY.items()
-        if code in enabled and (unsafe or safety == "safe")
+        rule.code
+        for rule in linter.rules
+        if rule.fix_safety is not None and (unsafe or rule.fix_safety != "unsafe")
     }
 
 
@@ -89,15 +98,107 @@ def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> File
         if not todo:
             break
         fixed, count, note = _fix_legacy_api(result.fixed, path, linter, todo)
-        if note:
+        if note and note not in result.notes:
             result.notes.append(note)
-            break
-        if fixed == result.fixed:
+        if not count:
+            fixed, count, note = _fix_spans(result.fixed, linter, todo, unsafe)
+            if note and note not in result.notes:
+                result.notes.append(note)
+        if not count or fixed == result.fixed:
             break
         result.fixed = fixed
         result.applied += count
     result.remaining = linter.lint_bytes(result.fixed, path)
+    if not unsafe:
+        result.hidden = _count_fixable(result.fixed, linter, result.remaining)
     return result
+
+
+def _fixes_for(
+    data: bytes, linter: Linter, todo: list[Diagnostic]
+) -> tuple[Source, list[tuple[Diagnostic, Fix]]] | None:
+    """The span fixes the rules offer for ``todo`` findings."""
+    wanted = {(d.line, d.col, d.code): d for d in todo}
+    rules = [
+        r for r in linter.rules if r.fix_safety and r.code in {d.code for d in todo}
+    ]
+    if not rules:
+        return None
+    try:
+        tree = ast.parse(data)
+        text = data.decode(_encoding(data))
+    except (SyntaxError, ValueError, UnicodeError):
+        return None
+    src = Source(text)
+    analysis = FileAnalysis(tree)
+    found: list[tuple[Diagnostic, Fix]] = []
+    for rule in rules:
+        for fix in rule.fixes(analysis, src):
+            col = len(
+                src.lines[fix.line - 1]
+                .encode("utf-8")[: fix.col]
+                .decode("utf-8", "replace")
+            )
+            diagnostic = wanted.get((fix.line, col + 1, rule.code))
+            if diagnostic is not None and fix.edits:
+                found.append((diagnostic, fix))
+    return src, found
+
+
+def _fix_spans(
+    data: bytes, linter: Linter, todo: list[Diagnostic], unsafe: bool
+) -> tuple[bytes, int, str | None]:
+    """Apply every fix whose edits do not collide with an earlier one's; the
+    next pass picks up the rest."""
+    offered = _fixes_for(data, linter, [d for d in todo if d.code not in _LEGACY_CODES])
+    if offered is None:
+        return data, 0, None
+    src, found = offered
+    chosen: list[Edit] = []
+    done: set[tuple[int, int, str]] = set()
+    for diagnostic, fix in found:
+        key = (diagnostic.line, diagnostic.col, diagnostic.code)
+        if key in done or not (unsafe or fix.safe):
+            continue
+        if any(_collide(a, b) for a in fix.edits for b in chosen):
+            continue
+        chosen.extend(fix.edits)
+        done.add(key)
+    if not done:
+        return data, 0, None
+    text = src.text
+    for edit in sorted(chosen, key=lambda e: (e.start, e.end), reverse=True):
+        text = text[: edit.start] + edit.new + text[edit.end :]
+    fixed = text.encode(_encoding(data))
+    try:
+        ast.parse(fixed)
+        cst.parse_module(fixed)
+    except (
+        SyntaxError,
+        ValueError,
+        cst.ParserSyntaxError,
+    ) as exc:  # never write broken code
+        codes = ", ".join(sorted({key[2] for key in done}))
+        return data, 0, f"{codes} not fixed: the rewrite did not parse ({exc})"
+    return fixed, len(done), None
+
+
+def _collide(a: Edit, b: Edit) -> bool:
+    """Overlapping spans, or two insertions at one point (order unknowable)."""
+    if a.start == a.end or b.start == b.end:
+        return a.start == b.start or (
+            a.start < b.start < a.end or b.start < a.start < b.end
+        )
+    return a.start < b.end and b.start < a.end
+
+
+def _count_fixable(data: bytes, linter: Linter, remaining: list[Diagnostic]) -> int:
+    """Remaining findings that have a fix (unsafe, since safe ones are done)."""
+    legacy = sum(1 for d in remaining if d.code in _LEGACY_CODES)
+    others = [d for d in remaining if d.code not in _LEGACY_CODES]
+    offered = _fixes_for(data, linter, others) if others else None
+    spans = len({id(d) for d, _ in offered[1]}) if offered else 0
+    return legacy + spans
 
 
 def write_atomically(path: str, data: bytes) -> None:

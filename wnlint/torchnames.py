@@ -66,6 +66,10 @@ NORM_FUNCTIONS: frozenset[str] = frozenset(
 
 NORMALIZE_FUNCTIONS: frozenset[str] = frozenset({"torch.nn.functional.normalize"})
 
+#: Tensor factories whose positional arguments are the shape.
+SHAPED_FACTORIES: frozenset[str] = frozenset(
+    {"torch.ones", "torch.zeros", "torch.randn", "torch.rand", "torch.empty"}
+)
 SQRT_FUNCTIONS: frozenset[str] = frozenset({"torch.sqrt"})
 SUM_FUNCTIONS: frozenset[str] = frozenset({"torch.sum"})
 SQUARE_FUNCTIONS: frozenset[str] = frozenset({"torch.square"})

@@ -14,6 +14,7 @@ from typing import ClassVar, NamedTuple
 
 from wnlint.analysis import FileAnalysis
 from wnlint.prefilter import AnyOf, Prefilter
+from wnlint.rules._edits import Fix, Source
 
 DOC_SECTIONS = (
     "What it does",
@@ -49,9 +50,16 @@ class Rule:
     prefilter: ClassVar[Prefilter | AnyOf]
     #: WN9xx heuristics are opt-in.
     default_enabled: ClassVar[bool] = True
+    #: None (report only), "safe", "unsafe", or "mixed" (each fix says).
+    fix_safety: ClassVar[str | None] = None
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         raise NotImplementedError
+
+    def fixes(self, analysis: FileAnalysis, source: Source) -> Iterator[Fix]:
+        """Repairs for this rule's findings (as span edits); most rules'
+        findings have none, or only under conditions each rule documents."""
+        return iter(())
 
     def finding(self, node: ast.AST, message: str | None = None) -> Finding:
         return Finding(

@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from wnlint.analysis import FileAnalysis
+from wnlint.modules import ModuleClass, ModuleFacts, WeightNormExpr, own_nodes
 from wnlint.prefilter import MODULE_CLASSES
+from wnlint.rules._edits import (
+    Edit,
+    Fix,
+    Source,
+    family_attrs,
+    inline_locals,
+    local_names,
+    replace_self_attr,
+    self_attrs_in,
+    statement_of,
+)
 from wnlint.rules._module_rules import source
 from wnlint.rules.base import Finding, Rule
 
@@ -59,9 +72,15 @@ class NormDerivedScale(Rule):
     ```
 
     ## Fix safety
-    Making the scale a leaf `nn.Parameter` initialised from the direction's
-    norm keeps the initial output unchanged (g0 = ||v0||), but it adds an entry
-    to `parameters()` and the state_dict, so the fix is unsafe.
+    Unsafe. The fix declares `self.<g> = nn.Parameter(<the same norm of
+    self.<v>.detach()>)` at the end of `__init__` (after anything that
+    initialises the direction), reads `self.<g>` where the product used the
+    computed scale, and deletes the local scale when nothing else reads it.
+    The initial output is unchanged (g0 = ||v0||), but `parameters()` and the
+    state_dict gain an entry and the magnitude starts to train. It is
+    offered only when the class declares the direction in its own
+    `__init__` and the norm reads nothing but that parameter and module-level
+    names; otherwise the finding is reported only.
 
     ## Known problems
     Only `nn.Module` classes defined in the file are checked, and only
@@ -82,20 +101,89 @@ class NormDerivedScale(Rule):
     )
     fix_title = "Make the scale a leaf nn.Parameter initialised from the norm"
     prefilter = MODULE_CLASSES
+    fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        facts = analysis.modules
-        for cls, exprs in facts.normalizing_classes():
-            for expr in exprs:
-                method = cls.methods[expr.method]
-                for scale in expr.scales:
-                    norm = facts.norm_of(scale, method)
-                    if norm is not None and norm.base == expr.base:
-                        direction = f"`self.{expr.base}`"
-                        yield self.finding(
-                            expr.node,
-                            f"scale `{source(scale)}` is the norm of {direction}, "
-                            f"the direction it multiplies: the weight equals "
-                            f"{direction} and has no learnable magnitude",
-                        )
-                        break
+        for _, expr, scale in _cases(analysis.modules):
+            direction = f"`self.{expr.base}`"
+            yield self.finding(
+                expr.node,
+                f"scale `{source(scale)}` is the norm of {direction}, "
+                f"the direction it multiplies: the weight equals "
+                f"{direction} and has no learnable magnitude",
+            )
+
+    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
+        for cls, expr, scale in _cases(analysis.modules):
+            edits = _leaf_scale(cls, expr, scale, src)
+            if edits:
+                yield Fix(expr.node.lineno, expr.node.col_offset, False, edits)
+
+
+def _cases(
+    facts: ModuleFacts,
+) -> Iterator[tuple[ModuleClass, WeightNormExpr, ast.expr]]:
+    """(class, product, scale) where the scale is the norm of the direction."""
+    for cls, exprs in facts.normalizing_classes():
+        for expr in exprs:
+            method = cls.methods[expr.method]
+            for scale in expr.scales:
+                norm = facts.norm_of(scale, method)
+                if norm is not None and norm.base == expr.base:
+                    yield cls, expr, scale
+                    break
+
+
+def _leaf_scale(
+    cls: ModuleClass, expr: WeightNormExpr, scale: ast.expr, src: Source
+) -> tuple[Edit, ...]:
+    """Declare ``self.<g> = nn.Parameter(<norm of self.<v>.detach()>)`` at the
+    end of ``__init__`` (after anything that initialises v) and read it
+    where the product used the computed scale."""
+    decl = cls.params.get(expr.base)
+    init = cls.own_methods.get("__init__")
+    if decl is None or decl.call is None or init is None or decl.method != "__init__":
+        return ()
+    if any(isinstance(n, ast.Return) for n in own_nodes(init.node)):
+        return ()
+    method = cls.methods[expr.method]
+    portable = inline_locals(scale, method)
+    if portable is None or self_attrs_in(portable) != {expr.base}:
+        return ()
+    shadowed = local_names(init) - {"self"}
+    if any(isinstance(n, ast.Name) and n.id in shadowed for n in ast.walk(portable)):
+        return ()  # a global the expression uses is rebound in __init__
+    detached = ast.parse(f"self.{expr.base}.detach()", mode="eval").body
+    value = ast.unparse(replace_self_attr(portable, expr.base, detached))
+    edits = [src.replace(scale, "")]  # the text comes once the name is known
+    stale = None
+    if isinstance(scale, ast.Name):
+        # The local scale's definition goes when nothing else reads it.
+        reads = [
+            node
+            for node in own_nodes(method.node)
+            if isinstance(node, ast.Name)
+            and node.id == scale.id
+            and isinstance(node.ctx, ast.Load)
+        ]
+        stmt = statement_of(method.node, method.defs[scale.id][0])  # type: ignore[arg-type]
+        if (
+            reads == [scale]
+            and isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
+            stale = src.delete(stmt)
+    taken = family_attrs(cls)
+    wanted = [scale.id] if isinstance(scale, ast.Name) and stale else []
+    candidates = [*wanted, "g", f"{expr.base}_g", f"{expr.base}_scale"]
+    candidates += [f"g{i}" for i in range(1, 100)]
+    name = next(n for n in candidates if n not in taken)
+    parameter = src.segment(decl.call.func)
+    edits = [
+        src.insert_after(init.node.body[-1], [f"self.{name} = {parameter}({value})"]),
+        src.replace(scale, f"self.{name}"),
+    ]
+    if stale is not None:
+        edits.append(stale)
+    return tuple(edits)

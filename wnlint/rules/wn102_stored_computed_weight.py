@@ -4,8 +4,26 @@ import ast
 from collections.abc import Iterator
 
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import MethodFacts, reads_param, self_attr
+from wnlint.modules import (
+    INIT_METHODS,
+    MethodFacts,
+    ModuleClass,
+    ModuleFacts,
+    reads_param,
+    self_attr,
+)
+from wnlint.modules import own_nodes as own_nodes_of
 from wnlint.prefilter import MODULE_CLASSES
+from wnlint.rules._edits import (
+    Edit,
+    Fix,
+    Source,
+    block_of,
+    inline_locals,
+    local_names,
+    self_attrs_in,
+    statement_of,
+)
 from wnlint.rules._module_rules import own_nodes, reachable
 from wnlint.rules.base import Finding, Rule
 
@@ -70,10 +88,20 @@ class StoredComputedWeight(Rule):
     ```
 
     ## Fix safety
-    Turning the attribute into a local is safe when it is read only later in
-    the same method (and set to `None` in `__init__`); when other methods read
-    it, the computation has to become a method or property they share, which
-    is unsafe (the attribute disappears).
+    Safe when the attribute is stored by a plain `self.<attr> = ...` in the
+    method body and read only later in that same method (and, elsewhere in
+    the class, only set to `None` in `__init__`): it becomes a local of the
+    same name and the placeholder is deleted. Reads from outside the class
+    (`model.<attr>`) cannot be seen and would break.
+    Unsafe when other methods read it: the computation becomes a read-only
+    `@property` of the class, recomputed at every read, and the store (with
+    locals that only fed it) is deleted; the attribute is no longer
+    assignable, and each read costs a recomputation. Offered only when the
+    value depends on nothing but parameters and module-level names, nothing
+    else stores the attribute or reaches it by name, the method does not read
+    the previous value first, and no code tests it against `None`.
+    A registered parameter (`self.weight` of an `nn.Linear` subclass) or a
+    submodule's attribute is reported only: the code that reads it is torch's.
 
     ## Known problems
     Only modules whose `forward` (or a method it calls) divides one of their
@@ -95,14 +123,227 @@ class StoredComputedWeight(Rule):
     )
     fix_title = "Keep the computed weight in a local variable"
     prefilter = MODULE_CLASSES
+    fix_safety = "mixed"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        for cls, _ in analysis.modules.normalizing_classes():
-            for method in reachable(cls):
-                for node, target, value in _stores(method):
-                    if method.in_no_grad(node) or not reads_param(value, method):
-                        continue
-                    yield self.finding(node, _message(target, cls.params))
+        for cls, _, node, target, _ in _cases(analysis):
+            yield self.finding(node, _message(target, cls.params))
+
+    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
+        for cls, method, node, target, value in _cases(analysis):
+            attr = target[len("self.") :]
+            if "." in attr or attr in cls.params or attr in cls.methods:
+                continue  # a submodule's or a registered parameter: report only
+            stmt = statement_of(method.node, node)
+            if stmt is None or not src.owns_lines(stmt):
+                continue
+            uses = _mentions(_family(analysis.modules, cls), attr)
+            placeholders = [u for u in uses["placeholder"] if src.owns_lines(u)]
+            if len(placeholders) != len(uses["placeholder"]):
+                continue
+            edits = _to_local(method, stmt, attr, uses, src)
+            safe = bool(edits)
+            if not edits:
+                edits = _to_property(cls, method, stmt, attr, value, uses, src)
+            if edits:
+                edits += tuple(src.delete(p) for p in placeholders)  # type: ignore[misc]
+                yield Fix(node.lineno, node.col_offset, safe, edits)  # type: ignore[attr-defined]
+
+
+def _cases(
+    analysis: FileAnalysis,
+) -> Iterator[tuple[ModuleClass, MethodFacts, ast.AST, str, ast.expr]]:
+    for cls, _ in analysis.modules.normalizing_classes():
+        for method in reachable(cls):
+            for node, target, value in _stores(method):
+                if method.in_no_grad(node) or not reads_param(value, method):
+                    continue
+                yield cls, method, node, target, value
+
+
+def _family(facts: ModuleFacts, cls: ModuleClass) -> list[ast.ClassDef]:
+    """The class, its same-file bases and its same-file subclasses."""
+    members = {id(cls): cls}
+    todo = [cls]
+    while todo:
+        for base in todo.pop().file_bases:
+            if id(base) not in members:
+                members[id(base)] = base
+                todo.append(base)
+    changed = True
+    while changed:
+        changed = False
+        for other in facts.classes:
+            if id(other) not in members and any(
+                id(b) in members for b in other.file_bases
+            ):
+                members[id(other)] = other
+                changed = True
+    return [m.node for m in members.values()]
+
+
+def _mentions(classes: list[ast.ClassDef], attr: str) -> dict[str, list]:
+    """Every ``self.<attr>`` and ``"<attr>"`` in the classes, sorted into
+    ``None`` placeholders in initialisation methods and everything else."""
+    found: dict[str, list] = {"placeholder": [], "other": []}
+    placeholder_targets: set[int] = set()
+    nodes = [n for c in classes for n in ast.walk(c)]
+    for func in nodes:
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if func.name not in INIT_METHODS:
+            continue
+        for stmt in own_nodes_of(func):
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and self_attr(stmt.targets[0]) == attr
+                and isinstance(stmt.value, ast.Constant)
+                and stmt.value.value is None
+            ):
+                found["placeholder"].append(stmt)
+                placeholder_targets.add(id(stmt.targets[0]))
+    for node in nodes:
+        if self_attr(node) == attr:
+            if id(node) not in placeholder_targets:
+                found["other"].append(node)
+        elif isinstance(node, ast.Constant) and node.value == attr:
+            found["other"].append(node)
+    return found
+
+
+def _to_local(
+    method: MethodFacts, stmt: ast.stmt, attr: str, uses: dict[str, list], src: Source
+) -> tuple[Edit, ...]:
+    """Safe: ``self.<attr> = ...`` in the method body, read only later in that
+    method: the attribute becomes a local of the same name."""
+    if not (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and self_attr(stmt.targets[0]) == attr
+        and any(s is stmt for s in method.node.body)
+    ):
+        return ()
+    if attr in local_names(method) or any(
+        isinstance(n, ast.Name) and n.id == attr for n in own_nodes(method)
+    ):
+        return ()
+    mine = {id(n) for n in own_nodes(method)}
+    target = stmt.targets[0]
+    reads = [n for n in uses["other"] if n is not target]
+    for read in reads:
+        if (
+            id(read) not in mine
+            or self_attr(read) != attr
+            or not isinstance(read.ctx, ast.Load)
+            or (read.lineno, read.col_offset) <= (stmt.end_lineno, stmt.end_col_offset)
+        ):
+            return ()
+    return (
+        src.replace(target, attr),
+        *(src.replace(read, attr) for read in reads),
+    )
+
+
+def _to_property(
+    cls: ModuleClass,
+    method: MethodFacts,
+    stmt: ast.stmt,
+    attr: str,
+    value: ast.expr,
+    uses: dict[str, list],
+    src: Source,
+) -> tuple[Edit, ...]:
+    """Unsafe: other methods read it, so the computation becomes a read-only
+    property of the class, recomputed at every read."""
+    if any(
+        isinstance(n, ast.Attribute) and not isinstance(n.ctx, ast.Load)
+        for n in uses["other"]
+        if not _is_target_of(n, stmt)
+    ):
+        return ()  # stored (or deleted) elsewhere too
+    if any(isinstance(n, ast.Constant) and not _in(n, stmt) for n in uses["other"]):
+        return ()  # reached by name elsewhere (getattr/setattr/hasattr)
+    mine = {id(n) for n in own_nodes(method)}
+    if any(
+        id(n) in mine and not _in(n, stmt) and n.lineno <= stmt.lineno
+        for n in uses["other"]
+    ):
+        return ()  # the method reads the previous call's value
+    if uses["placeholder"] and any(
+        isinstance(n, ast.Compare) and any(self_attr(e) == attr for e in ast.walk(n))
+        for cls_node in _family_nodes(cls)
+        for n in ast.walk(cls_node)
+    ):
+        return ()  # `self.w is None` tests: the placeholder means something
+    portable = inline_locals(value, method)
+    if portable is None or not self_attrs_in(portable) <= set(cls.params):
+        return ()
+    block = block_of(method.node, stmt)
+    if block is None:
+        return ()
+    gone = [stmt, *_feeders(method, stmt, block)]
+    deletions = [src.delete(s) for s in gone]
+    if None in deletions:
+        return ()
+    if len(gone) == len(block):  # the body would be empty
+        last = max(deletions, key=lambda e: e.start)  # type: ignore[union-attr]
+        deletions.remove(last)
+        deletions.append(
+            Edit(last.start, last.end, f"{src.indent(stmt)}pass{src.newline}")  # type: ignore[union-attr]
+        )
+    indent = src.indent(method.node)
+    lines = [
+        "",
+        f"{indent}@property",
+        f"{indent}def {attr}(self):",
+        f"{indent}    return {ast.unparse(portable)}",
+    ]
+    at = src.line_end(method.node.end_lineno)  # type: ignore[arg-type]
+    text = "".join(f"{line}{src.newline}" for line in lines)
+    if not src.text[:at].endswith(("\n", "\r")):
+        text = src.newline + text
+    return (*deletions, Edit(at, at, text))  # type: ignore[arg-type]
+
+
+def _feeders(
+    method: MethodFacts, stmt: ast.stmt, block: list[ast.stmt]
+) -> list[ast.stmt]:
+    """Local definitions in ``block`` read only by ``stmt``: dead once it goes."""
+    inside = {id(n) for n in ast.walk(stmt)}
+    found: list[ast.stmt] = []
+    for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}:
+        values = method.defs.get(name) or []
+        if len(values) != 1 or values[0] is None:
+            continue
+        feeder = next(
+            (s for s in block if isinstance(s, ast.Assign) and s.value is values[0]),
+            None,
+        )
+        if feeder is None or len(feeder.targets) != 1:
+            continue
+        loads = [
+            n
+            for n in own_nodes(method)
+            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+        ]
+        if isinstance(feeder.targets[0], ast.Name) and all(
+            id(n) in inside for n in loads
+        ):
+            found.append(feeder)
+    return found
+
+
+def _family_nodes(cls: ModuleClass) -> list[ast.ClassDef]:
+    return [cls.node, *(b.node for b in cls.file_bases)]
+
+
+def _is_target_of(node: ast.AST, stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Assign) and any(t is node for t in stmt.targets)
+
+
+def _in(node: ast.AST, stmt: ast.stmt) -> bool:
+    return any(n is node for n in ast.walk(stmt))
 
 
 def _stores(method: MethodFacts) -> Iterator[tuple[ast.AST, str, ast.expr]]:

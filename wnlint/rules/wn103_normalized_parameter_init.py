@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Iterator
 
 from wnlint import torchnames as tn
@@ -12,11 +13,21 @@ from wnlint.modules import (
     MethodFacts,
     ModuleClass,
     ModuleFacts,
+    ParamDecl,
     norm_call_argument,
     reads_param,
+    self_attr,
 )
 from wnlint.prefilter import MODULE_CLASSES
 from wnlint.resolve import resolves_only_to
+from wnlint.rules._edits import (
+    Edit,
+    Fix,
+    Source,
+    local_names,
+    parenthesize,
+    self_attrs_in,
+)
 from wnlint.rules._module_rules import own_nodes, reachable
 from wnlint.rules.base import Finding, Rule
 
@@ -72,9 +83,14 @@ class NormalizedParameterInit(Rule):
     ```
 
     ## Fix safety
-    Renormalizing in `forward` keeps the parameter and its normalized
-    initialisation, and leaves the initial output unchanged, but it changes
-    the training dynamics (that is the point), so the fix is unsafe.
+    Unsafe. Each read of the parameter in a scale product becomes the
+    parameter normalized the way `__init__` normalized its value
+    (`self.v / self.v.norm(dim=1, keepdim=True)`, or `F.normalize(self.v,
+    dim=1)`), so the parameter and its normalized initialisation stay, and
+    the initial output is unchanged up to rounding. It changes the training
+    dynamics (that is the point). Offered only when the normalized value is
+    a division or `F.normalize` call (through local names, not through
+    reshapes) and the product reads `self.<v>` directly.
 
     ## Known problems
     Parameters that `forward` renormalizes (`F.normalize(self.protos)`) and
@@ -94,27 +110,99 @@ class NormalizedParameterInit(Rule):
     )
     fix_title = "Renormalize the parameter in forward"
     prefilter = MODULE_CLASSES
+    fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        for _, name, decl in _cases(analysis.modules):
+            yield self.finding(
+                decl.call,  # type: ignore[arg-type]
+                f"`self.{name}` is initialised normalized, but forward scales it "
+                "without renormalizing: after the first step ||w|| no longer "
+                "equals |g|",
+            )
+
+    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
         facts = analysis.modules
-        for cls in facts.classes:
-            for name, decl in cls.params.items():
-                if decl.call is None or decl.method not in INIT_METHODS:
-                    continue
-                if decl.method not in cls.own_methods:
-                    continue
-                init = cls.own_methods[decl.method]
-                value = _parameter_value(decl.call)
-                if value is None or not _is_normalized(value, init):
-                    continue
-                if _renormalized(facts, cls, name) or not _scaled(cls, name, facts):
-                    continue
-                yield self.finding(
-                    decl.call,
-                    f"`self.{name}` is initialised normalized, but forward scales it "
-                    "without renormalizing: after the first step ||w|| no longer "
-                    "equals |g|",
-                )
+        for cls, name, decl in _cases(facts):
+            init = cls.own_methods[decl.method]  # type: ignore[index]
+            renorm = _renormalizer(decl.call, init, name)  # type: ignore[arg-type]
+            if renorm is None:
+                continue
+            edits: dict[int, Edit] = {}
+            for method in reachable(cls):
+                if local_names(method) & _free_names(renorm):
+                    edits = {}
+                    break
+                for mine in _scaled_reads(cls, name, facts, method):
+                    if _free_names(mine):
+                        continue  # through a local alias: left to the user
+                    for node in ast.walk(mine):
+                        if self_attr(node) == name:
+                            edits[id(node)] = src.replace(node, renorm)
+            if edits:
+                call = decl.call
+                yield Fix(call.lineno, call.col_offset, False, tuple(edits.values()))  # type: ignore[union-attr]
+
+
+def _cases(facts: ModuleFacts) -> Iterator[tuple[ModuleClass, str, ParamDecl]]:
+    for cls in facts.classes:
+        for name, decl in cls.params.items():
+            if decl.call is None or decl.method not in INIT_METHODS:
+                continue
+            if decl.method not in cls.own_methods:
+                continue
+            init = cls.own_methods[decl.method]
+            value = _parameter_value(decl.call)
+            if value is None or not _is_normalized(value, init):
+                continue
+            if _renormalized(facts, cls, name) or not _scaled(cls, name, facts):
+                continue
+            yield cls, name, decl
+
+
+def _renormalizer(call: ast.Call, init: MethodFacts, name: str) -> str | None:
+    """``self.<name>`` normalized the way ``__init__`` normalized its value:
+    ``self.v / torch.norm(self.v)`` or ``F.normalize(self.v, dim=1)``."""
+    value = _parameter_value(call)
+    for _ in range(3):  # through local names, but never through a reshape
+        if not isinstance(value, ast.Name):
+            break
+        defs = init.defs.get(value.id) or []
+        value = defs[0] if len(defs) == 1 else None
+    param = ast.parse(f"self.{name}", mode="eval").body
+    out: ast.expr
+    if (
+        isinstance(value, ast.Call)
+        and value.args
+        and isinstance(value.func, (ast.Name, ast.Attribute))
+        and resolves_only_to(value.func, init.scope, tn.NORMALIZE_FUNCTIONS)
+    ):
+        call = copy.deepcopy(value)
+        call.args[0] = param
+        out = call
+    elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div):
+        # The parameter is the numerator: wherever the norm reads that same
+        # expression, it now reads the parameter.
+        numerator = ast.dump(value.left)
+
+        class _Swap(ast.NodeTransformer):
+            def visit(self, node: ast.AST) -> ast.AST:
+                if isinstance(node, ast.expr) and ast.dump(node) == numerator:
+                    return copy.deepcopy(param)
+                return super().visit(node)
+
+        norm = _Swap().visit(copy.deepcopy(value.right))
+        out = ast.BinOp(param, ast.Div(), norm)  # type: ignore[arg-type]
+    else:
+        return None
+    if self_attrs_in(out) != {name} or _free_names(out) & local_names(init):
+        return None
+    return parenthesize(ast.unparse(out), out)
+
+
+def _free_names(expr: ast.AST | str) -> set[str]:
+    tree = ast.parse(expr, mode="eval") if isinstance(expr, str) else expr
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id != "self"}
 
 
 def _parameter_value(call: ast.Call) -> ast.expr | None:
@@ -186,12 +274,21 @@ def _renormalized(facts: ModuleFacts, cls: ModuleClass, name: str) -> bool:
 
 def _scaled(cls: ModuleClass, name: str, facts: ModuleFacts) -> bool:
     """Forward multiplies ``self.<name>`` by another parameter-derived factor."""
-    for method in reachable(cls):
-        for node in own_nodes(method):
-            if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
-                continue
-            for mine, other in ((node.left, node.right), (node.right, node.left)):
-                found = facts.param_of(mine, method)
-                if found and found[0] == name and reads_param(other, method):
-                    return True
-    return False
+    return any(
+        True
+        for method in reachable(cls)
+        for _ in _scaled_reads(cls, name, facts, method)
+    )
+
+
+def _scaled_reads(
+    cls: ModuleClass, name: str, facts: ModuleFacts, method: MethodFacts
+) -> Iterator[ast.expr]:
+    """The factors of products in ``method`` that read ``self.<name>``."""
+    for node in own_nodes(method):
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
+            continue
+        for mine, other in ((node.left, node.right), (node.right, node.left)):
+            found = facts.param_of(mine, method)
+            if found and found[0] == name and reads_param(other, method):
+                yield mine

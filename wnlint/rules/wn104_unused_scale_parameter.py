@@ -3,9 +3,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import INIT_METHODS, ModuleClass, self_attr
+from wnlint.modules import INIT_METHODS, ModuleClass, ModuleFacts, ParamDecl, self_attr
 from wnlint.prefilter import MODULE_CLASSES
+from wnlint.resolve import resolves_only_to
+from wnlint.rules._edits import Fix, Source, parenthesize
 from wnlint.rules._module_rules import own_nodes
 from wnlint.rules.base import Finding, Rule
 
@@ -66,10 +69,15 @@ class UnusedScaleParameter(Rule):
     ```
 
     ## Fix safety
-    Multiplying the normalized direction by the scale changes the output
-    (from magnitude 1 to `g`) and the training, so the fix is unsafe, and it
-    is offered only when the shapes are known from the constructor (a 1-D
-    scale and a 2-D direction, viewed as `g.view(-1, 1)`).
+    Unsafe: multiplying the normalized direction by the scale changes the
+    output (from magnitude 1 to `g`; the same at initialisation when `g` is
+    initialised to ones) and the training. Offered only when the shapes are
+    known from the constructor (`nn.Parameter(torch.ones(o))` or
+    `torch.ones(o, 1)` for the scale, `torch.randn(o, i)` for the direction,
+    the same `o`), the parameter is named like a scale (`g`, `*_g`,
+    `*scale*`, `*gain*`, `*magnitude*`; an unused bias is not a missing
+    scale) and the class has exactly one weight-norm product. A 1-D scale is
+    applied as `g.view(-1, 1)`.
 
     ## Known problems
     A class that reads parameters dynamically (`getattr(self, name)`,
@@ -87,24 +95,88 @@ class UnusedScaleParameter(Rule):
     message = "declared parameter is never read: it gets no gradient and never trains"
     fix_title = "Multiply the normalized direction by the scale parameter"
     prefilter = MODULE_CLASSES
+    fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        for _, name, decl in _cases(analysis.modules):
+            yield self.finding(
+                decl.node,  # type: ignore[arg-type]
+                f"parameter `self.{name}` is declared but never read: it gets "
+                "no gradient and never trains (optimizers skip it, DDP raises)",
+            )
+
+    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
         facts = analysis.modules
-        for cls, _ in facts.normalizing_classes():
-            family = [cls, *(c for c in facts.classes if _inherits(c, cls))]
-            if any(_dynamic(c) for c in family):
+        for cls, name, decl in _cases(facts):
+            if not _scale_like(name):
+                continue  # an unused bias is not a missing scale
+            exprs = facts.weight_norm_exprs(cls)
+            if len(exprs) != 1 or exprs[0].scales:
+                continue  # which product the scale belongs to is not known
+            expr = exprs[0]
+            direction = cls.params.get(expr.base)
+            scale = _shape(decl.call, cls)
+            shape = _shape(direction.call, cls) if direction else None
+            if scale is None or shape is None or len(shape) != 2:
                 continue
-            read = set().union(*(_reads(c) for c in family))
-            for name, decl in cls.params.items():
-                if decl.node is None or decl.method not in cls.own_methods:
-                    continue
-                if name in read:
-                    continue
-                yield self.finding(
-                    decl.node,
-                    f"parameter `self.{name}` is declared but never read: it gets "
-                    "no gradient and never trains (optimizers skip it, DDP raises)",
-                )
+            if scale == shape[:1]:
+                factor = f"self.{name}.view(-1, 1)"
+            elif scale == (shape[0], "1"):
+                factor = f"self.{name}"
+            else:
+                continue
+            text = parenthesize(src.segment(expr.node), expr.node)
+            node = decl.node
+            yield Fix(
+                node.lineno,  # type: ignore[union-attr]
+                node.col_offset,  # type: ignore[union-attr]
+                False,
+                (src.replace(expr.node, f"{factor} * {text}"),),
+            )
+
+
+def _cases(facts: ModuleFacts) -> Iterator[tuple[ModuleClass, str, ParamDecl]]:
+    for cls, _ in facts.normalizing_classes():
+        family = [cls, *(c for c in facts.classes if _inherits(c, cls))]
+        if any(_dynamic(c) for c in family):
+            continue
+        read = set().union(*(_reads(c) for c in family))
+        for name, decl in cls.params.items():
+            if decl.node is None or decl.method not in cls.own_methods:
+                continue
+            if name not in read:
+                yield cls, name, decl
+
+
+def _scale_like(name: str) -> bool:
+    """``g``, ``weight_g``, ``gain``, ``log_scale``, ``magnitude``."""
+    lower = name.lower()
+    return (
+        lower == "g"
+        or lower.endswith("_g")
+        or any(word in lower for word in ("scale", "gain", "magnitude"))
+    )
+
+
+def _shape(call: ast.Call | None, cls: ModuleClass) -> tuple[str, ...] | None:
+    """The shape of ``nn.Parameter(torch.ones(a, b))``, as source texts."""
+    if call is None or len(call.args) != 1 or call.keywords:
+        return None
+    factory = call.args[0]
+    if not (
+        isinstance(factory, ast.Call)
+        and isinstance(factory.func, (ast.Name, ast.Attribute))
+        and factory.args
+        and all(not isinstance(a, ast.Starred) for a in factory.args)
+        and all(k.arg in ("dtype", "device") for k in factory.keywords)
+    ):
+        return None
+    init = cls.methods.get("__init__")
+    if init is None or not resolves_only_to(
+        factory.func, init.scope, tn.SHAPED_FACTORIES
+    ):
+        return None
+    return tuple(ast.unparse(a) for a in factory.args)
 
 
 def _inherits(cls: ModuleClass, base: ModuleClass) -> bool:

@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from wnlint.analysis import FileAnalysis
+from wnlint.modules import (
+    DETACH_ATTRS,
+    DETACH_BUILTINS,
+    DETACH_METHODS,
+    MethodFacts,
+    WeightNormExpr,
+)
 from wnlint.prefilter import MODULE_CLASSES
+from wnlint.rules._edits import Edit, Fix, Source, inline_locals, statement_of
 from wnlint.rules.base import Finding, Rule
 
 
@@ -60,9 +69,11 @@ class DetachedNorm(Rule):
     ```
 
     ## Fix safety
-    Dropping the `.detach()`/`.data`/`.item()`, or moving the norm out of the
-    `no_grad` block, changes the gradients (that is the point), so the fix is
-    unsafe.
+    Unsafe: it changes the gradients (that is the point). The fix drops every
+    `.detach()`, `.data`, `.item()` and `float()` between the parameter and
+    the product, through local names, and unwraps a `with torch.no_grad():`
+    block when the norm's definition is all it holds. A `no_grad` block that
+    does more is reported only.
 
     ## Known problems
     Detached norms that are not the divisor of a parameter's own
@@ -85,6 +96,7 @@ class DetachedNorm(Rule):
     )
     fix_title = "Compute the norm (and read the direction) with autograd on"
     prefilter = MODULE_CLASSES
+    fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         for cls, exprs in analysis.modules.normalizing_classes():
@@ -104,3 +116,122 @@ class DetachedNorm(Rule):
                         ".detach(), .data or .item()): the direction's gradient "
                         "is wrong",
                     )
+
+    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
+        for cls, exprs in analysis.modules.normalizing_classes():
+            for expr in exprs:
+                method = cls.methods[expr.method]
+                if method.in_no_grad(expr.node):
+                    continue
+                if not expr.direction_detached and not (
+                    expr.norm is not None and expr.norm.detached
+                ):
+                    continue
+                edits = _reattach(expr, method, src)
+                if edits:
+                    node = expr.node
+                    yield Fix(node.lineno, node.col_offset, False, edits)
+
+
+def _reattach(
+    expr: WeightNormExpr, method: MethodFacts, src: Source
+) -> tuple[Edit, ...]:
+    """Drop every ``.detach()``/``.data``/``.item()``/``float()`` on the way
+    from the parameter to the direction and the norm, and unwrap a
+    ``no_grad`` block that holds only the norm's definition."""
+    edits: dict[int, Edit] = {}
+    blocks: dict[int, Edit] = {}
+    todo: list[ast.expr] = [expr.direction]
+    if expr.norm is not None:
+        todo.append(expr.norm.node)
+    seen: set[str] = set()
+    while todo:
+        current = todo.pop()
+        if method.in_no_grad(current):
+            unwrapped = _unwrap_no_grad(method, current, src)
+            if unwrapped is None:
+                return ()
+            blocks[unwrapped.start] = unwrapped
+        for node in ast.walk(current):
+            if isinstance(node, ast.Name) and node.id not in seen:
+                seen.add(node.id)
+                values = method.defs.get(node.id) or []
+                if len(values) == 1 and values[0] is not None:
+                    todo.append(values[0])
+            inner = _detached_inner(node)
+            if inner is not None and _reads_base(inner, expr.base, method):
+                edits[id(node)] = src.replace(node, src.segment(inner))
+    # A detach inside an unwrapped block would be a second edit of its span.
+    if any(
+        b.start < e.end and e.start < b.end
+        for b in blocks.values()
+        for e in edits.values()
+    ):
+        return ()
+    return (*blocks.values(), *edits.values())
+
+
+def _detached_inner(node: ast.AST) -> ast.expr | None:
+    """``x`` for ``x.detach()``, ``x.data``, ``x.item()``, ``float(x)``."""
+    if isinstance(node, ast.Attribute) and node.attr in DETACH_ATTRS:
+        return node.value
+    if isinstance(node, ast.Call) and not node.keywords:
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in DETACH_METHODS
+            and func.attr != "tolist"
+            and not node.args
+        ):
+            return func.value
+        if (
+            isinstance(func, ast.Name)
+            and func.id in DETACH_BUILTINS
+            and len(node.args) == 1
+        ):
+            return node.args[0]
+    return None
+
+
+def _reads_base(expr: ast.expr, base: str, method: MethodFacts) -> bool:
+    inlined = inline_locals(expr, method)
+    return inlined is not None and any(
+        isinstance(n, ast.Attribute)
+        and n.attr == base
+        and isinstance(n.value, ast.Name)
+        and n.value.id == "self"
+        for n in ast.walk(inlined)
+    )
+
+
+def _unwrap_no_grad(method: MethodFacts, value: ast.expr, src: Source) -> Edit | None:
+    """The ``with torch.no_grad():`` around ``value``'s statement, replaced by
+    its body one level out; None unless that statement is all it holds."""
+    stmt = statement_of(method.node, value)
+    outer = None
+    for node in ast.walk(method.node):
+        if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+            s is stmt for s in node.body
+        ):
+            outer = node
+    if (
+        stmt is None
+        or outer is None
+        or len(outer.body) != 1
+        or len(outer.items) != 1
+        or outer.items[0].optional_vars is not None
+        or not src.owns_lines(outer)
+        or method.in_no_grad(outer)
+    ):
+        return None
+    between = src.lines[outer.lineno : stmt.lineno - 1]
+    if any(line.strip() and not line.lstrip().startswith("#") for line in between):
+        return None  # a header over several lines
+    cut = len(src.indent(stmt)) - len(src.indent(outer))
+    if cut <= 0:
+        return None
+    lines = src.lines[outer.lineno : outer.end_lineno]
+    body = "".join(line[cut:] if not line[:cut].strip() else line for line in lines)
+    start = src.starts[outer.lineno - 1]
+    end = src.line_end(outer.end_lineno)  # type: ignore[arg-type]
+    return Edit(start, end, body)

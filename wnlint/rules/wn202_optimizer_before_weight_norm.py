@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from wnlint.analysis import FileAnalysis
-from wnlint.flow import covers
+from wnlint.flow import Application, OptimizerCall, ScopeFlow, covers
 from wnlint.prefilter import LEGACY_API
+from wnlint.rules._edits import Edit, Fix, Source, block_of, statement_of
 from wnlint.rules.base import Finding, Rule
 
 
@@ -47,9 +49,11 @@ class OptimizerBeforeWeightNorm(Rule):
     ```
 
     ## Fix safety
-    Moving the weight-norm statement above the optimizer's is correct when
-    both are plain statements of the same block and nothing between them
-    reads the module; it changes which tensors train, so the fix is unsafe.
+    Unsafe: it changes which tensors train. The weight-norm statement moves
+    just above the optimizer's, only when both are plain statements of the
+    same block, nothing between them mentions a name the weight-norm
+    statement uses, and the optimizer statement does not bind one. Otherwise
+    the finding is reported only.
 
     ## Known problems
     Only one function body is seen, in source order; loops are not unrolled,
@@ -67,37 +71,100 @@ class OptimizerBeforeWeightNorm(Rule):
     )
     fix_title = "Apply weight norm before building the optimizer"
     prefilter = LEGACY_API
+    fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        for flow in analysis.flows:
-            for app in flow.applications:
-                for opt in flow.optimizers:
-                    if opt.order >= app.order or flow.exclusive(opt.order, app.order):
-                        continue
-                    hit = next(
-                        (
-                            (module, key)
-                            for module, _ in opt.modules
-                            for key in app.keys
-                            if covers(module, key)
-                            and not flow.rebound_between(module, opt.order, app.order)
-                        ),
-                        None,
-                    )
-                    if hit is None:
-                        continue
-                    module, key = hit
-                    rebuilt = any(
-                        later.order > app.order
-                        and any(covers(m, key) for m, _ in later.modules)
-                        for later in flow.optimizers
-                    )
-                    if not rebuilt:
-                        yield self.finding(
-                            app.node,
-                            f"weight norm applied to `{key}` after "
-                            f"`{module}.parameters()` went to the optimizer on line "
-                            f"{opt.node.lineno}: it keeps the removed weight, and g "
-                            "and v are never stepped",
-                        )
-                        break
+        for _, app, opt, module, key in _cases(analysis):
+            yield self.finding(
+                app.node,
+                f"weight norm applied to `{key}` after "
+                f"`{module}.parameters()` went to the optimizer on line "
+                f"{opt.node.lineno}: it keeps the removed weight, and g "
+                "and v are never stepped",
+            )
+
+    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
+        for flow, app, opt, _, _ in _cases(analysis):
+            edits = _move_above(flow, app, opt, src)
+            if edits:
+                yield Fix(app.node.lineno, app.node.col_offset, False, edits)
+
+
+def _cases(
+    analysis: FileAnalysis,
+) -> Iterator[tuple[ScopeFlow, Application, OptimizerCall, str, str]]:
+    for flow in analysis.flows:
+        for app in flow.applications:
+            for opt in flow.optimizers:
+                if opt.order >= app.order or flow.exclusive(opt.order, app.order):
+                    continue
+                hit = next(
+                    (
+                        (module, key)
+                        for module, _ in opt.modules
+                        for key in app.keys
+                        if covers(module, key)
+                        and not flow.rebound_between(module, opt.order, app.order)
+                    ),
+                    None,
+                )
+                if hit is None:
+                    continue
+                module, key = hit
+                rebuilt = any(
+                    later.order > app.order
+                    and any(covers(m, key) for m, _ in later.modules)
+                    for later in flow.optimizers
+                )
+                if not rebuilt:
+                    yield flow, app, opt, module, key
+                    break
+
+
+def _move_above(
+    flow: ScopeFlow, app: Application, opt: OptimizerCall, src: Source
+) -> tuple[Edit, ...]:
+    """Move the weight-norm statement just above the optimizer's, when both
+    are plain statements of one block and nothing between them (nor the
+    optimizer statement's own targets) touches a name the move depends on."""
+    scope_node = flow.scope.node
+    if scope_node is None:
+        return ()
+    app_stmt = statement_of(scope_node, app.node)
+    opt_stmt = statement_of(scope_node, opt.node)
+    if app_stmt is None or opt_stmt is None:
+        return ()
+    if not (
+        (isinstance(app_stmt, ast.Expr) and app_stmt.value is app.node)
+        or (isinstance(app_stmt, ast.Assign) and app_stmt.value is app.node)
+    ):
+        return ()
+    block = block_of(scope_node, app_stmt)
+    if block is None or not any(s is opt_stmt for s in block):
+        return ()
+    first = next(i for i, s in enumerate(block) if s is opt_stmt)
+    last = next(i for i, s in enumerate(block) if s is app_stmt)
+    moved = _names(app_stmt)
+    for stmt in [opt_stmt, *block[first + 1 : last]]:
+        touched = _stored(stmt) if stmt is opt_stmt else _names(stmt)
+        if touched & moved:
+            return ()
+    deletion = src.delete(app_stmt)
+    if deletion is None or not src.owns_lines(opt_stmt):
+        return ()
+    text = src.text[deletion.start : deletion.end]
+    if not text.endswith(("\n", "\r")):
+        text += src.newline
+    return (src.insert_before(opt_stmt, text), deletion)
+
+
+def _names(stmt: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+
+
+def _stored(stmt: ast.AST) -> set[str]:
+    return {
+        n.id
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    }

@@ -85,6 +85,7 @@ class LegacyWeightNorm(Rule):
     )
     fix_title = "Use torch.nn.utils.parametrizations.weight_norm (same arguments)"
     prefilter = LEGACY_API
+    fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         for node in legacy_sites(

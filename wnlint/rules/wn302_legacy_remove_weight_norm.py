@@ -73,6 +73,7 @@ class LegacyRemoveWeightNorm(Rule):
         "the WN301 fix"
     )
     prefilter = LEGACY_API
+    fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         for node in legacy_sites(

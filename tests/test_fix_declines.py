@@ -1,0 +1,200 @@
+"""Where a fix cannot be sure, it declines: the finding stays, the file is
+untouched. And a rewrite that would not parse is never kept."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from wnlint.engine import Linter, select_rules
+from wnlint.fix import fix_source
+from wnlint.rules._edits import Edit, Fix
+
+HEADER = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+"""
+
+
+def fix(source: str, code: str, unsafe: bool = True):
+    data = (HEADER + textwrap.dedent(source)).encode()
+    result = fix_source(data, "m.py", Linter(select_rules([code])), unsafe)
+    return result, data
+
+
+DECLINED = {
+    "WN102 read with a forward argument by another method": (
+        "WN102",
+        """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.g = nn.Parameter(torch.ones(3, 1))
+                self.v = nn.Parameter(torch.randn(3, 4))
+
+            def _update(self, scale):
+                self.w = scale * self.g * self.v / self.v.norm(dim=1, keepdim=True)
+
+            def forward(self, x):
+                self._update(2.0)
+                return F.linear(x, self.w)
+        """,
+    ),
+    "WN102 read before it is stored": (
+        "WN102",
+        """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.g = nn.Parameter(torch.ones(3, 1))
+                self.v = nn.Parameter(torch.randn(3, 4))
+                self.w = None
+
+            def forward(self, x):
+                previous = self.w
+                self.w = self.g * self.v / self.v.norm(dim=1, keepdim=True)
+                return F.linear(x, self.w), previous
+        """,
+    ),
+    "WN104 an unused bias is not a missing scale": (
+        "WN104",
+        """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.offset = nn.Parameter(torch.zeros(3))
+                self.v = nn.Parameter(torch.randn(3, 4))
+
+            def forward(self, x):
+                return x @ (self.v / self.v.norm(dim=1, keepdim=True)).t()
+        """,
+    ),
+    "WN104 shapes unknown": (
+        "WN104",
+        """
+        class M(nn.Module):
+            def __init__(self, v):
+                super().__init__()
+                self.g = nn.Parameter(torch.ones(3))
+                self.v = nn.Parameter(v)
+
+            def forward(self, x):
+                return x @ (self.v / self.v.norm(dim=1, keepdim=True)).t()
+        """,
+    ),
+    "WN105 no_grad block that does more than the norm": (
+        "WN105",
+        """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.g = nn.Parameter(torch.ones(3, 1))
+                self.v = nn.Parameter(torch.randn(3, 4))
+                self.register_buffer("calls", torch.zeros(()))
+
+            def forward(self, x):
+                with torch.no_grad():
+                    norm = self.v.norm(dim=1, keepdim=True)
+                    self.calls += 1
+                return F.linear(x, self.g * self.v / norm)
+        """,
+    ),
+    "WN202 the module is used between the two statements": (
+        "WN202",
+        """
+        from torch.nn.utils.parametrizations import weight_norm
+
+        def build():
+            model = nn.Linear(4, 3)
+            opt = torch.optim.Adam(model.parameters())
+            nn.init.zeros_(model.bias)
+            weight_norm(model)
+            return model, opt
+        """,
+    ),
+    "WN202 in different blocks": (
+        "WN202",
+        """
+        from torch.nn.utils.parametrizations import weight_norm
+
+        def build(flag):
+            model = nn.Linear(4, 3)
+            opt = torch.optim.Adam(model.parameters())
+            if flag:
+                weight_norm(model)
+            return model, opt
+        """,
+    ),
+    "WN101 the scale's parameter comes from a torch layer": (
+        "WN101",
+        """
+        class M(nn.Linear):
+            def forward(self, x):
+                g = self.weight.norm(dim=1, keepdim=True)
+                w = g * self.weight / self.weight.norm(dim=1, keepdim=True)
+                return F.linear(x, w, self.bias)
+        """,
+    ),
+    "a finding silenced with noqa": (
+        "WN105",
+        """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.g = nn.Parameter(torch.ones(3, 1))
+                self.v = nn.Parameter(torch.randn(3, 4))
+
+            def forward(self, x):
+                norm = self.v.norm(dim=1, keepdim=True).detach()
+                return F.linear(x, self.g * self.v / norm)  # noqa: WN105
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECLINED))
+def test_fix_declines(name):
+    code, source = DECLINED[name]
+    result, data = fix(source, code)
+    assert result.fixed == data and result.applied == 0
+    if "noqa" not in name:
+        assert [d.code for d in result.remaining] == [code]
+
+
+def test_wn102_safe_fix_needs_no_flag():
+    source = """
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.g = nn.Parameter(torch.ones(3, 1))
+            self.v = nn.Parameter(torch.randn(3, 4))
+            self.w = None  # filled in forward
+
+        def forward(self, x):
+            self.w = self.g * self.v / self.v.norm(dim=1, keepdim=True)
+            return F.linear(x, self.w) + F.linear(x, self.w)
+    """
+    result, _ = fix(source, "WN102", unsafe=False)
+    assert result.applied == 1 and not result.remaining
+    text = result.fixed.decode()
+    assert "self.w" not in text and text.count("F.linear(x, w)") == 2
+
+
+def test_a_rewrite_that_does_not_parse_is_dropped(monkeypatch):
+    from wnlint.rules.wn105_detached_norm import DetachedNorm
+
+    real = DetachedNorm.fixes
+
+    def broken(self, analysis, src):
+        for found in real(self, analysis, src):
+            yield Fix(found.line, found.col, False, (Edit(0, 0, "def (:\n"),))
+
+    monkeypatch.setattr(DetachedNorm, "fixes", broken)
+    result, data = fix(
+        DECLINED["a finding silenced with noqa"][1].replace("  # noqa: WN105", ""),
+        "WN105",
+    )
+    assert result.fixed == data and result.applied == 0
+    assert any("did not parse" in note for note in result.notes)
