@@ -198,3 +198,79 @@ def test_a_rewrite_that_does_not_parse_is_dropped(monkeypatch):
     )
     assert result.fixed == data and result.applied == 0
     assert any("did not parse" in note for note in result.notes)
+
+
+TWO_DETACHED = """
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.g = nn.Parameter(torch.ones(3, 1))
+        self.v = nn.Parameter(torch.randn(3, 4))
+
+    def forward(self, x):
+        a = self.g * self.v / self.v.norm(dim=1, keepdim=True).detach()
+        b = self.g * self.v / self.v.data.norm(dim=1, keepdim=True)
+        return F.linear(x, a) + F.linear(x, b)
+"""
+
+
+def test_one_broken_rewrite_does_not_cost_the_others(monkeypatch):
+    from wnlint.rules.wn105_detached_norm import DetachedNorm
+
+    real = DetachedNorm.fixes
+
+    def first_broken(self, analysis, src):
+        for i, found in enumerate(real(self, analysis, src)):
+            edits = (Edit(0, 0, "def (:\n"),) if i == 0 else found.edits
+            yield Fix(found.line, found.col, found.safe, edits)
+
+    monkeypatch.setattr(DetachedNorm, "fixes", first_broken)
+    result, _ = fix(TWO_DETACHED, "WN105")
+    assert result.applied == 1 and len(result.remaining) == 1
+    line = result.remaining[0].line
+    assert f"WN105 not fixed on line {line}: the rewrite did not parse" in result.notes
+    assert ".detach()" in result.fixed.decode() or ".data" in result.fixed.decode()
+
+
+def test_a_failing_fixer_is_a_note_not_a_crash(monkeypatch):
+    from wnlint.rules.wn105_detached_norm import DetachedNorm
+
+    def boom(self, analysis, src):
+        raise RuntimeError("boom")
+        yield
+
+    monkeypatch.setattr(DetachedNorm, "fixes", boom)
+    result, data = fix(TWO_DETACHED, "WN105")
+    assert result.fixed == data and len(result.remaining) == 2
+    assert any("internal error (RuntimeError: boom)" in n for n in result.notes)
+
+
+def test_span_fixes_keep_crlf_tabs_and_non_ascii():
+    source = (
+        "# -*- coding: utf-8 -*-\n"
+        "import torch\n"
+        "import torch.nn as nn\n"
+        "import torch.nn.functional as F\n"
+        "\n"
+        "class M(nn.Module):\n"
+        "\tdef __init__(self):\n"
+        "\t\tsuper().__init__()\n"
+        "\t\tself.v = nn.Parameter(torch.randn(3, 4))  # «direction»\n"
+        "\n"
+        "\tdef forward(self, x):\n"
+        "\t\tg = self.v.norm(dim=1, keepdim=True)\n"
+        "\t\treturn F.linear(x, g * self.v / self.v.norm(dim=1, keepdim=True))  # é"
+    ).replace("\n", "\r\n")
+    data = source.encode("utf-8")
+    result = fix_source(data, "m.py", Linter(select_rules(["WN1"])), True)
+    assert result.applied == 1 and not result.remaining
+    expected = (
+        source.replace(
+            "  # «direction»\r\n",
+            "  # «direction»\r\n"
+            "\t\tself.g = nn.Parameter(self.v.detach().norm(dim=1, keepdim=True))\r\n",
+        )
+        .replace("\t\tg = self.v.norm(dim=1, keepdim=True)\r\n", "")
+        .replace("F.linear(x, g * self.v", "F.linear(x, self.g * self.v")
+    )
+    assert result.fixed.decode("utf-8") == expected

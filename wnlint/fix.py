@@ -1,17 +1,23 @@
-"""``wnlint fix``: rewrite findings in place with libcst.
+"""``wnlint fix``: repair findings in place, never leaving a broken file.
 
-The rules find on the stdlib ``ast`` (fast); rewriting needs libcst, which
-keeps every byte it does not touch (comments, quotes, encoding declaration,
-CRLF line endings). The targets come from the same analysis the rules use,
-matched to libcst nodes by position and source text.
+Two kinds of fix share one loop (lint, fix, lint again, until nothing
+changes, with a cap):
 
-Implemented: WN301 and WN302 together (the migration to
-``torch.nn.utils.parametrizations``): each API removes only its own, so a
-file gets both or neither. A file is left untouched, with a note, when a
-legacy call in it is silenced with ``# noqa``, cannot be rewritten (the
-legacy remover passed as a value), or when it defines ``weight_g``/
-``weight_v`` of its own. Output that does not parse is never written;
-writes go to a temporary file that replaces the original.
+* Span fixes (WN101-WN105, WN202). Each rule locates its repair on the same
+  ``ast`` analysis that found the finding and returns edits of character
+  spans (:mod:`wnlint.rules._edits`), so every byte outside them (comments,
+  quotes, encoding declaration, CRLF) is kept. Fixes whose spans collide
+  wait for the next pass; a fix whose result does not parse (``ast`` and
+  libcst both) is dropped with a note and the others still apply.
+* The WN301 + WN302 migration, with libcst: the API rename and the imports
+  it needs go through libcst's Add/RemoveImports visitors. Each API removes
+  only its own, so a file gets both fixes or neither; a file is left
+  untouched, with a note, when a legacy call in it is silenced with
+  ``# noqa``, cannot be rewritten (the legacy remover passed as a value), or
+  when it defines ``weight_g``/``weight_v`` of its own.
+
+Findings silenced with ``# noqa`` are never fixed. Writes go to a temporary
+file that replaces the original.
 """
 
 from __future__ import annotations
@@ -101,9 +107,8 @@ def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> File
         if note and note not in result.notes:
             result.notes.append(note)
         if not count:
-            fixed, count, note = _fix_spans(result.fixed, linter, todo, unsafe)
-            if note and note not in result.notes:
-                result.notes.append(note)
+            fixed, count, notes = _fix_spans(result.fixed, linter, todo, unsafe)
+            result.notes.extend(n for n in notes if n not in result.notes)
         if not count or fixed == result.fixed:
             break
         result.fixed = fixed
@@ -116,8 +121,9 @@ def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> File
 
 def _fixes_for(
     data: bytes, linter: Linter, todo: list[Diagnostic]
-) -> tuple[Source, list[tuple[Diagnostic, Fix]]] | None:
-    """The span fixes the rules offer for ``todo`` findings."""
+) -> tuple[Source, list[tuple[Diagnostic, Fix]], list[str]] | None:
+    """The span fixes the rules offer for ``todo`` findings, and notes on
+    fixers that failed (their findings simply stay)."""
     wanted = {(d.line, d.col, d.code): d for d in todo}
     rules = [
         r for r in linter.rules if r.fix_safety and r.code in {d.code for d in todo}
@@ -132,8 +138,17 @@ def _fixes_for(
     src = Source(text)
     analysis = FileAnalysis(tree)
     found: list[tuple[Diagnostic, Fix]] = []
+    notes: list[str] = []
     for rule in rules:
-        for fix in rule.fixes(analysis, src):
+        try:
+            offered = list(rule.fixes(analysis, src))
+        except Exception as exc:  # a fixer bug must not end the run
+            notes.append(
+                f"{rule.code} not fixed: internal error "
+                f"({exc.__class__.__name__}: {exc}); please report this file"
+            )
+            continue
+        for fix in offered:
             col = len(
                 src.lines[fix.line - 1]
                 .encode("utf-8")[: fix.col]
@@ -142,45 +157,70 @@ def _fixes_for(
             diagnostic = wanted.get((fix.line, col + 1, rule.code))
             if diagnostic is not None and fix.edits:
                 found.append((diagnostic, fix))
-    return src, found
+    return src, found, notes
 
 
 def _fix_spans(
     data: bytes, linter: Linter, todo: list[Diagnostic], unsafe: bool
-) -> tuple[bytes, int, str | None]:
+) -> tuple[bytes, int, list[str]]:
     """Apply every fix whose edits do not collide with an earlier one's; the
-    next pass picks up the rest."""
+    next pass picks up the rest. A fix whose result does not parse is
+    dropped (with a note) and the others still apply."""
     offered = _fixes_for(data, linter, [d for d in todo if d.code not in _LEGACY_CODES])
     if offered is None:
-        return data, 0, None
-    src, found = offered
-    chosen: list[Edit] = []
+        return data, 0, []
+    src, found, notes = offered
+    chosen: list[tuple[str, Fix]] = []
     done: set[tuple[int, int, str]] = set()
     for diagnostic, fix in found:
         key = (diagnostic.line, diagnostic.col, diagnostic.code)
         if key in done or not (unsafe or fix.safe):
             continue
-        if any(_collide(a, b) for a in fix.edits for b in chosen):
+        taken = [edit for _, f in chosen for edit in f.edits]
+        if any(_collide(a, b) for a in fix.edits for b in taken):
             continue
-        chosen.extend(fix.edits)
+        chosen.append((diagnostic.code, fix))
         done.add(key)
-    if not done:
-        return data, 0, None
-    text = src.text
-    for edit in sorted(chosen, key=lambda e: (e.start, e.end), reverse=True):
+    if not chosen:
+        return data, 0, notes
+    encoding = _encoding(data)
+    fixed = _parsed(_apply(src.text, [f for _, f in chosen]), encoding)
+    if fixed is None:
+        kept: list[Fix] = []
+        for code, fix in chosen:  # find the culprits, keep the rest
+            if _parsed(_apply(src.text, [*kept, fix]), encoding) is None:
+                notes.append(
+                    f"{code} not fixed on line {fix.line}: the rewrite did not parse"
+                )
+            else:
+                kept.append(fix)
+        chosen = [(c, f) for c, f in chosen if f in kept]
+        fixed = _parsed(_apply(src.text, kept), encoding) if kept else None
+    if fixed is None:
+        return data, 0, notes
+    return fixed, len(chosen), notes
+
+
+def _apply(text: str, fixes: list[Fix]) -> str:
+    edits = sorted(
+        (e for f in fixes for e in f.edits),
+        key=lambda e: (e.start, e.end),
+        reverse=True,
+    )
+    for edit in edits:
         text = text[: edit.start] + edit.new + text[edit.end :]
-    fixed = text.encode(_encoding(data))
+    return text
+
+
+def _parsed(text: str, encoding: str) -> bytes | None:
+    """The encoded text if both parsers accept it: never write broken code."""
     try:
-        ast.parse(fixed)
-        cst.parse_module(fixed)
-    except (
-        SyntaxError,
-        ValueError,
-        cst.ParserSyntaxError,
-    ) as exc:  # never write broken code
-        codes = ", ".join(sorted({key[2] for key in done}))
-        return data, 0, f"{codes} not fixed: the rewrite did not parse ({exc})"
-    return fixed, len(done), None
+        data = text.encode(encoding)
+        ast.parse(data)
+        cst.parse_module(data)
+    except (SyntaxError, ValueError, UnicodeError, cst.ParserSyntaxError):
+        return None
+    return data
 
 
 def _collide(a: Edit, b: Edit) -> bool:
