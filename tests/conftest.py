@@ -57,9 +57,11 @@ def markers(path: Path, kind: str = "expect") -> Counter:
 
 
 def load_fixture(name: str) -> ModuleType:
-    """Import ``fixtures/<name>.py`` as a module (runtime tests)."""
+    """Import ``fixtures/<name>.py`` (``name`` may be ``fix/wn101_after``) as
+    a module (runtime tests)."""
     path = FIXTURES / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"wnlint_fixture_{name}", path)
+    module_name = "wnlint_fixture_" + name.replace("/", "_")
+    spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -13,24 +13,16 @@ Runs on CUDA when available, else on the CPU.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 
 import pytest
 import torch
 import torch.nn as nn
-from conftest import FIXTURES
+from conftest import load_fixture
 
 
 def load(name: str):
-    path = FIXTURES / "fix" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"wnlint_fixpair_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_fixture(f"fix/{name}")
 
 
 @dataclass(frozen=True)
