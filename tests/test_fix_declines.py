@@ -274,3 +274,28 @@ def test_span_fixes_keep_crlf_tabs_and_non_ascii():
         .replace("F.linear(x, g * self.v", "F.linear(x, self.g * self.v")
     )
     assert result.fixed.decode("utf-8") == expected
+
+
+def test_colliding_fixes_converge_over_passes():
+    source = """
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.v = nn.Parameter(torch.randn(3, 4))
+            self.u = nn.Parameter(torch.randn(3, 4))
+
+        def forward(self, x):
+            a = self.v.norm(dim=1, keepdim=True)
+            b = self.u.norm(dim=1, keepdim=True)
+            wv = a * self.v / self.v.norm(dim=1, keepdim=True)
+            wu = b * self.u / self.u.norm(dim=1, keepdim=True)
+            return F.linear(x, wv) + F.linear(x, wu)
+    """
+    result, _ = fix(source, "WN101")
+    # Both scales are declared at the end of __init__: one pass each.
+    assert result.applied == 2 and not result.remaining
+    text = result.fixed.decode()
+    assert "self.a = nn.Parameter(self.v.detach().norm(dim=1, keepdim=True))" in text
+    assert "self.b = nn.Parameter(self.u.detach().norm(dim=1, keepdim=True))" in text
+    again = fix_source(result.fixed, "m.py", Linter(select_rules(["WN101"])), True)
+    assert again.fixed == result.fixed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
+from conftest import ROOT, run_module
 
 
 def quickstart_commands() -> list[str]:
@@ -26,3 +26,13 @@ def test_ci_runs_the_readme_test_command_after_the_cpu_torch_build():
     assert test_command in lines
     torch_line = next(i for i, x in enumerate(lines) if "torch==" in x)
     assert torch_line < lines.index(test_command)
+
+
+def test_pre_commit_hook_entries_run():
+    hooks = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    entries = re.findall(r"^  entry: (.+)$", hooks, flags=re.MULTILINE)
+    assert entries == ["wnlint check", "wnlint fix"]
+    for entry in entries:
+        command = entry.split()
+        result = run_module(command[0], *command[1:], "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout
