@@ -38,20 +38,12 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.engine import Diagnostic, Linter, discover
-from wnlint.rules import ALL_RULES
 from wnlint.rules._edits import Edit, Fix, Source
 from wnlint.rules._legacy_api import legacy_sites
 
 _LEGACY_CODES = ("WN301", "WN302")
 _MAX_PASSES = 10
 _RENAMED = {"weight_g": "original0", "weight_v": "original1"}
-
-
-def fix_safety() -> dict[str, str]:
-    """Code -> "safe", "unsafe" or "mixed", for every rule with a fix."""
-    return {
-        rule.code: rule.fix_safety for rule in ALL_RULES if rule.fix_safety is not None
-    }
 
 
 @dataclass
@@ -149,11 +141,7 @@ def _fixes_for(
             )
             continue
         for fix in offered:
-            col = len(
-                src.lines[fix.line - 1]
-                .encode("utf-8")[: fix.col]
-                .decode("utf-8", "replace")
-            )
+            col = src.offset(fix.line, fix.col) - src.starts[fix.line - 1]
             diagnostic = wanted.get((fix.line, col + 1, rule.code))
             if diagnostic is not None and fix.edits:
                 found.append((diagnostic, fix))

@@ -95,11 +95,13 @@ class Source:
         )
 
     def insert_after(self, stmt: ast.stmt, lines: Iterable[str]) -> Edit:
-        """New lines after ``stmt``, at its indentation."""
+        """New lines after ``stmt``, at its indentation (empty ones stay empty)."""
         at = self.line_end(stmt.end_lineno)  # type: ignore[arg-type]
-        lead = "" if self.text[:at].endswith(("\n", "\r")) else self.newline
+        lead = "" if self.text[at - 1 : at] in ("\n", "\r") else self.newline
         indent = self.indent(stmt)
-        body = "".join(f"{indent}{line}{self.newline}" for line in lines)
+        body = "".join(
+            f"{indent}{line}{self.newline}" if line else self.newline for line in lines
+        )
         return Edit(at, at, lead + body)
 
     def insert_before(self, stmt: ast.stmt, text: str) -> Edit:
@@ -219,8 +221,7 @@ def self_attrs_in(expr: ast.AST) -> set[str]:
 
 def parenthesize(text: str, node: ast.expr) -> str:
     """``text`` wrapped when ``node`` binds more loosely than a product."""
-    if isinstance(node, (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Lambda, ast.NamedExpr)):
-        return f"({text})"
-    if isinstance(node, (ast.UnaryOp, ast.Compare, ast.Await)):
+    loose = (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Lambda, ast.NamedExpr)
+    if isinstance(node, (*loose, ast.UnaryOp, ast.Compare, ast.Await)):
         return f"({text})"
     return text

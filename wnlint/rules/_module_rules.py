@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from wnlint import modules
-from wnlint.modules import MethodFacts, ModuleClass
+from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts
 
 
 def own_nodes(method: MethodFacts) -> Iterator[ast.AST]:
@@ -24,3 +24,22 @@ def source(node: ast.AST) -> str:
     """Short source text of ``node`` for a message."""
     text = ast.unparse(node)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def inherits(cls: ModuleClass, base: ModuleClass) -> bool:
+    """``cls`` derives from ``base`` through same-file classes."""
+    todo = list(cls.file_bases)
+    while todo:
+        current = todo.pop()
+        if current is base:
+            return True
+        todo.extend(current.file_bases)
+    return False
+
+
+def family(facts: ModuleFacts, cls: ModuleClass) -> list[ModuleClass]:
+    """The class, its same-file bases and its same-file subclasses: the code
+    that shares ``self`` with it."""
+    bases = [c for c in facts.classes if inherits(cls, c)]
+    subclasses = [c for c in facts.classes if inherits(c, cls)]
+    return [cls, *bases, *subclasses]

@@ -155,7 +155,6 @@ def _leaf_scale(
         return ()  # a global the expression uses is rebound in __init__
     detached = ast.parse(f"self.{expr.base}.detach()", mode="eval").body
     value = ast.unparse(replace_self_attr(portable, expr.base, detached))
-    edits = [src.replace(scale, "")]  # the text comes once the name is known
     stale = None
     if isinstance(scale, ast.Name):
         # The local scale's definition goes when nothing else reads it.

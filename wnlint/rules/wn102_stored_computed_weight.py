@@ -8,7 +8,6 @@ from wnlint.modules import (
     INIT_METHODS,
     MethodFacts,
     ModuleClass,
-    ModuleFacts,
     reads_param,
     self_attr,
 )
@@ -24,7 +23,7 @@ from wnlint.rules._edits import (
     self_attrs_in,
     statement_of,
 )
-from wnlint.rules._module_rules import own_nodes, reachable
+from wnlint.rules._module_rules import family, own_nodes, reachable
 from wnlint.rules.base import Finding, Rule
 
 
@@ -137,7 +136,7 @@ class StoredComputedWeight(Rule):
             stmt = statement_of(method.node, node)
             if stmt is None or not src.owns_lines(stmt):
                 continue
-            uses = _mentions(_family(analysis.modules, cls), attr)
+            uses = _mentions([c.node for c in family(analysis.modules, cls)], attr)
             placeholders = [u for u in uses["placeholder"] if src.owns_lines(u)]
             if len(placeholders) != len(uses["placeholder"]):
                 continue
@@ -161,31 +160,11 @@ def _cases(
                 yield cls, method, node, target, value
 
 
-def _family(facts: ModuleFacts, cls: ModuleClass) -> list[ast.ClassDef]:
-    """The class, its same-file bases and its same-file subclasses."""
-    members = {id(cls): cls}
-    todo = [cls]
-    while todo:
-        for base in todo.pop().file_bases:
-            if id(base) not in members:
-                members[id(base)] = base
-                todo.append(base)
-    changed = True
-    while changed:
-        changed = False
-        for other in facts.classes:
-            if id(other) not in members and any(
-                id(b) in members for b in other.file_bases
-            ):
-                members[id(other)] = other
-                changed = True
-    return [m.node for m in members.values()]
-
-
 def _mentions(classes: list[ast.ClassDef], attr: str) -> dict[str, list]:
     """Every ``self.<attr>`` and ``"<attr>"`` in the classes, sorted into
-    ``None`` placeholders in initialisation methods and everything else."""
-    found: dict[str, list] = {"placeholder": [], "other": []}
+    ``None`` placeholders in initialisation methods and everything else, and
+    the comparisons that test it (``self.<attr> is None``)."""
+    found: dict[str, list] = {"placeholder": [], "other": [], "compared": []}
     placeholder_targets: set[int] = set()
     nodes = [n for c in classes for n in ast.walk(c)]
     for func in nodes:
@@ -209,6 +188,10 @@ def _mentions(classes: list[ast.ClassDef], attr: str) -> dict[str, list]:
                 found["other"].append(node)
         elif isinstance(node, ast.Constant) and node.value == attr:
             found["other"].append(node)
+        elif isinstance(node, ast.Compare) and any(
+            self_attr(e) == attr for e in ast.walk(node)
+        ):
+            found["compared"].append(node)
     return found
 
 
@@ -270,11 +253,7 @@ def _to_property(
         for n in uses["other"]
     ):
         return ()  # the method reads the previous call's value
-    if uses["placeholder"] and any(
-        isinstance(n, ast.Compare) and any(self_attr(e) == attr for e in ast.walk(n))
-        for cls_node in _family_nodes(cls)
-        for n in ast.walk(cls_node)
-    ):
+    if uses["placeholder"] and uses["compared"]:
         return ()  # `self.w is None` tests: the placeholder means something
     portable = inline_locals(value, method)
     if portable is None or not self_attrs_in(portable) <= set(cls.params):
@@ -292,18 +271,13 @@ def _to_property(
         deletions.append(
             Edit(last.start, last.end, f"{src.indent(stmt)}pass{src.newline}")  # type: ignore[union-attr]
         )
-    indent = src.indent(method.node)
-    lines = [
+    prop = [
         "",
-        f"{indent}@property",
-        f"{indent}def {attr}(self):",
-        f"{indent}    return {ast.unparse(portable)}",
+        "@property",
+        f"def {attr}(self):",
+        f"    return {ast.unparse(portable)}",
     ]
-    at = src.line_end(method.node.end_lineno)  # type: ignore[arg-type]
-    text = "".join(f"{line}{src.newline}" for line in lines)
-    if not src.text[:at].endswith(("\n", "\r")):
-        text = src.newline + text
-    return (*deletions, Edit(at, at, text))  # type: ignore[arg-type]
+    return (*deletions, src.insert_after(method.node, prop))  # type: ignore[arg-type]
 
 
 def _feeders(
@@ -332,10 +306,6 @@ def _feeders(
         ):
             found.append(feeder)
     return found
-
-
-def _family_nodes(cls: ModuleClass) -> list[ast.ClassDef]:
-    return [cls.node, *(b.node for b in cls.file_bases)]
 
 
 def _is_target_of(node: ast.AST, stmt: ast.stmt) -> bool:

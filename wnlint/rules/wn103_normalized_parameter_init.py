@@ -128,9 +128,11 @@ class NormalizedParameterInit(Rule):
             renorm = _renormalizer(decl.call, init, name)  # type: ignore[arg-type]
             if renorm is None:
                 continue
+            text = parenthesize(ast.unparse(renorm), renorm)
+            needs = _free_names(renorm)
             edits: dict[int, Edit] = {}
             for method in reachable(cls):
-                if local_names(method) & _free_names(renorm):
+                if local_names(method) & needs:
                     edits = {}
                     break
                 for mine in _scaled_reads(cls, name, facts, method):
@@ -138,7 +140,7 @@ class NormalizedParameterInit(Rule):
                         continue  # through a local alias: left to the user
                     for node in ast.walk(mine):
                         if self_attr(node) == name:
-                            edits[id(node)] = src.replace(node, renorm)
+                            edits[id(node)] = src.replace(node, text)
             if edits:
                 call = decl.call
                 yield Fix(call.lineno, call.col_offset, False, tuple(edits.values()))  # type: ignore[union-attr]
@@ -160,7 +162,7 @@ def _cases(facts: ModuleFacts) -> Iterator[tuple[ModuleClass, str, ParamDecl]]:
             yield cls, name, decl
 
 
-def _renormalizer(call: ast.Call, init: MethodFacts, name: str) -> str | None:
+def _renormalizer(call: ast.Call, init: MethodFacts, name: str) -> ast.expr | None:
     """``self.<name>`` normalized the way ``__init__`` normalized its value:
     ``self.v / torch.norm(self.v)`` or ``F.normalize(self.v, dim=1)``."""
     value = _parameter_value(call)
@@ -197,12 +199,11 @@ def _renormalizer(call: ast.Call, init: MethodFacts, name: str) -> str | None:
         return None
     if self_attrs_in(out) != {name} or _free_names(out) & local_names(init):
         return None
-    return parenthesize(ast.unparse(out), out)
+    return out
 
 
-def _free_names(expr: ast.AST | str) -> set[str]:
-    tree = ast.parse(expr, mode="eval") if isinstance(expr, str) else expr
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id != "self"}
+def _free_names(expr: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and n.id != "self"}
 
 
 def _parameter_value(call: ast.Call) -> ast.expr | None:

@@ -9,7 +9,7 @@ from wnlint.modules import INIT_METHODS, ModuleClass, ModuleFacts, ParamDecl, se
 from wnlint.prefilter import MODULE_CLASSES
 from wnlint.resolve import resolves_only_to
 from wnlint.rules._edits import Fix, Source, parenthesize
-from wnlint.rules._module_rules import own_nodes
+from wnlint.rules._module_rules import inherits, own_nodes
 from wnlint.rules.base import Finding, Rule
 
 #: Ways a method can reach parameters without naming them.
@@ -137,7 +137,7 @@ class UnusedScaleParameter(Rule):
 
 def _cases(facts: ModuleFacts) -> Iterator[tuple[ModuleClass, str, ParamDecl]]:
     for cls, _ in facts.normalizing_classes():
-        family = [cls, *(c for c in facts.classes if _inherits(c, cls))]
+        family = [cls, *(c for c in facts.classes if inherits(c, cls))]
         if any(_dynamic(c) for c in family):
             continue
         read = set().union(*(_reads(c) for c in family))
@@ -177,16 +177,6 @@ def _shape(call: ast.Call | None, cls: ModuleClass) -> tuple[str, ...] | None:
     ):
         return None
     return tuple(ast.unparse(a) for a in factory.args)
-
-
-def _inherits(cls: ModuleClass, base: ModuleClass) -> bool:
-    todo = list(cls.file_bases)
-    while todo:
-        current = todo.pop()
-        if current is base:
-            return True
-        todo.extend(current.file_bases)
-    return False
 
 
 def _reads(cls: ModuleClass) -> set[str]:

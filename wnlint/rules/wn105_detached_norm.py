@@ -12,7 +12,14 @@ from wnlint.modules import (
     WeightNormExpr,
 )
 from wnlint.prefilter import MODULE_CLASSES
-from wnlint.rules._edits import Edit, Fix, Source, inline_locals, statement_of
+from wnlint.rules._edits import (
+    Edit,
+    Fix,
+    Source,
+    inline_locals,
+    self_attrs_in,
+    statement_of,
+)
 from wnlint.rules.base import Finding, Rule
 
 
@@ -195,13 +202,7 @@ def _detached_inner(node: ast.AST) -> ast.expr | None:
 
 def _reads_base(expr: ast.expr, base: str, method: MethodFacts) -> bool:
     inlined = inline_locals(expr, method)
-    return inlined is not None and any(
-        isinstance(n, ast.Attribute)
-        and n.attr == base
-        and isinstance(n.value, ast.Name)
-        and n.value.id == "self"
-        for n in ast.walk(inlined)
-    )
+    return inlined is not None and base in self_attrs_in(inlined)
 
 
 def _unwrap_no_grad(method: MethodFacts, value: ast.expr, src: Source) -> Edit | None:

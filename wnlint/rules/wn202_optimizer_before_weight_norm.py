@@ -153,7 +153,7 @@ def _move_above(
     if deletion is None or not src.owns_lines(opt_stmt):
         return ()
     text = src.text[deletion.start : deletion.end]
-    if not text.endswith(("\n", "\r")):
+    if text[-1:] not in ("\n", "\r"):
         text += src.newline
     return (src.insert_before(opt_stmt, text), deletion)
 
