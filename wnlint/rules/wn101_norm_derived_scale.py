@@ -95,6 +95,10 @@ class NormDerivedScale(Rule):
 
     code = "WN101"
     name = "norm-derived-scale"
+    summary = (
+        "a weight-norm scale computed from the norm of its own direction: the "
+        "weight equals the direction and has no learnable magnitude"
+    )
     message = (
         "scale is the norm of the direction it multiplies, so the weight equals "
         "the direction and the layer has no learnable magnitude"

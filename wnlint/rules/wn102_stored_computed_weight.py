@@ -116,6 +116,11 @@ class StoredComputedWeight(Rule):
 
     code = "WN102"
     name = "stored-computed-weight"
+    summary = (
+        "a computed weight stored on `self` in `forward`: a non-leaf tensor "
+        "that breaks `deepcopy` and optimizers (or a `TypeError` over a "
+        "registered parameter)"
+    )
     message = (
         "computed weight stored on the module in forward: a non-leaf tensor "
         "outside parameters() and state_dict that breaks deepcopy and optimizers"

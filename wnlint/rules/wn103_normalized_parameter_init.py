@@ -104,6 +104,10 @@ class NormalizedParameterInit(Rule):
 
     code = "WN103"
     name = "normalized-parameter-init"
+    summary = (
+        "a parameter initialised normalized that `forward` scales without "
+        "renormalizing: `||w||` drifts away from `|g|`"
+    )
     message = (
         "parameter initialised normalized but forward scales it without "
         "renormalizing: after the first step ||w|| no longer equals |g|"

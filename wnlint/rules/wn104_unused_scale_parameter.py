@@ -92,6 +92,10 @@ class UnusedScaleParameter(Rule):
 
     code = "WN104"
     name = "unused-scale-parameter"
+    summary = (
+        "a declared scale parameter that is never read: no gradient, never "
+        "trained, DDP errors"
+    )
     message = "declared parameter is never read: it gets no gradient and never trains"
     fix_title = "Multiply the normalized direction by the scale parameter"
     prefilter = MODULE_CLASSES

@@ -97,6 +97,10 @@ class DetachedNorm(Rule):
 
     code = "WN105"
     name = "detached-norm"
+    summary = (
+        "a weight-norm division whose norm (or direction) is detached: wrong "
+        "gradients for the direction"
+    )
     message = (
         "weight-norm division with a detached norm or direction: the "
         "direction's gradient is wrong"

@@ -73,6 +73,10 @@ class ParameterInForward(Rule):
 
     code = "WN106"
     name = "parameter-in-forward"
+    summary = (
+        "`nn.Parameter(...)` created in `forward`: never registered in time, "
+        "never learned"
+    )
     message = (
         "nn.Parameter created in forward is never learned: create it in "
         "__init__ (or use nn.Lazy*/UninitializedParameter)"

@@ -66,6 +66,11 @@ class OptimizerNonLeaf(Rule):
 
     code = "WN201"
     name = "optimizer-non-leaf"
+    summary = (
+        "an optimizer handed the `.weight` of a weight-normed module, or a "
+        "tensor computed from a norm: `ValueError: can't optimize a non-leaf "
+        "Tensor`"
+    )
     message = "optimizer handed a derived (non-leaf) tensor: raises ValueError"
     fix_title = "Pass the leaf parameters (module.parameters(), or g and v)"
     prefilter = OPTIMIZER_INPUTS

@@ -65,6 +65,10 @@ class OptimizerBeforeWeightNorm(Rule):
 
     code = "WN202"
     name = "optimizer-before-weight-norm"
+    summary = (
+        "weight norm applied after the module's parameters went to an "
+        "optimizer: `g` and `v` are never stepped"
+    )
     message = (
         "weight norm applied after the module's parameters went to an optimizer: "
         "g and v are never stepped"

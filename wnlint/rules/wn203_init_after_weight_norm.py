@@ -58,6 +58,9 @@ class InitAfterWeightNorm(Rule):
 
     code = "WN203"
     name = "init-after-weight-norm"
+    summary = (
+        "`nn.init.*_(m.weight)` or `m.weight.data` writes after weight norm: no effect"
+    )
     message = "initialising a weight-normed module's weight has no effect"
     fix_title = "Initialise before weight norm, or write to g and v"
     prefilter = LEGACY_API

@@ -58,6 +58,10 @@ class RepeatedWeightNorm(Rule):
 
     code = "WN204"
     name = "repeated-weight-norm"
+    summary = (
+        "weight norm applied twice to one module: `RuntimeError` (legacy API), "
+        "or a stacked parametrization that raises `TypeError` on first use"
+    )
     message = "weight norm applied to a module that is already weight-normed"
     fix_title = "Apply weight norm once"
     prefilter = LEGACY_API

@@ -79,6 +79,10 @@ class LegacyWeightNorm(Rule):
 
     code = "WN301"
     name = "legacy-weight-norm"
+    summary = (
+        "calls to the deprecated `torch.nn.utils.weight_norm`, whose non-leaf "
+        "`.weight` breaks `copy.deepcopy` and `torch.jit.script`"
+    )
     message = (
         "legacy torch.nn.utils.weight_norm is deprecated; its non-leaf .weight "
         "breaks copy.deepcopy and torch.jit.script"

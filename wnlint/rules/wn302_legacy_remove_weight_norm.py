@@ -64,6 +64,10 @@ class LegacyRemoveWeightNorm(Rule):
 
     code = "WN302"
     name = "legacy-remove-weight-norm"
+    summary = (
+        "calls to `torch.nn.utils.remove_weight_norm`, which raises "
+        "`ValueError` on a module normed by `torch.nn.utils.parametrizations`"
+    )
     message = (
         "legacy torch.nn.utils.remove_weight_norm is deprecated and raises "
         "ValueError on a module normed by torch.nn.utils.parametrizations"

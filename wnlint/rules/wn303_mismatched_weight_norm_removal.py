@@ -88,6 +88,11 @@ class MismatchedWeightNormRemoval(Rule):
 
     code = "WN303"
     name = "mismatched-weight-norm-removal"
+    summary = (
+        "a remover that does not match the API that applied weight norm in the "
+        "class or file (the version-gated shim included): `ValueError` at "
+        "removal time"
+    )
     message = (
         "weight-norm remover does not match the API that applied it: raises ValueError"
     )
