@@ -1,10 +1,14 @@
-"""The README's Quickstart and CI stay in step."""
+"""The README's Quickstart, CI and the pinned dev tools stay in step."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from conftest import ROOT, run_module
+
+LINT_COMMANDS = ("ruff check .", "ruff format --check .", "mypy")
+DEV_EXTRA_INSTALL = 'pip install -q -e ".[dev]"'
 
 
 def quickstart_commands() -> list[str]:
@@ -19,6 +23,22 @@ def test_quickstart_has_exactly_two_commands():
     assert ".[test]" in install_and_test and "pytest" in install_and_test
 
 
+def ci_lines() -> list[str]:
+    return (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def dev_pins() -> dict[str, str]:
+    """The `dev` extra as {package: version}; every entry must be an exact pin."""
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = {}
+    for requirement in pyproject["project"]["optional-dependencies"]["dev"]:
+        package, sep, version = requirement.partition("==")
+        assert sep and version.strip(), f"{requirement!r} is not an exact pin"
+        pins[package.strip().lower()] = version.strip()
+    return pins
+
+
 def test_ci_runs_the_readme_test_command_after_the_cpu_torch_build():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     test_command = quickstart_commands()[1]
@@ -26,6 +46,35 @@ def test_ci_runs_the_readme_test_command_after_the_cpu_torch_build():
     assert test_command in lines
     torch_line = next(i for i, x in enumerate(lines) if "torch==" in x)
     assert torch_line < lines.index(test_command)
+
+
+def test_ci_lints_before_the_readme_test_command():
+    lines = ci_lines()
+    test_line = lines.index(quickstart_commands()[1])
+    for command in LINT_COMMANDS:
+        assert command in lines, command
+        assert lines.index(command) < test_line, command
+
+
+def test_ci_installs_the_dev_extra_after_torch_and_before_lint():
+    lines = ci_lines()
+    torch_line = next(i for i, x in enumerate(lines) if "torch==" in x)
+    dev_line = lines.index(DEV_EXTRA_INSTALL)
+    first_lint = min(lines.index(command) for command in LINT_COMMANDS)
+    assert torch_line < dev_line < first_lint
+
+
+def test_ci_tool_pins_equal_the_dev_extra():
+    pins = dev_pins()
+    # Every tool CI lints with comes pinned from the extra...
+    for command in LINT_COMMANDS:
+        assert command.split()[0] in pins, command
+    # ...and a pin written into the script itself may not drift from it.
+    code = "\n".join(x for x in ci_lines() if not x.lstrip().startswith("#"))
+    ci_pins = dict(re.findall(r"([A-Za-z0-9_.-]+)==([^\s\"']+)", code))
+    for package, version in ci_pins.items():
+        if package.lower() in pins:
+            assert version == pins[package.lower()], package
 
 
 def test_pre_commit_hook_entries_run():

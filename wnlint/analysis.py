@@ -14,13 +14,12 @@ expression must not crash the linter.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
-from wnlint import torchnames
 from wnlint.flow import ScopeFlow, flows
 from wnlint.modules import ModuleFacts
-from wnlint.resolve import OPAQUE, Binding, Scope, resolve
+from wnlint.resolve import OPAQUE, Binding, Scope
 
 #: (kind, node, scope): kind is "if"/"else" (node is the test), "try" or
 #: "except" (node is the ``Try`` statement).
@@ -35,17 +34,6 @@ class Site(NamedTuple):
     scope: Scope
     guards: Guards
     parent: ast.AST | None
-
-
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
-_TRY_TYPES: tuple = tuple(
-    t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t
-)
-_MATCH_CAPTURES: tuple = tuple(
-    t for t in (getattr(ast, "MatchAs", None), getattr(ast, "MatchStar", None)) if t
-)
-_MATCH_MAPPING = getattr(ast, "MatchMapping", None)
 
 
 def _alias_value(value: ast.expr, scope: Scope) -> Binding:
@@ -84,305 +72,397 @@ class FileAnalysis:
             self._modules = ModuleFacts(self.class_nodes, self.scopes, self.calls)
         return self._modules
 
-    # -- queries ---------------------------------------------------------
-    def mentions_new_api(self, nodes: Iterable[ast.AST], scope: Scope) -> bool:
-        """True when ``nodes`` test for or use the parametrizations API.
-
-        Looks for ``"parametrizations"`` strings (``hasattr(m,
-        "parametrizations")``), names under ``torch.nn.utils.parametriz*``
-        and ``torch.__version__``: the marks of code that handles both APIs.
-        """
-        for root in nodes:
-            for node in ast.walk(root):
-                if isinstance(node, ast.Constant):
-                    if node.value == torchnames.NEW_API_ATTRIBUTE:
-                        return True
-                elif isinstance(node, (ast.Name, ast.Attribute)):
-                    if isinstance(node, ast.Attribute) and (
-                        node.attr == torchnames.NEW_API_ATTRIBUTE
-                    ):
-                        return True
-                    for name in resolve(node, scope):
-                        if name is not None and (
-                            name.startswith(torchnames.NEW_API_NAMESPACES)
-                            or name == torchnames.TORCH_VERSION
-                        ):
-                            return True
-        return False
-
-    def in_dual_api_branch(self, site: Site, tolerant_try: bool = False) -> bool:
-        """True when ``site`` sits where the code handles both weight-norm APIs.
-
-        That is a branch of an ``if``/conditional expression whose test
-        mentions the new API or the torch version, an ``except`` handler of
-        a ``try`` that uses the new API, or (with ``tolerant_try``) a ``try``
-        body whose handlers swallow the ``ValueError`` a mismatched remover
-        raises, in a function that also handles the new API.
-        """
-        for kind, node, scope in site.guards:
-            if kind in ("if", "else"):
-                if self.mentions_new_api([node], scope):
-                    return True
-            elif kind == "except":
-                if self.mentions_new_api(node.body, scope):
-                    return True
-            elif (
-                kind == "try"
-                and tolerant_try
-                and any(_catches_tolerantly(h) for h in node.handlers)
-                and self.mentions_new_api([scope.node or node], scope)
-            ):
-                # `try: remove_weight_norm(m) except ValueError: pass` next to
-                # a removal of the parametrization: removes whichever is there.
-                return True
-        return False
-
-    # -- the one pass ----------------------------------------------------
     def _walk(self) -> None:
-        calls = self.calls
-        refs = self.references
-        # Items are (node, scope, guards, parent); nodes are typed Any because
-        # the dispatch below is on exact node types.
-        stack: list[tuple[Any, Scope, Guards, ast.AST | None]] = [
-            (self.tree, self.module_scope, (), None)
+        _Walker(self).run()
+
+
+#: A handler of one node type: (walker, node, scope, guards, parent).
+_Handler = Callable[["_Walker", Any, Scope, Guards, "ast.AST | None"], None]
+
+
+class _Walker:
+    """The working state of one pass over a module.
+
+    Each popped node goes to the handler of its exact type (``_HANDLERS``),
+    the rest to :meth:`_children`. Handlers push what they do not handle
+    themselves instead of recursing, so nesting depth costs heap, not
+    stack. Children are pushed reversed so that they are popped, and their
+    names bound, in source order: resolution depends on that order.
+    """
+
+    __slots__ = ("calls", "class_nodes", "references", "scopes", "stack")
+
+    def __init__(self, analysis: FileAnalysis) -> None:
+        self.calls = analysis.calls
+        self.references = analysis.references
+        self.scopes = analysis.scopes
+        self.class_nodes = analysis.class_nodes
+        #: (node, scope, guards, parent); nodes are Any because dispatch is
+        #: on exact node types.
+        self.stack: list[tuple[Any, Scope, Guards, ast.AST | None]] = [
+            (analysis.tree, analysis.module_scope, (), None)
         ]
+
+    def run(self) -> None:
+        stack = self.stack
         pop = stack.pop
-
-        def push(
-            nodes: Iterable[ast.AST | None],
-            scope: Scope,
-            guards: Guards,
-            parent: ast.AST | None,
-        ) -> None:
-            # `if hasattr(m, "parametrizations"): return ...` puts what follows
-            # in its else branch: the statements after it get that guard.
-            items = []
-            for child in nodes:
-                if child is None:
-                    continue
-                items.append((child, scope, guards, parent))
-                if type(child) is ast.If and not child.orelse and _exits(child.body):
-                    guards = (*guards, ("else", child.test, scope))
-            # Reversed so that nodes are popped (and bound) in source order.
-            stack.extend(reversed(items))
-
+        handler_of = _HANDLERS.get
+        children = _Walker._children
         while stack:
             node, scope, guards, parent = pop()
-            t = type(node)
+            handler_of(type(node), children)(self, node, scope, guards, parent)
 
-            if t is ast.Name:
-                if isinstance(node.ctx, ast.Load):
-                    refs.append(Site(node, scope, guards, parent))
-                elif isinstance(node.ctx, ast.Store):
-                    scope.bind(node.id, OPAQUE)
-                continue
-
-            if t is ast.Attribute:
-                base = node.value
-                while isinstance(base, ast.Attribute):
-                    base = base.value
-                if isinstance(base, ast.Name):
-                    if isinstance(node.ctx, ast.Load):
-                        refs.append(Site(node, scope, guards, parent))
-                else:
-                    stack.append((base, scope, guards, node))
-                continue
-
-            if t is ast.Call:
-                func = node.func
-                if isinstance(func, (ast.Name, ast.Attribute)):
-                    calls.append(Site(node, scope, guards, parent))
-                    base = func
-                    while isinstance(base, ast.Attribute):
-                        base = base.value
-                    if not isinstance(base, ast.Name):
-                        stack.append((base, scope, guards, node))
-                else:
-                    stack.append((func, scope, guards, node))
-                push(node.args, scope, guards, node)
-                push(node.keywords, scope, guards, node)
-                continue
-
-            if t is ast.Import:
-                for alias in node.names:
-                    if alias.asname:
-                        scope.bind(alias.asname, alias.name)
-                    else:
-                        top = alias.name.split(".", 1)[0]
-                        scope.bind(top, top)
-                continue
-
-            if t is ast.ImportFrom:
-                module = "." * (node.level or 0) + (node.module or "")
-                for alias in node.names:
-                    if alias.name == "*":
-                        scope.star_imports.append(module)
-                        continue
-                    sep = "" if module.endswith(".") else "."
-                    qual = module + sep + alias.name
-                    scope.bind(alias.asname or alias.name, qual)
-                continue
-
-            if t is ast.Assign:
-                value = node.value
-                for target in node.targets:
-                    self._bind_target(target, value, scope, guards, stack)
-                stack.append((value, scope, guards, node))
-                continue
-
-            if t is ast.AnnAssign:
-                value = node.value
-                if value is not None:
-                    self._bind_target(node.target, value, scope, guards, stack)
-                    stack.append((value, scope, guards, node))
-                elif not isinstance(node.target, ast.Name):
-                    stack.append((node.target, scope, guards, node))
-                stack.append((node.annotation, scope, guards, node))
-                continue
-
-            if t is ast.NamedExpr:
-                home = scope
-                while home.kind == "comprehension" and home.parent is not None:
-                    home = home.parent
-                home.bind(node.target.id, _alias_value(node.value, scope))
-                stack.append((node.value, scope, guards, node))
-                continue
-
-            if t in _FUNCTIONS or t is ast.Lambda:
-                args = node.args
-                outer: list[ast.AST | None] = []
-                if t is not ast.Lambda:
-                    outer.extend(node.decorator_list)
-                    outer.append(node.returns)
-                    scope.bind(node.name, OPAQUE)
-                outer.extend(args.defaults)
-                outer.extend(args.kw_defaults)
-                all_args = [
-                    *getattr(args, "posonlyargs", []),
-                    *args.args,
-                    *args.kwonlyargs,
-                    *(a for a in (args.vararg, args.kwarg) if a is not None),
-                ]
-                outer.extend(a.annotation for a in all_args)
-                push(outer, scope, guards, node)
-                inner = Scope("lambda" if t is ast.Lambda else "function", scope, node)
-                self.scopes[id(node)] = inner
-                for a in all_args:
-                    inner.bind(a.arg, OPAQUE)
-                body = node.body
-                push(body if isinstance(body, list) else [body], inner, guards, node)
-                continue
-
-            if t is ast.ClassDef:
-                push(node.decorator_list, scope, guards, node)
-                push(node.bases, scope, guards, node)
-                push(node.keywords, scope, guards, node)
-                scope.bind(node.name, OPAQUE)
-                class_scope = Scope("class", scope, node)
-                self.class_nodes.append(node)
-                self.scopes[id(node)] = class_scope
-                push(node.body, class_scope, guards, node)
-                continue
-
-            if t in _COMPREHENSIONS:
-                gens = node.generators
-                stack.append((gens[0].iter, scope, guards, node))
-                inner = Scope("comprehension", scope, node)
-                for i, gen in enumerate(gens):
-                    for name in _store_names(gen.target):
-                        inner.bind(name, OPAQUE)
-                    if i:
-                        stack.append((gen.iter, inner, guards, node))
-                    push(gen.ifs, inner, guards, node)
-                if t is ast.DictComp:
-                    push([node.key, node.value], inner, guards, node)
-                else:
-                    stack.append((node.elt, inner, guards, node))
-                continue
-
-            if t is ast.Global:
-                scope.global_names.update(node.names)
-                continue
-            if t is ast.Nonlocal:
-                scope.nonlocal_names.update(node.names)
-                continue
-
-            if t is ast.If or t is ast.IfExp:
-                test = node.test
-                body = node.body
-                orelse = node.orelse
-                push(
-                    orelse if isinstance(orelse, list) else [orelse],
-                    scope,
-                    (*guards, ("else", test, scope)),
-                    node,
-                )
-                push(
-                    body if isinstance(body, list) else [body],
-                    scope,
-                    (*guards, ("if", test, scope)),
-                    node,
-                )
-                stack.append((test, scope, guards, node))
-                continue
-
-            if t in _TRY_TYPES:
-                push(node.finalbody, scope, guards, node)
-                push(node.orelse, scope, guards, node)
-                push(node.handlers, scope, (*guards, ("except", node, scope)), node)
-                push(node.body, scope, (*guards, ("try", node, scope)), node)
-                continue
-
-            if t is ast.ExceptHandler:
-                if node.name:
-                    scope.bind(node.name, OPAQUE)
-                push([node.type, *node.body], scope, guards, node)
-                continue
-
-            if _MATCH_CAPTURES and t in _MATCH_CAPTURES:
-                if node.name:
-                    scope.bind(node.name, OPAQUE)
-            elif t is _MATCH_MAPPING and node.rest:
-                scope.bind(node.rest, OPAQUE)
-
-            push(ast.iter_child_nodes(node), scope, guards, node)
-
-    @staticmethod
-    def _bind_target(
-        target: ast.expr,
-        value: ast.expr,
+    def _push(
+        self,
+        nodes: Iterable[ast.AST | None],
         scope: Scope,
         guards: Guards,
-        stack: list,
+        parent: ast.AST | None,
+    ) -> None:
+        # `if hasattr(m, "new_api"): return ...` puts what follows in its
+        # else branch: the statements after it get that guard.
+        items = []
+        for child in nodes:
+            if child is None:
+                continue
+            items.append((child, scope, guards, parent))
+            if type(child) is ast.If and not child.orelse and _exits(child.body):
+                guards = (*guards, ("else", child.test, scope))
+        self.stack.extend(reversed(items))
+
+    def _children(
+        self, node: ast.AST, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        self._push(ast.iter_child_nodes(node), scope, guards, node)
+
+    # -- names and references --------------------------------------------
+    def _name(
+        self, node: ast.Name, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.references.append(Site(node, scope, guards, parent))
+        elif isinstance(node.ctx, ast.Store):
+            scope.bind(node.id, OPAQUE)
+
+    def _attribute(
+        self, node: ast.Attribute, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        # A chain on a name is one reference; on anything else, the loads
+        # are inside its base.
+        base = node.value
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        if isinstance(base, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                self.references.append(Site(node, scope, guards, parent))
+        else:
+            self.stack.append((base, scope, guards, node))
+
+    def _call(
+        self, node: ast.Call, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        # The callee of a call site is part of the site, not a reference.
+        func = node.func
+        if isinstance(func, (ast.Name, ast.Attribute)):
+            self.calls.append(Site(node, scope, guards, parent))
+            base: ast.expr = func
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if not isinstance(base, ast.Name):
+                self.stack.append((base, scope, guards, node))
+        else:
+            self.stack.append((func, scope, guards, node))
+        self._push(node.args, scope, guards, node)
+        self._push(node.keywords, scope, guards, node)
+
+    # -- bindings ----------------------------------------------------------
+    def _import(
+        self, node: ast.Import, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        for alias in node.names:
+            if alias.asname:
+                scope.bind(alias.asname, alias.name)
+            else:
+                top = alias.name.split(".", 1)[0]
+                scope.bind(top, top)
+
+    def _import_from(
+        self, node: ast.ImportFrom, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        module = "." * (node.level or 0) + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                scope.star_imports.append(module)
+                continue
+            sep = "" if module.endswith(".") else "."
+            scope.bind(alias.asname or alias.name, module + sep + alias.name)
+
+    def _assign(
+        self, node: ast.Assign, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        value = node.value
+        for target in node.targets:
+            self._bind_target(target, value, scope, guards)
+        self.stack.append((value, scope, guards, node))
+
+    def _ann_assign(
+        self, node: ast.AnnAssign, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        value = node.value
+        if value is not None:
+            self._bind_target(node.target, value, scope, guards)
+            self.stack.append((value, scope, guards, node))
+        elif not isinstance(node.target, ast.Name):
+            self.stack.append((node.target, scope, guards, node))
+        self.stack.append((node.annotation, scope, guards, node))
+
+    def _named_expr(
+        self, node: ast.NamedExpr, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        # A walrus in a comprehension binds in the enclosing scope (PEP 572).
+        home = scope
+        while home.kind == "comprehension" and home.parent is not None:
+            home = home.parent
+        home.bind(node.target.id, _alias_value(node.value, scope))
+        self.stack.append((node.value, scope, guards, node))
+
+    def _global(
+        self, node: ast.Global, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        scope.global_names.update(node.names)
+
+    def _nonlocal(
+        self, node: ast.Nonlocal, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        scope.nonlocal_names.update(node.names)
+
+    def _match_capture(
+        self,
+        node: ast.MatchAs | ast.MatchStar,
+        scope: Scope,
+        guards: Guards,
+        parent: ast.AST | None,
+    ) -> None:
+        if node.name:
+            scope.bind(node.name, OPAQUE)
+        self._children(node, scope, guards, parent)
+
+    def _match_mapping(
+        self,
+        node: ast.MatchMapping,
+        scope: Scope,
+        guards: Guards,
+        parent: ast.AST | None,
+    ) -> None:
+        if node.rest:
+            scope.bind(node.rest, OPAQUE)
+        self._children(node, scope, guards, parent)
+
+    def _bind_target(
+        self, target: ast.expr, value: ast.expr, scope: Scope, guards: Guards
     ) -> None:
         if isinstance(target, ast.Name):
             scope.bind(target.id, _alias_value(value, scope))
-            return
-        if isinstance(target, (ast.Tuple, ast.List)):
-            values = (
-                value.elts
-                if isinstance(value, (ast.Tuple, ast.List))
-                and len(value.elts) == len(target.elts)
-                and not any(isinstance(e, ast.Starred) for e in target.elts)
-                else None
-            )
-            for i, elt in enumerate(target.elts):
-                if values is not None:
-                    FileAnalysis._bind_target(elt, values[i], scope, guards, stack)
-                else:
-                    for name in _store_names(elt):
-                        scope.bind(name, OPAQUE)
-                    if not isinstance(
-                        elt, (ast.Name, ast.Starred, ast.Tuple, ast.List)
-                    ):
-                        stack.append((elt, scope, guards, target))
-            return
-        if isinstance(target, ast.Starred):
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            self._bind_unpacking(target, value, scope, guards)
+        elif isinstance(target, ast.Starred):
             for name in _store_names(target):
                 scope.bind(name, OPAQUE)
-            return
-        # `self.x = ...`, `d[k] = ...`: the loads inside still need a visit.
-        stack.append((target, scope, guards, None))
+        else:
+            # `self.x = ...`, `d[k] = ...`: the loads inside still need a visit.
+            self.stack.append((target, scope, guards, None))
+
+    def _bind_unpacking(
+        self,
+        target: ast.Tuple | ast.List,
+        value: ast.expr,
+        scope: Scope,
+        guards: Guards,
+    ) -> None:
+        # `a, b = x, y` pairs the names with their values; any other
+        # unpacking binds opaque values.
+        values = (
+            value.elts
+            if isinstance(value, (ast.Tuple, ast.List))
+            and len(value.elts) == len(target.elts)
+            and not any(isinstance(e, ast.Starred) for e in target.elts)
+            else None
+        )
+        for i, elt in enumerate(target.elts):
+            if values is not None:
+                self._bind_target(elt, values[i], scope, guards)
+                continue
+            for name in _store_names(elt):
+                scope.bind(name, OPAQUE)
+            if not isinstance(elt, (ast.Name, ast.Starred, ast.Tuple, ast.List)):
+                self.stack.append((elt, scope, guards, target))
+
+    # -- scopes ------------------------------------------------------------
+    def _function(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        scope: Scope,
+        guards: Guards,
+        parent: ast.AST | None,
+    ) -> None:
+        scope.bind(node.name, OPAQUE)
+        outer: list[ast.AST | None] = [*node.decorator_list, node.returns]
+        self._open_function(node, "function", outer, node.body, scope, guards)
+
+    def _lambda(
+        self, node: ast.Lambda, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        self._open_function(node, "lambda", [], [node.body], scope, guards)
+
+    def _open_function(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+        kind: str,
+        outer: list[ast.AST | None],
+        body: list[ast.stmt] | list[ast.expr],
+        scope: Scope,
+        guards: Guards,
+    ) -> None:
+        # Decorators, defaults and annotations run in the enclosing scope;
+        # the parameters are bound, and the body runs, in the new one.
+        args = node.args
+        outer.extend(args.defaults)
+        outer.extend(args.kw_defaults)
+        all_args = [
+            *getattr(args, "posonlyargs", []),
+            *args.args,
+            *args.kwonlyargs,
+            *(a for a in (args.vararg, args.kwarg) if a is not None),
+        ]
+        outer.extend(a.annotation for a in all_args)
+        self._push(outer, scope, guards, node)
+        inner = Scope(kind, scope, node)
+        self.scopes[id(node)] = inner
+        for a in all_args:
+            inner.bind(a.arg, OPAQUE)
+        self._push(body, inner, guards, node)
+
+    def _class(
+        self, node: ast.ClassDef, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        self._push(node.decorator_list, scope, guards, node)
+        self._push(node.bases, scope, guards, node)
+        self._push(node.keywords, scope, guards, node)
+        scope.bind(node.name, OPAQUE)
+        class_scope = Scope("class", scope, node)
+        self.class_nodes.append(node)
+        self.scopes[id(node)] = class_scope
+        self._push(node.body, class_scope, guards, node)
+
+    def _comprehension(
+        self,
+        node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+        scope: Scope,
+        guards: Guards,
+        parent: ast.AST | None,
+    ) -> None:
+        # Only the first iterable is evaluated outside the comprehension.
+        stack = self.stack
+        gens = node.generators
+        stack.append((gens[0].iter, scope, guards, node))
+        inner = Scope("comprehension", scope, node)
+        for i, gen in enumerate(gens):
+            for name in _store_names(gen.target):
+                inner.bind(name, OPAQUE)
+            if i:
+                stack.append((gen.iter, inner, guards, node))
+            self._push(gen.ifs, inner, guards, node)
+        if isinstance(node, ast.DictComp):
+            self._push([node.key, node.value], inner, guards, node)
+        else:
+            stack.append((node.elt, inner, guards, node))
+
+    # -- guards ------------------------------------------------------------
+    def _branch(
+        self,
+        node: ast.If | ast.IfExp,
+        scope: Scope,
+        guards: Guards,
+        parent: ast.AST | None,
+    ) -> None:
+        test = node.test
+        body = node.body
+        orelse = node.orelse
+        self._push(
+            orelse if isinstance(orelse, list) else [orelse],
+            scope,
+            (*guards, ("else", test, scope)),
+            node,
+        )
+        self._push(
+            body if isinstance(body, list) else [body],
+            scope,
+            (*guards, ("if", test, scope)),
+            node,
+        )
+        self.stack.append((test, scope, guards, node))
+
+    def _try(
+        self, node: ast.Try, scope: Scope, guards: Guards, parent: ast.AST | None
+    ) -> None:
+        self._push(node.finalbody, scope, guards, node)
+        self._push(node.orelse, scope, guards, node)
+        self._push(node.handlers, scope, (*guards, ("except", node, scope)), node)
+        self._push(node.body, scope, (*guards, ("try", node, scope)), node)
+
+    def _except_handler(
+        self,
+        node: ast.ExceptHandler,
+        scope: Scope,
+        guards: Guards,
+        parent: ast.AST | None,
+    ) -> None:
+        if node.name:
+            scope.bind(node.name, OPAQUE)
+        self._push([node.type, *node.body], scope, guards, node)
+
+
+def _handlers() -> dict[type, _Handler]:
+    """The dispatch table; node types newer than Python 3.9 only when present."""
+    w = _Walker
+    table: dict[type, _Handler] = {
+        ast.Name: w._name,
+        ast.Attribute: w._attribute,
+        ast.Call: w._call,
+        ast.Import: w._import,
+        ast.ImportFrom: w._import_from,
+        ast.Assign: w._assign,
+        ast.AnnAssign: w._ann_assign,
+        ast.NamedExpr: w._named_expr,
+        ast.Global: w._global,
+        ast.Nonlocal: w._nonlocal,
+        ast.FunctionDef: w._function,
+        ast.AsyncFunctionDef: w._function,
+        ast.Lambda: w._lambda,
+        ast.ClassDef: w._class,
+        ast.ListComp: w._comprehension,
+        ast.SetComp: w._comprehension,
+        ast.GeneratorExp: w._comprehension,
+        ast.DictComp: w._comprehension,
+        ast.If: w._branch,
+        ast.IfExp: w._branch,
+        ast.Try: w._try,
+        ast.ExceptHandler: w._except_handler,
+    }
+    optional: dict[str, _Handler] = {
+        "TryStar": w._try,
+        "MatchAs": w._match_capture,
+        "MatchStar": w._match_capture,
+        "MatchMapping": w._match_mapping,
+    }
+    for name, handler in optional.items():
+        node_type = getattr(ast, name, None)
+        if node_type is not None:
+            table[node_type] = handler
+    return table
+
+
+_HANDLERS = _handlers()
 
 
 def _exits(body: list) -> bool:
@@ -395,14 +475,3 @@ def _store_names(target: ast.AST) -> Iterator[str]:
     for node in ast.walk(target):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             yield node.id
-
-
-def _catches_tolerantly(handler: ast.ExceptHandler) -> bool:
-    if handler.type is None:
-        return True
-    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-    for exc in types:
-        name = exc.id if isinstance(exc, ast.Name) else getattr(exc, "attr", None)
-        if name in torchnames.TOLERANT_EXCEPTIONS:
-            return True
-    return False

@@ -239,36 +239,58 @@ def _flow(body: list[ast.stmt], scope: Scope) -> ScopeFlow:
 def _assignments(
     stmt: ast.stmt, order: int, flow: ScopeFlow, applied: set[str]
 ) -> None:
-    targets: list[ast.expr] = []
-    value: ast.expr | None = None
-    if isinstance(stmt, ast.Assign):
-        targets, value = stmt.targets, stmt.value
-    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
-        targets, value = [stmt.target], stmt.value
-    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-        targets = [stmt.target]
-    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-        targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
+    targets, value = _assigned(stmt)
+    # Only a lone target names the value: `a = b = f()` is not tracked.
+    definition = value if len(targets) == 1 else None
     for target in targets:
-        # `.data` writes are init writes, not rebinding the module.
         if isinstance(target, ast.Attribute) and target.attr == "data":
-            key = key_of(target.value)
-            if isinstance(target.value, ast.Attribute) and key:
-                owner = key_of(target.value.value)
-                if owner:
-                    flow.writes.append(Write(stmt, order, owner, target.value.attr))
-            continue
-        for node in ast.walk(target):
-            key = key_of(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
-            if key and isinstance(getattr(node, "ctx", None), ast.Store):
-                if key not in applied:
-                    flow.rebinds.append((order, key))
-                if (
-                    isinstance(node, ast.Name)
-                    and value is not None
-                    and len(targets) == 1
-                ):
-                    flow.defs.setdefault(key, []).append((order, value))
+            # `.data` writes are init writes, not rebinding the module.
+            _data_write(target, stmt, order, flow)
+        else:
+            _rebinds(target, order, flow, applied, definition)
+
+
+def _assigned(stmt: ast.stmt) -> tuple[list[ast.expr], ast.expr | None]:
+    """The targets a statement binds, and the value when it has one."""
+    if isinstance(stmt, ast.Assign):
+        return stmt.targets, stmt.value
+    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
+        return [stmt.target], stmt.value
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return [stmt.target], None
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return [
+            i.optional_vars for i in stmt.items if i.optional_vars is not None
+        ], None
+    return [], None
+
+
+def _data_write(
+    target: ast.Attribute, stmt: ast.stmt, order: int, flow: ScopeFlow
+) -> None:
+    key = key_of(target.value)
+    if isinstance(target.value, ast.Attribute) and key:
+        owner = key_of(target.value.value)
+        if owner:
+            flow.writes.append(Write(stmt, order, owner, target.value.attr))
+
+
+def _rebinds(
+    target: ast.expr,
+    order: int,
+    flow: ScopeFlow,
+    applied: set[str],
+    definition: ast.expr | None,
+) -> None:
+    """A store to a spelling makes it another module, unless the statement
+    itself applied weight norm to it (``m = weight_norm(m)``)."""
+    for node in ast.walk(target):
+        key = key_of(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        if key and isinstance(getattr(node, "ctx", None), ast.Store):
+            if key not in applied:
+                flow.rebinds.append((order, key))
+            if isinstance(node, ast.Name) and definition is not None:
+                flow.defs.setdefault(key, []).append((order, definition))
 
 
 def _api(func: ast.expr, scope: Scope) -> str | None:
@@ -350,38 +372,64 @@ def _optimizer(call: ast.Call, order: int, scope: Scope) -> OptimizerCall | None
     while stack:
         expr = stack.pop()
         if isinstance(expr, ast.Call):
-            func = expr.func
-            if (
-                isinstance(func, ast.Attribute)
-                and func.attr in ("parameters", "named_parameters")
-                and key_of(func.value)
-            ):
-                modules.append((key_of(func.value), expr))  # type: ignore[arg-type]
-            elif isinstance(func, ast.Name) and func.id in ("list", "tuple", "filter"):
-                stack.extend(expr.args[-1:])
-            elif isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
-                func, scope, tn.CHAIN
-            ):
-                stack.extend(expr.args)
-        elif isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
-            stack.extend(expr.elts)
-        elif isinstance(expr, ast.Starred):
-            stack.append(expr.value)
-        elif isinstance(expr, ast.Dict):
-            for k, v in zip(expr.keys, expr.values):
-                if isinstance(k, ast.Constant) and k.value == "params":
-                    stack.append(v)
-        elif isinstance(expr, (ast.ListComp, ast.GeneratorExp)):
-            stack.append(expr.generators[0].iter)
-        elif isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
-            stack.extend((expr.left, expr.right))
+            module = _parameters_of(expr)
+            if module:
+                modules.append((module, expr))
+            else:
+                stack.extend(_call_params(expr, scope))
         elif isinstance(expr, ast.Attribute):
             owner = key_of(expr.value)
             if owner:
                 tensors.append((owner, expr.attr, expr))
         elif isinstance(expr, ast.Name):
             names.append(expr)
+        else:
+            stack.extend(_container_params(expr))
     return OptimizerCall(call, order, tuple(modules), tuple(tensors), tuple(names))
+
+
+def _parameters_of(call: ast.Call) -> str | None:
+    """``m.parameters()`` / ``m.named_parameters()``: the spelling of ``m``."""
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr in (
+        "parameters",
+        "named_parameters",
+    ):
+        return key_of(func.value)
+    return None
+
+
+def _call_params(call: ast.Call, scope: Scope) -> list[ast.expr]:
+    """What a wrapping call passes its parameters through from: ``list(...)``,
+    ``filter(pred, ...)``, ``itertools.chain(...)``; other calls hide them."""
+    func = call.func
+    if isinstance(func, ast.Name) and func.id in ("list", "tuple", "filter"):
+        return call.args[-1:]
+    if isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
+        func, scope, tn.CHAIN
+    ):
+        return call.args
+    return []
+
+
+def _container_params(expr: ast.expr) -> list[ast.expr]:
+    """The parts of a container, param group or concatenation that hold
+    parameters."""
+    if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+        return expr.elts
+    if isinstance(expr, ast.Starred):
+        return [expr.value]
+    if isinstance(expr, ast.Dict):
+        return [
+            v
+            for k, v in zip(expr.keys, expr.values)
+            if isinstance(k, ast.Constant) and k.value == "params"
+        ]
+    if isinstance(expr, (ast.ListComp, ast.GeneratorExp)):
+        return [expr.generators[0].iter]
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        return [expr.left, expr.right]
+    return []
 
 
 def _init_write(call: ast.Call, order: int, scope: Scope) -> Write | None:

@@ -11,11 +11,11 @@ selector whose other branch is the new API) is left alone.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from wnlint import torchnames
 from wnlint.analysis import FileAnalysis, Site
-from wnlint.resolve import resolves_only_to, resolves_to_any
+from wnlint.resolve import Scope, resolve, resolves_only_to, resolves_to_any
 
 _NEW_API = torchnames.PARAMETRIZATIONS_WEIGHT_NORM | torchnames.REMOVE_PARAMETRIZATIONS
 
@@ -27,16 +27,81 @@ def legacy_sites(
     for site in analysis.calls:
         func = site.node.func  # type: ignore[attr-defined]
         if resolves_only_to(func, site.scope, targets) and not (
-            analysis.in_dual_api_branch(site, tolerant_try)
+            in_dual_api_branch(site, tolerant_try)
         ):
             yield site.node
     for site in analysis.references:
         if (
             _is_value_use(site)
             and resolves_only_to(site.node, site.scope, targets)
-            and not analysis.in_dual_api_branch(site, tolerant_try)
+            and not in_dual_api_branch(site, tolerant_try)
         ):
             yield site.node
+
+
+def in_dual_api_branch(site: Site, tolerant_try: bool = False) -> bool:
+    """True when ``site`` sits where the code handles both weight-norm APIs.
+
+    That is a branch of an ``if``/conditional expression whose test
+    mentions the new API or the torch version, an ``except`` handler of
+    a ``try`` that uses the new API, or (with ``tolerant_try``) a ``try``
+    body whose handlers swallow the ``ValueError`` a mismatched remover
+    raises, in a function that also handles the new API.
+    """
+    for kind, node, scope in site.guards:
+        if kind in ("if", "else"):
+            if mentions_new_api([node], scope):
+                return True
+        elif kind == "except":
+            if mentions_new_api(node.body, scope):
+                return True
+        elif (
+            kind == "try"
+            and tolerant_try
+            and any(_catches_tolerantly(h) for h in node.handlers)
+            and mentions_new_api([scope.node or node], scope)
+        ):
+            # `try: remove_weight_norm(m) except ValueError: pass` next to
+            # a removal of the parametrization: removes whichever is there.
+            return True
+    return False
+
+
+def mentions_new_api(nodes: Iterable[ast.AST], scope: Scope) -> bool:
+    """True when ``nodes`` test for or use the parametrizations API.
+
+    Looks for ``"parametrizations"`` strings (``hasattr(m,
+    "parametrizations")``), names under ``torch.nn.utils.parametriz*``
+    and ``torch.__version__``: the marks of code that handles both APIs.
+    """
+    for root in nodes:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Constant):
+                if node.value == torchnames.NEW_API_ATTRIBUTE:
+                    return True
+            elif isinstance(node, (ast.Name, ast.Attribute)):
+                if isinstance(node, ast.Attribute) and (
+                    node.attr == torchnames.NEW_API_ATTRIBUTE
+                ):
+                    return True
+                for name in resolve(node, scope):
+                    if name is not None and (
+                        name.startswith(torchnames.NEW_API_NAMESPACES)
+                        or name == torchnames.TORCH_VERSION
+                    ):
+                        return True
+    return False
+
+
+def _catches_tolerantly(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    for exc in types:
+        name = exc.id if isinstance(exc, ast.Name) else getattr(exc, "attr", None)
+        if name in torchnames.TOLERANT_EXCEPTIONS:
+            return True
+    return False
 
 
 def _is_value_use(site: Site) -> bool:

@@ -7,6 +7,7 @@ from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis, Site
 from wnlint.prefilter import LEGACY_API
 from wnlint.resolve import Scope, resolve, resolves_only_to
+from wnlint.rules._legacy_api import in_dual_api_branch
 from wnlint.rules.base import Finding, Rule
 
 
@@ -122,7 +123,7 @@ class MismatchedWeightNormRemoval(Rule):
         everywhere = set().union(*applied.values()) if applied else set()
         for site, kind in removals:
             kinds = applied.get(_class_of(site)) or everywhere
-            if analysis.in_dual_api_branch(site, tolerant_try=True):
+            if in_dual_api_branch(site, tolerant_try=True):
                 continue
             if kind == "legacy" and kinds == {"new"}:
                 yield self.finding(
