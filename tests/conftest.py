@@ -1,9 +1,32 @@
-"""Shared test helpers: the fixture files, their inline markers, a device."""
+"""Shared test helpers: the fixture files, their inline markers, the CLI run
+in this process, a device.
+
+Fixture markers are trailing comments on the line a finding is (or would
+be) reported on; tests read them with ``markers``:
+
+``# expect: WN301`` or ``# expect: WN202, WN301``
+    ``wnlint check`` reports these codes on this line, and nothing is
+    reported on a line without a marker.
+``# todo-expect: WN101``
+    a known gap: a real bug that the rule's "Known problems" admits it
+    misses. It must stay silent; once the rule catches it, the marker
+    becomes ``expect``.
+``WN301 (unfixed: REASON)``, as a code inside an ``expect`` marker
+    ``wnlint fix --unsafe-fixes`` leaves this finding on purpose; REASON
+    says why (no parentheses in it). Findings of codes with a fix and no
+    such mark must be fixed.
+
+A comment that names one of these markers but does not follow this
+grammar raises ``ValueError``, so a typo cannot silently drop an
+expectation.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
+import os
 import re
 import subprocess
 import sys
@@ -17,13 +40,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
-_MARKER = re.compile(r"#\s*(todo-expect|expect):\s*(WN\d{3}(?:\s*,\s*WN\d{3})*)")
+_REASON = r" \(unfixed: [^()\s][^()]*\)"
+_CODE = rf"WN\d{{3}}(?:{_REASON})?"
+_MARKER = re.compile(rf"(?P<kind>todo-expect|expect): (?P<codes>{_CODE}(?:, {_CODE})*)")
+_ITEM = re.compile(rf"(?P<code>WN\d{{3}})(?P<unfixed>{_REASON})?")
+_MENTION = re.compile(r"\b(?:todo-expect|expect|unfixed)\b", re.IGNORECASE)
+KINDS = ("expect", "todo-expect", "unfixed")
 
 
 def run_module(
     module: str, *args: str, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess:
-    """``python -m <module> <args>`` in ``cwd``, output captured as text."""
+    """``python -m <module> <args>`` in ``cwd``, output captured as text.
+
+    A new interpreter costs about half a second: keep this for the tests of
+    real entry points, and use ``run_cli`` for the command's behaviour.
+    """
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,
@@ -33,26 +65,61 @@ def run_module(
     )
 
 
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``wnlint <args>`` run in this process, in ``cwd``, output captured.
+
+    The result reads like ``run_module``'s; argparse's own exits
+    (``--help``, ``--version``) become the return code. The working
+    directory is restored however the call ends.
+    """
+    from wnlint.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else int(bool(exc.code))
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(
+        ["wnlint", *args], code, out.getvalue(), err.getvalue()
+    )
+
+
 def fixture_files() -> list[Path]:
     return sorted(FIXTURES.glob("*.py"))
 
 
 def markers(path: Path, kind: str = "expect") -> Counter:
-    """(line, code) pairs marked ``# expect: WN301`` in a fixture's comments.
+    """(line, code) pairs of one kind of marker in a fixture's comments:
+    ``expect``, ``todo-expect``, or ``unfixed`` (the expected findings that
+    carry ``(unfixed: ...)``); see the module docstring.
 
     Comments are read with ``tokenize``, so a docstring that mentions the
     marker syntax is not a marker.
     """
+    if kind not in KINDS:
+        raise ValueError(f"unknown marker kind: {kind!r}")
     found: Counter = Counter()
     source = path.read_text(encoding="utf-8")
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type != tokenize.COMMENT:
             continue
-        for match in _MARKER.finditer(tok.string):
-            if match.group(1) != kind:
+        for part in tok.string.split("#")[1:]:
+            if not _MENTION.search(part):
                 continue
-            for code in re.split(r"\s*,\s*", match.group(2)):
-                found[(tok.start[0], code)] += 1
+            match = _MARKER.fullmatch(part.strip())
+            if match is None or (
+                match["kind"] == "todo-expect" and "(unfixed:" in match["codes"]
+            ):
+                raise ValueError(f"{path}:{tok.start[0]}: malformed marker: #{part}")
+            for item in _ITEM.finditer(match["codes"]):
+                if kind == match["kind"] or (kind == "unfixed" and item["unfixed"]):
+                    found[(tok.start[0], item["code"])] += 1
     return found
 
 

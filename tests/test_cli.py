@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, run_module
+from conftest import FIXTURES, ROOT, run_cli, run_module
 
 from wnlint import __version__
 from wnlint.cli import main
@@ -21,7 +21,7 @@ LINE = re.compile(r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+): (?P<code>WN\d{3}) 
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return run_module("wnlint", *args, cwd=cwd)
+    return run_cli(*args, cwd=cwd)
 
 
 @pytest.fixture
@@ -151,16 +151,29 @@ def test_explicit_file_is_checked_whatever_its_name(project):
     assert result.stdout.startswith("build/tool:2:8: WN301")
 
 
-def test_python_dash_m_is_the_same_command(project):
+def test_python_dash_m_entry_point(project):
+    """The one ``python -m wnlint`` run: ``__main__`` passes the exit status
+    through; the other tests call ``main`` in this process."""
+    result = run_module("wnlint", "check", ".", cwd=project)
+    in_process = run("check", ".", cwd=project)
+    assert result.returncode == in_process.returncode == 1
+    assert result.stdout == in_process.stdout != ""
+    assert result.stderr == in_process.stderr
+
+
+def test_console_script_entry_point(project):
+    """The installed ``wnlint`` script is the same command."""
     console = Path(sys.executable).with_name("wnlint")
     assert console.exists(), "the wnlint console script is not installed"
     direct = subprocess.run(
         [str(console), "check", "."], cwd=project, capture_output=True, text=True
     )
+    assert direct.returncode == 1
     assert direct.stdout == run("check", ".", cwd=project).stdout != ""
 
 
 def test_linting_never_imports_torch():
+    """A new interpreter: this one has torch and libcst loaded already."""
     code = (
         "import sys, wnlint.cli, wnlint.flake8_plugin\n"
         "from wnlint.cli import main\n"

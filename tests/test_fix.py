@@ -10,14 +10,14 @@ import subprocess
 import warnings
 
 import pytest
-from conftest import FIXTURES, run_module
+from conftest import FIXTURES, run_cli
 
 BEFORE = FIXTURES / "fix" / "legacy_api_before.py"
 AFTER = FIXTURES / "fix" / "legacy_api_after.py"
 
 
 def wnlint(*args: str, cwd) -> subprocess.CompletedProcess:
-    return run_module("wnlint", *args, cwd=cwd)
+    return run_cli(*args, cwd=cwd)
 
 
 @pytest.fixture
@@ -148,17 +148,16 @@ def test_libcst_codemod_command():
     assert result.code == AFTER.read_text()
 
 
-def test_libcst_tool_runs_the_codemod(before):
-    result = run_module(
-        "libcst.tool",
-        "codemod",
-        "--no-format",
-        "-x",
-        "wnlint.codemod.LegacyWeightNormCommand",
-        before.name,
-        cwd=before.parent,
-    )
-    assert "Transformed 1 files successfully" in result.stderr, result.stderr
+def test_libcst_tool_runs_the_codemod(before, capsys, monkeypatch):
+    """libcst's command line, in this process: one file is transformed
+    here, without a worker pool (test_fix_pairs starts the tool itself)."""
+    from libcst.tool import main
+
+    monkeypatch.chdir(before.parent)
+    args = ["codemod", "--no-format", "-x", "wnlint.codemod.LegacyWeightNormCommand"]
+    assert main("libcst.tool", [*args, before.name]) == 0
+    stderr = capsys.readouterr().err
+    assert "Transformed 1 files successfully" in stderr, stderr
     assert before.read_bytes() == AFTER.read_bytes()
 
 

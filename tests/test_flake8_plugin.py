@@ -5,18 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT, run_module
+from conftest import ROOT, run_cli, run_module
 from test_engine import NOQA_CASES
 
 
 def flake8(*args: str, cwd=ROOT) -> list[str]:
+    """flake8 in a new interpreter: it finds the plugin through the installed
+    entry point, as it does for users."""
     result = run_module("flake8", "--select", "WN", *args, cwd=cwd)
     assert "Traceback" not in result.stderr, result.stderr
     return result.stdout.splitlines()
 
 
 def wnlint(*args: str, cwd=ROOT) -> list[str]:
-    return run_module("wnlint", "check", *args, cwd=cwd).stdout.splitlines()
+    return run_cli("check", *args, cwd=cwd).stdout.splitlines()
 
 
 def test_plugin_is_registered():
