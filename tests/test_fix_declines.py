@@ -3,13 +3,14 @@ untouched. And a rewrite that would not parse is never kept."""
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
 
 from wnlint.engine import Linter, select_rules
 from wnlint.fix import fix_source
-from wnlint.rules._edits import Edit, Fix
+from wnlint.fixes import Applicability, Edit, Fix, LazyFix
 
 HEADER = """\
 import torch
@@ -182,16 +183,28 @@ def test_wn102_safe_fix_needs_no_flag():
     assert "self.w" not in text and text.count("F.linear(x, w)") == 2
 
 
+#: A fix whose rewrite can never parse.
+BROKEN = LazyFix(
+    lambda ctx: Fix(Applicability.UNSAFE, (Edit(0, 0, "def (:\n"),)),
+    Applicability.UNSAFE,
+)
+
+
+def _swap_fixes(monkeypatch, rule, swap):
+    """Give the findings of ``rule`` the fix ``swap(index, fix)`` returns."""
+    real = rule.check
+
+    def check(self, analysis):
+        for i, found in enumerate(real(self, analysis)):
+            yield dataclasses.replace(found, fix=swap(i, found.fix))
+
+    monkeypatch.setattr(rule, "check", check)
+
+
 def test_a_rewrite_that_does_not_parse_is_dropped(monkeypatch):
     from wnlint.rules.wn105_detached_norm import DetachedNorm
 
-    real = DetachedNorm.fixes
-
-    def broken(self, analysis, src):
-        for found in real(self, analysis, src):
-            yield Fix(found.line, found.col, False, (Edit(0, 0, "def (:\n"),))
-
-    monkeypatch.setattr(DetachedNorm, "fixes", broken)
+    _swap_fixes(monkeypatch, DetachedNorm, lambda i, fix: BROKEN)
     result, data = fix(
         DECLINED["a finding silenced with noqa"][1].replace("  # noqa: WN105", ""),
         "WN105",
@@ -217,14 +230,7 @@ class M(nn.Module):
 def test_one_broken_rewrite_does_not_cost_the_others(monkeypatch):
     from wnlint.rules.wn105_detached_norm import DetachedNorm
 
-    real = DetachedNorm.fixes
-
-    def first_broken(self, analysis, src):
-        for i, found in enumerate(real(self, analysis, src)):
-            edits = (Edit(0, 0, "def (:\n"),) if i == 0 else found.edits
-            yield Fix(found.line, found.col, found.safe, edits)
-
-    monkeypatch.setattr(DetachedNorm, "fixes", first_broken)
+    _swap_fixes(monkeypatch, DetachedNorm, lambda i, fix: BROKEN if i == 0 else fix)
     result, _ = fix(TWO_DETACHED, "WN105")
     assert result.applied == 1 and len(result.remaining) == 1
     line = result.remaining[0].line
@@ -235,11 +241,11 @@ def test_one_broken_rewrite_does_not_cost_the_others(monkeypatch):
 def test_a_failing_fixer_is_a_note_not_a_crash(monkeypatch):
     from wnlint.rules.wn105_detached_norm import DetachedNorm
 
-    def boom(self, analysis, src):
+    def boom(ctx):
         raise RuntimeError("boom")
-        yield
 
-    monkeypatch.setattr(DetachedNorm, "fixes", boom)
+    failing = LazyFix(boom, Applicability.UNSAFE)
+    _swap_fixes(monkeypatch, DetachedNorm, lambda i, fix: failing)
     result, data = fix(TWO_DETACHED, "WN105")
     assert result.fixed == data and len(result.remaining) == 2
     assert any("internal error (RuntimeError: boom)" in n for n in result.notes)

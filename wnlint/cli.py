@@ -202,6 +202,10 @@ def _fix(args: argparse.Namespace) -> int:
     for result in results:
         if args.diff and result.changed:
             out.write(result.diff())
+            if not args.quiet:
+                for code, count in sorted(result.applied_codes.items()):
+                    title = RULES_BY_CODE[code].fix_title
+                    sys.stderr.write(f"{result.path}: {code} x{count}: {title}\n")
         for note in result.notes:
             sys.stderr.write(f"{result.path}: {note}\n")
         hidden += result.hidden

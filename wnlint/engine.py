@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 
 from wnlint import noqa, prefilter
 from wnlint.analysis import FileAnalysis
+from wnlint.fixes import LazyFix
 from wnlint.rules import ALL_RULES, Rule
+from wnlint.syntax import char_col
 
 #: Codes the engine itself reports, documented like rules.
 SYSTEM_CODES: dict[str, tuple[str, str]] = {
@@ -78,13 +80,15 @@ EXCLUDED_DIRS = frozenset(
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One finding: 1-based line and 1-based character column."""
+    """One finding: 1-based line and 1-based character column, and its fix
+    when the caller asked for fixes (``lint_bytes(..., fixes=True)``)."""
 
     path: str
     line: int
     col: int
     code: str
     message: str
+    fix: LazyFix | None = field(default=None, compare=False, repr=False)
 
     def format(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
@@ -156,9 +160,10 @@ class Linter:
         return self._run(rules, tree, _lines(source), path)
 
     def lint_bytes(
-        self, data: bytes, path: str, honor_noqa: bool = True
+        self, data: bytes, path: str, honor_noqa: bool = True, fixes: bool = False
     ) -> list[Diagnostic]:
-        """Findings in one file's raw bytes, parse errors included."""
+        """Findings in one file's raw bytes, parse errors included; with
+        ``fixes``, each diagnostic carries its rule's fix (unbuilt)."""
         rules = self._admitted(data)
         if not rules:
             return []
@@ -175,7 +180,7 @@ class Linter:
         lines = _lines(text)
         if honor_noqa and noqa.file_is_ignored(lines):
             return []
-        found = self._run(rules, tree, lines, path)
+        found = self._run(rules, tree, lines, path, fixes)
         if honor_noqa and found:
             found = _drop_suppressed(found, lines)
         return found
@@ -236,7 +241,12 @@ class Linter:
 
     # -- internals -------------------------------------------------------
     def _run(
-        self, rules: list[Rule], tree: ast.Module, lines: list[str], path: str
+        self,
+        rules: list[Rule],
+        tree: ast.Module,
+        lines: list[str],
+        path: str,
+        fixes: bool = False,
     ) -> list[Diagnostic]:
         try:
             analysis = FileAnalysis(tree)
@@ -255,7 +265,8 @@ class Linter:
                 continue
             for f in findings:
                 col = _char_col(lines, f.line, f.col) + 1
-                out.append(Diagnostic(path, f.line, col, rule.code, f.message))
+                fix = f.fix if fixes else None
+                out.append(Diagnostic(path, f.line, col, rule.code, f.message, fix))
         out.sort(key=lambda d: (d.line, d.col, d.code))
         return out
 
@@ -358,10 +369,7 @@ def _char_col(lines: list[str], line: int, byte_col: int) -> int:
     """``ast`` columns count UTF-8 bytes; editors and flake8 users count characters."""
     if not 0 < line <= len(lines):
         return byte_col
-    text = lines[line - 1]
-    if text.isascii():
-        return byte_col
-    return len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+    return char_col(lines[line - 1], byte_col)
 
 
 def _parse_error(path: str, exc: Exception) -> Diagnostic:

@@ -1,20 +1,16 @@
 """``wnlint fix``: repair findings in place, never leaving a broken file.
 
-Two kinds of fix share one loop (lint, fix, lint again, until nothing
-changes, with a cap):
+The loop knows no rule: each finding arrives with its own fix (built on the
+analysis that found it, see :mod:`wnlint.fixes`), and this module only
 
-* Span fixes (WN101-WN105, WN202). Each rule locates its repair on the same
-  ``ast`` analysis that found the finding and returns edits of character
-  spans (:mod:`wnlint.rules._edits`), so every byte outside them (comments,
-  quotes, encoding declaration, CRLF) is kept. Fixes whose spans collide
-  wait for the next pass; a fix whose result does not parse (``ast`` and
-  libcst both) is dropped with a note and the others still apply.
-* The WN301 + WN302 migration, with libcst: the API rename and the imports
-  it needs go through libcst's Add/RemoveImports visitors. Each API removes
-  only its own, so a file gets both fixes or neither; a file is left
-  untouched, with a note, when a legacy call in it is silenced with
-  ``# noqa``, cannot be rewritten (the legacy remover passed as a value), or
-  when it defines ``weight_g``/``weight_v`` of its own.
+* lints, builds the fixes of the findings this run may fix (safe ones, and
+  unsafe ones with ``--unsafe-fixes``), and notes the ones declined;
+* applies a whole-file fix alone, or else every span fix whose edits do not
+  collide with an earlier one's (the rest wait for the next pass);
+* checks that the result parses (``ast`` and libcst both): a fix whose
+  result does not is dropped with a note and the others still apply;
+* re-lints and repeats until nothing changes, with a cap, so nested cases
+  converge and a second run changes nothing.
 
 Findings silenced with ``# noqa`` are never fixed. Writes go to a temporary
 file that replaces the original.
@@ -27,23 +23,17 @@ import difflib
 import io
 import os
 import tempfile
+import tokenize
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.metadata import MetadataWrapper, PositionProvider
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
 from wnlint.engine import Diagnostic, Linter, discover
-from wnlint.rules._edits import Edit, Fix, Source
-from wnlint.rules._legacy_api import legacy_sites
+from wnlint.fixes import Applicability, Declined, Edit, Fix, FixContext, LazyFix, Source
 
-_LEGACY_CODES = ("WN301", "WN302")
 _MAX_PASSES = 10
-_RENAMED = {"weight_g": "original0", "weight_v": "original1"}
 
 
 @dataclass
@@ -52,6 +42,8 @@ class FileFix:
     original: bytes
     fixed: bytes
     applied: int = 0
+    #: How many findings of each code were fixed.
+    applied_codes: Counter = field(default_factory=Counter)
     remaining: list[Diagnostic] = field(default_factory=list)
     #: Remaining findings that ``--unsafe-fixes`` would fix.
     hidden: int = 0
@@ -71,14 +63,9 @@ class FileFix:
             )
         )
 
-
-def fixable_codes(linter: Linter, unsafe: bool) -> set[str]:
-    """Enabled codes that may have a fix at this safety level."""
-    return {
-        rule.code
-        for rule in linter.rules
-        if rule.fix_safety is not None and (unsafe or rule.fix_safety != "unsafe")
-    }
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
 
 def fix_file(path: str, linter: Linter, unsafe: bool) -> FileFix:
@@ -89,104 +76,130 @@ def fix_file(path: str, linter: Linter, unsafe: bool) -> FileFix:
 def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
     """Fix one file's bytes, re-applying until nothing changes (capped)."""
     result = FileFix(path, original, original)
-    codes = fixable_codes(linter, unsafe)
+    enabled = frozenset(rule.code for rule in linter.rules)
+    order = {rule.code: i for i, rule in enumerate(linter.rules)}
     for _ in range(_MAX_PASSES):
-        found = linter.lint_bytes(result.fixed, path)
-        todo = [d for d in found if d.code in codes]
+        found = linter.lint_bytes(result.fixed, path, fixes=True)
+        todo = [d for d in found if d.fix is not None and _wanted(d.fix, unsafe)]
         if not todo:
             break
-        fixed, count, note = _fix_legacy_api(result.fixed, path, linter, todo)
-        if note and note not in result.notes:
-            result.notes.append(note)
-        if not count:
-            fixed, count, notes = _fix_spans(result.fixed, linter, todo, unsafe)
-            result.notes.extend(n for n in notes if n not in result.notes)
-        if not count or fixed == result.fixed:
+        todo.sort(key=lambda d: (order[d.code], d.line, d.col))
+        encoding = _encoding(result.fixed)
+        ctx = _context(result.fixed, encoding, enabled, found)
+        built = _build(todo, ctx, result)
+        chosen = [(d, f) for d, f in built if _allowed(f.applicability, unsafe)]
+        fixed, applied = _apply_pass(ctx.source, chosen, encoding, result)
+        if not applied or fixed == result.fixed:
             break
         result.fixed = fixed
-        result.applied += count
-    result.remaining = linter.lint_bytes(result.fixed, path)
+        result.applied += len(applied)
+        result.applied_codes.update(d.code for d in applied)
+    remaining = linter.lint_bytes(result.fixed, path, fixes=not unsafe)
     if not unsafe:
-        result.hidden = _count_fixable(result.fixed, linter, result.remaining)
+        result.hidden = _count_unsafe(result.fixed, enabled, remaining)
+    result.remaining = [_without_fix(d) for d in remaining]
     return result
 
 
-def _fixes_for(
-    data: bytes, linter: Linter, todo: list[Diagnostic]
-) -> tuple[Source, list[tuple[Diagnostic, Fix]], list[str]] | None:
-    """The span fixes the rules offer for ``todo`` findings, and notes on
-    fixers that failed (their findings simply stay)."""
-    wanted = {(d.line, d.col, d.code): d for d in todo}
-    rules = [
-        r for r in linter.rules if r.fix_safety and r.code in {d.code for d in todo}
-    ]
-    if not rules:
-        return None
-    try:
-        tree = ast.parse(data)
-        text = data.decode(_encoding(data))
-    except (SyntaxError, ValueError, UnicodeError):
-        return None
-    src = Source(text)
-    analysis = FileAnalysis(tree)
-    found: list[tuple[Diagnostic, Fix]] = []
-    notes: list[str] = []
-    for rule in rules:
+def offered_fixes(
+    data: bytes, path: str, linter: Linter
+) -> list[tuple[Diagnostic, Fix | Declined | None]]:
+    """Every finding of one file with its fix built (or None when its rule
+    has none there), applying nothing: what ``fix`` would start from."""
+    found = linter.lint_bytes(data, path, fixes=True)
+    enabled = frozenset(rule.code for rule in linter.rules)
+    ctx = _context(data, _encoding(data), enabled, found)
+    return [(d, d.fix.build(ctx) if d.fix else None) for d in found]
+
+
+def _wanted(fix: LazyFix, unsafe: bool) -> bool:
+    """Worth building in this run: its declared level (if any) may apply."""
+    return fix.applicability is None or _allowed(fix.applicability, unsafe)
+
+
+def _allowed(level: Applicability, unsafe: bool) -> bool:
+    if level is Applicability.SAFE:
+        return True
+    return unsafe and level is Applicability.UNSAFE
+
+
+def _context(
+    data: bytes, encoding: str, enabled: frozenset[str], found: list[Diagnostic]
+) -> FixContext:
+    findings = frozenset((d.line, d.col, d.code) for d in found)
+    return FixContext(Source(data.decode(encoding)), enabled, findings)
+
+
+def _build(
+    todo: list[Diagnostic], ctx: FixContext, result: FileFix
+) -> list[tuple[Diagnostic, Fix]]:
+    """Each finding's fix; declined ones and failing builders become notes
+    (their findings simply stay)."""
+    built: list[tuple[Diagnostic, Fix]] = []
+    for d in todo:
         try:
-            offered = list(rule.fixes(analysis, src))
+            fix = d.fix.build(ctx)  # type: ignore[union-attr]
         except Exception as exc:  # a fixer bug must not end the run
-            notes.append(
-                f"{rule.code} not fixed: internal error "
+            result.note(
+                f"{d.code} not fixed: internal error "
                 f"({exc.__class__.__name__}: {exc}); please report this file"
             )
             continue
-        for fix in offered:
-            col = src.offset(fix.line, fix.col) - src.starts[fix.line - 1]
-            diagnostic = wanted.get((fix.line, col + 1, rule.code))
-            if diagnostic is not None and fix.edits:
-                found.append((diagnostic, fix))
-    return src, found, notes
+        if isinstance(fix, Declined):
+            result.note(fix.reason)
+        elif fix is not None and fix.edits:
+            built.append((d, fix))
+    return built
 
 
-def _fix_spans(
-    data: bytes, linter: Linter, todo: list[Diagnostic], unsafe: bool
-) -> tuple[bytes, int, list[str]]:
-    """Apply every fix whose edits do not collide with an earlier one's; the
-    next pass picks up the rest. A fix whose result does not parse is
-    dropped (with a note) and the others still apply."""
-    offered = _fixes_for(data, linter, [d for d in todo if d.code not in _LEGACY_CODES])
-    if offered is None:
-        return data, 0, []
-    src, found, notes = offered
-    chosen: list[tuple[str, Fix]] = []
-    done: set[tuple[int, int, str]] = set()
-    for diagnostic, fix in found:
-        key = (diagnostic.line, diagnostic.col, diagnostic.code)
-        if key in done or not (unsafe or fix.safe):
-            continue
-        taken = [edit for _, f in chosen for edit in f.edits]
-        if any(_collide(a, b) for a in fix.edits for b in taken):
-            continue
-        chosen.append((diagnostic.code, fix))
-        done.add(key)
-    if not chosen:
-        return data, 0, notes
-    encoding = _encoding(data)
-    fixed = _parsed(_apply(src.text, [f for _, f in chosen]), encoding)
+def _apply_pass(
+    src: Source, chosen: list[tuple[Diagnostic, Fix]], encoding: str, result: FileFix
+) -> tuple[bytes, list[Diagnostic]]:
+    """A whole-file fix alone if there is one that parses, else the span
+    fixes that do not collide; returns the new bytes and what they fixed."""
+    alone = [(d, f) for d, f in chosen if f.alone]
+    if alone:
+        fix = alone[0][1]
+        fixed = _parsed(_apply(src.text, [fix]), encoding)
+        if fixed is not None:
+            return fixed, [d for d, f in alone if f is fix]
+        result.note(f"{alone[0][0].code} not fixed: the rewrite did not parse")
+    spans = _non_colliding([(d, f) for d, f in chosen if not f.alone])
+    if not spans:
+        return b"", []
+    fixed = _parsed(_apply(src.text, [f for _, f in spans]), encoding)
     if fixed is None:
-        kept: list[Fix] = []
-        for code, fix in chosen:  # find the culprits, keep the rest
-            if _parsed(_apply(src.text, [*kept, fix]), encoding) is None:
-                notes.append(
-                    f"{code} not fixed on line {fix.line}: the rewrite did not parse"
+        kept: list[tuple[Diagnostic, Fix]] = []
+        for d, fix in spans:  # find the culprits, keep the rest
+            trial = [f for _, f in kept] + [fix]
+            if _parsed(_apply(src.text, trial), encoding) is None:
+                result.note(
+                    f"{d.code} not fixed on line {d.line}: the rewrite did not parse"
                 )
             else:
-                kept.append(fix)
-        chosen = [(c, f) for c, f in chosen if f in kept]
-        fixed = _parsed(_apply(src.text, kept), encoding) if kept else None
+                kept.append((d, fix))
+        spans = kept
+        fixed = (
+            _parsed(_apply(src.text, [f for _, f in kept]), encoding) if kept else None
+        )
     if fixed is None:
-        return data, 0, notes
-    return fixed, len(chosen), notes
+        return b"", []
+    return fixed, [d for d, _ in spans]
+
+
+def _non_colliding(
+    candidates: list[tuple[Diagnostic, Fix]],
+) -> list[tuple[Diagnostic, Fix]]:
+    """Fixes in order, skipping any whose edits collide with an earlier
+    one's: the next pass picks those up."""
+    chosen: list[tuple[Diagnostic, Fix]] = []
+    taken: list[Edit] = []
+    for d, fix in candidates:
+        if any(_collide(a, b) for a in fix.edits for b in taken):
+            continue
+        chosen.append((d, fix))
+        taken.extend(fix.edits)
+    return chosen
 
 
 def _apply(text: str, fixes: list[Fix]) -> str:
@@ -220,13 +233,39 @@ def _collide(a: Edit, b: Edit) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def _count_fixable(data: bytes, linter: Linter, remaining: list[Diagnostic]) -> int:
-    """Remaining findings that have a fix (unsafe, since safe ones are done)."""
-    legacy = sum(1 for d in remaining if d.code in _LEGACY_CODES)
-    others = [d for d in remaining if d.code not in _LEGACY_CODES]
-    offered = _fixes_for(data, linter, others) if others else None
-    spans = len({id(d) for d, _ in offered[1]}) if offered else 0
-    return legacy + spans
+def _count_unsafe(
+    data: bytes, enabled: frozenset[str], remaining: list[Diagnostic]
+) -> int:
+    """Remaining findings that ``--unsafe-fixes`` would fix (safe ones are
+    done). A fix whose building is a whole-file rewrite is counted by its
+    declared level; the others are built, so only real fixes count."""
+    with_fix = [d for d in remaining if d.fix is not None]
+    if not with_fix:
+        return 0
+    ctx: FixContext | None = None
+    count = 0
+    for d in with_fix:
+        lazy: LazyFix = d.fix  # type: ignore[assignment]
+        if lazy.expensive:
+            count += lazy.applicability is Applicability.UNSAFE
+            continue
+        if ctx is None:
+            ctx = _context(data, _encoding(data), enabled, remaining)
+        try:
+            fix = lazy.build(ctx)
+        except Exception:  # reported when fixing; the hint just skips it
+            continue
+        if isinstance(fix, Fix) and fix.edits:
+            count += 1
+    return count
+
+
+def _without_fix(d: Diagnostic) -> Diagnostic:
+    return Diagnostic(d.path, d.line, d.col, d.code, d.message)
+
+
+def _encoding(data: bytes) -> str:
+    return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
 
 
 def write_atomically(path: str, data: bytes) -> None:
@@ -262,255 +301,3 @@ def fix_paths(
             write_atomically(path, result.fixed)
         results.append(result)
     return results
-
-
-# -- WN301 + WN302 -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Target:
-    code: str
-    kind: str  # "call" or "ref"
-    line: int
-    col: int  # characters, 0-based
-    text: str  # the source of the callee or reference
-    name_arg: ast.expr | None = None  # WN302's `name`
-
-
-def _fix_legacy_api(
-    data: bytes, path: str, linter: Linter, todo: list[Diagnostic]
-) -> tuple[bytes, int, str | None]:
-    """Rewrite every legacy call of the file, or none (with the reason)."""
-    codes = {d.code for d in todo}
-    if not codes & set(_LEGACY_CODES):
-        return data, 0, None
-    if not all(code in {r.code for r in linter.rules} for code in _LEGACY_CODES):
-        return data, 0, "WN301/WN302 not fixed: the two fixes apply together only"
-    every = [
-        d
-        for d in linter.lint_bytes(data, path, honor_noqa=False)
-        if d.code in _LEGACY_CODES
-    ]
-    wanted = {(d.line, d.col, d.code) for d in todo if d.code in _LEGACY_CODES}
-    if {(d.line, d.col, d.code) for d in every} != wanted:
-        return data, 0, "WN301/WN302 not fixed: a legacy call is silenced with noqa"
-
-    tree = ast.parse(data)
-    analysis = FileAnalysis(tree)
-    text = data.decode(_encoding(data))
-    lines = io.StringIO(text, newline="").readlines()
-    targets: dict[tuple[int, int, str], _Target] = {}
-    for code, names in (
-        ("WN301", tn.LEGACY_WEIGHT_NORM),
-        ("WN302", tn.LEGACY_REMOVE_WEIGHT_NORM),
-    ):
-        tolerant = code == "WN302"
-        for node in legacy_sites(analysis, names, tolerant_try=tolerant):
-            target = _target(code, node, lines)
-            if (
-                code == "WN302"
-                and target.kind == "call"
-                and not (
-                    node.args or any(k.arg == "module" for k in node.keywords)  # type: ignore[attr-defined]
-                )
-            ):
-                return (
-                    data,
-                    0,
-                    f"WN301/WN302 not fixed: no module on line {target.line}",
-                )
-            if code == "WN302" and target.kind == "ref":
-                return (
-                    data,
-                    0,
-                    (
-                        "WN301/WN302 not fixed: remove_weight_norm is passed as a "
-                        f"value on line {target.line}; rewrite it by hand"
-                    ),
-                )
-            if target.kind == "call" and code == "WN301" and not _default_name(node):
-                return (
-                    data,
-                    0,
-                    (
-                        "WN301/WN302 not fixed: weight norm of a parameter other than "
-                        f"`weight` on line {target.line}"
-                    ),
-                )
-            targets[(target.line, target.col, target.kind)] = target
-    if any(_defines_own(node) for node in ast.walk(tree)):
-        return (
-            data,
-            0,
-            ("WN301/WN302 not fixed: the file defines weight_g/weight_v of its own"),
-        )
-    if len(targets) != len(wanted):
-        return data, 0, "WN301/WN302 not fixed: not every finding could be located"
-    # weight_g/weight_v reads move with the modules normed here; in a file that
-    # also handles the new API they may belong to either, so leave it alone.
-    migrating = any(t.code == "WN301" for t in targets.values())
-    reads = any(
-        isinstance(n, ast.Attribute) and n.attr in _RENAMED for n in ast.walk(tree)
-    )
-    if reads and (not migrating or b"parametrizations" in data):
-        return (
-            data,
-            0,
-            (
-                "WN301/WN302 not fixed: weight_g/weight_v reads in a file that also "
-                "uses the new API; rewrite them by hand"
-            ),
-        )
-
-    module = cst.parse_module(data)
-    context = CodemodContext()
-    rewriter = _Rewriter(module, targets, context)
-    new_module = MetadataWrapper(module).visit(rewriter)
-    if rewriter.rewritten != len(targets):
-        return data, 0, "WN301/WN302 not fixed: not every finding could be rewritten"
-    new_module = AddImportsVisitor(context).transform_module(new_module)
-    new_module = RemoveImportsVisitor(context).transform_module(new_module)
-    fixed = new_module.bytes
-    try:
-        ast.parse(fixed)
-        cst.parse_module(fixed)
-    except (SyntaxError, cst.ParserSyntaxError) as exc:  # never write broken code
-        return data, 0, f"WN301/WN302 not fixed: the rewrite did not parse ({exc})"
-    return fixed, len(targets), None
-
-
-def _encoding(data: bytes) -> str:
-    import tokenize
-
-    return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-
-
-def _target(code: str, node: ast.expr, lines: list[str]) -> _Target:
-    line = node.lineno
-    text = lines[line - 1]
-    col = len(text.encode("utf-8")[: node.col_offset].decode("utf-8", "replace"))
-    if isinstance(node, ast.Call):
-        name_arg = node.args[1] if len(node.args) > 1 else None
-        for keyword in node.keywords:
-            if keyword.arg == "name":
-                name_arg = keyword.value
-        return _Target(code, "call", line, col, ast.unparse(node.func), name_arg)
-    return _Target(code, "ref", line, col, ast.unparse(node))
-
-
-def _default_name(node: ast.expr) -> bool:
-    """``weight_norm(m)`` or ``name="weight"``: reads of weight_g stay valid."""
-    if not isinstance(node, ast.Call):
-        return True
-    name = node.args[1] if len(node.args) > 1 else None
-    for keyword in node.keywords:
-        if keyword.arg == "name":
-            name = keyword.value
-    return name is None or (isinstance(name, ast.Constant) and name.value == "weight")
-
-
-def _defines_own(node: ast.AST) -> bool:
-    """A store to ``x.weight_g``/``weight_v``: a module of the file's own."""
-    return (
-        isinstance(node, ast.Attribute)
-        and node.attr in _RENAMED
-        and isinstance(node.ctx, ast.Store)
-    )
-
-
-class _Rewriter(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(
-        self,
-        module: cst.Module,
-        targets: dict[tuple[int, int, str], _Target],
-        context: CodemodContext,
-    ) -> None:
-        super().__init__()
-        self.module = module
-        self.targets = targets
-        self.context = context
-        self.rewritten = 0
-
-    def _at(self, node: cst.CSTNode, kind: str, text: str) -> _Target | None:
-        pos = self.get_metadata(PositionProvider, node).start
-        target = self.targets.get((pos.line, pos.column, kind))
-        if target is None or target.text != text:
-            return None
-        return target
-
-    def _spell(
-        self, func: cst.BaseExpression, new: str, submodule: str
-    ) -> cst.BaseExpression:
-        """The new API at the spot of ``func``: ``nn.utils.X`` keeps its prefix."""
-        if isinstance(func, cst.Attribute):
-            return cst.Attribute(
-                value=cst.Attribute(value=func.value, attr=cst.Name(submodule)),
-                attr=cst.Name(new),
-            )
-        AddImportsVisitor.add_needed_import(self.context, "torch.nn.utils", submodule)
-        return cst.Attribute(value=cst.Name(submodule), attr=cst.Name(new))
-
-    def _drop_legacy_import(self, func: cst.BaseExpression, legacy: str) -> None:
-        if isinstance(func, cst.Name):
-            asname = func.value if func.value != legacy else None
-            RemoveImportsVisitor.remove_unused_import(
-                self.context, "torch.nn.utils", legacy, asname
-            )
-
-    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        text = self.module.code_for_node(original.func)
-        target = self._at(original, "call", text)
-        if target is None:
-            return updated
-        self.rewritten += 1
-        if target.code == "WN301":
-            self._drop_legacy_import(original.func, "weight_norm")
-            return updated.with_changes(
-                func=self._spell(updated.func, "weight_norm", "parametrizations")
-            )
-        # remove_weight_norm(module, name="weight")
-        #   -> parametrize.remove_parametrizations(module, name)
-        self._drop_legacy_import(original.func, "remove_weight_norm")
-        positional = [a for a in updated.args if a.keyword is None]
-        by_name = {a.keyword.value: a for a in updated.args if a.keyword is not None}
-        module_arg = positional[0] if positional else by_name["module"]
-        name_arg = positional[1] if len(positional) > 1 else by_name.get("name")
-        name = name_arg.value if name_arg is not None else cst.SimpleString('"weight"')
-        return updated.with_changes(
-            func=self._spell(updated.func, "remove_parametrizations", "parametrize"),
-            args=[
-                cst.Arg(
-                    value=module_arg.value,
-                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
-                ),
-                cst.Arg(value=name),
-            ],
-        )
-
-    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
-        if self._at(original, "ref", original.value) is None:
-            return updated
-        self.rewritten += 1
-        self._drop_legacy_import(original, "weight_norm")
-        return self._spell(updated, "weight_norm", "parametrizations")
-
-    def leave_Attribute(
-        self, original: cst.Attribute, updated: cst.Attribute
-    ) -> cst.BaseExpression:
-        if original.attr.value in _RENAMED:
-            # m.weight_g -> m.parametrizations.weight.original0
-            return updated.with_changes(
-                value=cst.Attribute(
-                    value=cst.Attribute(
-                        value=updated.value, attr=cst.Name("parametrizations")
-                    ),
-                    attr=cst.Name("weight"),
-                ),
-                attr=cst.Name(_RENAMED[original.attr.value]),
-            )
-        if self._at(original, "ref", self.module.code_for_node(original)) is None:
-            return updated
-        self.rewritten += 1
-        return self._spell(updated, "weight_norm", "parametrizations")

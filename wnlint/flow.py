@@ -22,9 +22,10 @@ from typing import Any
 
 from wnlint import torchnames as tn
 from wnlint.resolve import Scope, resolve, resolves_only_to
+from wnlint.syntax import call_arg
 
 #: Attributes that hold a real parameter (a leaf) of a module.
-LEAF_ATTRS = frozenset({"weight_g", "weight_v", "original0", "original1"})
+LEAF_ATTRS = tn.WEIGHT_NORM_LEAVES
 
 
 @dataclass(frozen=True)
@@ -327,8 +328,8 @@ def _application(
     api = _api(call.func, scope)
     if api is None:
         return None
-    target = call.args[0] if call.args else _keyword(call, "module")
-    name_node = call.args[1] if len(call.args) > 1 else _keyword(call, "name")
+    target = call_arg(call, 0, "module")
+    name_node = call_arg(call, 1, "name")
     if name_node is None:
         name: str | None = "weight"
     elif isinstance(name_node, ast.Constant) and isinstance(name_node.value, str):
@@ -338,13 +339,6 @@ def _application(
     keys = {key_of(target)} if target is not None else set()
     keys |= result_keys
     return Application(call, order, frozenset(k for k in keys if k), name, api)
-
-
-def _keyword(call: ast.Call, name: str) -> ast.expr | None:
-    for keyword in call.keywords:
-        if keyword.arg == name:
-            return keyword.value
-    return None
 
 
 def is_optimizer(func: ast.expr, scope: Scope) -> bool:
@@ -364,7 +358,7 @@ def is_optimizer(func: ast.expr, scope: Scope) -> bool:
 def _optimizer(call: ast.Call, order: int, scope: Scope) -> OptimizerCall | None:
     if not is_optimizer(call.func, scope):
         return None
-    params = call.args[0] if call.args else _keyword(call, "params")
+    params = call_arg(call, 0, "params")
     modules: list[tuple[str, ast.AST]] = []
     tensors: list[tuple[str, str, ast.Attribute]] = []
     names: list[ast.Name] = []

@@ -35,6 +35,9 @@ NEW_API_NAMESPACES: tuple = (
     "torch.nn.utils.parametrize",
 )
 
+#: The package both APIs live in (the migration imports from it).
+UTILS = "torch.nn.utils"
+
 #: The attribute a parametrized module carries (``m.parametrizations``).
 NEW_API_ATTRIBUTE = "parametrizations"
 
@@ -128,3 +131,81 @@ OPTIMIZER_BASE: frozenset[str] = frozenset(
 )
 INIT_NAMESPACE = "torch.nn.init."
 CHAIN: frozenset[str] = frozenset({"itertools.chain", "itertools.chain.from_iterable"})
+
+# -- tensor and module vocabulary (names read as attributes, not resolved) ----
+
+#: Methods that run before training, where declaring and normalizing is fine.
+INIT_METHODS: frozenset[str] = frozenset(
+    {
+        "__init__",
+        "reset_parameters",
+        "_reset_parameters",
+        "init_weights",
+        "_init_weights",
+        "initialize",
+        "extra_repr",
+        "__repr__",
+    }
+)
+
+#: Tensor methods that change a tensor's shape or type, not what it is
+#: derived from.
+SHAPE_METHODS: frozenset[str] = frozenset(
+    {
+        "view",
+        "reshape",
+        "flatten",
+        "transpose",
+        "permute",
+        "t",
+        "contiguous",
+        "squeeze",
+        "unsqueeze",
+        "expand",
+        "expand_as",
+        "view_as",
+        "reshape_as",
+        "to",
+        "float",
+        "double",
+        "half",
+        "bfloat16",
+        "type",
+        "type_as",
+        "clone",
+    }
+)
+#: Reads that cut autograd.
+DETACH_METHODS: frozenset[str] = frozenset({"detach", "item", "tolist"})
+DETACH_ATTRS: frozenset[str] = frozenset({"data"})
+DETACH_BUILTINS: frozenset[str] = frozenset({"float", "int"})
+#: Reads that are never differentiable (shapes, flags, comparisons).
+NONDIFF_ATTRS: frozenset[str] = frozenset(
+    {"shape", "dtype", "device", "requires_grad", "grad", "ndim"}
+)
+NONDIFF_METHODS: frozenset[str] = frozenset(
+    {"size", "numel", "dim", "nelement", "data_ptr"}
+)
+#: Tensor methods that bound a norm away from zero (``n.clamp_min(eps)``).
+CLAMP_METHODS: frozenset[str] = frozenset({"clamp", "clamp_min", "clip", "add"})
+#: Tensor methods and attribute names that may compute a norm: a class
+#: without any of them (or a resolved norm function) cannot hold a WN1xx bug.
+NORMISH_ATTRS: frozenset[str] = frozenset({"norm", "sqrt", "normalize", "vector_norm"})
+MUL_METHODS: frozenset[str] = frozenset({"mul", "multiply"})
+DIV_METHODS: frozenset[str] = frozenset({"div", "divide"})
+#: ``nn.Module`` members that reach parameters without naming them.
+DYNAMIC_PARAMETER_ACCESS: frozenset[str] = frozenset(
+    {"parameters", "named_parameters", "state_dict", "_parameters", "__dict__"}
+)
+#: The legacy API's parameter names, and what the parametrizations API
+#: calls them (``m.parametrizations.weight.original0``).
+LEGACY_TO_PARAMETRIZED: dict[str, str] = {
+    "weight_g": "original0",
+    "weight_v": "original1",
+}
+#: The leaf parameters weight norm trains (either API's names).
+WEIGHT_NORM_LEAVES: frozenset[str] = frozenset(
+    {*LEGACY_TO_PARAMETRIZED, *LEGACY_TO_PARAMETRIZED.values()}
+)
+#: The tensor weight norm applies to by default.
+DEFAULT_WEIGHT_NAME = "weight"

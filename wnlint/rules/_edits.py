@@ -1,113 +1,19 @@
-"""Fixes as span edits located on the same ``ast`` the rules read.
+"""What the WN1xx and WN2xx fixes share when they rewrite code.
 
-A rule that can repair a finding yields :class:`Fix` objects: the finding's
-position, whether the fix is safe, and edits that replace character spans of
-the source. Everything outside the spans is kept byte for byte (comments,
-quotes, line endings), and :mod:`wnlint.fix` checks that the result parses
-before anything is written. New code is rendered with ``ast.unparse``, in
-the file's own indentation and line ending.
+Fixes are span edits (:mod:`wnlint.fixes`) located on the same ``ast`` the
+rules read; these helpers find the statement and block around a node, the
+names a method binds, a free attribute name for the whole class family, and
+render new code with ``ast.unparse``, in the file's own indentation and line
+ending.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
-import io
-from collections.abc import Iterable
-from dataclasses import dataclass
 
-from wnlint.modules import MethodFacts, ModuleClass, own_nodes, self_attr
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Replace ``text[start:end]`` (character offsets) with ``new``."""
-
-    start: int
-    end: int
-    new: str
-
-
-@dataclass(frozen=True)
-class Fix:
-    """The repair of the finding at ``line``/``col`` (as in ``Finding``)."""
-
-    line: int
-    col: int
-    safe: bool
-    edits: tuple[Edit, ...]
-
-
-class Source:
-    """A file's text with ``ast`` positions mapped to character offsets."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.lines = io.StringIO(text, newline="").readlines()
-        self.starts = [0]
-        for line in self.lines:
-            self.starts.append(self.starts[-1] + len(line))
-        first = self.lines[0] if self.lines else "\n"
-        self.newline = "\r\n" if first.endswith("\r\n") else "\n"
-
-    def offset(self, line: int, byte_col: int) -> int:
-        text = self.lines[line - 1] if line <= len(self.lines) else ""
-        chars = len(text.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
-        return self.starts[line - 1] + chars
-
-    def start(self, node: ast.AST) -> int:
-        return self.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
-
-    def end(self, node: ast.AST) -> int:
-        return self.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
-
-    def segment(self, node: ast.AST) -> str:
-        return self.text[self.start(node) : self.end(node)]
-
-    def replace(self, node: ast.AST, new: str) -> Edit:
-        return Edit(self.start(node), self.end(node), new)
-
-    def indent(self, stmt: ast.stmt) -> str:
-        line = self.lines[stmt.lineno - 1]
-        return line[: len(line) - len(line.lstrip(" \t"))]
-
-    def line_end(self, line: int) -> int:
-        """Offset just after line ``line`` (and its line break)."""
-        return self.starts[line]
-
-    def owns_lines(self, stmt: ast.stmt) -> bool:
-        """The statement is alone on its lines (a trailing comment allowed)."""
-        first = self.lines[stmt.lineno - 1]
-        end_line: int = stmt.end_lineno  # type: ignore[assignment]
-        last = self.lines[end_line - 1]
-        before = first[: self.start(stmt) - self.starts[stmt.lineno - 1]]
-        after = last[self.end(stmt) - self.starts[end_line - 1] :]
-        return not before.strip() and (not after.strip() or after.lstrip()[0] == "#")
-
-    def delete(self, stmt: ast.stmt) -> Edit | None:
-        """Remove a statement's whole lines, or None when it shares them."""
-        if not self.owns_lines(stmt):
-            return None
-        return Edit(
-            self.starts[stmt.lineno - 1],
-            self.line_end(stmt.end_lineno),  # type: ignore[arg-type]
-            "",
-        )
-
-    def insert_after(self, stmt: ast.stmt, lines: Iterable[str]) -> Edit:
-        """New lines after ``stmt``, at its indentation (empty ones stay empty)."""
-        at = self.line_end(stmt.end_lineno)  # type: ignore[arg-type]
-        lead = "" if self.text[at - 1 : at] in ("\n", "\r") else self.newline
-        indent = self.indent(stmt)
-        body = "".join(
-            f"{indent}{line}{self.newline}" if line else self.newline for line in lines
-        )
-        return Edit(at, at, lead + body)
-
-    def insert_before(self, stmt: ast.stmt, text: str) -> Edit:
-        """``text`` (whole lines, already indented) before ``stmt``'s line."""
-        at = self.starts[stmt.lineno - 1]
-        return Edit(at, at, text)
+from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts
+from wnlint.syntax import own_nodes, self_attr
 
 
 def statement_of(func: ast.AST, node: ast.AST) -> ast.stmt | None:
@@ -142,17 +48,21 @@ def block_of(func: ast.AST, stmt: ast.stmt) -> list[ast.stmt] | None:
     return None
 
 
-def family_attrs(cls: ModuleClass) -> set[str]:
-    """Every ``self.<attr>`` the class and its same-file bases mention, and
-    its method names: a new attribute must avoid them all."""
+def family_attrs(facts: ModuleFacts, cls: ModuleClass) -> set[str]:
+    """Every ``self.<attr>`` the classes sharing ``self`` with ``cls``
+    mention, its method names and parameters, and every string they hold
+    (``getattr``/``setattr``/``register_*`` by name): a new attribute must
+    avoid them all."""
     names = set(cls.methods) | set(cls.params)
-    for method in cls.methods.values():
-        for node in own_nodes(method.node):
-            name = self_attr(node)
+    for node in facts.family(cls):
+        for child in ast.walk(node):
+            name = self_attr(child)
             if name is not None:
                 names.add(name)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                names.add(node.value)  # setattr/getattr/register_* by name
+            elif isinstance(child, ast.Constant) and isinstance(child.value, str):
+                names.add(child.value)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.add(child.name)
     return names
 
 
@@ -188,11 +98,11 @@ def inline_locals(
             nonlocal failed
             if node.id not in locals_ or node.id == "self":
                 return node
-            values = method.defs.get(node.id) or []
-            if len(values) != 1 or values[0] is None:
+            value = method.single_def(node.id)
+            if value is None:
                 failed = True
                 return node
-            inner = inline_locals(values[0], method, depth + 1)
+            inner = inline_locals(value, method, depth + 1)
             if inner is None:
                 failed = True
                 return node
@@ -213,10 +123,6 @@ def replace_self_attr(expr: ast.expr, attr: str, new: ast.expr) -> ast.expr:
             return node
 
     return _Replace().visit(copy.deepcopy(expr))
-
-
-def self_attrs_in(expr: ast.AST) -> set[str]:
-    return {name for node in ast.walk(expr) if (name := self_attr(node)) is not None}
 
 
 def parenthesize(text: str, node: ast.expr) -> str:

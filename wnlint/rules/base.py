@@ -9,12 +9,13 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from collections.abc import Iterator
-from typing import ClassVar, NamedTuple
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
 
 from wnlint.analysis import FileAnalysis
+from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix
 from wnlint.prefilter import AnyOf, Prefilter
-from wnlint.rules._edits import Fix, Source
 
 DOC_SECTIONS = (
     "What it does",
@@ -30,20 +31,38 @@ _SECTION_RE = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
 _CODE_BLOCK_RE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-class Finding(NamedTuple):
-    """A rule's raw result: 1-based line, ``ast`` column (UTF-8 bytes)."""
+@dataclass(frozen=True)
+class Finding:
+    """A rule's raw result: 1-based line, ``ast`` column (UTF-8 bytes), the
+    filled-in message, and the fix that repairs it, if the rule has one."""
 
     line: int
     col: int
     message: str
+    fix: LazyFix | None = None
+    #: Which of the rule's message templates produced ``message``.
+    variant: str | None = None
 
 
 class Rule:
-    """Base class of every rule; subclasses are listed in ``ALL_RULES``."""
+    """Base class of every rule; subclasses are listed in ``ALL_RULES``.
+
+    A rule's metadata is used: ``summary`` is its row in the README table,
+    ``message`` (or a named template in ``messages``) is what a finding
+    says, filled with the finding's fields, ``fix_title`` is what ``fix
+    --diff`` and ``wnlint rule`` say the fix does, and ``fix_safety`` is the
+    most a fix of this rule may be applied as (checked against the fixes the
+    rule actually returns).
+    """
 
     code: ClassVar[str]
     name: ClassVar[str]
+    #: One line: what the rule finds (the README's rules table).
+    summary: ClassVar[str]
+    #: The message template, filled by :meth:`finding`'s keyword fields.
     message: ClassVar[str]
+    #: Further templates, by name (``finding(node, variant="...")``).
+    messages: ClassVar[Mapping[str, str]] = {}
     fix_title: ClassVar[str]
     #: The source text the rule needs (see :mod:`wnlint.prefilter`): files
     #: that no enabled rule's prefilter admits are never parsed.
@@ -56,23 +75,47 @@ class Rule:
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         raise NotImplementedError
 
-    def fixes(self, analysis: FileAnalysis, source: Source) -> Iterator[Fix]:
-        """Repairs for this rule's findings (as span edits); most rules'
-        findings have none, or only under conditions each rule documents."""
-        return iter(())
-
-    def finding(self, node: ast.AST, message: str | None = None) -> Finding:
+    def finding(
+        self,
+        node: ast.AST,
+        variant: str | None = None,
+        fix: LazyFix | None = None,
+        **fields: object,
+    ) -> Finding:
+        """A finding at ``node``, its message filled from ``fields``."""
+        template = self.messages[variant] if variant else self.message
         return Finding(
             node.lineno,  # type: ignore[attr-defined]
             node.col_offset,  # type: ignore[attr-defined]
-            message or self.message,
+            template.format(**fields),
+            fix,
+            variant,
         )
 
     @classmethod
+    def templates(cls) -> dict[str | None, str]:
+        """Every message template, the main one under None."""
+        found: dict[str | None, str] = {None: cls.message}
+        found.update(cls.messages)
+        return found
+
+    @classmethod
+    def fix_line(cls) -> str:
+        """What fixing a finding does, in one line (``wnlint rule``)."""
+        if cls.fix_safety is None:
+            return f"Fix: none (report only). Remedy: {cls.fix_title}"
+        safety = "safe or unsafe" if cls.fix_safety == "mixed" else cls.fix_safety
+        return f"Fix ({safety}): {cls.fix_title}"
+
+    @classmethod
     def documentation(cls) -> str:
-        """The rule's page: a title line, then its docstring sections."""
+        """The rule's page: a title line, what it finds and how it is fixed,
+        then its docstring sections."""
         body = inspect.cleandoc(cls.__doc__ or "")
-        return f"# {cls.code} {cls.name}\n\n{body}\n"
+        return (
+            f"# {cls.code} {cls.name}\n\n{cls.summary[:1].upper()}{cls.summary[1:]}."
+            f"\n\n{cls.fix_line()}\n\n{body}\n"
+        )
 
     @classmethod
     def doc_sections(cls) -> dict[str, str]:
@@ -89,3 +132,17 @@ class Rule:
         """The first python code block of ``section`` (for the meta-tests)."""
         match = _CODE_BLOCK_RE.search(cls.doc_sections().get(section, ""))
         return match.group(1) if match else ""
+
+
+def edits_fix(
+    applicability: Applicability,
+    make: Callable[..., tuple[Edit, ...]],
+    *args: object,
+) -> LazyFix:
+    """A lazy fix whose edits ``make(*args, source)`` returns (none: no fix)."""
+
+    def build(ctx: FixContext) -> Fix | None:
+        edits = make(*args, ctx.source)
+        return Fix(applicability, edits) if edits else None
+
+    return LazyFix(build, applicability)

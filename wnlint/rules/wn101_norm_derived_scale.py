@@ -3,22 +3,22 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from wnlint import norms
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import ModuleClass, ModuleFacts, WeightNormExpr, own_nodes
+from wnlint.fixes import Applicability, Edit, Source
+from wnlint.modules import ModuleClass, ModuleFacts
+from wnlint.norms import WeightNormExpr
 from wnlint.prefilter import MODULE_CLASSES
 from wnlint.rules._edits import (
-    Edit,
-    Fix,
-    Source,
     family_attrs,
     inline_locals,
     local_names,
     replace_self_attr,
-    self_attrs_in,
     statement_of,
 )
 from wnlint.rules._module_rules import source
-from wnlint.rules.base import Finding, Rule
+from wnlint.rules.base import Finding, Rule, edits_fix
+from wnlint.syntax import own_nodes, self_attrs_in
 
 
 class NormDerivedScale(Rule):
@@ -100,28 +100,24 @@ class NormDerivedScale(Rule):
         "weight equals the direction and has no learnable magnitude"
     )
     message = (
-        "scale is the norm of the direction it multiplies, so the weight equals "
-        "the direction and the layer has no learnable magnitude"
+        "scale `{scale}` is the norm of {direction}, the direction it "
+        "multiplies: the weight equals {direction} and has no learnable magnitude"
     )
     fix_title = "Make the scale a leaf nn.Parameter initialised from the norm"
     prefilter = MODULE_CLASSES
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        for _, expr, scale in _cases(analysis.modules):
-            direction = f"`self.{expr.base}`"
+        facts = analysis.modules
+        for cls, expr, scale in _cases(facts):
             yield self.finding(
                 expr.node,
-                f"scale `{source(scale)}` is the norm of {direction}, "
-                f"the direction it multiplies: the weight equals "
-                f"{direction} and has no learnable magnitude",
+                scale=source(scale),
+                direction=f"`self.{expr.base}`",
+                fix=edits_fix(
+                    Applicability.UNSAFE, _leaf_scale, facts, cls, expr, scale
+                ),
             )
-
-    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
-        for cls, expr, scale in _cases(analysis.modules):
-            edits = _leaf_scale(cls, expr, scale, src)
-            if edits:
-                yield Fix(expr.node.lineno, expr.node.col_offset, False, edits)
 
 
 def _cases(
@@ -132,14 +128,18 @@ def _cases(
         for expr in exprs:
             method = cls.methods[expr.method]
             for scale in expr.scales:
-                norm = facts.norm_of(scale, method)
+                norm = norms.norm_of(scale, method)
                 if norm is not None and norm.base == expr.base:
                     yield cls, expr, scale
                     break
 
 
 def _leaf_scale(
-    cls: ModuleClass, expr: WeightNormExpr, scale: ast.expr, src: Source
+    facts: ModuleFacts,
+    cls: ModuleClass,
+    expr: WeightNormExpr,
+    scale: ast.expr,
+    src: Source,
 ) -> tuple[Edit, ...]:
     """Declare ``self.<g> = nn.Parameter(<norm of self.<v>.detach()>)`` at the
     end of ``__init__`` (after anything that initialises v) and read it
@@ -169,7 +169,7 @@ def _leaf_scale(
             and node.id == scale.id
             and isinstance(node.ctx, ast.Load)
         ]
-        stmt = statement_of(method.node, method.defs[scale.id][0])  # type: ignore[arg-type]
+        stmt = statement_of(method.node, method.single_def(scale.id))  # type: ignore[arg-type]
         if (
             reads == [scale]
             and isinstance(stmt, ast.Assign)
@@ -177,7 +177,7 @@ def _leaf_scale(
             and isinstance(stmt.targets[0], ast.Name)
         ):
             stale = src.delete(stmt)
-    taken = family_attrs(cls)
+    taken = family_attrs(facts, cls)
     wanted = [scale.id] if isinstance(scale, ast.Name) and stale else []
     candidates = [*wanted, "g", f"{expr.base}_g", f"{expr.base}_scale"]
     candidates += [f"g{i}" for i in range(1, 100)]

@@ -1,30 +1,23 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import ClassVar
 
+from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import (
-    INIT_METHODS,
-    MethodFacts,
-    ModuleClass,
-    reads_param,
-    self_attr,
-)
-from wnlint.modules import own_nodes as own_nodes_of
+from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix, Source
+from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts
+from wnlint.norms import reads_param
 from wnlint.prefilter import MODULE_CLASSES
 from wnlint.rules._edits import (
-    Edit,
-    Fix,
-    Source,
     block_of,
     inline_locals,
     local_names,
-    self_attrs_in,
     statement_of,
 )
-from wnlint.rules._module_rules import family, own_nodes, reachable
 from wnlint.rules.base import Finding, Rule
+from wnlint.syntax import is_self, own_nodes, self_attr, self_attrs_in, string_value
 
 
 class StoredComputedWeight(Rule):
@@ -122,43 +115,76 @@ class StoredComputedWeight(Rule):
         "registered parameter)"
     )
     message = (
-        "computed weight stored on the module in forward: a non-leaf tensor "
-        "outside parameters() and state_dict that breaks deepcopy and optimizers"
+        "computed weight stored on `{target}` in forward: a non-leaf tensor "
+        "outside parameters() and state_dict that breaks copy.deepcopy and "
+        "optimizers; keep it in a local"
     )
+    messages: ClassVar[Mapping[str, str]] = {
+        "parameter": (
+            "computed tensor assigned to the registered parameter `{target}` in "
+            "forward: raises TypeError (torch.nn.Parameter or None expected); "
+            "keep the computed weight in a local"
+        )
+    }
     fix_title = "Keep the computed weight in a local variable"
     prefilter = MODULE_CLASSES
     fix_safety = "mixed"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        for cls, _, node, target, _ in _cases(analysis):
-            yield self.finding(node, _message(target, cls.params))
+        facts = analysis.modules
+        for cls, method, node, target, value in _cases(facts):
+            attr = target.split(".", 1)[1]
+            fix = None
+            if "." not in attr and attr not in cls.params and attr not in cls.methods:
+                # A submodule's or a registered parameter: the code that reads
+                # it is torch's, so there is nothing to rewrite here.
+                fix = LazyFix(_fixer(facts, cls, method, node, attr, value))
+            yield self.finding(
+                node,
+                "parameter" if attr in cls.params else None,
+                fix,
+                target=target,
+            )
 
-    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
-        for cls, method, node, target, value in _cases(analysis):
-            attr = target[len("self.") :]
-            if "." in attr or attr in cls.params or attr in cls.methods:
-                continue  # a submodule's or a registered parameter: report only
-            stmt = statement_of(method.node, node)
-            if stmt is None or not src.owns_lines(stmt):
-                continue
-            uses = _mentions([c.node for c in family(analysis.modules, cls)], attr)
-            placeholders = [u for u in uses["placeholder"] if src.owns_lines(u)]
-            if len(placeholders) != len(uses["placeholder"]):
-                continue
-            edits = _to_local(method, stmt, attr, uses, src)
-            safe = bool(edits)
-            if not edits:
-                edits = _to_property(cls, method, stmt, attr, value, uses, src)
-            if edits:
-                edits += tuple(src.delete(p) for p in placeholders)  # type: ignore[misc]
-                yield Fix(node.lineno, node.col_offset, safe, edits)  # type: ignore[attr-defined]
+
+def _fixer(
+    facts: ModuleFacts,
+    cls: ModuleClass,
+    method: MethodFacts,
+    node: ast.AST,
+    attr: str,
+    value: ast.expr,
+) -> Callable[[FixContext], Fix | None]:
+    """The fix: a local when only this method reads the value (safe), else a
+    read-only property (unsafe)."""
+
+    def build(ctx: FixContext) -> Fix | None:
+        src = ctx.source
+        stmt = statement_of(method.node, node)
+        if stmt is None or not src.owns_lines(stmt):
+            return None
+        uses = _mentions(facts.family(cls), attr)
+        placeholders = [u for u in uses["placeholder"] if src.owns_lines(u)]
+        if len(placeholders) != len(uses["placeholder"]):
+            return None
+        edits = _to_local(method, stmt, attr, uses, src)
+        safe = bool(edits)
+        if not edits:
+            edits = _to_property(cls, method, stmt, attr, value, uses, src)
+        if not edits:
+            return None
+        edits += tuple(src.delete(p) for p in placeholders)  # type: ignore[misc]
+        level = Applicability.SAFE if safe else Applicability.UNSAFE
+        return Fix(level, edits)
+
+    return build
 
 
 def _cases(
-    analysis: FileAnalysis,
+    facts: ModuleFacts,
 ) -> Iterator[tuple[ModuleClass, MethodFacts, ast.AST, str, ast.expr]]:
-    for cls, _ in analysis.modules.normalizing_classes():
-        for method in reachable(cls):
+    for cls, _ in facts.normalizing_classes():
+        for method in cls.reachable():
             for node, target, value in _stores(method):
                 if method.in_no_grad(node) or not reads_param(value, method):
                     continue
@@ -175,9 +201,9 @@ def _mentions(classes: list[ast.ClassDef], attr: str) -> dict[str, list]:
     for func in nodes:
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        if func.name not in INIT_METHODS:
+        if func.name not in tn.INIT_METHODS:
             continue
-        for stmt in own_nodes_of(func):
+        for stmt in own_nodes(func):
             if (
                 isinstance(stmt, ast.Assign)
                 and len(stmt.targets) == 1
@@ -213,10 +239,10 @@ def _to_local(
     ):
         return ()
     if attr in local_names(method) or any(
-        isinstance(n, ast.Name) and n.id == attr for n in own_nodes(method)
+        isinstance(n, ast.Name) and n.id == attr for n in own_nodes(method.node)
     ):
         return ()
-    mine = {id(n) for n in own_nodes(method)}
+    mine = {id(n) for n in own_nodes(method.node)}
     target = stmt.targets[0]
     reads = [n for n in uses["other"] if n is not target]
     for read in reads:
@@ -252,7 +278,7 @@ def _to_property(
         return ()  # stored (or deleted) elsewhere too
     if any(isinstance(n, ast.Constant) and not _in(n, stmt) for n in uses["other"]):
         return ()  # reached by name elsewhere (getattr/setattr/hasattr)
-    mine = {id(n) for n in own_nodes(method)}
+    mine = {id(n) for n in own_nodes(method.node)}
     if any(
         id(n) in mine and not _in(n, stmt) and n.lineno <= stmt.lineno
         for n in uses["other"]
@@ -292,18 +318,18 @@ def _feeders(
     inside = {id(n) for n in ast.walk(stmt)}
     found: list[ast.stmt] = []
     for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}:
-        values = method.defs.get(name) or []
-        if len(values) != 1 or values[0] is None:
+        value = method.single_def(name)
+        if value is None:
             continue
         feeder = next(
-            (s for s in block if isinstance(s, ast.Assign) and s.value is values[0]),
+            (s for s in block if isinstance(s, ast.Assign) and s.value is value),
             None,
         )
         if feeder is None or len(feeder.targets) != 1:
             continue
         loads = [
             n
-            for n in own_nodes(method)
+            for n in own_nodes(method.node)
             if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
         ]
         if isinstance(feeder.targets[0], ast.Name) and all(
@@ -323,7 +349,7 @@ def _in(node: ast.AST, stmt: ast.stmt) -> bool:
 
 def _stores(method: MethodFacts) -> Iterator[tuple[ast.AST, str, ast.expr]]:
     """(statement, described target, stored value) for each store on self."""
-    for node in own_nodes(method):
+    for node in own_nodes(method.node):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 name = self_attr(target)
@@ -338,27 +364,11 @@ def _stores(method: MethodFacts) -> Iterator[tuple[ast.AST, str, ast.expr]]:
             and isinstance(node.func, ast.Name)
             and node.func.id == "setattr"
             and len(node.args) == 3
-            and isinstance(node.args[1], ast.Constant)
-            and isinstance(node.args[1].value, str)
+            and string_value(node.args[1]) is not None
         ):
             owner = node.args[0]
-            attr = node.args[1].value
-            if isinstance(owner, ast.Name) and owner.id == "self":
+            attr = string_value(node.args[1])
+            if is_self(owner):
                 yield node, f"self.{attr}", node.args[2]
             elif self_attr(owner):
                 yield node, f"self.{self_attr(owner)}.{attr}", node.args[2]
-
-
-def _message(target: str, params: dict) -> str:
-    attr = target.split(".", 1)[1]
-    if attr in params:
-        return (
-            f"computed tensor assigned to the registered parameter `{target}` in "
-            "forward: raises TypeError (torch.nn.Parameter or None expected); "
-            "keep the computed weight in a local"
-        )
-    return (
-        f"computed weight stored on `{target}` in forward: a non-leaf tensor "
-        "outside parameters() and state_dict that breaks copy.deepcopy and "
-        "optimizers; keep it in a local"
-    )

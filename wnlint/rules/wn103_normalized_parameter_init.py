@@ -4,32 +4,15 @@ import ast
 import copy
 from collections.abc import Iterator
 
+from wnlint import norms
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import (
-    DETACH_METHODS,
-    INIT_METHODS,
-    SHAPE_METHODS,
-    MethodFacts,
-    ModuleClass,
-    ModuleFacts,
-    ParamDecl,
-    norm_call_argument,
-    reads_param,
-    self_attr,
-)
+from wnlint.fixes import Applicability, Edit, Source
+from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts, ParamDecl
 from wnlint.prefilter import MODULE_CLASSES
-from wnlint.resolve import resolves_only_to
-from wnlint.rules._edits import (
-    Edit,
-    Fix,
-    Source,
-    local_names,
-    parenthesize,
-    self_attrs_in,
-)
-from wnlint.rules._module_rules import own_nodes, reachable
-from wnlint.rules.base import Finding, Rule
+from wnlint.rules._edits import local_names, parenthesize
+from wnlint.rules.base import Finding, Rule, edits_fix
+from wnlint.syntax import call_arg, is_call_to, own_nodes, self_attr, self_attrs_in
 
 
 class NormalizedParameterInit(Rule):
@@ -109,51 +92,53 @@ class NormalizedParameterInit(Rule):
         "renormalizing: `||w||` drifts away from `|g|`"
     )
     message = (
-        "parameter initialised normalized but forward scales it without "
-        "renormalizing: after the first step ||w|| no longer equals |g|"
+        "`self.{name}` is initialised normalized, but forward scales it "
+        "without renormalizing: after the first step ||w|| no longer equals |g|"
     )
     fix_title = "Renormalize the parameter in forward"
     prefilter = MODULE_CLASSES
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        for _, name, decl in _cases(analysis.modules):
-            yield self.finding(
-                decl.call,  # type: ignore[arg-type]
-                f"`self.{name}` is initialised normalized, but forward scales it "
-                "without renormalizing: after the first step ||w|| no longer "
-                "equals |g|",
-            )
-
-    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
         facts = analysis.modules
         for cls, name, decl in _cases(facts):
-            init = cls.own_methods[decl.method]  # type: ignore[index]
-            renorm = _renormalizer(decl.call, init, name)  # type: ignore[arg-type]
-            if renorm is None:
-                continue
-            text = parenthesize(ast.unparse(renorm), renorm)
-            needs = _free_names(renorm)
-            edits: dict[int, Edit] = {}
-            for method in reachable(cls):
-                if local_names(method) & needs:
-                    edits = {}
-                    break
-                for mine in _scaled_reads(cls, name, facts, method):
-                    if _free_names(mine):
-                        continue  # through a local alias: left to the user
-                    for node in ast.walk(mine):
-                        if self_attr(node) == name:
-                            edits[id(node)] = src.replace(node, text)
-            if edits:
-                call = decl.call
-                yield Fix(call.lineno, call.col_offset, False, tuple(edits.values()))  # type: ignore[union-attr]
+            yield self.finding(
+                decl.call,  # type: ignore[arg-type]
+                name=name,
+                fix=edits_fix(
+                    Applicability.UNSAFE, _renormalize, facts, cls, name, decl
+                ),
+            )
+
+
+def _renormalize(
+    facts: ModuleFacts, cls: ModuleClass, name: str, decl: ParamDecl, src: Source
+) -> tuple[Edit, ...]:
+    """Each read of ``self.<name>`` in a scale product becomes the parameter
+    normalized the way ``__init__`` normalized its value."""
+    init = cls.own_methods[decl.method]  # type: ignore[index]
+    renorm = _renormalizer(decl.call, init, name)  # type: ignore[arg-type]
+    if renorm is None:
+        return ()
+    text = parenthesize(ast.unparse(renorm), renorm)
+    needs = _free_names(renorm)
+    edits: dict[int, Edit] = {}
+    for method in cls.reachable():
+        if local_names(method) & needs:
+            return ()
+        for mine in _scaled_reads(name, method):
+            if _free_names(mine):
+                continue  # through a local alias: left to the user
+            for node in ast.walk(mine):
+                if self_attr(node) == name:
+                    edits[id(node)] = src.replace(node, text)
+    return tuple(edits.values())
 
 
 def _cases(facts: ModuleFacts) -> Iterator[tuple[ModuleClass, str, ParamDecl]]:
     for cls in facts.classes:
         for name, decl in cls.params.items():
-            if decl.call is None or decl.method not in INIT_METHODS:
+            if decl.call is None or decl.method not in tn.INIT_METHODS:
                 continue
             if decl.method not in cls.own_methods:
                 continue
@@ -161,7 +146,7 @@ def _cases(facts: ModuleFacts) -> Iterator[tuple[ModuleClass, str, ParamDecl]]:
             value = _parameter_value(decl.call)
             if value is None or not _is_normalized(value, init):
                 continue
-            if _renormalized(facts, cls, name) or not _scaled(cls, name, facts):
+            if _renormalized(facts, cls, name) or not _scaled(cls, name):
                 continue
             yield cls, name, decl
 
@@ -173,15 +158,13 @@ def _renormalizer(call: ast.Call, init: MethodFacts, name: str) -> ast.expr | No
     for _ in range(3):  # through local names, but never through a reshape
         if not isinstance(value, ast.Name):
             break
-        defs = init.defs.get(value.id) or []
-        value = defs[0] if len(defs) == 1 else None
+        value = init.single_def(value.id)
     param = ast.parse(f"self.{name}", mode="eval").body
     out: ast.expr
     if (
         isinstance(value, ast.Call)
         and value.args
-        and isinstance(value.func, (ast.Name, ast.Attribute))
-        and resolves_only_to(value.func, init.scope, tn.NORMALIZE_FUNCTIONS)
+        and is_call_to(value, init.scope, tn.NORMALIZE_FUNCTIONS)
     ):
         call = copy.deepcopy(value)
         call.args[0] = param
@@ -211,12 +194,7 @@ def _free_names(expr: ast.AST) -> set[str]:
 
 
 def _parameter_value(call: ast.Call) -> ast.expr | None:
-    if call.args:
-        return call.args[0]
-    for keyword in call.keywords:
-        if keyword.arg == "data":
-            return keyword.value
-    return None
+    return call_arg(call, 0, "data")
 
 
 def _peel(expr: ast.expr) -> ast.expr:
@@ -224,10 +202,10 @@ def _peel(expr: ast.expr) -> ast.expr:
     while (
         isinstance(expr, ast.Call)
         and isinstance(expr.func, ast.Attribute)
-        and (expr.func.attr in SHAPE_METHODS or expr.func.attr in DETACH_METHODS)
+        and (expr.func.attr in tn.SHAPE_METHODS or expr.func.attr in tn.DETACH_METHODS)
     ):
         expr = expr.func.value
-    while isinstance(expr, ast.Attribute) and expr.attr == "data":
+    while isinstance(expr, ast.Attribute) and expr.attr in tn.DETACH_ATTRS:
         expr = expr.value
     return expr
 
@@ -236,64 +214,33 @@ def _is_normalized(value: ast.expr, method: MethodFacts) -> bool:
     """``x / norm(x)`` or ``F.normalize(x)``, through one local name."""
     value = _peel(value)
     if isinstance(value, ast.Name):
-        defs = method.defs.get(value.id) or []
-        return (
-            len(defs) == 1 and defs[0] is not None and _is_normalized(defs[0], method)
-        )
-    if isinstance(value, ast.Call) and isinstance(
-        value.func, (ast.Name, ast.Attribute)
-    ):
-        return resolves_only_to(value.func, method.scope, tn.NORMALIZE_FUNCTIONS)
+        inner = method.single_def(value.id)
+        return inner is not None and _is_normalized(inner, method)
+    if isinstance(value, ast.Call):
+        return is_call_to(value, method.scope, tn.NORMALIZE_FUNCTIONS)
     if not (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div)):
         return False
-    numerator = ast.dump(_peel(value.left))
-    argument = _norm_argument(value.right, method)
-    return argument is not None and ast.dump(_peel(argument)) == numerator
-
-
-def _norm_argument(expr: ast.expr, method: MethodFacts) -> ast.expr | None:
-    """The tensor whose norm ``expr`` is (epsilons and clamps allowed)."""
-    expr = _peel(expr)
-    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
-        return _norm_argument(expr.left, method) or _norm_argument(expr.right, method)
-    if not isinstance(expr, ast.Call):
-        return None
-    tensor = norm_call_argument(expr, method.scope)
-    if tensor is not None:
-        return tensor
-    func = expr.func
-    if (
-        isinstance(func, (ast.Name, ast.Attribute))
-        and expr.args
-        and resolves_only_to(func, method.scope, tn.CLAMP_FUNCTIONS)
-    ):
-        return _norm_argument(expr.args[0], method)
-    if isinstance(func, ast.Attribute) and func.attr in ("clamp", "clamp_min", "add"):
-        return _norm_argument(func.value, method)
-    return None
+    norm = norms.norm_operand(value.right, norms.MethodNorms(method))
+    return norm is not None and ast.dump(_peel(norm.operand)) == ast.dump(
+        _peel(value.left)
+    )
 
 
 def _renormalized(facts: ModuleFacts, cls: ModuleClass, name: str) -> bool:
     return any(expr.base == name for expr in facts.weight_norm_exprs(cls))
 
 
-def _scaled(cls: ModuleClass, name: str, facts: ModuleFacts) -> bool:
+def _scaled(cls: ModuleClass, name: str) -> bool:
     """Forward multiplies ``self.<name>`` by another parameter-derived factor."""
-    return any(
-        True
-        for method in reachable(cls)
-        for _ in _scaled_reads(cls, name, facts, method)
-    )
+    return any(True for method in cls.reachable() for _ in _scaled_reads(name, method))
 
 
-def _scaled_reads(
-    cls: ModuleClass, name: str, facts: ModuleFacts, method: MethodFacts
-) -> Iterator[ast.expr]:
+def _scaled_reads(name: str, method: MethodFacts) -> Iterator[ast.expr]:
     """The factors of products in ``method`` that read ``self.<name>``."""
-    for node in own_nodes(method):
+    for node in own_nodes(method.node):
         if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
             continue
         for mine, other in ((node.left, node.right), (node.right, node.left)):
-            found = facts.param_of(mine, method)
-            if found and found[0] == name and reads_param(other, method):
+            found = norms.param_of(mine, method)
+            if found and found[0] == name and norms.reads_param(other, method):
                 yield mine

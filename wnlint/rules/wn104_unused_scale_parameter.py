@@ -5,17 +5,12 @@ from collections.abc import Iterator
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import INIT_METHODS, ModuleClass, ModuleFacts, ParamDecl, self_attr
+from wnlint.fixes import Applicability, Edit, Source
+from wnlint.modules import ModuleClass, ModuleFacts, ParamDecl
 from wnlint.prefilter import MODULE_CLASSES
-from wnlint.resolve import resolves_only_to
-from wnlint.rules._edits import Fix, Source, parenthesize
-from wnlint.rules._module_rules import inherits, own_nodes
-from wnlint.rules.base import Finding, Rule
-
-#: Ways a method can reach parameters without naming them.
-_DYNAMIC_METHODS = frozenset(
-    {"parameters", "named_parameters", "state_dict", "_parameters", "__dict__"}
-)
+from wnlint.rules._edits import parenthesize
+from wnlint.rules.base import Finding, Rule, edits_fix
+from wnlint.syntax import is_call_to, is_self, own_nodes, self_attr
 
 
 class UnusedScaleParameter(Rule):
@@ -96,52 +91,50 @@ class UnusedScaleParameter(Rule):
         "a declared scale parameter that is never read: no gradient, never "
         "trained, DDP errors"
     )
-    message = "declared parameter is never read: it gets no gradient and never trains"
+    message = (
+        "parameter `self.{name}` is declared but never read: it gets no "
+        "gradient and never trains (optimizers skip it, DDP raises)"
+    )
     fix_title = "Multiply the normalized direction by the scale parameter"
     prefilter = MODULE_CLASSES
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        for _, name, decl in _cases(analysis.modules):
-            yield self.finding(
-                decl.node,  # type: ignore[arg-type]
-                f"parameter `self.{name}` is declared but never read: it gets "
-                "no gradient and never trains (optimizers skip it, DDP raises)",
-            )
-
-    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
         facts = analysis.modules
         for cls, name, decl in _cases(facts):
-            if not _scale_like(name):
-                continue  # an unused bias is not a missing scale
-            exprs = facts.weight_norm_exprs(cls)
-            if len(exprs) != 1 or exprs[0].scales:
-                continue  # which product the scale belongs to is not known
-            expr = exprs[0]
-            direction = cls.params.get(expr.base)
-            scale = _shape(decl.call, cls)
-            shape = _shape(direction.call, cls) if direction else None
-            if scale is None or shape is None or len(shape) != 2:
-                continue
-            if scale == shape[:1]:
-                factor = f"self.{name}.view(-1, 1)"
-            elif scale == (shape[0], "1"):
-                factor = f"self.{name}"
-            else:
-                continue
-            text = parenthesize(src.segment(expr.node), expr.node)
-            node = decl.node
-            yield Fix(
-                node.lineno,  # type: ignore[union-attr]
-                node.col_offset,  # type: ignore[union-attr]
-                False,
-                (src.replace(expr.node, f"{factor} * {text}"),),
-            )
+            fix = None
+            if _scale_like(name):  # an unused bias is not a missing scale
+                fix = edits_fix(Applicability.UNSAFE, _apply_scale, facts, cls, decl)
+            yield self.finding(decl.node, name=name, fix=fix)  # type: ignore[arg-type]
+
+
+def _apply_scale(
+    facts: ModuleFacts, cls: ModuleClass, decl: ParamDecl, src: Source
+) -> tuple[Edit, ...]:
+    """Multiply the class's one weight-norm product by the scale, when the
+    constructor gives both shapes."""
+    exprs = facts.weight_norm_exprs(cls)
+    if len(exprs) != 1 or exprs[0].scales:
+        return ()  # which product the scale belongs to is not known
+    expr = exprs[0]
+    direction = cls.params.get(expr.base)
+    scale = _shape(decl.call, cls)
+    shape = _shape(direction.call, cls) if direction else None
+    if scale is None or shape is None or len(shape) != 2:
+        return ()
+    if scale == shape[:1]:
+        factor = f"self.{decl.name}.view(-1, 1)"
+    elif scale == (shape[0], "1"):
+        factor = f"self.{decl.name}"
+    else:
+        return ()
+    text = parenthesize(src.segment(expr.node), expr.node)
+    return (src.replace(expr.node, f"{factor} * {text}"),)
 
 
 def _cases(facts: ModuleFacts) -> Iterator[tuple[ModuleClass, str, ParamDecl]]:
     for cls, _ in facts.normalizing_classes():
-        family = [cls, *(c for c in facts.classes if inherits(c, cls))]
+        family = [cls, *facts.subclasses(cls)]
         if any(_dynamic(c) for c in family):
             continue
         read = set().union(*(_reads(c) for c in family))
@@ -176,9 +169,7 @@ def _shape(call: ast.Call | None, cls: ModuleClass) -> tuple[str, ...] | None:
     ):
         return None
     init = cls.methods.get("__init__")
-    if init is None or not resolves_only_to(
-        factory.func, init.scope, tn.SHAPED_FACTORIES
-    ):
+    if init is None or not is_call_to(factory, init.scope, tn.SHAPED_FACTORIES):
         return None
     return tuple(ast.unparse(a) for a in factory.args)
 
@@ -187,9 +178,9 @@ def _reads(cls: ModuleClass) -> set[str]:
     """Attributes of self read outside initialisation methods."""
     names: set[str] = set()
     for method in cls.own_methods.values():
-        if method.name in INIT_METHODS:
+        if method.name in tn.INIT_METHODS:
             continue
-        for node in own_nodes(method):
+        for node in own_nodes(method.node):
             if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
                 name = self_attr(node)
                 if name is not None:
@@ -207,8 +198,8 @@ def _reads(cls: ModuleClass) -> set[str]:
 
 def _dynamic(cls: ModuleClass) -> bool:
     for method in cls.own_methods.values():
-        for node in own_nodes(method):
-            if self_attr(node) in _DYNAMIC_METHODS:
+        for node in own_nodes(method.node):
+            if self_attr(node) in tn.DYNAMIC_PARAMETER_ACCESS:
                 return True
             if isinstance(node, ast.Call):
                 if isinstance(node.func, ast.Name) and node.func.id in (
@@ -220,6 +211,6 @@ def _dynamic(cls: ModuleClass) -> bool:
                         len(args) >= 2 and isinstance(args[1], ast.Constant)
                     ):
                         return True
-                if any(isinstance(a, ast.Name) and a.id == "self" for a in node.args):
+                if any(is_self(a) for a in node.args):
                     return True
     return False

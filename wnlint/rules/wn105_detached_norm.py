@@ -1,26 +1,18 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import ClassVar
 
+from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.modules import (
-    DETACH_ATTRS,
-    DETACH_BUILTINS,
-    DETACH_METHODS,
-    MethodFacts,
-    WeightNormExpr,
-)
+from wnlint.fixes import Applicability, Edit, Source
+from wnlint.modules import MethodFacts
+from wnlint.norms import WeightNormExpr
 from wnlint.prefilter import MODULE_CLASSES
-from wnlint.rules._edits import (
-    Edit,
-    Fix,
-    Source,
-    inline_locals,
-    self_attrs_in,
-    statement_of,
-)
-from wnlint.rules.base import Finding, Rule
+from wnlint.rules._edits import inline_locals, statement_of
+from wnlint.rules.base import Finding, Rule, edits_fix
+from wnlint.syntax import self_attrs_in
 
 
 class DetachedNorm(Rule):
@@ -102,9 +94,15 @@ class DetachedNorm(Rule):
         "gradients for the direction"
     )
     message = (
-        "weight-norm division with a detached norm or direction: the "
-        "direction's gradient is wrong"
+        "the norm of `self.{base}` is detached (no_grad, .detach(), .data or "
+        ".item()): the direction's gradient is wrong"
     )
+    messages: ClassVar[Mapping[str, str]] = {
+        "direction": (
+            "direction `self.{base}` is read detached (.data or .detach()): "
+            "`self.{base}` gets no gradient through it"
+        )
+    }
     fix_title = "Compute the norm (and read the direction) with autograd on"
     prefilter = MODULE_CLASSES
     fix_safety = "unsafe"
@@ -112,36 +110,21 @@ class DetachedNorm(Rule):
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         for cls, exprs in analysis.modules.normalizing_classes():
             for expr in exprs:
-                if cls.methods[expr.method].in_no_grad(expr.node):
-                    continue
-                if expr.direction_detached:
-                    yield self.finding(
-                        expr.node,
-                        f"direction `self.{expr.base}` is read detached (.data or "
-                        f".detach()): `self.{expr.base}` gets no gradient through it",
-                    )
-                elif expr.norm is not None and expr.norm.detached:
-                    yield self.finding(
-                        expr.node,
-                        f"the norm of `self.{expr.base}` is detached (no_grad, "
-                        ".detach(), .data or .item()): the direction's gradient "
-                        "is wrong",
-                    )
-
-    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
-        for cls, exprs in analysis.modules.normalizing_classes():
-            for expr in exprs:
                 method = cls.methods[expr.method]
                 if method.in_no_grad(expr.node):
                     continue
-                if not expr.direction_detached and not (
-                    expr.norm is not None and expr.norm.detached
-                ):
+                if expr.direction_detached:
+                    variant = "direction"
+                elif expr.norm is not None and expr.norm.detached:
+                    variant = None
+                else:
                     continue
-                edits = _reattach(expr, method, src)
-                if edits:
-                    node = expr.node
-                    yield Fix(node.lineno, node.col_offset, False, edits)
+                yield self.finding(
+                    expr.node,
+                    variant,
+                    edits_fix(Applicability.UNSAFE, _reattach, expr, method),
+                    base=expr.base,
+                )
 
 
 def _reattach(
@@ -166,9 +149,9 @@ def _reattach(
         for node in ast.walk(current):
             if isinstance(node, ast.Name) and node.id not in seen:
                 seen.add(node.id)
-                values = method.defs.get(node.id) or []
-                if len(values) == 1 and values[0] is not None:
-                    todo.append(values[0])
+                value = method.single_def(node.id)
+                if value is not None:
+                    todo.append(value)
             inner = _detached_inner(node)
             if inner is not None and _reads_base(inner, expr.base, method):
                 edits[id(node)] = src.replace(node, src.segment(inner))
@@ -184,20 +167,20 @@ def _reattach(
 
 def _detached_inner(node: ast.AST) -> ast.expr | None:
     """``x`` for ``x.detach()``, ``x.data``, ``x.item()``, ``float(x)``."""
-    if isinstance(node, ast.Attribute) and node.attr in DETACH_ATTRS:
+    if isinstance(node, ast.Attribute) and node.attr in tn.DETACH_ATTRS:
         return node.value
     if isinstance(node, ast.Call) and not node.keywords:
         func = node.func
         if (
             isinstance(func, ast.Attribute)
-            and func.attr in DETACH_METHODS
+            and func.attr in tn.DETACH_METHODS
             and func.attr != "tolist"
             and not node.args
         ):
             return func.value
         if (
             isinstance(func, ast.Name)
-            and func.id in DETACH_BUILTINS
+            and func.id in tn.DETACH_BUILTINS
             and len(node.args) == 1
         ):
             return node.args[0]

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.prefilter import MODULE_CLASSES
-from wnlint.resolve import resolves_only_to
-from wnlint.rules._module_rules import own_nodes, reachable
 from wnlint.rules.base import Finding, Rule
+from wnlint.syntax import is_call_to, own_nodes
 
 
 class ParameterInForward(Rule):
@@ -86,11 +84,7 @@ class ParameterInForward(Rule):
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         for cls, _ in analysis.modules.normalizing_classes():
-            for method in reachable(cls):
-                for node in own_nodes(method):
-                    if (
-                        isinstance(node, ast.Call)
-                        and isinstance(node.func, (ast.Name, ast.Attribute))
-                        and resolves_only_to(node.func, method.scope, tn.PARAMETER)
-                    ):
+            for method in cls.reachable():
+                for node in own_nodes(method.node):
+                    if is_call_to(node, method.scope, tn.PARAMETER):
                         yield self.finding(node)

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import ClassVar
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.flow import LEAF_ATTRS, ScopeFlow
-from wnlint.modules import norm_call_argument
+from wnlint.norms import NormContext, norm_operand
 from wnlint.prefilter import OPTIMIZER_INPUTS
-from wnlint.resolve import resolves_only_to
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules.base import Finding, Rule
+from wnlint.syntax import is_call_to
 
 _PARAM_ATTRS = frozenset({"weight", "bias", *LEAF_ATTRS})
 
@@ -71,7 +72,18 @@ class OptimizerNonLeaf(Rule):
         "tensor computed from a norm: `ValueError: can't optimize a non-leaf "
         "Tensor`"
     )
-    message = "optimizer handed a derived (non-leaf) tensor: raises ValueError"
+    message = (
+        "`{owner}.{attr}` is recomputed by weight norm (not a leaf): the "
+        "optimizer raises ValueError: can't optimize a non-leaf Tensor; pass "
+        "`{owner}.parameters()` (g and v)"
+    )
+    messages: ClassVar[Mapping[str, str]] = {
+        "computed": (
+            "`{name}` is computed from a parameter's norm (not a leaf): the "
+            "optimizer raises ValueError: can't optimize a non-leaf Tensor; pass "
+            "the parameters it is computed from"
+        )
+    }
     fix_title = "Pass the leaf parameters (module.parameters(), or g and v)"
     prefilter = OPTIMIZER_INPUTS
 
@@ -84,21 +96,11 @@ class OptimizerNonLeaf(Rule):
                         or applied_before(flow, owner, opt.order, attr) is None
                     ):
                         continue
-                    yield self.finding(
-                        node,
-                        f"`{owner}.{attr}` is recomputed by weight norm (not a leaf): "
-                        f"the optimizer raises ValueError: can't optimize a non-leaf "
-                        f"Tensor; pass `{owner}.parameters()` (g and v)",
-                    )
+                    yield self.finding(node, owner=owner, attr=attr)
                 for name in opt.names:
                     value = _latest_def(flow, name.id, opt.order)
                     if value is not None and _computed_from_norm(value, flow):
-                        yield self.finding(
-                            name,
-                            f"`{name.id}` is computed from a parameter's norm (not a "
-                            "leaf): the optimizer raises ValueError: can't optimize a "
-                            "non-leaf Tensor; pass the parameters it is computed from",
-                        )
+                        yield self.finding(name, "computed", name=name.id)
 
 
 def _latest_def(flow: ScopeFlow, name: str, order: int) -> ast.expr | None:
@@ -126,17 +128,15 @@ def _computed_from_norm(expr: ast.expr, flow: ScopeFlow) -> bool:
 
 
 def _is_normalize(call: ast.Call, flow: ScopeFlow) -> bool:
-    func = call.func
-    return isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
-        func, flow.scope, tn.NORMALIZE_FUNCTIONS
-    )
+    return is_call_to(call, flow.scope, tn.NORMALIZE_FUNCTIONS)
 
 
 def _norm_argument(call: ast.Call, flow: ScopeFlow) -> ast.expr | None:
     """What a norm (or ``F.normalize``) call is computed from."""
     if _is_normalize(call, flow) and call.args:
         return call.args[0]
-    return norm_call_argument(call, flow.scope)
+    found = norm_operand(call, NormContext(flow.scope))
+    return found.operand if found is not None else None
 
 
 def _requires_grad(expr: ast.expr, flow: ScopeFlow) -> bool:
@@ -147,10 +147,7 @@ def _requires_grad(expr: ast.expr, flow: ScopeFlow) -> bool:
         return False
     for _, value in flow.defs.get(expr.id, ()):
         if isinstance(value, ast.Call):
-            func = value.func
-            if isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
-                func, flow.scope, tn.PARAMETER
-            ):
+            if is_call_to(value, flow.scope, tn.PARAMETER):
                 return True
             if any(
                 k.arg == "requires_grad"

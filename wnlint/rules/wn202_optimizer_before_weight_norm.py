@@ -4,10 +4,11 @@ import ast
 from collections.abc import Iterator
 
 from wnlint.analysis import FileAnalysis
+from wnlint.fixes import Applicability, Edit, Source
 from wnlint.flow import Application, OptimizerCall, ScopeFlow, covers
 from wnlint.prefilter import LEGACY_API
-from wnlint.rules._edits import Edit, Fix, Source, block_of, statement_of
-from wnlint.rules.base import Finding, Rule
+from wnlint.rules._edits import block_of, statement_of
+from wnlint.rules.base import Finding, Rule, edits_fix
 
 
 class OptimizerBeforeWeightNorm(Rule):
@@ -70,28 +71,23 @@ class OptimizerBeforeWeightNorm(Rule):
         "optimizer: `g` and `v` are never stepped"
     )
     message = (
-        "weight norm applied after the module's parameters went to an optimizer: "
-        "g and v are never stepped"
+        "weight norm applied to `{key}` after `{module}.parameters()` went to "
+        "the optimizer on line {line}: it keeps the removed weight, and g and v "
+        "are never stepped"
     )
     fix_title = "Apply weight norm before building the optimizer"
     prefilter = LEGACY_API
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        for _, app, opt, module, key in _cases(analysis):
+        for flow, app, opt, module, key in _cases(analysis):
             yield self.finding(
                 app.node,
-                f"weight norm applied to `{key}` after "
-                f"`{module}.parameters()` went to the optimizer on line "
-                f"{opt.node.lineno}: it keeps the removed weight, and g "
-                "and v are never stepped",
+                key=key,
+                module=module,
+                line=opt.node.lineno,
+                fix=edits_fix(Applicability.UNSAFE, _move_above, flow, app, opt),
             )
-
-    def fixes(self, analysis: FileAnalysis, src: Source) -> Iterator[Fix]:
-        for flow, app, opt, _, _ in _cases(analysis):
-            edits = _move_above(flow, app, opt, src)
-            if edits:
-                yield Fix(app.node.lineno, app.node.col_offset, False, edits)
 
 
 def _cases(

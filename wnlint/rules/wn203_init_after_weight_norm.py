@@ -61,7 +61,10 @@ class InitAfterWeightNorm(Rule):
     summary = (
         "`nn.init.*_(m.weight)` or `m.weight.data` writes after weight norm: no effect"
     )
-    message = "initialising a weight-normed module's weight has no effect"
+    message = (
+        "`{key}.{attr}` is recomputed by weight norm: writing to it has no "
+        "effect; initialise before weight norm, or write to g and v"
+    )
     fix_title = "Initialise before weight norm, or write to g and v"
     prefilter = LEGACY_API
 
@@ -70,9 +73,4 @@ class InitAfterWeightNorm(Rule):
             for write in flow.writes:
                 if applied_before(flow, write.key, write.order, write.attr) is None:
                     continue
-                yield self.finding(
-                    write.node,
-                    f"`{write.key}.{write.attr}` is recomputed by weight norm: writing "
-                    "to it has no effect; initialise before weight norm, or write "
-                    "to g and v",
-                )
+                yield self.finding(write.node, key=write.key, attr=write.attr)

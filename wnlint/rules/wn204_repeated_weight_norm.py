@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import ClassVar
 
 from wnlint.analysis import FileAnalysis
 from wnlint.prefilter import LEGACY_API
@@ -62,7 +63,14 @@ class RepeatedWeightNorm(Rule):
         "weight norm applied twice to one module: `RuntimeError` (legacy API), "
         "or a stacked parametrization that raises `TypeError` on first use"
     )
-    message = "weight norm applied to a module that is already weight-normed"
+    message = (
+        "weight norm applied to `{key}` again (first on line {line}): the "
+        "legacy API raises RuntimeError, the new one stacks a second "
+        "parametrization that fails on first use"
+    )
+    messages: ClassVar[Mapping[str, str]] = {
+        "nested": "weight norm applied to a module that is already weight-normed"
+    }
     fix_title = "Apply weight norm once"
     prefilter = LEGACY_API
 
@@ -77,16 +85,10 @@ class RepeatedWeightNorm(Rule):
                     else None
                 )
                 if inner is not None and inner.name == app.name:
-                    yield self.finding(app.node)
+                    yield self.finding(app.node, "nested")
                     continue
                 for key in sorted(app.keys):
                     earlier = applied_before(flow, key, app.order, app.name)
                     if earlier is not None:
-                        yield self.finding(
-                            app.node,
-                            f"weight norm applied to `{key}` again (first on line "
-                            f"{earlier.node.lineno}): the legacy API raises "
-                            "RuntimeError, the new one stacks a second parametrization "
-                            "that fails on first use",
-                        )
+                        yield self.finding(app.node, key=key, line=earlier.node.lineno)
                         break

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from wnlint import torchnames
 from wnlint.analysis import FileAnalysis
 from wnlint.prefilter import LEGACY_API
-from wnlint.rules._legacy_api import legacy_sites
+from wnlint.rules._legacy_api import MIGRATION, legacy_sites
 from wnlint.rules.base import Finding, Rule
 
 
@@ -83,4 +83,4 @@ class LegacyRemoveWeightNorm(Rule):
         for node in legacy_sites(
             analysis, torchnames.LEGACY_REMOVE_WEIGHT_NORM, tolerant_try=True
         ):
-            yield self.finding(node)
+            yield self.finding(node, fix=MIGRATION)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import ClassVar
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis, Site
@@ -9,6 +10,7 @@ from wnlint.prefilter import LEGACY_API
 from wnlint.resolve import Scope, resolve, resolves_only_to
 from wnlint.rules._legacy_api import in_dual_api_branch
 from wnlint.rules.base import Finding, Rule
+from wnlint.syntax import call_arg, string_value
 
 
 class MismatchedWeightNormRemoval(Rule):
@@ -74,8 +76,9 @@ class MismatchedWeightNormRemoval(Rule):
     ```
 
     ## Fix safety
-    When the applying side is unconditional, using the matching remover is
-    safe; with a shim, the fix emits the `hasattr` guard shown above.
+    No automatic fix yet. Write the guarded remover shown above: it removes
+    whichever API applied weight norm, so it stays right when the applying
+    side is a version-gated shim or an `if`/`else` on the API.
 
     ## Known problems
     The API in effect is judged per class (or per file for code outside
@@ -95,8 +98,17 @@ class MismatchedWeightNormRemoval(Rule):
         "removal time"
     )
     message = (
-        "weight-norm remover does not match the API that applied it: raises ValueError"
+        "torch.nn.utils.remove_weight_norm on modules normed with "
+        "torch.nn.utils.parametrizations.weight_norm (always, or whenever "
+        "available): raises ValueError: weight_norm of 'weight' not found"
     )
+    messages: ClassVar[Mapping[str, str]] = {
+        "legacy-applied": (
+            "parametrize.remove_parametrizations on modules normed with the "
+            "legacy torch.nn.utils.weight_norm: raises ValueError: the module "
+            "does not have a parametrization on weight"
+        )
+    }
     fix_title = "Use the remover of the API that applied weight norm"
     prefilter = LEGACY_API
 
@@ -117,7 +129,7 @@ class MismatchedWeightNormRemoval(Rule):
                 removals.append((site, "legacy"))
             elif (
                 resolves_only_to(func, site.scope, tn.REMOVE_PARAMETRIZATIONS)
-                and _tensor_name(site.node) == "weight"  # type: ignore[arg-type]
+                and _tensor_name(site.node) == tn.DEFAULT_WEIGHT_NAME  # type: ignore[arg-type]
             ):
                 removals.append((site, "new"))
         everywhere = set().union(*applied.values()) if applied else set()
@@ -126,19 +138,9 @@ class MismatchedWeightNormRemoval(Rule):
             if in_dual_api_branch(site, tolerant_try=True):
                 continue
             if kind == "legacy" and kinds == {"new"}:
-                yield self.finding(
-                    site.node,
-                    "torch.nn.utils.remove_weight_norm on modules normed with "
-                    "torch.nn.utils.parametrizations.weight_norm (always, or whenever "
-                    "available): raises ValueError: weight_norm of 'weight' not found",
-                )
+                yield self.finding(site.node)
             elif kind == "new" and kinds == {"legacy"}:
-                yield self.finding(
-                    site.node,
-                    "parametrize.remove_parametrizations on modules normed with the "
-                    "legacy torch.nn.utils.weight_norm: raises ValueError: the module "
-                    "does not have a parametrization on weight",
-                )
+                yield self.finding(site.node, "legacy-applied")
 
 
 def _class_of(site: Site) -> int | None:
@@ -149,10 +151,4 @@ def _class_of(site: Site) -> int | None:
 
 
 def _tensor_name(call: ast.Call) -> str | None:
-    node = call.args[1] if len(call.args) > 1 else None
-    for keyword in call.keywords:
-        if keyword.arg == "tensor_name":
-            node = keyword.value
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    return None
+    return string_value(call_arg(call, 1, "tensor_name"))

@@ -1,0 +1,496 @@
+"""What is a norm, a parameter read, and a weight-norm product.
+
+:func:`norm_operand` is the one recognizer of "the norm of X" every rule
+uses: ``torch.norm``, ``Tensor.norm``, ``torch.linalg.vector_norm``/``norm``,
+``norm_except_dim``, ``x.pow(2).sum(d).sqrt()`` and its function spellings,
+seen through ``+ eps``, ``clamp``/``clamp_min``/``clip``, reshapes, detaches
+and local names. What a caller knows about local names (their single
+definition, whether they ran under ``no_grad``, which names are parameters)
+comes in through a :class:`NormContext`, so a training-loop rule and a
+module rule recognize exactly the same spellings.
+
+On top of it, for the module rules: :func:`param_of` (a read of a declared
+parameter), :func:`norm_of` (the norm of a parameter) and
+:func:`weight_norm_products` (products that divide a parameter by its own
+norm, with their scale factors).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wnlint import torchnames as tn
+from wnlint.resolve import Scope, resolve, resolves_only_to
+from wnlint.syntax import is_call_to, own_nodes, self_attr
+
+if TYPE_CHECKING:
+    from wnlint.modules import MethodFacts
+
+_MAX_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class Norm:
+    """``node`` is a norm of ``operand``; ``detached`` when autograd is cut
+    between the two."""
+
+    node: ast.expr
+    operand: ast.expr
+    detached: bool
+
+
+class NormContext:
+    """What the recognizer may know about names where it reads: here, only
+    the scope (code outside classes, where locals are not followed)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def single_def(self, name: str) -> ast.expr | None:
+        return None
+
+    def in_no_grad(self, node: ast.AST) -> bool:
+        return False
+
+    def is_epsilon(self, expr: ast.expr) -> bool:
+        """A number, or a name or attribute chain that is not a tensor we know."""
+        if isinstance(expr, ast.UnaryOp):
+            return self.is_epsilon(expr.operand)
+        if isinstance(expr, ast.Constant):
+            return isinstance(expr.value, (int, float))
+        return isinstance(expr, (ast.Name, ast.Attribute))
+
+
+class MethodNorms(NormContext):
+    """Inside a method of an ``nn.Module``: locals are followed to their one
+    definition, ``no_grad`` regions are known, and an epsilon must not be a
+    parameter or a norm itself."""
+
+    def __init__(self, method: MethodFacts) -> None:
+        super().__init__(method.scope)
+        self.method = method
+
+    def single_def(self, name: str) -> ast.expr | None:
+        return self.method.single_def(name)
+
+    def in_no_grad(self, node: ast.AST) -> bool:
+        return self.method.in_no_grad(node)
+
+    def is_epsilon(self, expr: ast.expr) -> bool:
+        if isinstance(expr, ast.UnaryOp):
+            return self.is_epsilon(expr.operand)
+        if isinstance(expr, ast.Constant):
+            return isinstance(expr.value, (int, float))
+        if isinstance(expr, ast.Name):
+            return (
+                param_of(expr, self.method) is None
+                and norm_of(expr, self.method) is None
+            )
+        name = self_attr(expr)
+        if name is not None:
+            return name not in self.method.owner.params
+        # `cfg.eps`, `math.pi`: an attribute chain rooted elsewhere than self.
+        return isinstance(expr, ast.Attribute) and _root_name(expr) not in (
+            None,
+            "self",
+        )
+
+
+def _root_name(expr: ast.expr) -> str | None:
+    while isinstance(expr, ast.Attribute):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+def is_module_ref(expr: ast.expr, scope: Scope) -> bool:
+    """``torch``/``torch.linalg``: a namespace, not a tensor receiver."""
+    if not isinstance(expr, (ast.Name, ast.Attribute)):
+        return False
+    names = resolve(expr, scope)
+    return bool(names) and all(n is not None and n.startswith("torch") for n in names)
+
+
+def norm_operand(
+    expr: ast.expr, ctx: NormContext, depth: int = 0, detached: bool = False
+) -> Norm | None:
+    """The tensor whose norm ``expr`` is, or None when it is not a norm."""
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(expr, ast.Name):
+        value = ctx.single_def(expr.id)
+        if value is None:
+            return None
+        off = detached or ctx.in_no_grad(value)
+        return norm_operand(value, ctx, depth + 1, off)
+    if isinstance(expr, ast.BinOp):
+        return _epsilon_sum(expr, ctx, depth, detached)
+    if isinstance(expr, ast.Attribute) and expr.attr in tn.DETACH_ATTRS:
+        return _wrap(expr, norm_operand(expr.value, ctx, depth + 1, True), True)
+    if isinstance(expr, ast.Call):
+        return _norm_call(expr, ctx, depth, detached)
+    return None
+
+
+def _wrap(expr: ast.expr, found: Norm | None, detached: bool = False) -> Norm | None:
+    """``found`` seen through an outer ``expr`` (a clamp, a reshape, ...)."""
+    if found is None:
+        return None
+    return Norm(expr, found.operand, found.detached or detached)
+
+
+def _epsilon_sum(
+    expr: ast.BinOp, ctx: NormContext, depth: int, detached: bool
+) -> Norm | None:
+    """``n + eps`` or ``eps + n``."""
+    if not isinstance(expr.op, ast.Add):
+        return None
+    for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
+        if ctx.is_epsilon(other):
+            found = norm_operand(side, ctx, depth + 1, detached)
+            if found:
+                return _wrap(expr, found)
+    return None
+
+
+def _norm_call(
+    call: ast.Call, ctx: NormContext, depth: int, detached: bool
+) -> Norm | None:
+    func = call.func
+    scope = ctx.scope
+    if isinstance(func, ast.Name) and func.id in tn.DETACH_BUILTINS and call.args:
+        return _wrap(call, norm_operand(call.args[0], ctx, depth + 1, True), True)
+    if isinstance(func, (ast.Name, ast.Attribute)) and call.args:
+        first = call.args[0]
+        if resolves_only_to(func, scope, tn.NORM_FUNCTIONS):
+            return Norm(call, first, detached)
+        if resolves_only_to(func, scope, tn.CLAMP_FUNCTIONS):
+            return _wrap(call, norm_operand(first, ctx, depth + 1, detached))
+        if resolves_only_to(func, scope, tn.SQRT_FUNCTIONS):
+            return _sum_of_squares(call, first, scope, detached)
+    if not isinstance(func, ast.Attribute) or is_module_ref(func.value, scope):
+        return None
+    receiver = func.value
+    attr = func.attr
+    if attr == "norm":
+        return Norm(call, receiver, detached)
+    if attr == "sqrt" and not call.args:
+        return _sum_of_squares(call, receiver, scope, detached)
+    if attr in tn.CLAMP_METHODS or attr in tn.SHAPE_METHODS:
+        return _wrap(call, norm_operand(receiver, ctx, depth + 1, detached))
+    if attr in tn.DETACH_METHODS:
+        return _wrap(call, norm_operand(receiver, ctx, depth + 1, True), True)
+    return None
+
+
+def _sum_of_squares(
+    expr: ast.expr, inner: ast.expr, scope: Scope, detached: bool
+) -> Norm | None:
+    """``sqrt(sum(x ** 2))`` in its method and function spellings, on one
+    line (the prefilter looks for it line by line)."""
+    if expr.lineno != expr.end_lineno:
+        return None
+    summed = None
+    if isinstance(inner, ast.Call):
+        func = inner.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "sum"
+            and not is_module_ref(func.value, scope)
+        ):
+            summed = func.value
+        elif is_call_to(inner, scope, tn.SUM_FUNCTIONS) and inner.args:
+            summed = inner.args[0]
+    squared = _squared(summed, scope) if summed is not None else None
+    return Norm(expr, squared, detached) if squared is not None else None
+
+
+def _is_two(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value == 2
+
+
+def _squared(expr: ast.expr, scope: Scope) -> ast.expr | None:
+    if isinstance(expr, ast.BinOp):
+        if isinstance(expr.op, ast.Pow) and _is_two(expr.right):
+            return expr.left
+        if isinstance(expr.op, ast.Mult) and ast.dump(expr.left) == ast.dump(
+            expr.right
+        ):
+            return expr.left
+        return None
+    if not isinstance(expr, ast.Call):
+        return None
+    func = expr.func
+    if isinstance(func, ast.Attribute):
+        if func.attr == "pow" and expr.args and _is_two(expr.args[0]):
+            return func.value
+        if func.attr == "square" and not expr.args:
+            return func.value
+    if is_call_to(expr, scope, tn.SQUARE_FUNCTIONS) and expr.args:
+        return expr.args[0]
+    if (
+        is_call_to(expr, scope, tn.POW_FUNCTIONS)
+        and len(expr.args) == 2
+        and _is_two(expr.args[1])
+    ):
+        return expr.args[0]
+    return None
+
+
+# -- parameters and their norms (module rules) -----------------------------------
+
+
+@dataclass(frozen=True)
+class NormInfo:
+    """``node`` is the norm of parameter ``base``."""
+
+    node: ast.expr
+    base: str
+    detached: bool
+
+
+@dataclass(frozen=True)
+class WeightNormExpr:
+    """A product dividing parameter ``base`` by its own norm.
+
+    ``scales`` are the other numerator factors; ``norm`` is None when the
+    direction is ``F.normalize(...)``.
+    """
+
+    node: ast.expr
+    method: str
+    base: str
+    direction: ast.expr
+    direction_detached: bool
+    norm: NormInfo | None
+    scales: tuple[ast.expr, ...]
+
+
+def param_of(
+    expr: ast.expr, method: MethodFacts, depth: int = 0
+) -> tuple[str, bool] | None:
+    """(parameter name, read detached?) when ``expr`` is a parameter the
+    class declares, or a reshaped/aliased read of one; None otherwise."""
+    if depth > _MAX_DEPTH:
+        return None
+    name = self_attr(expr)
+    if name is not None:
+        return (name, False) if name in method.owner.params else None
+    if isinstance(expr, ast.Attribute) and expr.attr in tn.DETACH_ATTRS:
+        inner = param_of(expr.value, method, depth + 1)
+        return (inner[0], True) if inner else None
+    if isinstance(expr, ast.Name):
+        value = method.single_def(expr.id)
+        if value is None:
+            return None
+        inner = param_of(value, method, depth + 1)
+        if inner and method.in_no_grad(value):
+            return inner[0], True
+        return inner
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        attr = expr.func.attr
+        receiver = expr.func.value
+        if attr in tn.SHAPE_METHODS and not is_module_ref(receiver, method.scope):
+            return param_of(receiver, method, depth + 1)
+        if attr == "detach":
+            inner = param_of(receiver, method, depth + 1)
+            return (inner[0], True) if inner else None
+    return None
+
+
+def norm_of(expr: ast.expr, method: MethodFacts) -> NormInfo | None:
+    """The norm of a declared parameter, as :func:`norm_operand` sees it."""
+    found = norm_operand(expr, MethodNorms(method))
+    if found is None:
+        return None
+    param = param_of(found.operand, method, 1)
+    if param is None:
+        return None
+    return NormInfo(found.node, param[0], found.detached or param[1])
+
+
+def reads_param(expr: ast.AST, method: MethodFacts) -> bool:
+    """True when ``expr`` depends on a parameter through differentiable ops."""
+    stack = [expr]
+    seen_names: set[str] = set()
+    while stack:
+        node = stack.pop()
+        verdict = _param_read_step(node, method, seen_names, stack)
+        if verdict:
+            return True
+    return False
+
+
+def _param_read_step(
+    node: ast.AST, method: MethodFacts, seen: set[str], stack: list[ast.AST]
+) -> bool:
+    """One step of :func:`reads_param`: True on a parameter read; pushes
+    what still needs a look."""
+    if isinstance(node, ast.Attribute):
+        if node.attr in tn.DETACH_ATTRS or node.attr in tn.NONDIFF_ATTRS:
+            return False
+        name = self_attr(node)
+        if name is not None:
+            return name in method.owner.params
+    elif isinstance(node, ast.Call):
+        if _non_differentiable_call(node):
+            return False
+    elif isinstance(node, (ast.Compare, ast.Lambda)):
+        return False
+    elif isinstance(node, ast.Name):
+        if node.id not in seen:
+            seen.add(node.id)
+            for value in method.defs.get(node.id, ()):
+                if value is not None and not method.in_no_grad(value):
+                    stack.append(value)
+        return False
+    stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _non_differentiable_call(node: ast.Call) -> bool:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr in tn.DETACH_METHODS or func.attr in tn.NONDIFF_METHODS
+    return isinstance(func, ast.Name) and func.id in (
+        *tn.DETACH_BUILTINS,
+        "len",
+        "isinstance",
+    )
+
+
+# -- weight-norm products ----------------------------------------------------------
+
+
+def _method_call(node: ast.AST, names: frozenset[str], scope: Scope) -> bool:
+    """``x.<name>(...)`` where ``x`` is a tensor, not a namespace like ``torch``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in names
+        and not is_module_ref(node.func.value, scope)
+    )
+
+
+def is_product(node: ast.AST, scope: Scope) -> bool:
+    """A multiplication or division, in operator, method or function form
+    (``F.normalize`` counts: it divides by a norm)."""
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, (ast.Mult, ast.Div))
+    if _method_call(node, tn.MUL_METHODS | tn.DIV_METHODS, scope):
+        return True
+    return is_call_to(
+        node, scope, tn.MUL_FUNCTIONS | tn.DIV_FUNCTIONS | tn.NORMALIZE_FUNCTIONS
+    )
+
+
+def split_product(node: ast.expr, scope: Scope) -> tuple[list, list] | None:
+    """(numerators, denominators) of a product, or None for a leaf."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        left, right = node.left, node.right
+        return (
+            ([left], [right]) if isinstance(node.op, ast.Div) else ([left, right], [])
+        )
+    if not isinstance(node, ast.Call) or node.keywords:
+        return None
+    if len(node.args) == 2:
+        if is_call_to(node, scope, tn.MUL_FUNCTIONS):
+            return [node.args[0], node.args[1]], []
+        if is_call_to(node, scope, tn.DIV_FUNCTIONS):
+            return [node.args[0]], [node.args[1]]
+    if len(node.args) == 1 and isinstance(node.func, ast.Attribute):
+        receiver = node.func.value
+        if _method_call(node, tn.MUL_METHODS, scope):
+            return [receiver, node.args[0]], []
+        if _method_call(node, tn.DIV_METHODS, scope):
+            return [receiver], [node.args[0]]
+    return None
+
+
+def _factors(
+    node: ast.expr, method: MethodFacts
+) -> tuple[list[ast.expr], list[ast.expr]]:
+    """Flatten a product into numerator and denominator factors, following
+    local names defined once as products (``w = g * v_hat``)."""
+    nums: list[ast.expr] = []
+    dens: list[ast.expr] = []
+    scope = method.scope
+    stack: list[tuple[ast.expr, bool, int]] = [(node, True, 0)]
+    while stack:
+        expr, upper, depth = stack.pop()
+        parts = split_product(expr, scope)
+        if parts is None and isinstance(expr, ast.Name) and depth < _MAX_DEPTH:
+            value = method.single_def(expr.id)
+            if value is not None:
+                parts = split_product(value, scope)
+        if parts is None or depth >= _MAX_DEPTH:
+            (nums if upper else dens).append(expr)
+            continue
+        top, bottom = parts
+        stack.extend((e, upper, depth + 1) for e in top)
+        stack.extend((e, not upper, depth + 1) for e in bottom)
+    return nums, dens
+
+
+def _product_nodes(node: ast.AST, scope: Scope) -> Iterator[ast.AST]:
+    """The product nodes nested directly in ``node`` (to report once)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        parts = split_product(current, scope)  # type: ignore[arg-type]
+        if parts:
+            stack.extend(p for p in parts[0] + parts[1] if is_product(p, scope))
+
+
+def weight_norm_products(method: MethodFacts) -> Iterator[WeightNormExpr]:
+    """Products in ``method`` that divide a parameter by its own norm (or
+    ``F.normalize`` it), outermost product only."""
+    covered: set[int] = set()
+    scope = method.scope
+    for node in own_nodes(method.node):
+        if id(node) in covered or not is_product(node, scope):
+            continue
+        for inner in _product_nodes(node, scope):
+            covered.add(id(inner))
+        expr = _match_weight_norm(node, method)  # type: ignore[arg-type]
+        if expr is not None:
+            yield expr
+
+
+def _match_weight_norm(node: ast.expr, method: MethodFacts) -> WeightNormExpr | None:
+    normalize = tn.NORMALIZE_FUNCTIONS
+    if is_call_to(node, method.scope, normalize):
+        return _normalized(node, node, method, ())  # type: ignore[arg-type]
+    nums, dens = _factors(node, method)
+    for i, num in enumerate(nums):
+        scales = tuple(nums[:i] + nums[i + 1 :])
+        if is_call_to(num, method.scope, normalize):
+            found = _normalized(node, num, method, scales)  # type: ignore[arg-type]
+            if found:
+                return found
+        param = param_of(num, method)
+        if param is None:
+            continue
+        for den in dens:
+            norm = norm_of(den, method)
+            if norm is not None and norm.base == param[0]:
+                return WeightNormExpr(
+                    node, method.name, param[0], num, param[1], norm, scales
+                )
+    return None
+
+
+def _normalized(
+    node: ast.expr, call: ast.Call, method: MethodFacts, scales: tuple[ast.expr, ...]
+) -> WeightNormExpr | None:
+    if not call.args:
+        return None
+    param = param_of(call.args[0], method)
+    if param is None:
+        return None
+    return WeightNormExpr(
+        node, method.name, param[0], call.args[0], param[1], None, scales
+    )

@@ -1,0 +1,96 @@
+"""Small syntactic questions every part of wnlint asks, answered once.
+
+Each helper here is the one implementation of its concept: rules, the
+analyses and the fixes all ask these, so two places can never disagree on
+what ``self.<attr>`` is, where an argument sits, or which column a
+character is in.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from wnlint.resolve import Scope, resolves_only_to
+
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def own_nodes(func: ast.AST) -> Iterator[ast.AST]:
+    """Nodes of a function body, not descending into nested defs and classes
+    (their code runs elsewhere, with another ``self``)."""
+    stack = list(ast.iter_child_nodes(func))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, _NESTED):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def is_self(node: ast.AST) -> bool:
+    """The name ``self`` (the module a method runs on)."""
+    return isinstance(node, ast.Name) and node.id == "self"
+
+
+def self_attr(node: ast.AST) -> str | None:
+    """``attr`` for ``self.attr``, else None."""
+    if isinstance(node, ast.Attribute) and is_self(node.value):
+        return node.attr
+    return None
+
+
+def self_attrs_in(expr: ast.AST) -> set[str]:
+    """Every ``self.<attr>`` read anywhere in ``expr``."""
+    return {name for node in ast.walk(expr) if (name := self_attr(node)) is not None}
+
+
+def call_arg(call: ast.Call, position: int | None, keyword: str) -> ast.expr | None:
+    """The argument bound to parameter ``keyword`` (at ``position`` when
+    passed positionally); None when it is not passed or hidden in ``*args``.
+    """
+    if position is not None:
+        positional = call.args[: position + 1]
+        if any(isinstance(a, ast.Starred) for a in positional):
+            return None
+        if len(call.args) > position:
+            return call.args[position]
+    for item in call.keywords:
+        if item.arg == keyword:
+            return item.value
+    return None
+
+
+def string_value(node: ast.AST | None) -> str | None:
+    """The text of a string literal, else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def is_call_to(node: ast.AST, scope: Scope, targets: frozenset[str]) -> bool:
+    """``node`` calls a function that resolves only to ``targets``.
+
+    Only a name or attribute callee counts: ``wn(layer)(x)`` calls what
+    ``wn`` returned, not ``wn``.
+    """
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, (ast.Name, ast.Attribute))
+        and resolves_only_to(node.func, scope, targets)
+    )
+
+
+def is_name_of(node: ast.AST, scope: Scope, targets: frozenset[str]) -> bool:
+    """``node`` is a name or attribute chain that resolves only to ``targets``."""
+    return isinstance(node, (ast.Name, ast.Attribute)) and resolves_only_to(
+        node, scope, targets
+    )
+
+
+def char_col(line: str, byte_col: int) -> int:
+    """The character column of ``ast``'s UTF-8 byte column on ``line``:
+    editors, flake8 and string slicing count characters."""
+    if line.isascii():
+        return byte_col
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
