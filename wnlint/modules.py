@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -108,6 +109,24 @@ class ModuleClass:
         return found
 
     @cached_property
+    def named_params(self) -> dict[tuple[str, str], ParamDecl]:
+        """Parameters registered under a computed name or on a submodule
+        (``self.register_parameter(f"{name}_g", ...)``,
+        ``self.module.register_parameter(name + "_raw", ...)``,
+        ``setattr(self.module, name, nn.Parameter(...))``), keyed by the
+        owner (``"self"`` or ``"self.<sub>"``) and :func:`name_key` of the
+        name. :func:`named_param_read` finds their reads."""
+        found: dict[tuple[str, str], ParamDecl] = {}
+        for base in reversed(self.file_bases):
+            found.update(base.named_params)
+        for method in self.own_methods.values():
+            for node in own_nodes(method.node):
+                entry = _named_declaration(node, method)
+                if entry is not None:
+                    found[entry[0]] = entry[1]
+        return found
+
+    @cached_property
     def forward_reachable(self) -> frozenset[str]:
         """``forward`` and every method it reaches via ``self.m()`` or a property."""
         methods = self.methods
@@ -161,6 +180,11 @@ class ModuleFacts:
         for cls in everything:
             if id(cls) in needed:
                 _build_methods(cls, scopes)
+        #: Every nn.Module class of the file, analysed or not: the rules whose
+        #: bug needs no norm reach the others through :meth:`classes_around`.
+        self.all_classes: list[ModuleClass] = everything
+        self._scopes = scopes
+        self._built: set[int] = needed
 
     @staticmethod
     def _module_classes(
@@ -218,6 +242,23 @@ class ModuleFacts:
             exprs = self.weight_norm_exprs(cls)
             if exprs:
                 yield cls, exprs
+
+    def classes_around(self, class_nodes: AbstractSet[int]) -> list[ModuleClass]:
+        """Every nn.Module class of the file, whether it calls a norm or not,
+        that is one of ``class_nodes`` (ids of ClassDef nodes) or derives from
+        one in this file, with its per-method facts (built on first request,
+        for it and its same-file bases)."""
+        found: list[ModuleClass] = []
+        for cls in self.all_classes:
+            family = _with_file_bases(cls)
+            if not any(id(member.node) in class_nodes for member in family):
+                continue
+            for member in family:
+                if id(member) not in self._built:
+                    self._built.add(id(member))
+                    _build_methods(member, self._scopes)
+            found.append(cls)
+        return found
 
 
 # -- building ------------------------------------------------------------------
@@ -360,3 +401,223 @@ def _declaration(
     ):
         return ParamDecl(string_value(args[1]), method.name, node, args[2])  # type: ignore[arg-type]
     return None
+
+
+# -- parameters under computed names ----------------------------------------------
+
+#: How many local aliases :func:`name_key` follows.
+_MAX_ALIASES = 8
+
+
+def name_key(expr: ast.expr, method: MethodFacts) -> str | None:
+    """An attribute name as a key comparable across methods: the text of a
+    string literal, else ``ast.dump`` of the expression (``f"{name}_g"``,
+    ``self.name + "_bar"``), a local followed to its one definition. None for
+    a bare name that is not a local defined once: an argument or a loop
+    variable means something else in each method."""
+    for _ in range(_MAX_ALIASES):
+        if not isinstance(expr, ast.Name):
+            break
+        value = method.single_def(expr.id)
+        if value is None:
+            return None
+        expr = value
+    if isinstance(expr, ast.Name):
+        return None
+    text = string_value(expr)
+    return repr(text) if text is not None else ast.dump(expr)
+
+
+def owner_of(expr: ast.AST) -> str | None:
+    """``"self"`` or ``"self.<sub>"``: the objects a class registers on."""
+    if is_self(expr):
+        return "self"
+    sub = self_attr(expr)
+    return f"self.{sub}" if sub is not None else None
+
+
+def named_param_read(node: ast.AST, method: MethodFacts) -> bool:
+    """``getattr(self, <name>)``, ``getattr(self.<sub>, <name>)`` or
+    ``self.<sub>.<attr>`` reading a parameter the class registers under that
+    name (:attr:`ModuleClass.named_params`; the name is compared by
+    :func:`name_key`), or ``getattr(self, "<a declared parameter>")``."""
+    cls = method.owner
+    if isinstance(node, ast.Attribute):
+        owner = owner_of(node.value)
+        return owner is not None and (owner, repr(node.attr)) in cls.named_params
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and len(node.args) in (2, 3)
+        and not node.keywords
+    ):
+        return False
+    owner = owner_of(node.args[0])
+    if owner is None:
+        return False
+    name = node.args[1]
+    if owner == "self" and string_value(name) in cls.params:
+        return True
+    key = name_key(name, method)
+    return key is not None and (owner, key) in cls.named_params
+
+
+def method_class(scope: Scope) -> ast.ClassDef | None:
+    """The class whose method ``scope`` belongs to: the method's own code,
+    its lambdas and comprehensions included, not a nested def."""
+    while scope.kind in ("lambda", "comprehension") and scope.parent is not None:
+        scope = scope.parent
+    parent = scope.parent
+    if scope.kind != "function" or parent is None or parent.kind != "class":
+        return None
+    return parent.node  # type: ignore[return-value]
+
+
+def reads_any_param(expr: ast.AST, method: MethodFacts) -> bool:
+    """:func:`wnlint.norms.reads_param`, also seeing the parameters read by
+    :func:`named_param_read` (registered under a computed name or on a
+    submodule): the same walk, with the same cuts (``.detach()``, ``.data``,
+    ``no_grad`` definitions, sizes and dtypes), and one more: a new
+    ``nn.Parameter(...)`` is a leaf, whatever it was made from."""
+    # The walk is norms.reads_param's, one step at a time (it has no hook
+    # for other kinds of parameter reads).
+    stack: list[ast.AST] = [expr]
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call) and is_call_to(node, method.scope, tn.PARAMETER):
+            continue
+        if named_param_read(node, method) or norms._param_read_step(
+            node, method, seen, stack
+        ):
+            return True
+    return False
+
+
+def reads_argument(expr: ast.AST, method: MethodFacts) -> bool:
+    """True when ``expr`` depends, through differentiable operations, on an
+    argument of the method other than ``self``: an activation rather than a
+    weight. What only lends a shape, a type or a name does not count: the
+    argument of a shape or type method (``w.to(x)``, ``g.expand_as(x)``), the
+    name in ``getattr``, and the reads :func:`wnlint.norms.reads_param`
+    ignores (``x.shape``, ``x.size(0)``, ``x.detach()``)."""
+    arguments = _argument_names(method.node)
+    if not arguments:
+        return False
+    stack: list[ast.AST] = [expr]
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and node.id in arguments:
+            return True
+        receiver = _only_operand(node)
+        if receiver is not None:
+            stack.append(receiver)
+            continue
+        norms._param_read_step(node, method, seen, stack)
+    return False
+
+
+def _only_operand(node: ast.AST) -> ast.expr | None:
+    """The one operand that carries data in ``x.to(y)``-like calls and
+    ``getattr(obj, name)``; None for anything else."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr in tn.SHAPE_METHODS:
+        return func.value
+    if isinstance(func, ast.Name) and func.id == "getattr" and node.args:
+        return node.args[0]
+    return None
+
+
+def _argument_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    args = func.args
+    names = [
+        a.arg
+        for a in (
+            *args.posonlyargs,
+            *args.args,
+            *args.kwonlyargs,
+            args.vararg,
+            args.kwarg,
+        )
+        if a is not None
+    ]
+    positional = [*args.posonlyargs, *args.args]
+    if positional:  # `self`
+        names.remove(positional[0].arg)
+    return set(names)
+
+
+def _named_declaration(
+    node: ast.AST, method: MethodFacts
+) -> tuple[tuple[str, str], ParamDecl] | None:
+    """``<owner>.register_parameter(<name>, ...)``, ``setattr(<owner>,
+    <name>, nn.Parameter(...))`` or ``self.<sub>.<attr> = nn.Parameter(...)``
+    with ``<owner>`` ``self`` or ``self.<sub>``."""
+    scope = method.scope
+    if isinstance(node, ast.Assign):
+        target = node.targets[0]
+        value = node.value
+        if len(node.targets) != 1 or not isinstance(target, ast.Attribute):
+            return None
+        sub = self_attr(target.value)
+        if sub is None or not is_call_to(value, scope, tn.PARAMETER):
+            return None
+        decl = ParamDecl(target.attr, method.name, node, value)  # type: ignore[arg-type]
+        return (f"self.{sub}", repr(target.attr)), decl
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    args = node.args
+    if isinstance(func, ast.Attribute) and func.attr == "register_parameter":
+        if len(args) != 2:
+            return None
+        holder, name, value = func.value, args[0], args[1]
+    elif (
+        isinstance(func, ast.Name)
+        and func.id == "setattr"
+        and len(args) == 3
+        and is_call_to(args[2], scope, tn.PARAMETER)
+    ):
+        holder, name, value = args
+    else:
+        return None
+    owner = owner_of(holder)
+    if owner is None and isinstance(holder, ast.Name):
+        owner = _stored_as(holder.id, method)
+    key = name_key(name, method)
+    if owner is None or key is None:
+        return None
+    call = value if isinstance(value, ast.Call) else None
+    return (owner, key), ParamDecl(ast.unparse(name), method.name, node, call)
+
+
+def _stored_as(name: str, method: MethodFacts) -> str | None:
+    """``"self.<sub>"`` when the method stores local ``name`` (an argument,
+    the wrapped module) as ``self.<sub> = name`` and never rebinds it."""
+    if method.defs.get(name):
+        return None
+    for node in own_nodes(method.node):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == name
+        ):
+            for target in node.targets:
+                sub = self_attr(target)
+                if sub is not None:
+                    return f"self.{sub}"
+    return None
+
+
+def _with_file_bases(cls: ModuleClass) -> list[ModuleClass]:
+    """``cls`` and its same-file base classes, transitively."""
+    found = [cls]
+    for member in found:
+        for base in member.file_bases:
+            if all(base is not f for f in found):
+                found.append(base)
+    return found

@@ -8,7 +8,13 @@ as categories of "hits" found with plain substring searches:
 * the module-class rules (WN1xx) need a parameter (``Parameter(``,
   ``register_parameter``, a torch layer base class) and a norm (the norm
   spellings :mod:`wnlint.modules` recognizes) in the same class or its
-  same-file base classes.
+  same-file base classes;
+* WN102 also takes, instead of the norm, a store on a submodule
+  (``self.<sub>.<attr> = ``, ``setattr(self.<sub>, ``,
+  ``self.<sub>._parameters[``) in a method forward may reach, and WN106
+  needs only a ``Parameter(`` call in such a method: a method named
+  ``forward``/``__call__`` or whose name the file spells as
+  ``self.<name>``, found from the indentation of the ``def`` lines.
 
 A file without the hits is never parsed. In a file with them, the module is
 cut at its top-level statements, and a top-level ``def``/``class`` that does
@@ -26,6 +32,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 
 #: A new top-level statement starts at column 0 with something that is not
 #: a comment or a closing bracket. (A line inside a string may look the
@@ -116,9 +123,14 @@ _LAYER_CLASS = re.compile(
 
 def param_hits(text: bytes) -> Iterator[int]:
     """Offsets where a parameter is declared or inherited from a torch layer."""
-    yield from _find_all(text, b"Parameter(")
+    yield from parameter_call_hits(text)
     yield from _find_all(text, b"register_parameter")
     yield from (m.start() for m in _LAYER_CLASS.finditer(text))
+
+
+def parameter_call_hits(text: bytes) -> Iterator[int]:
+    """Offsets of ``Parameter(`` and of a line binding an alias of it."""
+    yield from _find_all(text, b"Parameter(")
     # `P = nn.Parameter`, `from torch.nn import Parameter as P`: an alias,
     # called later without the word.
     for i in _find_all(text, b"Parameter"):
@@ -126,6 +138,103 @@ def param_hits(text: bytes) -> Iterator[int]:
             _line_at(text, i), b"Parameter"
         ):
             yield i
+
+
+_DEF_NAME = re.compile(rb"def[ \t]+(\w+)")
+#: Where forward's reach starts (:attr:`wnlint.modules.ModuleClass.forward_reachable`).
+_ENTRY_METHODS = (b"forward", b"__call__")
+
+
+def in_reachable_methods(text: bytes, hits: Iterator[int]) -> Iterator[int]:
+    """``hits`` less those in a method that forward cannot reach: one not
+    named ``forward``/``__call__`` whose name the file never spells as
+    ``self.<name>`` (how the module analysis follows calls and
+    properties). Most parameters are created, and most submodule
+    attributes set, in ``__init__`` and in methods that torch or other code
+    calls (``set_input_embeddings``). A hit outside any function, or whose
+    function is in doubt, is kept."""
+    ends: dict[int, int] = {}
+    verdicts: dict[bytes, bool] = {}
+    for i in hits:
+        name = _enclosing_def(text, i, ends)
+        if name is None or name in _ENTRY_METHODS:
+            yield i
+            continue
+        if name not in verdicts:
+            verdicts[name] = (
+                re.search(rb"self\s*\.\s*" + name + rb"\b", text) is not None
+            )
+        if verdicts[name]:
+            yield i
+
+
+def _enclosing_def(text: bytes, i: int, ends: dict[int, int]) -> bytes | None:
+    """The name of the function whose own body holds offset ``i``: the
+    nearest ``def`` line before it indented less than the line of ``i``,
+    when its body (up to the first line, but a closing bracket, indented as
+    little as the ``def``) reaches ``i``. None otherwise: the module level,
+    a class body, or in doubt. ``ends`` caches where each body ends."""
+    start = text.rfind(b"\n", 0, i) + 1
+    line = text[start:i]
+    indent = len(line) - len(line.lstrip(b" \t"))
+    j = start
+    while indent > 0:
+        j = text.rfind(b"def", 0, j)
+        if j < 0:
+            return None
+        head = text.rfind(b"\n", 0, j) + 1
+        prefix = text[head:j]
+        depth = len(prefix) - len(prefix.lstrip(b" \t"))
+        if depth >= indent or prefix.strip(b" \t") not in (b"", b"async"):
+            continue
+        match = _DEF_NAME.match(text, j)
+        if match is None:
+            continue
+        if j not in ends:
+            dedent = _dedent(depth).search(text, j)
+            ends[j] = len(text) if dedent is None else dedent.start()
+        # Past the end, the body ended before `i` (or a string fools us).
+        return match.group(1) if start <= ends[j] else None
+    return None
+
+
+@cache
+def _dedent(depth: int) -> re.Pattern[bytes]:
+    """A line that starts code at ``depth`` columns or fewer."""
+    return re.compile(rb"\n[ \t]{0,%d}[^ \t\r\n#)\]}]" % depth)
+
+
+def parameter_created_hits(text: bytes) -> Iterator[int]:
+    """:func:`parameter_call_hits` in methods forward may reach."""
+    return in_reachable_methods(text, parameter_call_hits(text))
+
+
+def wrapped_store_hits(text: bytes) -> Iterator[int]:
+    """:func:`submodule_store_hits` in methods forward may reach."""
+    return in_reachable_methods(text, submodule_store_hits(text))
+
+
+#: ``self.<sub>.<attr> = `` (an annotation allowed, not ``==``), unless
+#: what is stored is one plain literal; the literal prefix keeps the search
+#: fast.
+_SUBMODULE_STORE = re.compile(
+    rb"self\s*\.\s*\w+\s*\.\s*\w+\s*(?::[^=\n]*)?=(?!=)"
+    rb"(?![ \t]*(?:\"[^\"\\\n]*\"|'[^'\\\n]*'|-?\d[\w.]*|None|True|False)"
+    rb"[ \t]*(?:#[^\n]*)?$)",
+    re.MULTILINE,
+)
+#: ``setattr(self.<sub>, ...`` and ``self.<sub>._parameters[``.
+_SUBMODULE_SET = re.compile(
+    rb"setattr\s*\(\s*self\s*\.\s*\w+\s*,|self\s*\.\s*\w+\s*\.\s*_parameters\s*\["
+)
+
+
+def submodule_store_hits(text: bytes) -> Iterator[int]:
+    """Offsets of ``self.<sub>.<attr> = ...``, ``setattr(self.<sub>, ...``
+    and ``self.<sub>._parameters[``: a value stored on a wrapped module."""
+    yield from (m.start() for m in _SUBMODULE_STORE.finditer(text))
+    if b"setattr" in text or b"_parameters" in text:
+        yield from (m.start() for m in _SUBMODULE_SET.finditer(text))
 
 
 def _binds_alias(line: bytes, name: bytes) -> bool:
@@ -334,17 +443,51 @@ def optim_hits(text: bytes) -> Iterator[int]:
 LEGACY_API = Prefilter(
     ("legacy", legacy_hits, lambda line: b"weight_norm" in line),
 )
+
+
+class _Replay:
+    """A hit finder that remembers the last text it searched, so that the
+    prefilters sharing a category (WN101's and WN102's parameters and
+    norms) search each file once. Hits are found lazily, as callers ask."""
+
+    def __init__(self, finder: HitFinder) -> None:
+        self.finder = finder
+        self.text: bytes | None = None
+        self.seen: list[int] = []
+        self.rest: Iterator[int] = iter(())
+
+    def __call__(self, text: bytes) -> Iterator[int]:
+        if text is not self.text:
+            self.text, self.seen, self.rest = text, [], self.finder(text)
+        return self._replay(self.seen, self.rest)
+
+    @staticmethod
+    def _replay(seen: list[int], rest: Iterator[int]) -> Iterator[int]:
+        i = 0
+        while True:
+            if i == len(seen):
+                hit = next(rest, None)
+                if hit is None:
+                    return
+                seen.append(hit)
+            yield seen[i]
+            i += 1
+
+
+_shared_param_hits = _Replay(param_hits)
+_shared_norm_hits = _Replay(norm_hits)
+
+
+def _binds_norm(line: bytes) -> bool:
+    return (b"norm" in line or b"sqrt" in line) and next(
+        norm_hits(line), None
+    ) is not None
+
+
 MODULE_CLASSES = Prefilter(
     # The cheaper and more selective category first: most files stop there.
-    ("param", param_hits, lambda line: b"Parameter" in line),
-    (
-        "norm",
-        norm_hits,
-        lambda line: (
-            (b"norm" in line or b"sqrt" in line)
-            and next(norm_hits(line), None) is not None
-        ),
-    ),
+    ("param", _shared_param_hits, lambda line: b"Parameter" in line),
+    ("norm", _shared_norm_hits, _binds_norm),
 )
 #: WN201: an optimizer handed the weight of a weight-normed module, or a
 #: tensor computed from a norm.
@@ -361,4 +504,25 @@ OPTIMIZER_INPUTS = AnyOf(
             ),
         ),
     ),
+)
+#: WN106: ``nn.Parameter(...)`` in a method forward may reach.
+PARAMETER_CALLS = Prefilter(
+    ("parameter call", parameter_created_hits, lambda line: b"Parameter" in line),
+)
+
+
+def _norm_or_store_hits(text: bytes) -> Iterator[int]:
+    # The norms first: MODULE_CLASSES has usually searched them already.
+    yield from _shared_norm_hits(text)
+    yield from wrapped_store_hits(text)
+
+
+#: WN102: a parameter and, in the same class family, a norm (the
+#: weight-norm modules of MODULE_CLASSES) or a store on a submodule in a
+#: method forward may reach (a wrapper, which needs no norm). One
+#: prefilter rather than ``AnyOf``: its parameter and norm hits are
+#: MODULE_CLASSES's, searched once per file.
+WRAPPED_STORES = Prefilter(
+    ("param", _shared_param_hits, lambda line: b"Parameter" in line),
+    ("norm or store", _norm_or_store_hits, _binds_norm),
 )

@@ -7,9 +7,17 @@ from typing import ClassVar
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix, Source
-from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts
+from wnlint.modules import (
+    MethodFacts,
+    ModuleClass,
+    ModuleFacts,
+    method_class,
+    named_param_read,
+    reads_any_param,
+    reads_argument,
+)
 from wnlint.norms import reads_param
-from wnlint.prefilter import MODULE_CLASSES
+from wnlint.prefilter import WRAPPED_STORES
 from wnlint.rules._edits import (
     block_of,
     inline_locals,
@@ -17,7 +25,14 @@ from wnlint.rules._edits import (
     statement_of,
 )
 from wnlint.rules.base import Finding, Rule
-from wnlint.syntax import is_self, own_nodes, self_attr, self_attrs_in, string_value
+from wnlint.syntax import (
+    is_call_to,
+    is_self,
+    own_nodes,
+    self_attr,
+    self_attrs_in,
+    string_value,
+)
 
 
 class StoredComputedWeight(Rule):
@@ -29,6 +44,20 @@ class StoredComputedWeight(Rule):
     method it calls, when `<expr>` depends on the module's parameters through
     differentiable operations and is not detached (`.detach()`, `.data`,
     `.item()`, `torch.no_grad()`, `torch.inference_mode()`).
+
+    In any `nn.Module`, flags a computed weight stored on a wrapped module
+    in `forward` or a method it calls: `self.<sub>.<attr> = <expr>`,
+    `setattr(self.<sub>, <name>, <expr>)` or
+    `self.<sub>._parameters[<name>] = <expr>`, the wrapper design of
+    hand-written weight norm, weight dropout, spectral norm and pruning
+    masks. `<expr>` must be computed, through differentiable operations that
+    are not detached, from the wrapper's parameters: its own, or those it
+    registered on the wrapped module, under a literal or a computed name
+    (`self.register_parameter(f"{name}_g", ...)` read back as
+    `getattr(self, f"{name}_g")`, with the same name expression). A value
+    that depends on the method's arguments is an activation, not a weight,
+    and is not flagged; neither is a parameter itself or a new
+    `nn.Parameter(...)` (leaves), nor a store under `torch.no_grad()`.
 
     ## Why is this bad?
     If `<attr>` is a registered parameter (a subclass of `nn.Linear` or
@@ -42,7 +71,9 @@ class StoredComputedWeight(Rule):
     Tensors created explicitly by the user (graph leaves) support the
     deepcopy protocol` (EMA and model-averaging code does this),
     `torch.jit.script` fails, and a forward without backward keeps the
-    autograd graph alive on the module.
+    autograd graph alive on the module. A wrapper leaves the non-leaf on
+    the module it wraps, with the same effect on `copy.deepcopy` of the
+    whole model after its first forward in training.
 
     ## Example
     ```python
@@ -93,14 +124,22 @@ class StoredComputedWeight(Rule):
     else stores the attribute or reaches it by name, the method does not read
     the previous value first, and no code tests it against `None`.
     A registered parameter (`self.weight` of an `nn.Linear` subclass) or a
-    submodule's attribute is reported only: the code that reads it is torch's.
+    wrapped module's attribute is reported only: the code that reads it is
+    torch's.
 
     ## Known problems
-    Only modules whose `forward` (or a method it calls) divides one of their
-    own parameters by its norm are checked: wnlint is a weight-normalization
-    linter, and this keeps it silent on caches of activations elsewhere.
-    Torch's own legacy design, a forward pre-hook that is a free function,
-    is not a method and is not flagged.
+    A store on `self.<attr>` is checked only in modules whose `forward` (or
+    a method it calls) divides one of their own parameters by its norm:
+    wnlint is a weight-normalization linter, and this keeps it silent on
+    caches of activations elsewhere. Torch's own legacy design, a forward
+    pre-hook that is a free function, is not a method and is not flagged.
+    On a wrapped module, a parameter registered and read back through
+    different expressions (`name + "_g"` with `name` an argument, then
+    `self.name + "_g"`), or through a bare argument or loop variable, is not
+    matched; a weight computed from the method's arguments (a hypernetwork)
+    is taken for an activation; a local rebound to `nn.Parameter(...)`
+    anywhere in the method is taken for a leaf; and a wrapped module reached
+    through another name (`m = self.module`) is not followed.
 
     ## References
     - https://pytorch.org/docs/stable/notes/autograd.html
@@ -124,20 +163,33 @@ class StoredComputedWeight(Rule):
             "computed tensor assigned to the registered parameter `{target}` in "
             "forward: raises TypeError (torch.nn.Parameter or None expected); "
             "keep the computed weight in a local"
-        )
+        ),
+        "submodule": (
+            "computed weight stored on the wrapped module (`{target}`) in "
+            "forward: a non-leaf tensor that makes copy.deepcopy (EMA, model "
+            "averaging) raise after the first forward; register a "
+            "parametrization (torch.nn.utils.parametrize) or pass the weight "
+            "to a functional call"
+        ),
     }
     fix_title = "Keep the computed weight in a local variable"
-    prefilter = MODULE_CLASSES
+    prefilter = WRAPPED_STORES
     fix_safety = "mixed"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         facts = analysis.modules
+        reported: set[int] = set()
         for cls, method, node, target, value in _cases(facts):
+            reported.add(id(node))
             attr = target.split(".", 1)[1]
+            if "." in attr:
+                # A submodule's: the code that reads it is torch's, so there
+                # is nothing to rewrite here.
+                yield self.finding(node, "submodule", target=target)
+                continue
             fix = None
-            if "." not in attr and attr not in cls.params and attr not in cls.methods:
-                # A submodule's or a registered parameter: the code that reads
-                # it is torch's, so there is nothing to rewrite here.
+            if attr not in cls.params and attr not in cls.methods:
+                # A registered parameter is read by torch's code too.
                 fix = LazyFix(_fixer(facts, cls, method, node, attr, value))
             yield self.finding(
                 node,
@@ -145,6 +197,8 @@ class StoredComputedWeight(Rule):
                 fix,
                 target=target,
             )
+        for node, target in _wrapper_cases(analysis, reported):
+            yield self.finding(node, "submodule", target=target)
 
 
 def _fixer(
@@ -372,3 +426,203 @@ def _stores(method: MethodFacts) -> Iterator[tuple[ast.AST, str, ast.expr]]:
                 yield node, f"self.{attr}", node.args[2]
             elif self_attr(owner):
                 yield node, f"self.{self_attr(owner)}.{attr}", node.args[2]
+
+
+# -- stores on a wrapped module, in any nn.Module -------------------------------
+
+#: Attributes of a tensor or module that hold no weight (``.data`` keeps the
+#: leaf, ``.requires_grad`` is a flag).
+_NOT_WEIGHTS = tn.DETACH_ATTRS | tn.NONDIFF_ATTRS
+#: The dict a module keeps its parameters in (``m._parameters[name] = w``).
+_PARAMETER_DICT = "_parameters"
+_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _wrapper_cases(
+    analysis: FileAnalysis, reported: set[int]
+) -> Iterator[tuple[ast.AST, str]]:
+    """Stores of a computed weight on ``self.<sub>`` in the methods forward
+    reaches, in any nn.Module class (wrappers call no norm: weight dropout,
+    spectral norm, masks)."""
+    facts = analysis.modules
+    holders = _classes_storing_on_submodules(analysis)
+    if not holders:
+        return
+    for cls in facts.classes_around(holders):
+        for method in cls.reachable():
+            stores = list(_submodule_stores(method.node))
+            for node, sub, target, value in stores:
+                if (
+                    id(node) in reported
+                    or sub in cls.params  # `self.weight.data = ...`
+                    or method.in_no_grad(node)
+                    or _replaced_later(node, target, stores, method)
+                    or not _computed_weight(value, method)
+                ):
+                    continue
+                reported.add(id(node))
+                yield node, target
+
+
+def _classes_storing_on_submodules(analysis: FileAnalysis) -> set[int]:
+    """ids of the ClassDefs with a method that may store on ``self.<sub>``,
+    found cheaply: the ``setattr`` call sites the analysis collected, and
+    assignments, which are statements, without walking expressions."""
+    found: set[int] = set()
+    for site in analysis.calls:
+        call = site.node
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "setattr"
+        ):
+            holder = method_class(site.scope)
+            if holder is not None:
+                found.add(id(holder))
+    for cls in analysis.modules.all_classes:
+        if id(cls.node) in found:
+            continue
+        methods = [
+            item
+            for item in cls.node.body
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
+        if any(_assigns_on_submodule(m.body) for m in methods):
+            found.add(id(cls.node))
+    return found
+
+
+def _assigns_on_submodule(body: list[ast.stmt]) -> bool:
+    """A ``self.<sub>.<attr> = ...`` (or ``._parameters[...] =``) among
+    ``body`` and the statement blocks nested in it, not nested defs."""
+    todo = list(body)
+    while todo:
+        stmt = todo.pop()
+        if isinstance(stmt, ast.Assign):
+            if any(_submodule_target(t) for t in stmt.targets):
+                return True
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None and _submodule_target(stmt.target):
+                return True
+        elif not isinstance(stmt, _NESTED_SCOPES):
+            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                todo.extend(getattr(stmt, field, ()))
+    return False
+
+
+def _replaced_later(
+    node: ast.AST,
+    target: str,
+    stores: list[tuple[ast.AST, str, str, ast.expr]],
+    method: MethodFacts,
+) -> bool:
+    """The method stores ``target`` again, or deletes it, after ``node``:
+    the computed weight is set for one call of the wrapped module and
+    restored (``self.module.weight = original``, ``= None``, ``del``)."""
+    same = [n for n, _, t, _ in stores if t == target]
+    same += [n for n, t in _submodule_deletions(method.node) if t == target]
+    return any(_position(n) > _position(node) for n in same)
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def _submodule_stores(
+    func: ast.AST,
+) -> Iterator[tuple[ast.AST, str, str, ast.expr]]:
+    """(statement, submodule, described target, value) for each
+    ``self.<sub>.<attr> = value``, ``self.<sub>._parameters[name] = value``
+    and ``setattr(self.<sub>, name, value)``."""
+    for node in own_nodes(func):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                found = _submodule_target(target)
+                if found is not None:
+                    yield node, found[0], found[1], node.value
+        elif (args := _builtin_call_args(node, "setattr", 3)) is not None:
+            sub = self_attr(args[0])
+            if sub is not None and string_value(args[1]) not in _NOT_WEIGHTS:
+                yield node, sub, _described(sub, args[1]), args[2]
+
+
+def _submodule_deletions(func: ast.AST) -> Iterator[tuple[ast.AST, str]]:
+    """(statement, described target) for ``del self.<sub>.<attr>`` and
+    ``delattr(self.<sub>, name)``."""
+    for node in own_nodes(func):
+        if isinstance(node, ast.Delete):
+            for target in node.targets:
+                found = _submodule_target(target)
+                if found is not None:
+                    yield node, found[1]
+        elif (args := _builtin_call_args(node, "delattr", 2)) is not None:
+            sub = self_attr(args[0])
+            if sub is not None:
+                yield node, _described(sub, args[1])
+
+
+def _builtin_call_args(node: ast.AST, name: str, arity: int) -> list[ast.expr] | None:
+    """The arguments of ``<name>(...)`` called with ``arity`` positional
+    arguments and nothing else; None for anything else."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == name
+        and len(node.args) == arity
+        and not node.keywords
+    ):
+        return node.args
+    return None
+
+
+def _described(sub: str, name: ast.expr) -> str:
+    """``self.<sub>.<attr>`` for a literal name, else the ``setattr`` call."""
+    text = string_value(name)
+    if text is None:
+        return f"setattr(self.{sub}, {ast.unparse(name)}, ...)"
+    return f"self.{sub}.{text}"
+
+
+def _submodule_target(target: ast.expr) -> tuple[str, str] | None:
+    """(submodule, described target) for ``self.<sub>.<attr>`` and
+    ``self.<sub>._parameters[<name>]``."""
+    if isinstance(target, ast.Attribute):
+        sub = self_attr(target.value)
+        if sub is not None and target.attr not in _NOT_WEIGHTS:
+            return sub, f"self.{sub}.{target.attr}"
+    elif (
+        isinstance(target, ast.Subscript)
+        and isinstance(target.value, ast.Attribute)
+        and target.value.attr == _PARAMETER_DICT
+    ):
+        sub = self_attr(target.value.value)
+        if sub is not None:
+            return sub, ast.unparse(target)
+    return None
+
+
+def _computed_weight(value: ast.expr, method: MethodFacts) -> bool:
+    """A non-leaf computed from the class's parameters, not from the
+    method's inputs (an activation) and not a parameter itself."""
+    leaf = value
+    for _ in range(8):
+        if not isinstance(leaf, ast.Name):
+            break
+        if any(
+            is_call_to(d, method.scope, tn.PARAMETER)
+            for d in method.defs.get(leaf.id, ())
+            if d is not None
+        ):
+            return False  # (re)wrapped in a Parameter: a leaf, WN106's case
+        defined = method.single_def(leaf.id)
+        if defined is None:
+            break
+        leaf = defined
+    if (
+        self_attr(leaf) is not None
+        or named_param_read(leaf, method)
+        or is_call_to(leaf, method.scope, tn.PARAMETER)
+    ):
+        return False
+    return reads_any_param(value, method) and not reads_argument(value, method)
