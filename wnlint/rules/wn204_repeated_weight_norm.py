@@ -5,8 +5,9 @@ from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 from wnlint.analysis import FileAnalysis
+from wnlint.flow import Branches, same_tensor, tensor_name
 from wnlint.prefilter import LEGACY_API
-from wnlint.rules._flow_rules import applied_before
+from wnlint.rules._flow_rules import reapplied_before, reapplied_in_methods
 from wnlint.rules.base import Finding, Rule
 
 
@@ -15,8 +16,9 @@ class RepeatedWeightNorm(Rule):
     ## What it does
     Flags weight norm (either API) applied to a module that is already
     weight-normed on the same parameter: twice in one function, through an
-    alias (`conv = weight_norm(conv)` then `weight_norm(conv)`), or nested
-    (`weight_norm(weight_norm(conv))`).
+    alias (`conv = weight_norm(conv)` then `weight_norm(conv)`), nested
+    (`weight_norm(weight_norm(conv))`), or by a method (`apply_weight_norm`)
+    to a `self.<attr>` that `__init__` (or a method it calls) already normed.
 
     ## Why is this bad?
     The legacy API raises `RuntimeError: Cannot register two weight_norm
@@ -49,9 +51,20 @@ class RepeatedWeightNorm(Rule):
     author's call.
 
     ## Known problems
-    Only one function body is seen, in source order; applications in
-    different arms of an `if` or `try` are never paired, and loops are not
-    unrolled.
+    Applications that never run in one call are not paired: arms of one
+    `if`/`try`/`match`, and separate `if` statements whose tests contradict
+    on one variable (`kind == "new"` / `kind == "legacy"`, disjoint `in`
+    tuples, `if x` / `if not x`) that is not rebound in between. Names of
+    the normed tensor are compared as written: distinct strings, or
+    f-strings with different constant parts, never pair; an expression
+    pairs only with the same expression. Loops are not unrolled. Across
+    methods, only a method of the same class that `__init__` does not reach
+    is paired with `__init__`, and not when it first removes weight norm
+    from the module, rebinds it, or calls a method that does; a class that
+    applies weight norm only outside `__init__` (an `apply_weight_norm` /
+    `remove_weight_norm` pair) is never reported. Which methods run after
+    which is otherwise not known: a method that `__init__` reaches and that
+    removes or rebinds the module silences the pairing.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrize.register_parametrization.html
@@ -69,13 +82,20 @@ class RepeatedWeightNorm(Rule):
         "parametrization that fails on first use"
     )
     messages: ClassVar[Mapping[str, str]] = {
-        "nested": "weight norm applied to a module that is already weight-normed"
+        "nested": "weight norm applied to a module that is already weight-normed",
+        "method": (
+            "weight norm applied to `{key}` again (first on line {line}, in "
+            "`{method}`): the legacy API raises RuntimeError, the new one stacks "
+            "a second parametrization that fails on first use"
+        ),
     }
     fix_title = "Apply weight norm once"
     prefilter = LEGACY_API
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        reported: set[int] = set()
         for flow in analysis.flows:
+            branches = Branches(flow) if len(flow.applications) > 1 else None
             applications = {id(app.node): app for app in flow.applications}
             for app in flow.applications:
                 target = app.node.args[0] if app.node.args else None
@@ -84,11 +104,24 @@ class RepeatedWeightNorm(Rule):
                     if isinstance(target, ast.Call)
                     else None
                 )
-                if inner is not None and inner.name == app.name:
+                if inner is not None and same_tensor(
+                    tensor_name(inner, flow), tensor_name(app, flow)
+                ):
+                    reported.add(id(app.node))
                     yield self.finding(app.node, "nested")
                     continue
-                for key in sorted(app.keys):
-                    earlier = applied_before(flow, key, app.order, app.name)
-                    if earlier is not None:
-                        yield self.finding(app.node, key=key, line=earlier.node.lineno)
-                        break
+                earlier = branches and reapplied_before(flow, branches, app)
+                if earlier:
+                    key, first = earlier
+                    reported.add(id(app.node))
+                    yield self.finding(app.node, key=key, line=first.node.lineno)
+        for found in reapplied_in_methods(analysis):
+            if id(found.app.node) not in reported:
+                reported.add(id(found.app.node))
+                yield self.finding(
+                    found.app.node,
+                    "method",
+                    key=found.key,
+                    line=found.first.node.lineno,
+                    method=found.first_method,
+                )

@@ -1,0 +1,73 @@
+"""WN203 across the modules of one package (``fixtures/wn203_package``): the
+layers come from a weight-norm helper in ``layers.py``, the init function
+from ``utils.py``, and ``model.py`` puts them together. Each file's findings
+are exactly its markers, whichever front end lints it.
+
+``tests/test_fixtures.py`` reads only the top-level fixture files; this file
+covers the package.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+
+import pytest
+from conftest import FIXTURES, markers, run_cli
+
+from wnlint.engine import Linter, select_rules
+from wnlint.flake8_plugin import WnlintPlugin
+
+PACKAGE = FIXTURES / "wn203_package"
+FILES = sorted(PACKAGE.glob("*.py"))
+MODEL = PACKAGE / "model.py"
+FINDING = re.compile(
+    r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>WN\d{3}) (?P<message>.*)$"
+)
+
+
+def test_the_package_has_its_modules_and_a_positive():
+    names = {p.name for p in FILES}
+    assert names == {"__init__.py", "layers.py", "utils.py", "model.py"}
+    assert "WN203" in {code for _, code in markers(MODEL)}
+    assert not any(markers(p, "todo-expect") for p in FILES)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_markers_match_findings(path):
+    found = Linter(select_rules()).lint_file(str(path))
+    actual = Counter((d.line, d.code) for d in found)
+    assert actual == markers(path), "\n".join(d.format() for d in found)
+
+
+def test_flake8_plugin_gives_the_same_answer_on_the_model():
+    source = MODEL.read_text(encoding="utf-8")
+    plugin = WnlintPlugin(ast.parse(source), source.splitlines(True), str(MODEL))
+    results = list(plugin.run())
+    assert all(kind is WnlintPlugin for *_, kind in results)
+    actual = Counter((line, text.split(" ", 1)[0]) for line, _, text, _ in results)
+    assert actual == markers(MODEL), results
+    # The same positions and messages as the engine (flake8's column is 0-based).
+    engine = Linter(select_rules()).lint_file(str(MODEL))
+    assert sorted((line, col + 1, text) for line, col, text, _ in results) == sorted(
+        (d.line, d.col, f"{d.code} {d.message}") for d in engine
+    )
+
+
+def test_cli_on_the_package_directory():
+    """``wnlint check wn203_package`` run from the fixtures directory: every
+    module's markers, nothing else."""
+    result = run_cli("check", "wn203_package", cwd=FIXTURES)
+    actual: Counter = Counter()
+    for line in result.stdout.splitlines():
+        finding = FINDING.match(line)
+        assert finding, line
+        name = finding["path"].replace("\\", "/").rsplit("/", 1)[-1]
+        actual[(name, int(finding["line"]), finding["code"])] += 1
+    expected: Counter = Counter()
+    for path in FILES:
+        for (line, code), count in markers(path).items():
+            expected[(path.name, line, code)] += count
+    assert actual == expected, result.stdout
+    assert result.returncode == (1 if expected else 0), result.stderr
