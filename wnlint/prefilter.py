@@ -371,9 +371,7 @@ class InitWrites:
         if not self.file_may_match(data):
             return None
         words = {m.group(1) for m in self._CALLBACK.finditer(data)}
-        words.update(
-            s.name for s in segments if s.name and b"weight_norm" in s.text
-        )
+        words.update(s.name for s in segments if s.name and b"weight_norm" in s.text)
         keep = [s.name is None or _declares_global(s.text) for s in segments]
         for i, segment in enumerate(segments):
             text = segment.text

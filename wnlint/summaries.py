@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Union
 
@@ -283,9 +283,12 @@ class FileSummaries:
             if scope is None or not isinstance(base, (ast.Name, ast.Attribute)):
                 continue
             found = self.definition(base, scope)
-            if found is not None and isinstance(found.node, ast.ClassDef):
-                if found.node is not cls:
-                    out.append(found)
+            if (
+                found is not None
+                and isinstance(found.node, ast.ClassDef)
+                and found.node is not cls
+            ):
+                out.append(found)
         return out
 
     def _init_statements(self, cls: ast.ClassDef) -> Iterator[tuple[ast.stmt, ast.AST]]:
@@ -436,30 +439,14 @@ class FileSummaries:
         self, node: ast.AST, scope: Scope, depth: int, params: list[str]
     ) -> Iterator[tuple[ast.expr, tuple[str, ...]]]:
         """(tensor expression, attribute path appended) that ``node`` writes."""
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
-                    yield target.value, ()
+        direct = self._direct_write(node, scope)
+        if direct is not None:
+            yield direct, ()
             return
-        if not isinstance(node, ast.Call):
+        if not isinstance(node, ast.Call) or depth >= _MAX_DEPTH:
             return
         callee = node.func
-        first = node.args[0] if node.args else None
-        if first is not None and self._is_init_function(callee, scope):
-            yield first, ()
-            return
-        if (
-            isinstance(callee, ast.Attribute)
-            and callee.attr.endswith("_")
-            and not callee.attr.startswith("_")
-        ):
-            receiver = callee.value
-            if isinstance(receiver, ast.Attribute) and receiver.attr in tn.DETACH_ATTRS:
-                receiver = receiver.value
-            if isinstance(receiver, ast.Attribute):
-                yield receiver, ()
-                return
-        if depth >= _MAX_DEPTH or not isinstance(callee, (ast.Name, ast.Attribute)):
+        if not isinstance(callee, (ast.Name, ast.Attribute)):
             return
         arguments = [*node.args, *(k.value for k in node.keywords)]
         if not any(_rooted_path(a, params) for a in arguments):
@@ -473,6 +460,32 @@ class FileSummaries:
             arg = _argument_for(node, found.node, write.index)
             if arg is not None:
                 yield arg, write.path
+
+    def _direct_write(self, node: ast.AST, scope: Scope) -> ast.expr | None:
+        """The tensor an init call, an in-place method or a ``.data``
+        assignment writes: ``nn.init.normal_(t)``, ``t.data.normal_()``,
+        ``t.data = ...``."""
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
+                    return target.value
+            return None
+        if not isinstance(node, ast.Call):
+            return None
+        callee = node.func
+        if node.args and self._is_init_function(callee, scope):
+            return node.args[0]
+        if (
+            isinstance(callee, ast.Attribute)
+            and callee.attr.endswith("_")
+            and not callee.attr.startswith("_")
+        ):
+            receiver = callee.value
+            if isinstance(receiver, ast.Attribute) and receiver.attr in tn.DETACH_ATTRS:
+                receiver = receiver.value
+            if isinstance(receiver, ast.Attribute):
+                return receiver
+        return None
 
     def _is_init_function(self, callee: ast.expr, scope: Scope) -> bool:
         """``nn.init.normal_``, or ``FUNCS["normal_"]`` over a module-level
@@ -491,7 +504,9 @@ class FileSummaries:
         return False
 
     # -- memo ------------------------------------------------------------------
-    def _cached(self, kind: str, node: ast.AST, compute, empty: object) -> object:  # type: ignore[no-untyped-def]
+    def _cached(
+        self, kind: str, node: ast.AST, compute: Callable[[], object], empty: object
+    ) -> object:
         key = (kind, id(node))
         if key in self._memo:
             return self._memo[key]
@@ -698,9 +713,8 @@ def _guard(
     ):
         kinds = test.args[1]
         kinds_list = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
-        keys = {file.type_key(k, scope) for k in kinds_list}
         # A type that cannot be named matches no known layer class.
-        keys = {k if k is not None else "?" for k in keys}
+        keys = {file.type_key(k, scope) or "?" for k in kinds_list}
         return Guard(
             params.index(test.args[0].id), frozenset(keys), frozenset(), positive
         )
@@ -787,14 +801,14 @@ def _sibling_definition(
         return None
     level = len(qual) - len(qual.lstrip("."))
     parts = qual.lstrip(".").split(".")
+    base: str | None = os.path.dirname(path)
     if level:
-        base = os.path.dirname(path)
         for _ in range(level - 1):
-            base = os.path.dirname(base)
+            base = os.path.dirname(base)  # type: ignore[type-var]
     else:
         base = _package_parent(path, parts[0])
-        if base is None:
-            return None
+    if base is None:
+        return None
     for split in range(len(parts) - 1, 0, -1):
         module, names = parts[:split], parts[split:]
         if len(names) != 1:

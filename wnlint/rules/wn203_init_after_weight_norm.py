@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Iterator, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
@@ -18,10 +18,28 @@ from wnlint.syntax import is_self
 class InitAfterWeightNorm(Rule):
     """
     ## What it does
-    Flags `nn.init.*_(m.weight)`, in-place writes such as
-    `m.weight.data.normal_()` or `m.weight.copy_(...)`, and assignments to
-    `m.weight.data`, after `m` was weight-normed (either API) earlier in the
-    same function.
+    Flags writes to the weight of a module that weight norm (either API) has
+    already wrapped: `nn.init.*_(m.weight)`, in-place writes such as
+    `m.weight.data.normal_()` or `m.weight.copy_(...)`, assignments to
+    `m.weight.data`, and calls of functions that make such a write
+    (transformers' `initialization` wrappers included). It follows the code
+    the way real models are written, within the file and into sibling
+    modules of the same package (`from .utils import init_weights`,
+    `from pkg.layers import WNConv1d`), which are read, never imported:
+    - the same function: weight norm, or a helper that returns
+      `weight_norm(...)`, then the write;
+    - `<modules>.apply(init_fn)`, reported at the call, when `init_fn`
+      writes `m.weight` and the modules hold weight-normed ones that its type
+      test admits (`isinstance(m, nn.Conv1d)`, `classname.find("Conv")`):
+      containers (`nn.ModuleList`, `nn.Sequential`, `.append`), helpers,
+      instances of classes that hold them, and modules weight-normed by an
+      earlier `self.apply(fn)` whose `fn` norms what it is handed;
+    - a method that writes `self.X.weight` when `__init__` weight-norms
+      `self.X` and the method runs after it (called later in `__init__`, or
+      afterwards);
+    - a hook typed by `isinstance(module, SomeClass)` that writes
+      `module.conv.weight` when `SomeClass.__init__` weight-norms `self.conv`:
+      every instance is past that point.
 
     ## Why is this bad?
     After weight norm, `m.weight` is recomputed from `g` and `v` (on every
@@ -50,14 +68,23 @@ class InitAfterWeightNorm(Rule):
     ```
 
     ## Fix safety
-    No automatic fix. Initialise before applying weight norm, or write to the
-    leaves: `m.parametrizations.weight.original0`/`original1` (the new API)
-    or `m.weight_g`/`m.weight_v` (the legacy API); those writes are correct
-    and not flagged.
+    No automatic fix. The repair is to initialise before weight norm is
+    applied (run `.apply(init_fn)` on the plain layers, or move the init
+    above the `weight_norm` call), or to write to the direction instead:
+    `m.parametrizations.weight.original1` (the new API) or `m.weight_v`
+    (the legacy API), and to `original0`/`weight_g` for the magnitude; those
+    writes are correct and not flagged.
 
     ## Known problems
-    Only one function body is seen, in source order; a removal of weight
-    norm (or a rebinding of the name) in between ends the effect.
+    In one function body, statements are seen in source order; a removal of
+    weight norm (or a rebinding of the name) in between ends the effect.
+    Not reported: a hook that writes the weight of every `nn.Conv1d` (no
+    class test) and reaches a weight-normed one only because a base class
+    in another package runs it over every submodule (transformers'
+    `PreTrainedModel._init_weights`, hubert); a file that neither applies
+    weight norm nor calls `.apply(` is not parsed, so a hook there typed by
+    a class that inherits its weight norm from another file is not seen;
+    modules built under a condition are treated as built.
 
     ## References
     - https://pytorch.org/docs/stable/nn.init.html
@@ -66,7 +93,9 @@ class InitAfterWeightNorm(Rule):
     code = "WN203"
     name = "init-after-weight-norm"
     summary = (
-        "`nn.init.*_(m.weight)` or `m.weight.data` writes after weight norm: no effect"
+        "`nn.init.*_(m.weight)` or `m.weight.data` writes after weight norm, "
+        "also through helpers, `.apply(init_fn)`, later methods, typed hooks and "
+        "sibling modules: no effect"
     )
     message = (
         "`{key}.{attr}` is recomputed by weight norm: writing to it has no "
@@ -108,7 +137,7 @@ class InitAfterWeightNorm(Rule):
 
 def _followed(
     analysis: FileAnalysis, summaries: FileSummaries
-) -> Iterator[tuple[ast.AST, str, dict[str, object]]]:
+) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
     typed: dict[int, ast.AST] = {}
     tests_types: set[int] = set()
     writing: dict[int, ast.ClassDef] = {}
@@ -116,9 +145,9 @@ def _followed(
         call: ast.Call = site.node  # type: ignore[assignment]
         yield from _apply_call(call, site.scope, summaries)
         func = _enclosing_function(site.scope)
-        if isinstance(call.func, ast.Name) and call.func.id == "isinstance":
-            if func is not None:
-                tests_types.add(id(func))
+        is_test = isinstance(call.func, ast.Name) and call.func.id == "isinstance"
+        if is_test and func is not None:
+            tests_types.add(id(func))
         root = _weight_chain_root(call)
         if root is None:
             continue
@@ -163,7 +192,7 @@ def _where(normed: Normed, here: str | None) -> str:
 
 def _method_writes(
     cls: ast.ClassDef, summaries: FileSummaries
-) -> Iterator[tuple[ast.AST, str, dict[str, object]]]:
+) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
     """``self.X.weight`` written by a method of a class whose ``__init__``
     weight-norms ``self.X``, at a point that runs after it."""
     methods = [
@@ -224,7 +253,7 @@ def _holds(outer: ast.AST, inner: ast.AST) -> bool:
 
 def _apply_call(
     call: ast.Call, scope: Scope, summaries: FileSummaries
-) -> Iterator[tuple[ast.AST, str, dict[str, object]]]:
+) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
     """``<modules>.apply(init_fn)`` where ``init_fn`` writes ``m.weight``
     and the modules hold weight-normed ones it admits."""
     func = call.func
@@ -339,7 +368,7 @@ def _self_attr_root(expr: ast.expr) -> str | None:
 
 def _typed_hook(
     func: ast.FunctionDef | ast.AsyncFunctionDef, summaries: FileSummaries
-) -> Iterator[tuple[ast.AST, str, dict[str, object]]]:
+) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
     """``if isinstance(module, C): init(module.conv.weight)`` where ``C``'s
     ``__init__`` weight-norms ``self.conv``: every instance is past it."""
     for write in summaries.param_writes(func):
