@@ -789,7 +789,7 @@ def _class_name_of(expr: ast.expr, params: list[str], scope: Scope) -> int | Non
 
 # -- sibling files -------------------------------------------------------------------
 
-_FILES: dict[str, FileSummaries | None] = {}
+_FILES: dict[str, tuple[tuple[int, int], FileSummaries | None]] = {}
 
 
 def _sibling_definition(
@@ -847,23 +847,35 @@ def _summaries_for(stem: str, needs: tuple[bytes, ...]) -> FileSummaries | None:
                 return None
             if needs and not any(word in _text(real) for word in needs):
                 return None
-            if real not in _FILES:
-                _FILES[real] = _load(real)
-            return _FILES[real]
+            key = _version(real)
+            if _FILES.get(real, (None, None))[0] != key:
+                _FILES[real] = (key, _load(real))
+            return _FILES[real][1]
     return None
+
+
+def _version(path: str) -> tuple[int, int]:
+    """What changes when a file is edited: a long-lived process (an editor's
+    flake8) never reads a stale summary."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 _TEXT: dict[str, bytes] = {}
 
 
 def _text(path: str) -> bytes:
-    if path not in _TEXT:
+    key = f"{path}:{_version(path)}"
+    if key not in _TEXT:
         try:
             with open(path, "rb") as handle:
-                _TEXT[path] = handle.read()
+                _TEXT[key] = handle.read()
         except OSError:
-            _TEXT[path] = b""
-    return _TEXT[path]
+            _TEXT[key] = b""
+    return _TEXT[key]
 
 
 def _load(path: str) -> FileSummaries | None:
