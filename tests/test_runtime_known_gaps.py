@@ -19,8 +19,6 @@ f104 = load_fixture("wn104_unused_scale_parameter")
 f106 = load_fixture("wn106_parameter_in_forward")
 f201 = load_fixture("wn201_optimizer_non_leaf")
 f202 = load_fixture("wn202_optimizer_before_weight_norm")
-f203 = load_fixture("wn203_init_after_weight_norm")
-f204 = load_fixture("wn204_repeated_weight_norm")
 f301 = load_fixture("wn301_legacy_weight_norm")
 f302 = load_fixture("wn302_legacy_remove_weight_norm")
 
@@ -83,22 +81,6 @@ def test_wn202_optimizer_from_a_helper_never_steps_g(device):
         model(torch.randn(8, 4, device=device)).square().mean().backward()
         opt.step()
     assert g.grad is not None and torch.equal(g, before)
-
-
-def test_wn203_init_through_apply_has_no_effect():
-    torch.manual_seed(0)
-    model = f203.init_through_apply()
-    torch.manual_seed(0)
-    untouched = nn.utils.parametrizations.weight_norm(nn.Linear(4, 3))
-    assert torch.equal(model[0].weight, untouched.weight)
-
-
-def test_wn204_reapplied_in_a_method_fails_on_use():
-    module = f204.ReappliedInMethod()
-    module.apply_weight_norm()
-    assert len(module.conv.parametrizations.weight) == 2
-    with pytest.raises(TypeError, match="missing 1 required positional argument"):
-        module(torch.randn(2, 4, 5))
 
 
 def test_wn301_legacy_api_through_an_attribute():

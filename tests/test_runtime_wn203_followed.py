@@ -453,3 +453,14 @@ def test_package_near_misses(monkeypatch, package, name):
     normed, normed_w, _, plain_w = twice(monkeypatch, factory, **kwargs)
     assert_same_weights(normed_w, plain_w)
     assert (name == "PlainHead") == any(is_weight_normed(m) for m in normed.modules())
+
+
+def test_init_through_apply_in_a_function_has_no_effect():
+    """``model.apply(init)`` over a function-local ``nn.Sequential`` whose
+    layer was weight-normed when built: the init changes nothing."""
+    original = load_fixture("wn203_init_after_weight_norm")
+    torch.manual_seed(0)
+    model = original.init_through_apply()
+    torch.manual_seed(0)
+    untouched = nn.utils.parametrizations.weight_norm(nn.Linear(4, 3))
+    assert torch.equal(model[0].weight, untouched.weight)

@@ -71,3 +71,71 @@ def test_cli_on_the_package_directory():
             expected[(path.name, line, code)] += count
     assert actual == expected, result.stdout
     assert result.returncode == (1 if expected else 0), result.stderr
+
+
+def test_an_edited_sibling_is_read_again(tmp_path):
+    """The summaries of a sibling file are cached, but never served stale:
+    an init that stops writing the weight stops the finding."""
+    from wnlint.engine import Linter, select_rules
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    utils = package / "utils.py"
+    utils.write_text(
+        "import torch.nn as nn\n\n\ndef init(m):\n    nn.init.zeros_(m.weight)\n"
+    )
+    model = package / "model.py"
+    model.write_text(
+        "import torch.nn as nn\n"
+        "from torch.nn.utils.parametrizations import weight_norm\n"
+        "from .utils import init\n\n\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = weight_norm(nn.Conv1d(2, 2, 1))\n"
+        "        self.conv.apply(init)\n"
+    )
+    linter = Linter(select_rules(["WN203"]))
+    assert [d.line for d in linter.lint_file(str(model))] == [10]
+    utils.write_text(
+        "import torch.nn as nn\n\n\ndef init(m):\n    nn.init.zeros_(m.bias)\n"
+    )
+    import os
+
+    stat = os.stat(utils)
+    os.utime(utils, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert linter.lint_file(str(model)) == []
+
+
+def test_nothing_under_site_packages_is_followed(tmp_path):
+    """Installed packages are not the user's code: a helper there is not
+    summarized, so nothing is reported through it."""
+    from wnlint.engine import Linter, select_rules
+
+    package = tmp_path / "site-packages" / "pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "layers.py").write_text(
+        "import torch.nn as nn\n"
+        "from torch.nn.utils.parametrizations import weight_norm\n\n\n"
+        "def WNConv1d(*a, **k):\n    return weight_norm(nn.Conv1d(*a, **k))\n"
+    )
+    model = package / "model.py"
+    model.write_text(
+        "import torch.nn as nn\n"
+        "from .layers import WNConv1d\n\n\n"
+        "def init(m):\n    nn.init.zeros_(m.weight)\n\n\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = WNConv1d(2, 2, 1)\n"
+        "        self.conv.apply(init)\n"
+    )
+    assert Linter(select_rules(["WN203"])).lint_file(str(model)) == []
+    # The same package elsewhere is followed.
+    other = tmp_path / "src" / "pkg"
+    other.parent.mkdir()
+    package.rename(other)
+    found = Linter(select_rules(["WN203"])).lint_file(str(other / "model.py"))
+    assert [d.line for d in found] == [13]

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from wnlint.flow import ScopeFlow, flows
 from wnlint.modules import ModuleFacts
 from wnlint.resolve import OPAQUE, Binding, Scope
+from wnlint.summaries import FileSummaries
 
 #: (kind, node, scope): kind is "if"/"else" (node is the test), "try" or
 #: "except" (node is the ``Try`` statement).
@@ -46,8 +47,11 @@ def _alias_value(value: ast.expr, scope: Scope) -> Binding:
 class FileAnalysis:
     """Scopes, call sites and references of one parsed module."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, path: str | None = None) -> None:
         self.tree = tree
+        #: The file on disk, when there is one: summaries follow imports of
+        #: sibling modules from it.
+        self.path = path
         self.module_scope = Scope("module", None, tree)
         self.calls: list[Site] = []
         self.references: list[Site] = []
@@ -56,7 +60,16 @@ class FileAnalysis:
         self.class_nodes: list[ast.ClassDef] = []
         self._modules: ModuleFacts | None = None
         self._flows: list[ScopeFlow] | None = None
+        self._summaries: FileSummaries | None = None
         self._walk()
+
+    @property
+    def summaries(self) -> FileSummaries:
+        """What the file's functions and classes do to modules, across calls
+        (built on first use)."""
+        if self._summaries is None:
+            self._summaries = FileSummaries(self, self.path)
+        return self._summaries
 
     @property
     def flows(self) -> list[ScopeFlow]:

@@ -249,7 +249,7 @@ class Linter:
         fixes: bool = False,
     ) -> list[Diagnostic]:
         try:
-            analysis = FileAnalysis(tree)
+            analysis = FileAnalysis(tree, _disk_path(path))
         except RecursionError:
             error = Diagnostic(path, 1, 1, "WN003", "internal error: nested too deeply")
             return self._system(error)
@@ -352,6 +352,11 @@ def _walkable(entry: os.DirEntry) -> bool:
         return False
     # A virtualenv under any name.
     return not os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+
+
+def _disk_path(path: str) -> str | None:
+    """``path`` when it names a file (not ``<string>`` or stdin)."""
+    return path if os.path.isfile(path) else None
 
 
 def _decode(data: bytes) -> str:

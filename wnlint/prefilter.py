@@ -489,6 +489,62 @@ MODULE_CLASSES = Prefilter(
     ("param", _shared_param_hits, lambda line: b"Parameter" in line),
     ("norm", _shared_norm_hits, _binds_norm),
 )
+
+
+class InitWrites:
+    """WN203 follows calls between the functions and classes of a file, so
+    it keeps what those can be, not only the segments that spell weight norm:
+
+    * segments with ``weight_norm`` or ``.apply(``;
+    * top-level helpers that hold ``weight_norm`` and every segment that
+      names one (``self.proj = WNConv1d(...)``);
+    * callbacks named in ``.apply(NAME``;
+    * type-testing hooks (``isinstance(`` with ``.weight``), and the
+      segments they may test for;
+    * for a class that runs ``self.apply(``, every segment its kept text
+      names, transitively (the classes it may hold).
+    """
+
+    _CALLBACK = re.compile(rb"\.apply\(\s*(?:self\.)?(\w+)")
+
+    def file_may_match(self, data: bytes) -> bool:
+        return b"weight_norm" in data or b".apply(" in data
+
+    def keep(self, data: bytes, segments: list[Segment]) -> list[bool] | None:
+        if not self.file_may_match(data):
+            return None
+        words = {m.group(1) for m in self._CALLBACK.finditer(data)}
+        words.update(s.name for s in segments if s.name and b"weight_norm" in s.text)
+        keep = [s.name is None or _declares_global(s.text) for s in segments]
+        for i, segment in enumerate(segments):
+            text = segment.text
+            if (
+                b"weight_norm" in text
+                or b".apply(" in text
+                or segment.name in words
+                or (b"isinstance(" in text and b".weight" in text)
+                or any(word in text for word in words)
+            ):
+                keep[i] = True
+        by_name = {s.name: i for i, s in enumerate(segments) if s.name}
+        todo = [i for i, s in enumerate(segments) if b"self.apply(" in s.text]
+        while todo:
+            text = segments[todo.pop()].text
+            for name, j in by_name.items():
+                if not keep[j] and name in text:
+                    keep[j] = True
+                    todo.append(j)
+        for i in [i for i, k in enumerate(keep) if k]:
+            for j in _ancestors(i, segments, by_name):
+                keep[j] = True
+        return keep
+
+
+#: WN203: weight norm in the file, or ``.apply(fn)`` over modules whose
+#: weight norm a helper of a sibling file applies.
+INIT_WRITES = InitWrites()
+
+
 #: WN201: an optimizer handed the weight of a weight-normed module, or a
 #: tensor computed from a norm.
 OPTIMIZER_INPUTS = AnyOf(

@@ -209,3 +209,23 @@ WEIGHT_NORM_LEAVES: frozenset[str] = frozenset(
 )
 #: The tensor weight norm applies to by default.
 DEFAULT_WEIGHT_NAME = "weight"
+
+# -- module containers and init (interprocedural WN203) ----------------------
+
+#: Containers whose arguments become submodules.
+MODULE_CONTAINERS: frozenset[str] = frozenset(
+    {
+        "torch.nn.ModuleList",
+        "torch.nn.Sequential",
+        "torch.nn.ModuleDict",
+        "torch.nn.modules.container.ModuleList",
+        "torch.nn.modules.container.Sequential",
+        "torch.nn.modules.container.ModuleDict",
+    }
+)
+#: Methods that add submodules to a container (``self.convs.append(m)``).
+CONTAINER_ADDERS: frozenset[str] = frozenset(
+    {"append", "extend", "insert", "add_module"}
+)
+#: The common base of torch's convolutions (``isinstance(m, _ConvNd)``).
+CONV_BASE = "torch.nn.modules.conv._ConvNd"

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix
-from wnlint.prefilter import AnyOf, Prefilter
+from wnlint.prefilter import AnyOf, InitWrites, Prefilter
 
 DOC_SECTIONS = (
     "What it does",
@@ -66,7 +66,7 @@ class Rule:
     fix_title: ClassVar[str]
     #: The source text the rule needs (see :mod:`wnlint.prefilter`): files
     #: that no enabled rule's prefilter admits are never parsed.
-    prefilter: ClassVar[Prefilter | AnyOf]
+    prefilter: ClassVar[Prefilter | AnyOf | InitWrites]
     #: WN9xx heuristics are opt-in.
     default_enabled: ClassVar[bool] = True
     #: None (report only), "safe", "unsafe", or "mixed" (each fix says).

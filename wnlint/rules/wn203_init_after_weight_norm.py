@@ -1,20 +1,45 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ast
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
+from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.prefilter import LEGACY_API
+from wnlint.prefilter import INIT_WRITES
+from wnlint.resolve import Scope
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules.base import Finding, Rule
+from wnlint.summaries import FileSummaries, Normed, ParamWrite
+from wnlint.syntax import is_self
 
 
 class InitAfterWeightNorm(Rule):
     """
     ## What it does
-    Flags `nn.init.*_(m.weight)`, in-place writes such as
-    `m.weight.data.normal_()` or `m.weight.copy_(...)`, and assignments to
-    `m.weight.data`, after `m` was weight-normed (either API) earlier in the
-    same function.
+    Flags writes to the weight of a module that weight norm (either API) has
+    already wrapped: `nn.init.*_(m.weight)`, in-place writes such as
+    `m.weight.data.normal_()` or `m.weight.copy_(...)`, assignments to
+    `m.weight.data`, and calls of functions that make such a write
+    (transformers' `initialization` wrappers included). It follows the code
+    the way real models are written, within the file and into sibling
+    modules of the same package (`from .utils import init_weights`,
+    `from pkg.layers import WNConv1d`), which are read, never imported:
+    - the same function: weight norm, or a helper that returns
+      `weight_norm(...)`, then the write;
+    - `<modules>.apply(init_fn)`, reported at the call, when `init_fn`
+      writes `m.weight` and the modules hold weight-normed ones that its type
+      test admits (`isinstance(m, nn.Conv1d)`, `classname.find("Conv")`):
+      containers (`nn.ModuleList`, `nn.Sequential`, `.append`), helpers,
+      instances of classes that hold them, and modules weight-normed by an
+      earlier `self.apply(fn)` whose `fn` norms what it is handed;
+    - a method that writes `self.X.weight` when `__init__` weight-norms
+      `self.X` and the method runs after it (called later in `__init__`, or
+      afterwards);
+    - a hook typed by `isinstance(module, SomeClass)` that writes
+      `module.conv.weight` when `SomeClass.__init__` weight-norms `self.conv`:
+      every instance is past that point.
 
     ## Why is this bad?
     After weight norm, `m.weight` is recomputed from `g` and `v` (on every
@@ -43,14 +68,23 @@ class InitAfterWeightNorm(Rule):
     ```
 
     ## Fix safety
-    No automatic fix. Initialise before applying weight norm, or write to the
-    leaves: `m.parametrizations.weight.original0`/`original1` (the new API)
-    or `m.weight_g`/`m.weight_v` (the legacy API); those writes are correct
-    and not flagged.
+    No automatic fix. The repair is to initialise before weight norm is
+    applied (run `.apply(init_fn)` on the plain layers, or move the init
+    above the `weight_norm` call), or to write to the direction instead:
+    `m.parametrizations.weight.original1` (the new API) or `m.weight_v`
+    (the legacy API), and to `original0`/`weight_g` for the magnitude; those
+    writes are correct and not flagged.
 
     ## Known problems
-    Only one function body is seen, in source order; a removal of weight
-    norm (or a rebinding of the name) in between ends the effect.
+    In one function body, statements are seen in source order; a removal of
+    weight norm (or a rebinding of the name) in between ends the effect.
+    Not reported: a hook that writes the weight of every `nn.Conv1d` (no
+    class test) and reaches a weight-normed one only because a base class
+    in another package runs it over every submodule (transformers'
+    `PreTrainedModel._init_weights`, hubert); a file that neither applies
+    weight norm nor calls `.apply(` is not parsed, so a hook there typed by
+    a class that inherits its weight norm from another file is not seen;
+    modules built under a condition are treated as built.
 
     ## References
     - https://pytorch.org/docs/stable/nn.init.html
@@ -59,18 +93,300 @@ class InitAfterWeightNorm(Rule):
     code = "WN203"
     name = "init-after-weight-norm"
     summary = (
-        "`nn.init.*_(m.weight)` or `m.weight.data` writes after weight norm: no effect"
+        "`nn.init.*_(m.weight)` or `m.weight.data` writes after weight norm, "
+        "also through helpers, `.apply(init_fn)`, later methods, typed hooks and "
+        "sibling modules: no effect"
     )
     message = (
         "`{key}.{attr}` is recomputed by weight norm: writing to it has no "
         "effect; initialise before weight norm, or write to g and v"
     )
+    messages: ClassVar[Mapping[str, str]] = {
+        "apply": (
+            "`{init}` writes the weight of the modules `.apply()` hands it, and "
+            "`{target}` holds weight-normed ones (weight norm on {where}): the "
+            "write has no effect; initialise before weight norm, or write to g "
+            "and v"
+        ),
+        "attribute": (
+            "`{target}.weight` is recomputed by weight norm (applied on {where}): "
+            "writing to it has no effect; initialise before weight norm, or "
+            "write to g and v"
+        ),
+    }
     fix_title = "Initialise before weight norm, or write to g and v"
-    prefilter = LEGACY_API
+    prefilter = INIT_WRITES
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        seen: set[int] = set()
         for flow in analysis.flows:
             for write in flow.writes:
                 if applied_before(flow, write.key, write.order, write.attr) is None:
                     continue
+                seen.add(id(write.node))
                 yield self.finding(write.node, key=write.key, attr=write.attr)
+        summaries = analysis.summaries
+        for node, variant, fields in _followed(analysis, summaries):
+            if id(node) not in seen:
+                seen.add(id(node))
+                yield self.finding(node, variant, **fields)
+
+
+# -- followed through calls, methods and hooks -------------------------------------
+
+
+def _followed(
+    analysis: FileAnalysis, summaries: FileSummaries
+) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
+    typed: dict[int, ast.AST] = {}
+    tests_types: set[int] = set()
+    writing: dict[int, ast.ClassDef] = {}
+    for site in analysis.calls:
+        call: ast.Call = site.node  # type: ignore[assignment]
+        yield from _apply_call(call, site.scope, summaries)
+        func = _enclosing_function(site.scope)
+        is_test = isinstance(call.func, ast.Name) and call.func.id == "isinstance"
+        if is_test and func is not None:
+            tests_types.add(id(func))
+        root = _weight_chain_root(call)
+        if root is None:
+            continue
+        if is_self(root):
+            cls = _enclosing_class(site.scope)
+            if cls is not None:
+                writing[id(cls)] = cls
+        elif func is not None:
+            typed[id(func)] = func
+    # Only classes that touch `self.X.weight` in a call can write it there.
+    for cls in writing.values():
+        yield from _method_writes(cls, summaries)
+    # A hook both tests types and touches `<module>.X.weight`.
+    for key, func in typed.items():
+        if key in tests_types:
+            yield from _typed_hook(func, summaries)  # type: ignore[arg-type]
+
+
+def _weight_chain_root(call: ast.Call) -> ast.expr | None:
+    """The root of ``<root>.X.weight...`` when it is the callee's receiver
+    or an argument: the calls that may write a submodule's weight."""
+    for expr in (call.func, *call.args):
+        chain = []
+        while isinstance(expr, (ast.Attribute, ast.Subscript)):
+            if isinstance(expr, ast.Attribute):
+                chain.append(expr.attr)
+            expr = expr.value
+        if (
+            isinstance(expr, ast.Name)
+            and len(chain) >= 2
+            and tn.DEFAULT_WEIGHT_NAME in chain
+        ):
+            return expr
+    return None
+
+
+def _where(normed: Normed, here: str | None) -> str:
+    if normed.path is None or normed.path == here:
+        return f"line {normed.line}"
+    return f"line {normed.line} of {os.path.basename(normed.path)}"
+
+
+def _method_writes(
+    cls: ast.ClassDef, summaries: FileSummaries
+) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
+    """``self.X.weight`` written by a method of a class whose ``__init__``
+    weight-norms ``self.X``, at a point that runs after it."""
+    methods = [
+        (m, w)
+        for m in cls.body
+        if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for w in summaries.param_writes(m)
+        if _self_weight(w) is not None
+    ]
+    if not methods:
+        return
+    normed = summaries.class_normed(cls)
+    if not normed:
+        return
+    trace = summaries.init_trace(cls)
+    order_of = {id(stmt): i for i, (stmt, _) in enumerate(trace)}
+    in_init = {id(func) for _, func in trace}
+    for method, write in methods:
+        attr = _self_weight(write)
+        if attr is None or attr not in normed:
+            continue
+        since, found = normed[attr]
+        if id(method) in in_init:
+            order = _order_of(write.node, method, order_of)
+            if order is None or order <= since:
+                continue
+        fields = {
+            "target": f"self.{attr}",
+            "where": _where(found[0], summaries.path),
+        }
+        yield write.node, "attribute", fields
+
+
+def _self_weight(write: ParamWrite) -> str | None:
+    """``X`` for a write of ``self.X.weight``."""
+    if (
+        write.index == 0
+        and len(write.path) == 2
+        and write.path[1] == tn.DEFAULT_WEIGHT_NAME
+    ):
+        return write.path[0]
+    return None
+
+
+def _order_of(node: ast.AST, method: ast.AST, order_of: dict[int, int]) -> int | None:
+    """Position in the ``__init__`` trace of the statement holding ``node``."""
+    best = None
+    for stmt in ast.walk(method):
+        if isinstance(stmt, ast.stmt) and id(stmt) in order_of and _holds(stmt, node):
+            order = order_of[id(stmt)]
+            best = order if best is None else max(best, order)
+    return best
+
+
+def _holds(outer: ast.AST, inner: ast.AST) -> bool:
+    return any(n is inner for n in ast.walk(outer))
+
+
+def _apply_call(
+    call: ast.Call, scope: Scope, summaries: FileSummaries
+) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
+    """``<modules>.apply(init_fn)`` where ``init_fn`` writes ``m.weight``
+    and the modules hold weight-normed ones it admits."""
+    func = call.func
+    if not (
+        isinstance(func, ast.Attribute)
+        and func.attr == "apply"
+        and len(call.args) == 1
+        and not call.keywords
+    ):
+        return
+    writes = _init_fn_writes(call.args[0], scope, summaries)
+    if not writes:
+        return
+    for normed in _modules_of(func.value, call, scope, summaries):
+        if any(w.admits(normed.layer) for w in writes):
+            fields = {
+                "init": ast.unparse(call.args[0]),
+                "target": ast.unparse(func.value),
+                "where": _where(normed, summaries.path),
+            }
+            yield call, "apply", fields
+            return
+
+
+def _init_fn_writes(
+    expr: ast.expr, scope: Scope, summaries: FileSummaries
+) -> list[ParamWrite]:
+    """The writes of ``m.weight`` an ``apply`` callback makes on its module."""
+    index = 0
+    found = summaries.definition(expr, scope) if isinstance(expr, ast.Name) else None
+    if isinstance(expr, ast.Attribute) and is_self(expr.value):
+        cls = _enclosing_class(scope)
+        method = _method(cls, expr.attr) if cls is not None else None
+        if method is not None:
+            return [
+                w
+                for w in summaries.param_writes(method)
+                if w.index == 1 and w.path == (tn.DEFAULT_WEIGHT_NAME,)
+            ]
+        return []
+    if isinstance(expr, ast.Attribute):
+        found = summaries.definition(expr, scope)
+    if found is None or isinstance(found.node, ast.ClassDef):
+        return []
+    return [
+        w
+        for w in found.file.param_writes(found.node)
+        if w.index == index and w.path == (tn.DEFAULT_WEIGHT_NAME,)
+    ]
+
+
+def _enclosing_class(scope: Scope) -> ast.ClassDef | None:
+    current: Scope | None = scope
+    while current is not None:
+        if current.kind == "class" and isinstance(current.node, ast.ClassDef):
+            return current.node
+        current = current.parent
+    return None
+
+
+def _enclosing_function(scope: Scope) -> ast.AST | None:
+    current: Scope | None = scope
+    while current is not None:
+        if current.kind == "function":
+            return current.node
+        current = current.parent
+    return None
+
+
+def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | None:
+    for item in cls.body:
+        if isinstance(item, ast.FunctionDef) and item.name == name:
+            return item
+    return None
+
+
+def _modules_of(
+    receiver: ast.expr, call: ast.Call, scope: Scope, summaries: FileSummaries
+) -> list[Normed]:
+    """The weight-normed modules ``receiver`` holds when ``call`` runs."""
+    func = _enclosing_function(scope)
+    cls = _enclosing_class(scope)
+    if cls is not None and (is_self(receiver) or _self_attr_root(receiver)):
+        normed = summaries.class_normed(cls)
+        trace = summaries.init_trace(cls)
+        order = None
+        if func is not None and any(f is func for _, f in trace):
+            order = _order_of(call, func, {id(s): i for i, (s, _) in enumerate(trace)})
+        attr = _self_attr_root(receiver)
+        chosen = [normed[key] for key in (attr, "*") if key in normed]
+        if is_self(receiver):
+            chosen = list(normed.values())
+        return [
+            n
+            for since, found in chosen
+            if order is None or since < order
+            for n in found
+        ]
+    if isinstance(receiver, ast.Name) and func is not None:
+        return summaries.normed(receiver, scope, func)
+    return []
+
+
+def _self_attr_root(expr: ast.expr) -> str | None:
+    """``X`` for ``self.X`` or ``self.X[i]``."""
+    while isinstance(expr, ast.Subscript):
+        expr = expr.value
+    if isinstance(expr, ast.Attribute) and is_self(expr.value):
+        return expr.attr
+    return None
+
+
+def _typed_hook(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, summaries: FileSummaries
+) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
+    """``if isinstance(module, C): init(module.conv.weight)`` where ``C``'s
+    ``__init__`` weight-norms ``self.conv``: every instance is past it."""
+    for write in summaries.param_writes(func):
+        if len(write.path) != 2 or write.path[1] != tn.DEFAULT_WEIGHT_NAME:
+            continue
+        for guard in write.guards:
+            if guard.param != write.index or not guard.positive:
+                continue
+            for key in guard.types:
+                found = summaries.class_for(key, summaries.scope_of(func))
+                if found is None:
+                    continue
+                normed = found.file.class_normed(found.node)  # type: ignore[arg-type]
+                if write.path[0] in normed:
+                    _, modules = normed[write.path[0]]
+                    fields = {
+                        "target": f"{write.name}.{write.path[0]}",
+                        "where": _where(modules[0], summaries.path),
+                    }
+                    yield write.node, "attribute", fields
+                    break

@@ -1,0 +1,890 @@
+"""What functions and classes do to modules, across calls and sibling files.
+
+Real code never writes a weight-norm bug in one function: a helper returns
+``weight_norm(nn.Conv1d(...))``, an ``init_weights(m)`` handed to
+``.apply()`` writes ``m.weight``, a hook typed by ``isinstance`` writes
+``module.conv.weight``. This module computes, once per function or class
+and on demand:
+
+* :meth:`FileSummaries.normed` -- the weight-normed modules an expression
+  evaluates to or contains (a weight-norm call, a helper that returns one,
+  a container of them, an instance of a class that holds them);
+* :meth:`FileSummaries.class_normed` -- the attributes a class's
+  ``__init__`` (and what it calls) leaves holding weight-normed modules, and
+  from which line;
+* :meth:`FileSummaries.param_writes` -- which parameter's tensor a function
+  writes in place (``nn.init.*_``, ``.data`` writes, in-place methods, and
+  calls of functions that do), with the ``isinstance``/class-name guards
+  around the write.
+
+A callee defined in another file of the same package (a relative import, or
+an absolute one under the file's own top-level package) is summarized from
+that file, parsed once and cached; nothing is imported or run, and nothing
+under ``site-packages`` is followed.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Union
+
+from wnlint import torchnames as tn
+from wnlint.resolve import OPAQUE, Scope, resolve, resolves_only_to
+from wnlint.syntax import call_arg, is_self, own_nodes, string_value
+
+_MAX_DEPTH = 6
+#: Text a sibling file must hold to be parsed for a weight-normed module, or
+#: for a write of a tensor.
+_NORM_WORDS = (b"weight_norm",)
+_WRITE_WORDS = (b"init.", b".data")
+#: How far up from a file its top-level package directory is looked for.
+_MAX_PACKAGE_DEPTH = 12
+Def = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+@dataclass(frozen=True)
+class Normed:
+    """A weight-normed module: the weight-norm call's line and file, and the
+    layer class it wraps (a qualified name or a class name; None when not
+    known)."""
+
+    line: int
+    path: str | None
+    layer: str | None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A test around a write: ``isinstance(p, T)`` (``types`` holds the type
+    keys) or a class-name test (``names`` holds the substrings), and whether
+    the write runs when the test holds (``positive``)."""
+
+    param: int
+    types: frozenset[str]
+    names: frozenset[str]
+    positive: bool
+
+    def admits(self, layer: str | None) -> bool | None:
+        """Whether a module of class ``layer`` passes; None when unknown."""
+        if layer is None:
+            return None
+        short = layer.rsplit(".", 1)[-1]
+        if self.types:
+            hit = layer in self.types or (
+                tn.CONV_BASE in self.types and short.startswith("Conv")
+            )
+        else:
+            hit = any(name in short for name in self.names)
+        return hit if self.positive else not hit
+
+
+@dataclass(frozen=True)
+class ParamWrite:
+    """A function writes ``<parameter index>.<path>`` in place."""
+
+    index: int
+    name: str
+    path: tuple[str, ...]
+    guards: tuple[Guard, ...]
+    node: ast.AST
+
+    def admits(self, layer: str | None) -> bool:
+        """The write reaches a module of class ``layer`` (an unknown class
+        passes only writes that no type test guards)."""
+        for guard in self.guards:
+            if guard.param != self.index:
+                continue
+            verdict = guard.admits(layer)
+            if not verdict:
+                return False
+        return True
+
+
+@dataclass
+class _Scoped:
+    """A definition and the file summary it belongs to."""
+
+    node: Def
+    file: FileSummaries
+
+
+class FileSummaries:
+    """Summaries of one file's functions and classes (see the module doc)."""
+
+    def __init__(self, analysis: object, path: str | None) -> None:
+        self.analysis = analysis
+        self.path = os.path.abspath(path) if path else None
+        self._memo: dict[tuple[str, int], object] = {}
+        self._busy: set[tuple[str, int]] = set()
+
+    # -- definitions -------------------------------------------------------
+    def scope_of(self, node: ast.AST) -> Scope:
+        return self.analysis.scopes[id(node)]  # type: ignore[attr-defined]
+
+    def definition(
+        self, expr: ast.expr, scope: Scope, needs: tuple[bytes, ...] = ()
+    ) -> _Scoped | None:
+        """The function or class ``expr`` names, here or in a sibling file.
+
+        A sibling file is parsed only when its text holds one of ``needs``
+        (what the caller looks for): most imports lead to files that cannot
+        answer, and parsing them is most of the cost.
+        """
+        if isinstance(expr, ast.Name):
+            found = _local_definition(expr.id, scope)
+            if found is not None:
+                return _Scoped(found, self)
+        names = resolve(expr, scope)
+        if len(names) != 1:
+            return None
+        (qual,) = names
+        if qual is None or qual.startswith(("torch.", "torch")):
+            return None
+        return _sibling_definition(self.path, qual, needs)
+
+    # -- weight-normed values ----------------------------------------------
+    def normed(
+        self, expr: ast.expr, scope: Scope, func: ast.AST | None, depth: int = 0
+    ) -> list[Normed]:
+        """The weight-normed modules ``expr`` is, holds or builds."""
+        if depth > _MAX_DEPTH:
+            return []
+        if isinstance(expr, ast.Call):
+            return self._normed_call(expr, scope, func, depth)
+        if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+            return [
+                n for e in expr.elts for n in self.normed(e, scope, func, depth + 1)
+            ]
+        if isinstance(expr, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+            inner = self.analysis.scopes.get(id(expr), scope)  # type: ignore[attr-defined]
+            return self.normed(expr.elt, inner, func, depth + 1)
+        if isinstance(expr, ast.Starred):
+            return self.normed(expr.value, scope, func, depth + 1)
+        if isinstance(expr, ast.Name) and func is not None:
+            value = _single_local_value(func, expr.id)
+            if value is not None:
+                return self.normed(value, scope, func, depth + 1)
+        return []
+
+    def _normed_call(
+        self, call: ast.Call, scope: Scope, func: ast.AST | None, depth: int
+    ) -> list[Normed]:
+        callee = call.func
+        if not isinstance(callee, (ast.Name, ast.Attribute)):
+            return []
+        if resolves_only_to(callee, scope, tn.WEIGHT_NORM_ANY):
+            module = call_arg(call, 0, "module")
+            layer = self.layer_of(module, scope, func) if module is not None else None
+            return [Normed(call.lineno, self.path, layer)]
+        if resolves_only_to(callee, scope, tn.MODULE_CONTAINERS) or (
+            isinstance(callee, ast.Name) and callee.id in ("list", "tuple")
+        ):
+            args = [*call.args, *(k.value for k in call.keywords)]
+            return [n for a in args for n in self.normed(a, scope, func, depth + 1)]
+        found = self.definition(callee, scope, _NORM_WORDS)
+        if found is None:
+            return []
+        if isinstance(found.node, ast.ClassDef):
+            return found.file.class_contents(found.node, depth + 1)
+        return found.file.returns_normed(found.node, depth + 1)
+
+    def layer_of(
+        self, expr: ast.expr, scope: Scope, func: ast.AST | None
+    ) -> str | None:
+        """The class of the module ``expr`` builds: ``nn.Conv1d(...)``."""
+        if isinstance(expr, ast.Name) and func is not None:
+            value = _single_local_value(func, expr.id)
+            if value is not None:
+                expr = value
+        if not isinstance(expr, ast.Call):
+            return None
+        return self.type_key(expr.func, scope)
+
+    def class_for(self, key: str, scope: Scope) -> _Scoped | None:
+        """The class a :meth:`type_key` names, here or in a sibling file."""
+        if key.isidentifier():
+            found = _local_definition(key, scope)
+            return _Scoped(found, self) if isinstance(found, ast.ClassDef) else None
+        if key.startswith("torch"):
+            return None
+        found_def = _sibling_definition(self.path, key, _NORM_WORDS)
+        if found_def is not None and isinstance(found_def.node, ast.ClassDef):
+            return found_def
+        return None
+
+    def type_key(self, expr: ast.expr, scope: Scope) -> str | None:
+        """A class as written: its qualified name, or a same-file class's name."""
+        if isinstance(expr, ast.Name) and _local_definition(expr.id, scope):
+            return expr.id
+        names = resolve(expr, scope)
+        if len(names) == 1 and None not in names:
+            return next(iter(names))
+        return None
+
+    def returns_normed(self, func: Def, depth: int = 0) -> list[Normed]:
+        """What a helper's ``return`` gives: ``return weight_norm(...)``."""
+
+        def compute() -> list[Normed]:
+            scope = self.scope_of(func)
+            return [
+                n
+                for node in own_nodes(func)
+                if isinstance(node, ast.Return) and node.value is not None
+                for n in self.normed(node.value, scope, func, depth)
+            ]
+
+        return self._cached("returns", func, compute, [])  # type: ignore[return-value]
+
+    # -- classes -------------------------------------------------------------
+    def class_normed(
+        self, cls: ast.ClassDef, depth: int = 0
+    ) -> dict[str, tuple[int, list[Normed]]]:
+        """Attribute -> (position in :meth:`init_trace` from which it holds
+        them, -1 for a base class's; the weight-normed modules) after
+        ``__init__`` and the methods it calls, same-file bases included."""
+
+        def compute() -> dict[str, tuple[int, list[Normed]]]:
+            out: dict[str, tuple[int, list[Normed]]] = {}
+            for base in self._bases(cls):
+                inherited = base.file.class_normed(base.node, depth + 1)  # type: ignore[arg-type]
+                for attr, (_, found) in inherited.items():
+                    out[attr] = (-1, found)
+            for order, (stmt, func) in enumerate(self.init_trace(cls)):
+                scope = self.scope_of(func)
+                for attr, found in self._stmt_normed(stmt, scope, func, depth):
+                    if found and attr not in out:
+                        out[attr] = (order, found)
+            return out
+
+        return self._cached("class", cls, compute, {})  # type: ignore[return-value]
+
+    def init_trace(self, cls: ast.ClassDef) -> list[tuple[ast.stmt, ast.AST]]:
+        """The statements ``__init__`` runs, in order: its own, and those of
+        the methods it calls (``self.build()``) at the call."""
+        return self._cached(  # type: ignore[return-value]
+            "trace", cls, lambda: list(self._init_statements(cls)), []
+        )
+
+    def class_contents(self, cls: ast.ClassDef, depth: int = 0) -> list[Normed]:
+        """Every weight-normed module an instance of ``cls`` holds."""
+        if depth > _MAX_DEPTH:
+            return []
+        return [n for _, found in self.class_normed(cls, depth).values() for n in found]
+
+    def _bases(self, cls: ast.ClassDef) -> list[_Scoped]:
+        """Base classes defined in this file or a sibling file."""
+        scope = self.scope_of(cls).parent
+        out = []
+        for base in cls.bases:
+            if scope is None or not isinstance(base, (ast.Name, ast.Attribute)):
+                continue
+            found = self.definition(base, scope)
+            if (
+                found is not None
+                and isinstance(found.node, ast.ClassDef)
+                and found.node is not cls
+            ):
+                out.append(found)
+        return out
+
+    def _init_statements(self, cls: ast.ClassDef) -> Iterator[tuple[ast.stmt, ast.AST]]:
+        """Statements of ``__init__`` in order, with those of the methods it
+        calls (``self.build()``) at the call."""
+        methods = {n.name: n for n in cls.body if isinstance(n, _FUNCS)}
+        init = methods.get("__init__")
+        if init is None:
+            return
+        seen = {"__init__"}
+        yield from self._statements_of(init, methods, seen)
+
+    def _statements_of(
+        self, func: ast.AST, methods: dict, seen: set[str]
+    ) -> Iterator[tuple[ast.stmt, ast.AST]]:
+        for stmt in _ordered_statements(func):
+            yield stmt, func
+            for node in ast.walk(stmt):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and is_self(node.func.value)
+                    and node.func.attr in methods
+                    and node.func.attr not in seen
+                ):
+                    seen.add(node.func.attr)
+                    yield from self._statements_of(
+                        methods[node.func.attr], methods, seen
+                    )
+
+    def _stmt_normed(
+        self, stmt: ast.stmt, scope: Scope, func: ast.AST, depth: int
+    ) -> Iterator[tuple[str, list[Normed]]]:
+        """Attributes of ``self`` that ``stmt`` makes hold weight-normed modules."""
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                attr = _self_root_attr(target)
+                if attr:
+                    yield attr, self.normed(stmt.value, scope, func, depth + 1)
+        for node in _own_calls(stmt):
+            func_node = node.func
+            applied = self._applied_through(node, scope, depth)
+            if applied is not None:
+                yield applied
+            elif (
+                isinstance(func_node, ast.Attribute)
+                and func_node.attr in tn.CONTAINER_ADDERS
+                and _self_root_attr(func_node.value)
+            ):
+                found = [
+                    n for a in node.args for n in self.normed(a, scope, func, depth + 1)
+                ]
+                yield _self_root_attr(func_node.value), found  # type: ignore[misc]
+            elif isinstance(func_node, (ast.Name, ast.Attribute)) and resolves_only_to(
+                func_node, scope, tn.WEIGHT_NORM_ANY
+            ):
+                module = call_arg(node, 0, "module")
+                attr = _applied_attr(module, func) if module is not None else None
+                if attr:
+                    layer = None
+                    yield attr, [Normed(node.lineno, self.path, layer)]
+
+    def _applied_through(
+        self, call: ast.Call, scope: Scope, depth: int
+    ) -> tuple[str, list[Normed]] | None:
+        """``self.apply(fn)`` (or ``self.X.apply(fn)``) where ``fn``
+        weight-norms the module it is handed: the attribute (``*`` for all
+        of ``self``) and a :class:`Normed` per layer class ``fn`` admits."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr == "apply"
+            and len(call.args) == 1
+            and isinstance(call.args[0], (ast.Name, ast.Attribute))
+        ):
+            return None
+        target = "*" if is_self(func.value) else _self_root_attr(func.value)
+        found = self.definition(call.args[0], scope)
+        if target is None or found is None or isinstance(found.node, ast.ClassDef):
+            return None
+        layers = found.file.norms_param(found.node, depth + 1)
+        if not layers:
+            return None
+        return target, [Normed(call.lineno, self.path, layer) for layer in layers]
+
+    def norms_param(self, func: Def, depth: int = 0) -> list[str | None]:
+        """The layer classes a function weight-norms its first parameter
+        under (``if isinstance(m, nn.Conv1d): weight_norm(m)``); None in
+        the list when no type test guards it."""
+
+        def compute() -> list[str | None]:
+            if not isinstance(func, _FUNCS) or not _param_names(func):
+                return []
+            first = _param_names(func)[0]
+            scope = self.scope_of(func)
+            out: list[str | None] = []
+            for node, guards in _guarded_nodes(func):
+                if not (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, (ast.Name, ast.Attribute))
+                    and resolves_only_to(node.func, scope, tn.WEIGHT_NORM_ANY)
+                ):
+                    continue
+                module = call_arg(node, 0, "module")
+                if not (isinstance(module, ast.Name) and module.id == first):
+                    continue
+                tests = [_guard(t, pos, [first], self, scope) for t, pos in guards]
+                types = [g for g in tests if g is not None and g.positive and g.types]
+                if not types:
+                    out.append(None)
+                for guard in types:
+                    out.extend(sorted(guard.types))
+            return out
+
+        return self._cached("norms", func, compute, [])  # type: ignore[return-value]
+
+    # -- writes ------------------------------------------------------------------
+    def param_writes(self, func: Def, depth: int = 0) -> list[ParamWrite]:
+        """In-place writes to a tensor reached from one of ``func``'s parameters."""
+
+        def compute() -> list[ParamWrite]:
+            if not isinstance(func, _FUNCS):
+                return []
+            params = _param_names(func)
+            scope = self.scope_of(func)
+            out = []
+            for node, guards in _guarded_nodes(func):
+                for target, callee_write in self._written(node, scope, depth, params):
+                    rooted = _rooted_path(target, params)
+                    if rooted is None:
+                        continue
+                    index, path = rooted
+                    path = path + callee_write
+                    mine = tuple(
+                        g
+                        for g in (
+                            _guard(t, pos, params, self, scope) for t, pos in guards
+                        )
+                        if g
+                    )
+                    out.append(ParamWrite(index, params[index], path, mine, node))
+            return out
+
+        return self._cached("writes", func, compute, [])  # type: ignore[return-value]
+
+    def _written(
+        self, node: ast.AST, scope: Scope, depth: int, params: list[str]
+    ) -> Iterator[tuple[ast.expr, tuple[str, ...]]]:
+        """(tensor expression, attribute path appended) that ``node`` writes."""
+        direct = self._direct_write(node, scope)
+        if direct is not None:
+            yield direct, ()
+            return
+        if not isinstance(node, ast.Call) or depth >= _MAX_DEPTH:
+            return
+        callee = node.func
+        if not isinstance(callee, (ast.Name, ast.Attribute)):
+            return
+        arguments = [*node.args, *(k.value for k in node.keywords)]
+        if not any(_rooted_path(a, params) for a in arguments):
+            return  # what the callee writes cannot be one of ours
+        found = self.definition(callee, scope, _WRITE_WORDS)
+        if found is None or isinstance(found.node, ast.ClassDef):
+            return
+        for write in found.file.param_writes(found.node, depth + 1):
+            if write.guards:
+                continue
+            arg = _argument_for(node, found.node, write.index)
+            if arg is not None:
+                yield arg, write.path
+
+    def _direct_write(self, node: ast.AST, scope: Scope) -> ast.expr | None:
+        """The tensor an init call, an in-place method or a ``.data``
+        assignment writes: ``nn.init.normal_(t)``, ``t.data.normal_()``,
+        ``t.data = ...``."""
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
+                    return target.value
+            return None
+        if not isinstance(node, ast.Call):
+            return None
+        callee = node.func
+        if node.args and self._is_init_function(callee, scope):
+            return node.args[0]
+        if (
+            isinstance(callee, ast.Attribute)
+            and callee.attr.endswith("_")
+            and not callee.attr.startswith("_")
+        ):
+            receiver = callee.value
+            if isinstance(receiver, ast.Attribute) and receiver.attr in tn.DETACH_ATTRS:
+                receiver = receiver.value
+            if isinstance(receiver, ast.Attribute):
+                return receiver
+        return None
+
+    def _is_init_function(self, callee: ast.expr, scope: Scope) -> bool:
+        """``nn.init.normal_``, or ``FUNCS["normal_"]`` over a module-level
+        dict whose values are all ``torch.nn.init`` functions."""
+        if isinstance(callee, (ast.Name, ast.Attribute)):
+            names = resolve(callee, scope)
+            return bool(names) and all(
+                n is not None and n.startswith(tn.INIT_NAMESPACE) for n in names
+            )
+        if isinstance(callee, ast.Subscript) and isinstance(callee.value, ast.Name):
+            table = _module_dict(callee.value.id, scope)
+            return table is not None and all(
+                v is not None and self._is_init_function(v, scope.module)
+                for v in table.values
+            )
+        return False
+
+    # -- memo ------------------------------------------------------------------
+    def _cached(
+        self, kind: str, node: ast.AST, compute: Callable[[], object], empty: object
+    ) -> object:
+        key = (kind, id(node))
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._busy:
+            return empty  # recursion: what is known so far
+        self._busy.add(key)
+        try:
+            value = compute()
+        finally:
+            self._busy.discard(key)
+        self._memo[key] = value
+        return value
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _local_definition(name: str, scope: Scope) -> Def | None:
+    """The one ``def``/``class`` that binds ``name`` where it is read."""
+    current: Scope | None = scope
+    first = True
+    while current is not None:
+        if (first or current.kind != "class") and name in current.bindings:
+            bindings = current.bindings[name]
+            if len(bindings) != 1 or bindings[0] is not OPAQUE:
+                return None
+            return _def_in(current.node, name)
+        first = False
+        current = current.parent
+    return None
+
+
+def _def_in(node: ast.AST | None, name: str) -> Def | None:
+    """The def or class named ``name`` among ``node``'s own statements."""
+    if node is None:
+        return None
+    body = getattr(node, "body", None)
+    if not isinstance(body, list):
+        return None
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, (*_FUNCS, ast.ClassDef)):
+            if stmt.name == name:
+                return stmt
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(stmt, field, None)
+            if isinstance(block, list):
+                stack.extend(block)
+    return None
+
+
+_LOCALS: dict[int, tuple[ast.AST, dict[str, list[ast.expr]]]] = {}
+
+
+def _single_local_value(func: ast.AST, name: str) -> ast.expr | None:
+    """The one value assigned to local ``name`` in ``func`` (None when it is
+    assigned more or less than once)."""
+    cached = _LOCALS.get(id(func))
+    if cached is None or cached[0] is not func:
+        table: dict[str, list[ast.expr]] = {}
+        for node in own_nodes(func):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
+                table.setdefault(node.targets[0].id, []).append(node.value)
+        cached = (func, table)
+        if len(_LOCALS) > 4096:
+            _LOCALS.clear()
+        _LOCALS[id(func)] = cached
+    values = cached[1].get(name, [])
+    return values[0] if len(values) == 1 else None
+
+
+def _ordered_statements(func: ast.AST) -> list[ast.stmt]:
+    """Every statement of a function body, nested ones included, in source
+    order (not into nested defs)."""
+    out = [n for n in own_nodes(func) if isinstance(n, ast.stmt)]
+    return sorted(out, key=lambda s: (s.lineno, s.col_offset))
+
+
+def _own_calls(stmt: ast.stmt) -> Iterator[ast.Call]:
+    stack: list[ast.AST] = [
+        c for c in ast.iter_child_nodes(stmt) if not isinstance(c, ast.stmt)
+    ]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call):
+            yield node
+        if not isinstance(node, (ast.Lambda, *_FUNCS)):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _self_root_attr(expr: ast.AST) -> str | None:
+    """``X`` for ``self.X``, ``self.X[i]``, ``self.X[i].y``."""
+    while isinstance(expr, (ast.Subscript, ast.Attribute)):
+        if isinstance(expr, ast.Attribute) and is_self(expr.value):
+            return expr.attr
+        expr = expr.value
+    return None
+
+
+def _applied_attr(module: ast.expr, func: ast.AST) -> str | None:
+    """The attribute of ``self`` that ``weight_norm(module)`` norms:
+    ``self.X``, ``self.X[i]``, or a loop variable over ``self.X``."""
+    attr = _self_root_attr(module)
+    if attr or not isinstance(module, ast.Name):
+        return attr
+    for node in own_nodes(func):
+        if (
+            isinstance(node, (ast.For, ast.AsyncFor))
+            and isinstance(node.target, ast.Name)
+            and node.target.id == module.id
+        ):
+            return _self_root_attr(node.iter)
+    return None
+
+
+def _param_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    args = func.args
+    return [a.arg for a in [*args.posonlyargs, *args.args]]
+
+
+def _rooted_path(
+    expr: ast.expr, params: list[str]
+) -> tuple[int, tuple[str, ...]] | None:
+    """(parameter index, attributes) for ``p.a.b`` (``p.a[0].b`` too)."""
+    path: list[str] = []
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        if isinstance(expr, ast.Attribute):
+            path.append(expr.attr)
+        expr = expr.value
+    if isinstance(expr, ast.Name) and expr.id in params:
+        return params.index(expr.id), tuple(reversed(path))
+    return None
+
+
+def _argument_for(call: ast.Call, func: Def, index: int) -> ast.expr | None:
+    if not isinstance(func, _FUNCS):
+        return None
+    names = _param_names(func)
+    if index >= len(names):
+        return None
+    return call_arg(call, index, names[index])
+
+
+def _module_dict(name: str, scope: Scope) -> ast.Dict | None:
+    module = scope.module
+    bindings = module.bindings.get(name)
+    if not bindings or len(bindings) != 1 or module.node is None:
+        return None
+    for stmt in module.node.body:  # type: ignore[attr-defined]
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name
+            and isinstance(stmt.value, ast.Dict)
+        ):
+            return stmt.value
+    return None
+
+
+def _guarded_nodes(
+    func: ast.AST,
+) -> Iterator[tuple[ast.AST, list[tuple[ast.expr, bool]]]]:
+    """Nodes of a function body with the ``if`` tests around them
+    (``True``: in the body, ``False``: in the ``else``)."""
+    stack: list[tuple[ast.AST, list[tuple[ast.expr, bool]]]] = [
+        (s, []) for s in reversed(getattr(func, "body", []))
+    ]
+    while stack:
+        node, guards = stack.pop()
+        if isinstance(node, (*_FUNCS, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.If):
+            stack.extend(
+                (s, [*guards, (node.test, False)]) for s in reversed(node.orelse)
+            )
+            stack.extend((s, [*guards, (node.test, True)]) for s in reversed(node.body))
+            continue
+        yield node, guards
+        stack.extend((c, guards) for c in ast.iter_child_nodes(node))
+
+
+def _guard(
+    test: ast.expr, positive: bool, params: list[str], file: FileSummaries, scope: Scope
+) -> Guard | None:
+    """An ``isinstance(p, T)`` or class-name test on a parameter, or None."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _guard(test.operand, not positive, params, file, scope)
+    if isinstance(test, ast.BoolOp):
+        return _bool_guard(test, positive, params, file, scope)
+    if (
+        isinstance(test, ast.Call)
+        and isinstance(test.func, ast.Name)
+        and test.func.id == "isinstance"
+        and len(test.args) == 2
+        and isinstance(test.args[0], ast.Name)
+        and test.args[0].id in params
+    ):
+        kinds = test.args[1]
+        kinds_list = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+        # A type that cannot be named matches no known layer class.
+        keys = {file.type_key(k, scope) or "?" for k in kinds_list}
+        return Guard(
+            params.index(test.args[0].id), frozenset(keys), frozenset(), positive
+        )
+    name = _classname_test(test, params, scope)
+    if name is not None:
+        return Guard(name[0], frozenset(), frozenset({name[1]}), positive)
+    return None
+
+
+def _bool_guard(
+    test: ast.BoolOp,
+    positive: bool,
+    params: list[str],
+    file: FileSummaries,
+    scope: Scope,
+) -> Guard | None:
+    """``isinstance(m, A) or isinstance(m, B)`` is one test of both types;
+    in ``isinstance(m, A) and <other>``, the type test is what restricts."""
+    parts = [_guard(v, True, params, file, scope) for v in test.values]
+    typed = [g for g in parts if g is not None and g.types and g.positive]
+    if isinstance(test.op, ast.Or):
+        if len(typed) != len(parts) or len({g.param for g in typed}) != 1:
+            return None
+        types = frozenset().union(*(g.types for g in typed))
+        return Guard(typed[0].param, types, frozenset(), positive)
+    if not typed or not positive:
+        return None
+    return typed[0]
+
+
+def _classname_test(
+    test: ast.expr, params: list[str], scope: Scope
+) -> tuple[int, str] | None:
+    """``classname.find("Conv") != -1`` or ``"Conv" in classname`` where
+    ``classname = m.__class__.__name__``."""
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return None
+    left, right = test.left, test.comparators[0]
+    if isinstance(test.ops[0], ast.In) and string_value(left) is not None:
+        index = _class_name_of(right, params, scope)
+        return (index, string_value(left)) if index is not None else None  # type: ignore[return-value]
+    if (
+        isinstance(test.ops[0], (ast.NotEq, ast.Gt, ast.GtE))
+        and isinstance(left, ast.Call)
+        and isinstance(left.func, ast.Attribute)
+        and left.func.attr == "find"
+        and left.args
+        and string_value(left.args[0]) is not None
+    ):
+        index = _class_name_of(left.func.value, params, scope)
+        return (index, string_value(left.args[0])) if index is not None else None  # type: ignore[return-value]
+    return None
+
+
+def _class_name_of(expr: ast.expr, params: list[str], scope: Scope) -> int | None:
+    """The parameter whose class name ``expr`` is (through one local name)."""
+    if isinstance(expr, ast.Name) and scope.node is not None:
+        value = _single_local_value(scope.node, expr.id)
+        if value is not None:
+            expr = value
+    if (
+        isinstance(expr, ast.Attribute)
+        and expr.attr == "__name__"
+        and isinstance(expr.value, ast.Attribute)
+        and expr.value.attr == "__class__"
+        and isinstance(expr.value.value, ast.Name)
+        and expr.value.value.id in params
+    ):
+        return params.index(expr.value.value.id)
+    return None
+
+
+# -- sibling files -------------------------------------------------------------------
+
+_FILES: dict[str, tuple[tuple[int, int], FileSummaries | None]] = {}
+
+
+def _sibling_definition(
+    path: str | None, qual: str, needs: tuple[bytes, ...] = ()
+) -> _Scoped | None:
+    """The def or class ``qual`` names in a file of the same package, when
+    that file's text holds one of ``needs`` (any file when empty)."""
+    if path is None:
+        return None
+    level = len(qual) - len(qual.lstrip("."))
+    parts = qual.lstrip(".").split(".")
+    base: str | None = os.path.dirname(path)
+    if level:
+        for _ in range(level - 1):
+            base = os.path.dirname(base)  # type: ignore[type-var]
+    else:
+        base = _package_parent(path, parts[0])
+    if base is None:
+        return None
+    for split in range(len(parts) - 1, 0, -1):
+        module, names = parts[:split], parts[split:]
+        if len(names) != 1:
+            continue
+        summaries = _summaries_for(os.path.join(base, *module), needs)
+        if summaries is not None:
+            tree = summaries.analysis.tree  # type: ignore[attr-defined]
+            found = _def_in(tree, names[0])
+            module_scope = summaries.analysis.module_scope  # type: ignore[attr-defined]
+            if found is not None and _local_definition(names[0], module_scope) is found:
+                return _Scoped(found, summaries)
+            return None
+    return None
+
+
+def _package_parent(path: str, top: str) -> str | None:
+    """The directory holding package ``top`` when ``path`` lies inside it:
+    the nearest ancestor directory named ``top`` (namespace packages have
+    no ``__init__.py`` to follow)."""
+    directory = os.path.dirname(path)
+    for _ in range(_MAX_PACKAGE_DEPTH):
+        parent = os.path.dirname(directory)
+        if os.path.basename(directory) == top:
+            return parent
+        if parent == directory:
+            break
+        directory = parent
+    return None
+
+
+def _summaries_for(stem: str, needs: tuple[bytes, ...]) -> FileSummaries | None:
+    for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+        if os.path.isfile(candidate):
+            real = os.path.realpath(candidate)
+            if "site-packages" in real.split(os.sep):
+                return None
+            if needs and not any(word in _text(real) for word in needs):
+                return None
+            key = _version(real)
+            if _FILES.get(real, (None, None))[0] != key:
+                _FILES[real] = (key, _load(real))
+            return _FILES[real][1]
+    return None
+
+
+def _version(path: str) -> tuple[int, int]:
+    """What changes when a file is edited: a long-lived process (an editor's
+    flake8) never reads a stale summary."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+_TEXT: dict[str, bytes] = {}
+
+
+def _text(path: str) -> bytes:
+    key = f"{path}:{_version(path)}"
+    if key not in _TEXT:
+        try:
+            with open(path, "rb") as handle:
+                _TEXT[key] = handle.read()
+        except OSError:
+            _TEXT[key] = b""
+    return _TEXT[key]
+
+
+def _load(path: str) -> FileSummaries | None:
+    from wnlint.analysis import FileAnalysis
+
+    try:
+        with open(path, "rb") as handle:
+            tree = ast.parse(handle.read(), filename=path)
+        analysis = FileAnalysis(tree, path)
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return analysis.summaries
