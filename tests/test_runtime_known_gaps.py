@@ -16,7 +16,6 @@ f101 = load_fixture("wn101_norm_derived_scale")
 f102 = load_fixture("wn102_stored_computed_weight")
 f103 = load_fixture("wn103_normalized_parameter_init")
 f104 = load_fixture("wn104_unused_scale_parameter")
-f106 = load_fixture("wn106_parameter_in_forward")
 f201 = load_fixture("wn201_optimizer_non_leaf")
 f202 = load_fixture("wn202_optimizer_before_weight_norm")
 f301 = load_fixture("wn301_legacy_weight_norm")
@@ -57,12 +56,6 @@ def test_wn104_scale_of_a_class_that_hands_self_away_never_trains(device):
     model = f104.HandsSelfToAFunction(4).to(device)
     model(torch.randn(2, 4, device=device)).sum().backward()
     assert model.g.grad is None and model.v.grad is not None
-
-
-def test_wn106_scale_created_in_forward_is_never_registered(device):
-    model = f106.ScaleWithHelperDirection(4, 3).to(device)
-    model(torch.randn(2, 4, device=device))
-    assert [name for name, _ in model.named_parameters()] == ["v"]
 
 
 def test_wn201_layer_normed_by_the_caller_is_rejected():

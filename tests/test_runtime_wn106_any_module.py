@@ -90,3 +90,13 @@ def test_lazy_protocol_learns_after_a_dry_run(device):
     model(x).square().sum().backward()
     opt.step()
     assert not torch.equal(model.weight.detach(), before)
+
+
+def test_wn106_scale_created_in_forward_is_never_registered(device):
+    model = (
+        load_fixture("wn106_parameter_in_forward")
+        .ScaleWithHelperDirection(4, 3)
+        .to(device)
+    )
+    model(torch.randn(2, 4, device=device))
+    assert [name for name, _ in model.named_parameters()] == ["v"]

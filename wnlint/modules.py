@@ -488,7 +488,7 @@ def reads_any_param(expr: ast.AST, method: MethodFacts) -> bool:
         node = stack.pop()
         if isinstance(node, ast.Call) and is_call_to(node, method.scope, tn.PARAMETER):
             continue
-        if named_param_read(node, method) or norms._param_read_step(
+        if named_param_read(node, method) or norms.param_read_step(
             node, method, seen, stack
         ):
             return True
@@ -515,7 +515,7 @@ def reads_argument(expr: ast.AST, method: MethodFacts) -> bool:
         if receiver is not None:
             stack.append(receiver)
             continue
-        norms._param_read_step(node, method, seen, stack)
+        norms.param_read_step(node, method, seen, stack)
     return False
 
 

@@ -317,17 +317,20 @@ def reads_param(expr: ast.AST, method: MethodFacts) -> bool:
     seen_names: set[str] = set()
     while stack:
         node = stack.pop()
-        verdict = _param_read_step(node, method, seen_names, stack)
+        verdict = param_read_step(node, method, seen_names, stack)
         if verdict:
             return True
     return False
 
 
-def _param_read_step(
+def param_read_step(
     node: ast.AST, method: MethodFacts, seen: set[str], stack: list[ast.AST]
 ) -> bool:
-    """One step of :func:`reads_param`: True on a parameter read; pushes
-    what still needs a look."""
+    """One step of the differentiable-dependency walk of :func:`reads_param`:
+    True on a parameter read; pushes onto ``stack`` what still needs a look
+    and skips what cuts autograd (``.detach()``, ``.data``, shapes). Other
+    walks over the same edges (reads of computed-name parameters, reads of
+    arguments) reuse it, so they all see the same dependencies."""
     if isinstance(node, ast.Attribute):
         if node.attr in tn.DETACH_ATTRS or node.attr in tn.NONDIFF_ATTRS:
             return False
