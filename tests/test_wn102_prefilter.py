@@ -161,7 +161,7 @@ def test_enclosing_def():
     ).encode()
 
     def around(needle: bytes) -> bytes | None:
-        return prefilter._enclosing_def(text, text.index(needle), {})
+        return prefilter._Defs(text).enclosing(text.index(needle))
 
     assert around(b"pass") == b"util"
     assert around(b"p = 1") is None

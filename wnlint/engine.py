@@ -154,7 +154,7 @@ class Linter:
     ) -> list[Diagnostic]:
         """Findings in an already parsed module (no ``# noqa`` applied)."""
         data = source.encode("utf-8", "surrogatepass")
-        rules = self._admitted(data)
+        rules = self._admitted(data, _disk_path(path))
         if not rules:
             return []
         return self._run(rules, tree, _lines(source), path)
@@ -164,7 +164,7 @@ class Linter:
     ) -> list[Diagnostic]:
         """Findings in one file's raw bytes, parse errors included; with
         ``fixes``, each diagnostic carries its rule's fix (unbuilt)."""
-        rules = self._admitted(data)
+        rules = self._admitted(data, _disk_path(path))
         if not rules:
             return []
         try:
@@ -185,14 +185,15 @@ class Linter:
             found = _drop_suppressed(found, lines)
         return found
 
-    def _admitted(self, data: bytes) -> list[Rule]:
-        """Rules whose prefilter admits ``data`` (each prefilter asked once)."""
+    def _admitted(self, data: bytes, path: str | None = None) -> list[Rule]:
+        """Rules whose prefilter admits ``data`` (each prefilter asked once);
+        ``path`` is the file on disk, when there is one."""
         verdicts: dict[int, bool] = {}
         admitted = []
         for rule in self.rules:
             key = id(rule.prefilter)
             if key not in verdicts:
-                verdicts[key] = rule.prefilter.file_may_match(data)
+                verdicts[key] = rule.prefilter.file_may_match(data, path)
             if verdicts[key]:
                 admitted.append(rule)
         return admitted
@@ -203,7 +204,7 @@ class Linter:
         filters = {id(r.prefilter): r.prefilter for r in rules}.values()
         if self._reduce:
             segments = prefilter.split(data)
-            plans = [f.keep(data, segments) for f in filters]
+            plans = [f.keep(data, segments, _disk_path(path)) for f in filters]
             plans = [plan for plan in plans if plan is not None]
             if not plans:
                 return None

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from wnlint.summaries import imports_weight_norm_module
+
 #: A new top-level statement starts at column 0 with something that is not
 #: a comment or a closing bracket. (A line inside a string may look the
 #: same; see :func:`reduce_source` for why that is harmless.)
@@ -153,10 +155,12 @@ def in_reachable_methods(text: bytes, hits: Iterator[int]) -> Iterator[int]:
     attributes set, in ``__init__`` and in methods that torch or other code
     calls (``set_input_embeddings``). A hit outside any function, or whose
     function is in doubt, is kept."""
-    ends: dict[int, int] = {}
+    defs: _Defs | None = None
     verdicts: dict[bytes, bool] = {}
     for i in hits:
-        name = _enclosing_def(text, i, ends)
+        if defs is None:
+            defs = _Defs.of(text)  # only for files with a hit
+        name = defs.enclosing(i)
         if name is None or name in _ENTRY_METHODS:
             yield i
             continue
@@ -168,34 +172,60 @@ def in_reachable_methods(text: bytes, hits: Iterator[int]) -> Iterator[int]:
             yield i
 
 
-def _enclosing_def(text: bytes, i: int, ends: dict[int, int]) -> bytes | None:
-    """The name of the function whose own body holds offset ``i``: the
-    nearest ``def`` line before it indented less than the line of ``i``,
-    when its body (up to the first line, but a closing bracket, indented as
-    little as the ``def``) reaches ``i``. None otherwise: the module level,
-    a class body, or in doubt. ``ends`` caches where each body ends."""
-    start = text.rfind(b"\n", 0, i) + 1
-    line = text[start:i]
-    indent = len(line) - len(line.lstrip(b" \t"))
-    j = start
-    while indent > 0:
-        j = text.rfind(b"def", 0, j)
-        if j < 0:
+class _Defs:
+    """Every ``def`` line of a text, found once, to tell which function's
+    own body holds an offset."""
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+        self.defs: list[tuple[int, int, bytes]] = []
+        for j in _find_all(text, b"def "):  # a tab after def: in doubt, kept
+            head = text.rfind(b"\n", 0, j) + 1
+            prefix = text[head:j]
+            if prefix.strip(b" \t") not in (b"", b"async"):
+                continue
+            match = _DEF_NAME.match(text, j)
+            if match is not None:
+                depth = len(prefix) - len(prefix.lstrip(b" \t"))
+                self.defs.append((head, depth, match.group(1)))
+        self.starts = [d[0] for d in self.defs]
+        self.ends: dict[int, int] = {}
+
+    _last: _Defs | None = None
+
+    @classmethod
+    def of(cls, text: bytes) -> _Defs:
+        """The table of ``text``, shared by the prefilters that search the
+        same file one after the other."""
+        last = cls._last
+        if last is None or last.text is not text:
+            last = cls._last = cls(text)
+        return last
+
+    def enclosing(self, i: int) -> bytes | None:
+        """The name of the function whose own body holds offset ``i``: the
+        nearest ``def`` line before it indented less than the line of ``i``,
+        when its body (up to the first line, but a closing bracket, indented
+        as little as the ``def``) reaches ``i``. None otherwise: the module
+        level, a class body, or in doubt."""
+        text = self.text
+        start = text.rfind(b"\n", 0, i) + 1
+        line = text[start:i]
+        indent = len(line) - len(line.lstrip(b" \t"))
+        if indent == 0:
             return None
-        head = text.rfind(b"\n", 0, j) + 1
-        prefix = text[head:j]
-        depth = len(prefix) - len(prefix.lstrip(b" \t"))
-        if depth >= indent or prefix.strip(b" \t") not in (b"", b"async"):
-            continue
-        match = _DEF_NAME.match(text, j)
-        if match is None:
-            continue
-        if j not in ends:
-            dedent = _dedent(depth).search(text, j)
-            ends[j] = len(text) if dedent is None else dedent.start()
-        # Past the end, the body ended before `i` (or a string fools us).
-        return match.group(1) if start <= ends[j] else None
-    return None
+        k = bisect_left(self.starts, start) - 1
+        while k >= 0:
+            at, depth, name = self.defs[k]
+            k -= 1
+            if depth >= indent:
+                continue
+            if at not in self.ends:
+                dedent = _dedent(depth).search(text, at)
+                self.ends[at] = len(text) if dedent is None else dedent.start()
+            # Past the end, the body ended before `i` (or a string fools us).
+            return name if start <= self.ends[at] else None
+        return None
 
 
 @cache
@@ -269,10 +299,12 @@ class Prefilter:
         #: assignment or ``as`` binds an alias of the trigger).
         self.needs = needs
 
-    def file_may_match(self, data: bytes) -> bool:
+    def file_may_match(self, data: bytes, path: str | None = None) -> bool:
         return all(next(finder(data), None) is not None for _, finder, _ in self.needs)
 
-    def keep(self, data: bytes, segments: list[Segment]) -> list[bool] | None:
+    def keep(
+        self, data: bytes, segments: list[Segment], path: str | None = None
+    ) -> list[bool] | None:
         """Which segments to parse (the others become ``NAME = None``), or
         None when nothing in the file can match."""
         other = [s for s in segments if s.name is None]
@@ -424,11 +456,17 @@ class AnyOf:
     def __init__(self, *filters: Prefilter) -> None:
         self.filters = filters
 
-    def file_may_match(self, data: bytes) -> bool:
-        return any(f.file_may_match(data) for f in self.filters)
+    def file_may_match(self, data: bytes, path: str | None = None) -> bool:
+        return any(f.file_may_match(data, path) for f in self.filters)
 
-    def keep(self, data: bytes, segments: list[Segment]) -> list[bool] | None:
-        plans = [f.keep(data, segments) for f in self.filters if f.file_may_match(data)]
+    def keep(
+        self, data: bytes, segments: list[Segment], path: str | None = None
+    ) -> list[bool] | None:
+        plans = [
+            f.keep(data, segments, path)
+            for f in self.filters
+            if f.file_may_match(data, path)
+        ]
         plans = [plan for plan in plans if plan is not None]
         if not plans:
             return None
@@ -500,44 +538,130 @@ class InitWrites:
       names one (``self.proj = WNConv1d(...)``);
     * callbacks named in ``.apply(NAME``;
     * type-testing hooks (``isinstance(`` with ``.weight``), and the
-      segments they may test for;
+      segments they may test for; such a hook alone admits a file that
+      imports from a sibling module mentioning ``weight_norm``;
     * for a class that runs ``self.apply(``, every segment its kept text
       names, transitively (the classes it may hold).
     """
 
     _CALLBACK = re.compile(rb"\.apply\(\s*(?:self\.)?(\w+)")
 
-    def file_may_match(self, data: bytes) -> bool:
-        return b"weight_norm" in data or b".apply(" in data
+    def file_may_match(self, data: bytes, path: str | None = None) -> bool:
+        if b"weight_norm" in data:
+            return True
+        # Without weight norm in this file, modules can only be weight-normed
+        # by a sibling module (a helper, a base class, an applier), whose
+        # text says so: `.apply(init)` over them, or a hook typed by them.
+        if b".apply(" not in data and not _is_hook(data):
+            return False
+        return path is not None and imports_weight_norm_module(data, path)
 
-    def keep(self, data: bytes, segments: list[Segment]) -> list[bool] | None:
-        if not self.file_may_match(data):
+    def keep(
+        self, data: bytes, segments: list[Segment], path: str | None = None
+    ) -> list[bool] | None:
+        if not self.file_may_match(data, path):
             return None
-        words = {m.group(1) for m in self._CALLBACK.finditer(data)}
-        words.update(s.name for s in segments if s.name and b"weight_norm" in s.text)
+        callbacks = {m.group(1) for m in self._CALLBACK.finditer(data)}
+        # Helpers that return a weight-normed module: whoever calls one may
+        # hold one (`self.proj = WNConv1d(...)`). Classes are reached through
+        # hooks and `self.apply(` below.
+        helpers = {
+            s.name
+            for s in segments
+            if s.name and b"weight_norm" in s.text and _is_function(s)
+        }
         keep = [s.name is None or _declares_global(s.text) for s in segments]
+        normed = {s.name for s in segments if s.name and b"weight_norm" in s.text}
+        defined = {s.name for s in segments if s.name}
         for i, segment in enumerate(segments):
             text = segment.text
             if (
                 b"weight_norm" in text
                 or b".apply(" in text
-                or segment.name in words
-                or (b"isinstance(" in text and b".weight" in text)
-                or any(word in text for word in words)
+                or segment.name in callbacks
+                or (_is_hook(text) and _tests_normed_type(text, normed, defined))
+                or any(word in text for word in helpers)
             ):
                 keep[i] = True
         by_name = {s.name: i for i, s in enumerate(segments) if s.name}
-        todo = [i for i, s in enumerate(segments) if b"self.apply(" in s.text]
-        while todo:
-            text = segments[todo.pop()].text
-            for name, j in by_name.items():
-                if not keep[j] and name in text:
-                    keep[j] = True
-                    todo.append(j)
+        _keep_tested_types(segments, by_name, keep)
+        _keep_applied_classes(segments, by_name, keep)
         for i in [i for i, k in enumerate(keep) if k]:
             for j in _ancestors(i, segments, by_name):
                 keep[j] = True
         return keep
+
+
+def _keep_tested_types(
+    segments: list[Segment], by_name: dict, keep: list[bool]
+) -> None:
+    """The classes a hook tests for: the types its ``isinstance(`` names."""
+    for hook in [s for s in segments if _is_hook(s.text)]:
+        for types in _ISINSTANCE_TYPES.finditer(hook.text):
+            for name in _WORD.findall(types.group(1)):
+                j = by_name.get(name)
+                if j is not None:
+                    keep[j] = True
+
+
+def _keep_applied_classes(
+    segments: list[Segment], by_name: dict, keep: list[bool]
+) -> None:
+    """For a class that runs ``self.apply(``, every segment its text names,
+    transitively: the classes its instances may hold."""
+    todo = [i for i, s in enumerate(segments) if b"self.apply(" in s.text]
+    while todo:
+        text = segments[todo.pop()].text
+        for name, j in by_name.items():
+            if not keep[j] and name in text:
+                keep[j] = True
+                todo.append(j)
+
+
+#: The second argument of ``isinstance(x, T)`` / ``isinstance(x, (A, B))``.
+_ISINSTANCE_TYPES = re.compile(rb"isinstance\(\s*[\w.\[\]]+\s*,\s*(\([^()]*\)|[\w.]+)")
+
+
+#: Types no sibling module defines.
+_BUILTIN_TYPES = frozenset(
+    {b"tuple", b"list", b"dict", b"set", b"str", b"int", b"float", b"bool", b"bytes"}
+)
+
+
+def _tests_normed_type(text: bytes, normed: set, defined: set) -> bool:
+    """A hook may test for a weight-normed class: one of this file whose
+    text has ``weight_norm``, or a plain name this file does not define
+    (a sibling module's class)."""
+    for types in _ISINSTANCE_TYPES.finditer(text):
+        for name in re.findall(rb"[\w.]+", types.group(1)):
+            if b"." in name or name in _BUILTIN_TYPES:
+                continue
+            if name in normed or name not in defined:
+                return True
+    return False
+
+
+def _is_function(segment: Segment) -> bool:
+    """The segment is a top-level ``def`` (after any decorators)."""
+    match = _DECORATED_HEADER.search(segment.text)
+    return match is not None and not match.group(0).startswith(b"class")
+
+
+#: What stands before ``.weight`` in ``module.conv.weight``: a submodule's
+#: weight reached from a name other than ``self`` (what a typed hook writes).
+_BEFORE_WEIGHT = re.compile(rb"(?:^|[^\w.])([A-Za-z_]\w*)\.\w+$")
+
+
+def _is_hook(text: bytes) -> bool:
+    """A type-testing init hook may be in ``text``: ``isinstance(`` and a
+    ``<name>.<attr>.weight`` on a name other than ``self``."""
+    if b"isinstance(" not in text:
+        return False
+    for i in _find_all(text, b".weight"):
+        match = _BEFORE_WEIGHT.search(text, max(0, i - 80), i)
+        if match is not None and match.group(1) != b"self":
+            return True
+    return False
 
 
 #: WN203: weight norm in the file, or ``.apply(fn)`` over modules whose

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 from wnlint import torchnames as tn
@@ -888,3 +890,48 @@ def _load(path: str) -> FileSummaries | None:
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return analysis.summaries
+
+
+_IMPORT_FROM = re.compile(rb"\n[ \t]*from[ \t]+(\.*[\w.]+|\.+)[ \t]+import\b")
+
+
+def imports_weight_norm_module(data: bytes, path: str) -> bool:
+    """``data`` (the text of the file at ``path``) imports from a module of
+    its own package whose text mentions ``weight_norm``: a cheap, textual
+    test the prefilter uses before anything is parsed."""
+    here = os.path.abspath(path)
+    directory = os.path.dirname(here)
+    for match in _IMPORT_FROM.finditer(b"\n" + data):
+        stem = _module_stem(directory, match.group(1).decode("ascii", "replace"))
+        if stem is not None and _stem_mentions_weight_norm(stem):
+            return True
+    return False
+
+
+@lru_cache(maxsize=8192)
+def _stem_mentions_weight_norm(stem: str) -> bool:
+    for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+        if os.path.isfile(candidate):
+            return b"weight_norm" in _text(candidate)
+    return False
+
+
+@lru_cache(maxsize=8192)
+def _module_stem(directory: str, module: str) -> str | None:
+    """The file stem (no ``.py``) a ``from <module> import`` in a file of
+    ``directory`` names within its package; string work only."""
+    level = len(module) - len(module.lstrip("."))
+    parts = [p for p in module.lstrip(".").split(".") if p]
+    if not parts:
+        return None
+    if level:
+        base = directory
+        for _ in range(level - 1):
+            base = os.path.dirname(base)
+    else:
+        found = _package_parent(os.path.join(directory, "_"), parts[0])
+        if found is None:
+            return None
+        base = found
+    stem = os.path.join(base, *parts)
+    return None if "site-packages" in stem.split(os.sep) else stem

@@ -155,7 +155,7 @@ def _followed(
             cls = _enclosing_class(site.scope)
             if cls is not None:
                 writing[id(cls)] = cls
-        elif func is not None:
+        elif func is not None and _is_argument(root, func):
             typed[id(func)] = func
     # Only classes that touch `self.X.weight` in a call can write it there.
     for cls in writing.values():
@@ -164,6 +164,14 @@ def _followed(
     for key, func in typed.items():
         if key in tests_types:
             yield from _typed_hook(func, summaries)  # type: ignore[arg-type]
+
+
+def _is_argument(name: ast.expr, func: ast.AST) -> bool:
+    """``name`` is a parameter of ``func``: what a hook is handed."""
+    args = getattr(func, "args", None)
+    if not isinstance(name, ast.Name) or args is None:
+        return False
+    return name.id in {a.arg for a in [*args.posonlyargs, *args.args]}
 
 
 def _weight_chain_root(call: ast.Call) -> ast.expr | None:
