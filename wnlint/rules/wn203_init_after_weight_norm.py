@@ -374,11 +374,34 @@ def _self_attr_root(expr: ast.expr) -> str | None:
     return None
 
 
+def _tests_a_normed_class(func: ast.AST, summaries: FileSummaries) -> bool:
+    """``func`` calls ``isinstance(x, C)`` for a class ``C`` (here or in a
+    sibling module) that weight-norms one of its submodules."""
+    scope = summaries.scope_of(func)
+    for node in ast.walk(func):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+        ):
+            continue
+        kinds = node.args[1]
+        for kind in kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]:
+            key = summaries.type_key(kind, scope)
+            found = summaries.class_for(key, scope) if key else None
+            if found is not None and found.file.class_normed(found.node):  # type: ignore[arg-type]
+                return True
+    return False
+
+
 def _typed_hook(
     func: ast.FunctionDef | ast.AsyncFunctionDef, summaries: FileSummaries
 ) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
     """``if isinstance(module, C): init(module.conv.weight)`` where ``C``'s
     ``__init__`` weight-norms ``self.conv``: every instance is past it."""
+    if not _tests_a_normed_class(func, summaries):
+        return  # the writes matter only under such a test
     for write in summaries.param_writes(func):
         if len(write.path) != 2 or write.path[1] != tn.DEFAULT_WEIGHT_NAME:
             continue
