@@ -40,8 +40,8 @@ from wnlint.syntax import call_arg, is_self, own_nodes, string_value
 _MAX_DEPTH = 6
 #: Text a sibling file must hold to be parsed for a weight-normed module, or
 #: for a write of a tensor.
-_NORM_WORDS = (b"weight_norm",)
-_WRITE_WORDS = (b"init.", b".data")
+NORM_WORDS = (b"weight_norm",)
+WRITE_WORDS = (b"init.", b".data")
 #: How far up from a file its top-level package directory is looked for.
 _MAX_PACKAGE_DEPTH = 12
 Def = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
@@ -187,7 +187,7 @@ class FileSummaries:
         ):
             args = [*call.args, *(k.value for k in call.keywords)]
             return [n for a in args for n in self.normed(a, scope, func, depth + 1)]
-        found = self.definition(callee, scope, _NORM_WORDS)
+        found = self.definition(callee, scope, NORM_WORDS)
         if found is None:
             return []
         if isinstance(found.node, ast.ClassDef):
@@ -213,7 +213,7 @@ class FileSummaries:
             return _Scoped(found, self) if isinstance(found, ast.ClassDef) else None
         if key.startswith("torch"):
             return None
-        found_def = _sibling_definition(self.path, key, _NORM_WORDS)
+        found_def = _sibling_definition(self.path, key, NORM_WORDS)
         if found_def is not None and isinstance(found_def.node, ast.ClassDef):
             return found_def
         return None
@@ -284,7 +284,7 @@ class FileSummaries:
         for base in cls.bases:
             if scope is None or not isinstance(base, (ast.Name, ast.Attribute)):
                 continue
-            found = self.definition(base, scope)
+            found = self.definition(base, scope, NORM_WORDS)
             if (
                 found is not None
                 and isinstance(found.node, ast.ClassDef)
@@ -369,7 +369,7 @@ class FileSummaries:
         ):
             return None
         target = "*" if is_self(func.value) else _self_root_attr(func.value)
-        found = self.definition(call.args[0], scope)
+        found = self.definition(call.args[0], scope, NORM_WORDS)
         if target is None or found is None or isinstance(found.node, ast.ClassDef):
             return None
         layers = found.file.norms_param(found.node, depth + 1)
@@ -453,7 +453,7 @@ class FileSummaries:
         arguments = [*node.args, *(k.value for k in node.keywords)]
         if not any(_rooted_path(a, params) for a in arguments):
             return  # what the callee writes cannot be one of ours
-        found = self.definition(callee, scope, _WRITE_WORDS)
+        found = self.definition(callee, scope, WRITE_WORDS)
         if found is None or isinstance(found.node, ast.ClassDef):
             return
         for write in found.file.param_writes(found.node, depth + 1):

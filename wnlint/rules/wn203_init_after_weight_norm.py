@@ -11,7 +11,7 @@ from wnlint.prefilter import INIT_WRITES
 from wnlint.resolve import Scope
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules.base import Finding, Rule
-from wnlint.summaries import FileSummaries, Normed, ParamWrite
+from wnlint.summaries import WRITE_WORDS, FileSummaries, Normed, ParamWrite
 from wnlint.syntax import is_self
 
 
@@ -291,7 +291,11 @@ def _init_fn_writes(
 ) -> list[ParamWrite]:
     """The writes of ``m.weight`` an ``apply`` callback makes on its module."""
     index = 0
-    found = summaries.definition(expr, scope) if isinstance(expr, ast.Name) else None
+    found = (
+        summaries.definition(expr, scope, WRITE_WORDS)
+        if isinstance(expr, ast.Name)
+        else None
+    )
     if isinstance(expr, ast.Attribute) and is_self(expr.value):
         cls = _enclosing_class(scope)
         method = _method(cls, expr.attr) if cls is not None else None
@@ -303,7 +307,7 @@ def _init_fn_writes(
             ]
         return []
     if isinstance(expr, ast.Attribute):
-        found = summaries.definition(expr, scope)
+        found = summaries.definition(expr, scope, WRITE_WORDS)
     if found is None or isinstance(found.node, ast.ClassDef):
         return []
     return [
