@@ -28,7 +28,11 @@ from wnlint.syntax import (
     is_name_of,
     is_self,
     own_nodes,
+    parameter_names,
+    reachable_methods,
+    record_bindings,
     self_attr,
+    single_value,
     string_value,
 )
 
@@ -64,10 +68,7 @@ class MethodFacts:
         """The one expression assigned to local ``name``; None when it is
         assigned more than once, bound otherwise (a loop, an augmented
         assignment, unpacking) or not at all (an argument)."""
-        values = self.defs.get(name)
-        if not values or len(values) != 1:
-            return None
-        return values[0]
+        return single_value(self.defs, name)
 
 
 @dataclass
@@ -129,17 +130,8 @@ class ModuleClass:
     @cached_property
     def forward_reachable(self) -> frozenset[str]:
         """``forward`` and every method it reaches via ``self.m()`` or a property."""
-        methods = self.methods
-        todo: list[str] = [m for m in ("forward", "__call__") if m in methods]
-        seen: set[str] = set(todo)
-        while todo:
-            current = methods[todo.pop()]
-            for node in own_nodes(current.node):
-                name = self_attr(node)
-                if name is not None and name in methods and name not in seen:
-                    seen.add(name)
-                    todo.append(name)
-        return frozenset(seen)
+        nodes = {name: method.node for name, method in self.methods.items()}
+        return frozenset(reachable_methods(nodes, ("forward", "__call__")))
 
     def reachable(self) -> list[MethodFacts]:
         """The methods ``forward`` reaches, in source order."""
@@ -271,9 +263,7 @@ def _classes_with_norm_calls(calls: Sequence[Any]) -> set[int]:
     found: set[int] = set()
     for site in calls:
         func = site.node.func
-        scope = site.scope
-        while scope is not None and scope.kind != "class":
-            scope = scope.parent
+        scope = site.scope.enclosing("class")
         if scope is None or id(scope.node) in found:
             continue
         if (isinstance(func, ast.Attribute) and func.attr in tn.NORMISH_ATTRS) or any(
@@ -324,33 +314,9 @@ def _method_facts(
             stack.extend((child, off) for child in node.items)
             stack.extend((child, inner) for child in node.body)
             continue
-        _record_defs(facts, node)
+        record_bindings(facts.defs, node)
         stack.extend((child, off) for child in ast.iter_child_nodes(node))
     return facts
-
-
-def _record_defs(facts: MethodFacts, node: ast.AST) -> None:
-    if isinstance(node, ast.Assign):
-        for target in node.targets:
-            _record_def(facts, target, node.value)
-    elif isinstance(node, ast.AnnAssign) and node.value is not None:
-        _record_def(facts, node.target, node.value)
-    elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor)):
-        target = node.target
-        if isinstance(target, ast.Name):
-            facts.defs.setdefault(target.id, []).append(None)
-    elif isinstance(node, ast.NamedExpr):
-        facts.defs.setdefault(node.target.id, []).append(node.value)
-
-
-def _record_def(facts: MethodFacts, target: ast.expr, value: ast.expr) -> None:
-    if isinstance(target, ast.Name):
-        facts.defs.setdefault(target.id, []).append(value)
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        for elt in target.elts:
-            for node in ast.walk(elt):
-                if isinstance(node, ast.Name):
-                    facts.defs.setdefault(node.id, []).append(None)
 
 
 def _declared_params(method: MethodFacts) -> Iterator[ParamDecl]:
@@ -533,21 +499,11 @@ def _only_operand(node: ast.AST) -> ast.expr | None:
 
 
 def _argument_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    args = func.args
-    names = [
-        a.arg
-        for a in (
-            *args.posonlyargs,
-            *args.args,
-            *args.kwonlyargs,
-            args.vararg,
-            args.kwarg,
-        )
-        if a is not None
-    ]
-    positional = [*args.posonlyargs, *args.args]
-    if positional:  # `self`
-        names.remove(positional[0].arg)
+    """Every argument but the first positional one (``self``)."""
+    names = parameter_names(func, every=True)
+    positional = parameter_names(func)
+    if positional:
+        names.remove(positional[0])
     return set(names)
 
 

@@ -82,6 +82,13 @@ class Scope:
                 target = outer
         target.bindings.setdefault(name, []).append(value)
 
+    def enclosing(self, kind: str) -> Scope | None:
+        """This scope or the nearest one around it of ``kind``."""
+        scope: Scope | None = self
+        while scope is not None and scope.kind != kind:
+            scope = scope.parent
+        return scope
+
     def _enclosing_function(self) -> Scope | None:
         scope = self.parent
         while scope is not None:

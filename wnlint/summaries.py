@@ -35,7 +35,15 @@ from typing import Union
 
 from wnlint import torchnames as tn
 from wnlint.resolve import OPAQUE, Scope, resolve, resolves_only_to
-from wnlint.syntax import call_arg, is_self, own_nodes, string_value
+from wnlint.syntax import (
+    call_arg,
+    is_self,
+    local_definitions,
+    own_nodes,
+    parameter_names,
+    single_value,
+    string_value,
+)
 
 _MAX_DEPTH = 6
 #: Text a sibling file must hold to be parsed for a weight-normed module, or
@@ -122,6 +130,14 @@ class FileSummaries:
         self.path = os.path.abspath(path) if path else None
         self._memo: dict[tuple[str, int], object] = {}
         self._busy: set[tuple[str, int]] = set()
+        self._locals: dict[int, dict[str, list[ast.expr | None]]] = {}
+
+    def local_value(self, func: ast.AST, name: str) -> ast.expr | None:
+        """The one value assigned to local ``name`` in ``func``."""
+        defs = self._locals.get(id(func))
+        if defs is None:
+            defs = self._locals[id(func)] = local_definitions(func)
+        return single_value(defs, name)
 
     # -- definitions -------------------------------------------------------
     def scope_of(self, node: ast.AST) -> Scope:
@@ -144,7 +160,7 @@ class FileSummaries:
         if len(names) != 1:
             return None
         (qual,) = names
-        if qual is None or qual.startswith(("torch.", "torch")):
+        if qual is None or _is_torch(qual):
             return None
         return _sibling_definition(self.path, qual, needs)
 
@@ -167,7 +183,7 @@ class FileSummaries:
         if isinstance(expr, ast.Starred):
             return self.normed(expr.value, scope, func, depth + 1)
         if isinstance(expr, ast.Name) and func is not None:
-            value = _single_local_value(func, expr.id)
+            value = self.local_value(func, expr.id)
             if value is not None:
                 return self.normed(value, scope, func, depth + 1)
         return []
@@ -199,7 +215,7 @@ class FileSummaries:
     ) -> str | None:
         """The class of the module ``expr`` builds: ``nn.Conv1d(...)``."""
         if isinstance(expr, ast.Name) and func is not None:
-            value = _single_local_value(func, expr.id)
+            value = self.local_value(func, expr.id)
             if value is not None:
                 expr = value
         if not isinstance(expr, ast.Call):
@@ -211,7 +227,7 @@ class FileSummaries:
         if key.isidentifier():
             found = _local_definition(key, scope)
             return _Scoped(found, self) if isinstance(found, ast.ClassDef) else None
-        if key.startswith("torch"):
+        if _is_torch(key):
             return None
         found_def = _sibling_definition(self.path, key, NORM_WORDS)
         if found_def is not None and isinstance(found_def.node, ast.ClassDef):
@@ -328,7 +344,7 @@ class FileSummaries:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
-                attr = _self_root_attr(target)
+                attr = self_root_attr(target)
                 if attr:
                     yield attr, self.normed(stmt.value, scope, func, depth + 1)
         for node in _own_calls(stmt):
@@ -339,20 +355,19 @@ class FileSummaries:
             elif (
                 isinstance(func_node, ast.Attribute)
                 and func_node.attr in tn.CONTAINER_ADDERS
-                and _self_root_attr(func_node.value)
+                and self_root_attr(func_node.value)
             ):
                 found = [
                     n for a in node.args for n in self.normed(a, scope, func, depth + 1)
                 ]
-                yield _self_root_attr(func_node.value), found  # type: ignore[misc]
+                yield self_root_attr(func_node.value), found  # type: ignore[misc]
             elif isinstance(func_node, (ast.Name, ast.Attribute)) and resolves_only_to(
                 func_node, scope, tn.WEIGHT_NORM_ANY
             ):
                 module = call_arg(node, 0, "module")
                 attr = _applied_attr(module, func) if module is not None else None
                 if attr:
-                    layer = None
-                    yield attr, [Normed(node.lineno, self.path, layer)]
+                    yield attr, [Normed(node.lineno, self.path, None)]
 
     def _applied_through(
         self, call: ast.Call, scope: Scope, depth: int
@@ -368,7 +383,7 @@ class FileSummaries:
             and isinstance(call.args[0], (ast.Name, ast.Attribute))
         ):
             return None
-        target = "*" if is_self(func.value) else _self_root_attr(func.value)
+        target = "*" if is_self(func.value) else self_root_attr(func.value)
         found = self.definition(call.args[0], scope, NORM_WORDS)
         if target is None or found is None or isinstance(found.node, ast.ClassDef):
             return None
@@ -383,9 +398,9 @@ class FileSummaries:
         the list when no type test guards it."""
 
         def compute() -> list[str | None]:
-            if not isinstance(func, _FUNCS) or not _param_names(func):
+            if not isinstance(func, _FUNCS) or not parameter_names(func):
                 return []
-            first = _param_names(func)[0]
+            first = parameter_names(func)[0]
             scope = self.scope_of(func)
             out: list[str | None] = []
             for node, guards in _guarded_nodes(func):
@@ -415,7 +430,7 @@ class FileSummaries:
         def compute() -> list[ParamWrite]:
             if not isinstance(func, _FUNCS):
                 return []
-            params = _param_names(func)
+            params = parameter_names(func)
             scope = self.scope_of(func)
             out = []
             for node, guards in _guarded_nodes(func):
@@ -562,30 +577,6 @@ def _def_in(node: ast.AST | None, name: str) -> Def | None:
     return None
 
 
-_LOCALS: dict[int, tuple[ast.AST, dict[str, list[ast.expr]]]] = {}
-
-
-def _single_local_value(func: ast.AST, name: str) -> ast.expr | None:
-    """The one value assigned to local ``name`` in ``func`` (None when it is
-    assigned more or less than once)."""
-    cached = _LOCALS.get(id(func))
-    if cached is None or cached[0] is not func:
-        table: dict[str, list[ast.expr]] = {}
-        for node in own_nodes(func):
-            if (
-                isinstance(node, ast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-            ):
-                table.setdefault(node.targets[0].id, []).append(node.value)
-        cached = (func, table)
-        if len(_LOCALS) > 4096:
-            _LOCALS.clear()
-        _LOCALS[id(func)] = cached
-    values = cached[1].get(name, [])
-    return values[0] if len(values) == 1 else None
-
-
 def _ordered_statements(func: ast.AST) -> list[ast.stmt]:
     """Every statement of a function body, nested ones included, in source
     order (not into nested defs)."""
@@ -605,7 +596,7 @@ def _own_calls(stmt: ast.stmt) -> Iterator[ast.Call]:
             stack.extend(ast.iter_child_nodes(node))
 
 
-def _self_root_attr(expr: ast.AST) -> str | None:
+def self_root_attr(expr: ast.AST) -> str | None:
     """``X`` for ``self.X``, ``self.X[i]``, ``self.X[i].y``."""
     while isinstance(expr, (ast.Subscript, ast.Attribute)):
         if isinstance(expr, ast.Attribute) and is_self(expr.value):
@@ -617,7 +608,7 @@ def _self_root_attr(expr: ast.AST) -> str | None:
 def _applied_attr(module: ast.expr, func: ast.AST) -> str | None:
     """The attribute of ``self`` that ``weight_norm(module)`` norms:
     ``self.X``, ``self.X[i]``, or a loop variable over ``self.X``."""
-    attr = _self_root_attr(module)
+    attr = self_root_attr(module)
     if attr or not isinstance(module, ast.Name):
         return attr
     for node in own_nodes(func):
@@ -626,13 +617,8 @@ def _applied_attr(module: ast.expr, func: ast.AST) -> str | None:
             and isinstance(node.target, ast.Name)
             and node.target.id == module.id
         ):
-            return _self_root_attr(node.iter)
+            return self_root_attr(node.iter)
     return None
-
-
-def _param_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
-    args = func.args
-    return [a.arg for a in [*args.posonlyargs, *args.args]]
 
 
 def _rooted_path(
@@ -652,7 +638,7 @@ def _rooted_path(
 def _argument_for(call: ast.Call, func: Def, index: int) -> ast.expr | None:
     if not isinstance(func, _FUNCS):
         return None
-    names = _param_names(func)
+    names = parameter_names(func)
     if index >= len(names):
         return None
     return call_arg(call, index, names[index])
@@ -720,7 +706,7 @@ def _guard(
         return Guard(
             params.index(test.args[0].id), frozenset(keys), frozenset(), positive
         )
-    name = _classname_test(test, params, scope)
+    name = _classname_test(test, params, scope, file)
     if name is not None:
         return Guard(name[0], frozenset(), frozenset({name[1]}), positive)
     return None
@@ -748,7 +734,7 @@ def _bool_guard(
 
 
 def _classname_test(
-    test: ast.expr, params: list[str], scope: Scope
+    test: ast.expr, params: list[str], scope: Scope, file: FileSummaries
 ) -> tuple[int, str] | None:
     """``classname.find("Conv") != -1`` or ``"Conv" in classname`` where
     ``classname = m.__class__.__name__``."""
@@ -756,7 +742,7 @@ def _classname_test(
         return None
     left, right = test.left, test.comparators[0]
     if isinstance(test.ops[0], ast.In) and string_value(left) is not None:
-        index = _class_name_of(right, params, scope)
+        index = _class_name_of(right, params, scope, file)
         return (index, string_value(left)) if index is not None else None  # type: ignore[return-value]
     if (
         isinstance(test.ops[0], (ast.NotEq, ast.Gt, ast.GtE))
@@ -766,15 +752,17 @@ def _classname_test(
         and left.args
         and string_value(left.args[0]) is not None
     ):
-        index = _class_name_of(left.func.value, params, scope)
+        index = _class_name_of(left.func.value, params, scope, file)
         return (index, string_value(left.args[0])) if index is not None else None  # type: ignore[return-value]
     return None
 
 
-def _class_name_of(expr: ast.expr, params: list[str], scope: Scope) -> int | None:
+def _class_name_of(
+    expr: ast.expr, params: list[str], scope: Scope, file: FileSummaries
+) -> int | None:
     """The parameter whose class name ``expr`` is (through one local name)."""
     if isinstance(expr, ast.Name) and scope.node is not None:
-        value = _single_local_value(scope.node, expr.id)
+        value = file.local_value(scope.node, expr.id)
         if value is not None:
             expr = value
     if (
@@ -794,35 +782,33 @@ def _class_name_of(expr: ast.expr, params: list[str], scope: Scope) -> int | Non
 _FILES: dict[str, tuple[tuple[int, int], FileSummaries | None]] = {}
 
 
+def _is_torch(qual: str) -> bool:
+    """Torch's own names are never a sibling's."""
+    return qual.split(".", 1)[0] == "torch"
+
+
 def _sibling_definition(
     path: str | None, qual: str, needs: tuple[bytes, ...] = ()
 ) -> _Scoped | None:
     """The def or class ``qual`` names in a file of the same package, when
     that file's text holds one of ``needs`` (any file when empty)."""
-    if path is None:
+    module, _, name = qual.rpartition(".")
+    if path is None or not module.strip("."):
         return None
-    level = len(qual) - len(qual.lstrip("."))
-    parts = qual.lstrip(".").split(".")
-    base: str | None = os.path.dirname(path)
-    if level:
-        for _ in range(level - 1):
-            base = os.path.dirname(base)  # type: ignore[type-var]
-    else:
-        base = _package_parent(path, parts[0])
-    if base is None:
+    stem = _module_stem(os.path.dirname(path), module)
+    found_file = _module_file(stem) if stem is not None else None
+    if found_file is None:
         return None
-    for split in range(len(parts) - 1, 0, -1):
-        module, names = parts[:split], parts[split:]
-        if len(names) != 1:
-            continue
-        summaries = _summaries_for(os.path.join(base, *module), needs)
-        if summaries is not None:
-            tree = summaries.analysis.tree  # type: ignore[attr-defined]
-            found = _def_in(tree, names[0])
-            module_scope = summaries.analysis.module_scope  # type: ignore[attr-defined]
-            if found is not None and _local_definition(names[0], module_scope) is found:
-                return _Scoped(found, summaries)
-            return None
+    if needs and not any(word in _text(found_file) for word in needs):
+        return None
+    summaries = _summaries(found_file)
+    if summaries is None:
+        return None
+    tree = summaries.analysis.tree  # type: ignore[attr-defined]
+    found = _def_in(tree, name)
+    module_scope = summaries.analysis.module_scope  # type: ignore[attr-defined]
+    if found is not None and _local_definition(name, module_scope) is found:
+        return _Scoped(found, summaries)
     return None
 
 
@@ -841,19 +827,22 @@ def _package_parent(path: str, top: str) -> str | None:
     return None
 
 
-def _summaries_for(stem: str, needs: tuple[bytes, ...]) -> FileSummaries | None:
+def _module_file(stem: str) -> str | None:
+    """The file a module stem names (``stem.py`` or ``stem/__init__.py``),
+    never one under ``site-packages``."""
     for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
         if os.path.isfile(candidate):
             real = os.path.realpath(candidate)
-            if "site-packages" in real.split(os.sep):
-                return None
-            if needs and not any(word in _text(real) for word in needs):
-                return None
-            key = _version(real)
-            if _FILES.get(real, (None, None))[0] != key:
-                _FILES[real] = (key, _load(real))
-            return _FILES[real][1]
+            return None if "site-packages" in real.split(os.sep) else real
     return None
+
+
+def _summaries(path: str) -> FileSummaries | None:
+    """The summaries of a sibling file, parsed once per version of it."""
+    key = _version(path)
+    if _FILES.get(path, (None, None))[0] != key:
+        _FILES[path] = (key, _load(path))
+    return _FILES[path][1]
 
 
 def _version(path: str) -> tuple[int, int]:
@@ -866,28 +855,30 @@ def _version(path: str) -> tuple[int, int]:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-_TEXT: dict[str, bytes] = {}
+_TEXT: dict[str, tuple[tuple[int, int], bytes]] = {}
 
 
 def _text(path: str) -> bytes:
-    key = f"{path}:{_version(path)}"
-    if key not in _TEXT:
+    """A file's bytes, read once per version of it."""
+    key = _version(path)
+    cached = _TEXT.get(path)
+    if cached is None or cached[0] != key:
         try:
             with open(path, "rb") as handle:
-                _TEXT[key] = handle.read()
+                cached = (key, handle.read())
         except OSError:
-            _TEXT[key] = b""
-    return _TEXT[key]
+            cached = (key, b"")
+        _TEXT[path] = cached
+    return cached[1]
 
 
 def _load(path: str) -> FileSummaries | None:
     from wnlint.analysis import FileAnalysis
 
     try:
-        with open(path, "rb") as handle:
-            tree = ast.parse(handle.read(), filename=path)
+        tree = ast.parse(_text(path), filename=path)
         analysis = FileAnalysis(tree, path)
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return analysis.summaries
 
@@ -908,12 +899,9 @@ def imports_weight_norm_module(data: bytes, path: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=8192)
 def _stem_mentions_weight_norm(stem: str) -> bool:
-    for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
-        if os.path.isfile(candidate):
-            return b"weight_norm" in _text(candidate)
-    return False
+    found = _module_file(stem)
+    return found is not None and b"weight_norm" in _text(found)
 
 
 @lru_cache(maxsize=8192)
@@ -933,5 +921,4 @@ def _module_stem(directory: str, module: str) -> str | None:
         if found is None:
             return None
         base = found
-    stem = os.path.join(base, *parts)
-    return None if "site-packages" in stem.split(os.sep) else stem
+    return os.path.join(base, *parts)

@@ -9,7 +9,7 @@ character is in.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from wnlint.resolve import Scope, resolves_only_to
 
@@ -94,3 +94,79 @@ def char_col(line: str, byte_col: int) -> int:
     if line.isascii():
         return byte_col
     return len(line.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+
+def parameter_names(
+    func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, every: bool = False
+) -> list[str]:
+    """A function's parameters that can be passed by position, in order;
+    with ``every``, keyword-only and ``*args``/``**kwargs`` too."""
+    args = func.args
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if every:
+        names += [a.arg for a in args.kwonlyargs]
+        names += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
+    return names
+
+
+def record_bindings(defs: dict[str, list[ast.expr | None]], node: ast.AST) -> None:
+    """Add what ``node`` binds to ``defs`` (local name -> every value
+    assigned, None for a binding that is not an alias: a loop variable, an
+    augmented assignment, an unpacked target)."""
+    if isinstance(node, ast.Assign):
+        for target in node.targets:
+            _record_target(defs, target, node.value)
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        _record_target(defs, node.target, node.value)
+    elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor)):
+        target = node.target
+        if isinstance(target, ast.Name):
+            defs.setdefault(target.id, []).append(None)
+    elif isinstance(node, ast.NamedExpr):
+        defs.setdefault(node.target.id, []).append(node.value)
+
+
+def _record_target(
+    defs: dict[str, list[ast.expr | None]], target: ast.expr, value: ast.expr
+) -> None:
+    if isinstance(target, ast.Name):
+        defs.setdefault(target.id, []).append(value)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            for node in ast.walk(elt):
+                if isinstance(node, ast.Name):
+                    defs.setdefault(node.id, []).append(None)
+
+
+def local_definitions(func: ast.AST) -> dict[str, list[ast.expr | None]]:
+    """Every binding of every local name of a function body (see
+    :func:`record_bindings`), not looking into nested defs."""
+    defs: dict[str, list[ast.expr | None]] = {}
+    for node in own_nodes(func):
+        record_bindings(defs, node)
+    return defs
+
+
+def single_value(defs: dict[str, list[ast.expr | None]], name: str) -> ast.expr | None:
+    """The one expression assigned to ``name``; None when it is bound more
+    than once, bound otherwise than by assignment, or not at all."""
+    values = defs.get(name)
+    if not values or len(values) != 1:
+        return None
+    return values[0]
+
+
+def reachable_methods(
+    methods: Mapping[str, ast.AST], start: Iterable[str]
+) -> list[str]:
+    """``start`` and every method they reach through ``self.<name>`` (a call
+    or a property read), in the order found."""
+    seen = [name for name in start if name in methods]
+    todo = list(seen)
+    while todo:
+        for node in own_nodes(methods[todo.pop()]):
+            name = self_attr(node)
+            if name is not None and name in methods and name not in seen:
+                seen.append(name)
+                todo.append(name)
+    return seen

@@ -13,7 +13,7 @@ import ast
 import copy
 
 from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts
-from wnlint.syntax import own_nodes, self_attr
+from wnlint.syntax import own_nodes, parameter_names, self_attr
 
 
 def statement_of(func: ast.AST, node: ast.AST) -> ast.stmt | None:
@@ -68,12 +68,7 @@ def family_attrs(facts: ModuleFacts, cls: ModuleClass) -> set[str]:
 
 def local_names(method: MethodFacts) -> set[str]:
     """Names bound in a method: arguments and assignments."""
-    args = method.node.args
-    names = {
-        a.arg
-        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
-        + [a for a in (args.vararg, args.kwarg) if a is not None]
-    }
+    names = set(parameter_names(method.node, every=True))
     names.update(method.defs)
     for node in own_nodes(method.node):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):

@@ -18,7 +18,7 @@ from wnlint.flow import (
     same_tensor,
     tensor_name,
 )
-from wnlint.syntax import own_nodes, self_attr
+from wnlint.syntax import reachable_methods, self_attr
 
 
 def applied_before(
@@ -139,14 +139,7 @@ class _ClassFlows:
 
     def reached(self, start: str) -> list[str]:
         """``start`` and the methods it reaches through ``self.<method>``."""
-        todo, seen = [start], [start]
-        while todo:
-            for node in own_nodes(self.methods[todo.pop()]):
-                name = self_attr(node)
-                if name in self.methods and name not in seen:
-                    seen.append(name)
-                    todo.append(name)
-        return seen
+        return reachable_methods(self.methods, (start,))
 
     def clears(self, name: str, key: str) -> bool:
         """Method ``name`` removes weight norm from ``key`` or rebinds it."""

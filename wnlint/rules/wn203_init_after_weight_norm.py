@@ -11,8 +11,15 @@ from wnlint.prefilter import INIT_WRITES
 from wnlint.resolve import Scope
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules.base import Finding, Rule
-from wnlint.summaries import WRITE_WORDS, FileSummaries, Normed, ParamWrite
-from wnlint.syntax import is_self
+from wnlint.summaries import (
+    WRITE_WORDS,
+    Def,
+    FileSummaries,
+    Normed,
+    ParamWrite,
+    self_root_attr,
+)
+from wnlint.syntax import is_self, parameter_names
 
 
 class InitAfterWeightNorm(Rule):
@@ -168,10 +175,9 @@ def _followed(
 
 def _is_argument(name: ast.expr, func: ast.AST) -> bool:
     """``name`` is a parameter of ``func``: what a hook is handed."""
-    args = getattr(func, "args", None)
-    if not isinstance(name, ast.Name) or args is None:
+    if not isinstance(name, ast.Name) or not hasattr(func, "args"):
         return False
-    return name.id in {a.arg for a in [*args.posonlyargs, *args.args]}
+    return name.id in parameter_names(func)  # type: ignore[arg-type]
 
 
 def _weight_chain_root(call: ast.Call) -> ast.expr | None:
@@ -289,50 +295,36 @@ def _apply_call(
 def _init_fn_writes(
     expr: ast.expr, scope: Scope, summaries: FileSummaries
 ) -> list[ParamWrite]:
-    """The writes of ``m.weight`` an ``apply`` callback makes on its module."""
-    index = 0
-    found = (
-        summaries.definition(expr, scope, WRITE_WORDS)
-        if isinstance(expr, ast.Name)
-        else None
-    )
+    """The writes of ``m.weight`` an ``apply`` callback makes on its module:
+    the first parameter of a function, the second of a method of the class
+    (``self.apply(self._init_weights)``)."""
     if isinstance(expr, ast.Attribute) and is_self(expr.value):
         cls = _enclosing_class(scope)
-        method = _method(cls, expr.attr) if cls is not None else None
-        if method is not None:
-            return [
-                w
-                for w in summaries.param_writes(method)
-                if w.index == 1 and w.path == (tn.DEFAULT_WEIGHT_NAME,)
-            ]
-        return []
-    if isinstance(expr, ast.Attribute):
+        func: Def | None = _method(cls, expr.attr) if cls is not None else None
+        file, index = summaries, 1
+    elif isinstance(expr, (ast.Name, ast.Attribute)):
         found = summaries.definition(expr, scope, WRITE_WORDS)
-    if found is None or isinstance(found.node, ast.ClassDef):
+        func = found.node if found is not None else None
+        file, index = (found.file if found is not None else summaries), 0
+    else:
+        return []
+    if func is None or isinstance(func, ast.ClassDef):
         return []
     return [
         w
-        for w in found.file.param_writes(found.node)
+        for w in file.param_writes(func)
         if w.index == index and w.path == (tn.DEFAULT_WEIGHT_NAME,)
     ]
 
 
 def _enclosing_class(scope: Scope) -> ast.ClassDef | None:
-    current: Scope | None = scope
-    while current is not None:
-        if current.kind == "class" and isinstance(current.node, ast.ClassDef):
-            return current.node
-        current = current.parent
-    return None
+    found = scope.enclosing("class")
+    return found.node if found is not None else None  # type: ignore[return-value]
 
 
 def _enclosing_function(scope: Scope) -> ast.AST | None:
-    current: Scope | None = scope
-    while current is not None:
-        if current.kind == "function":
-            return current.node
-        current = current.parent
-    return None
+    found = scope.enclosing("function")
+    return found.node if found is not None else None
 
 
 def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | None:
@@ -348,13 +340,13 @@ def _modules_of(
     """The weight-normed modules ``receiver`` holds when ``call`` runs."""
     func = _enclosing_function(scope)
     cls = _enclosing_class(scope)
-    if cls is not None and (is_self(receiver) or _self_attr_root(receiver)):
+    if cls is not None and (is_self(receiver) or self_root_attr(receiver)):
         normed = summaries.class_normed(cls)
         trace = summaries.init_trace(cls)
         order = None
         if func is not None and any(f is func for _, f in trace):
             order = _order_of(call, func, {id(s): i for i, (s, _) in enumerate(trace)})
-        attr = _self_attr_root(receiver)
+        attr = self_root_attr(receiver)
         chosen = [normed[key] for key in (attr, "*") if key in normed]
         if is_self(receiver):
             chosen = list(normed.values())
@@ -367,15 +359,6 @@ def _modules_of(
     if isinstance(receiver, ast.Name) and func is not None:
         return summaries.normed(receiver, scope, func)
     return []
-
-
-def _self_attr_root(expr: ast.expr) -> str | None:
-    """``X`` for ``self.X`` or ``self.X[i]``."""
-    while isinstance(expr, ast.Subscript):
-        expr = expr.value
-    if isinstance(expr, ast.Attribute) and is_self(expr.value):
-        return expr.attr
-    return None
 
 
 def _tests_a_normed_class(func: ast.AST, summaries: FileSummaries) -> bool:

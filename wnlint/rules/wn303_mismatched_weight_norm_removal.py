@@ -7,7 +7,7 @@ from typing import ClassVar
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis, Site
 from wnlint.prefilter import LEGACY_API
-from wnlint.resolve import Scope, resolve, resolves_only_to
+from wnlint.resolve import resolve, resolves_only_to
 from wnlint.rules._legacy_api import in_dual_api_branch
 from wnlint.rules.base import Finding, Rule
 from wnlint.syntax import call_arg, string_value
@@ -144,9 +144,7 @@ class MismatchedWeightNormRemoval(Rule):
 
 
 def _class_of(site: Site) -> int | None:
-    scope: Scope | None = site.scope
-    while scope is not None and scope.kind != "class":
-        scope = scope.parent
+    scope = site.scope.enclosing("class")
     return id(scope.node) if scope is not None else None
 
 
