@@ -249,26 +249,13 @@ class _Walker:
     ) -> None:
         scope.nonlocal_names.update(node.names)
 
-    def _match_capture(
-        self,
-        node: ast.MatchAs | ast.MatchStar,
-        scope: Scope,
-        guards: Guards,
-        parent: ast.AST | None,
+    def _match_binding(
+        self, node: ast.AST, scope: Scope, guards: Guards, parent: ast.AST | None
     ) -> None:
-        if node.name:
-            scope.bind(node.name, OPAQUE)
-        self._children(node, scope, guards, parent)
-
-    def _match_mapping(
-        self,
-        node: ast.MatchMapping,
-        scope: Scope,
-        guards: Guards,
-        parent: ast.AST | None,
-    ) -> None:
-        if node.rest:
-            scope.bind(node.rest, OPAQUE)
+        # `case x`, `case [*rest]` bind `name`; `case {**rest}` binds `rest`.
+        bound = getattr(node, "name", None) or getattr(node, "rest", None)
+        if bound:
+            scope.bind(bound, OPAQUE)
         self._children(node, scope, guards, parent)
 
     def _bind_target(
@@ -464,9 +451,9 @@ def _handlers() -> dict[type, _Handler]:
     }
     optional: dict[str, _Handler] = {
         "TryStar": w._try,
-        "MatchAs": w._match_capture,
-        "MatchStar": w._match_capture,
-        "MatchMapping": w._match_mapping,
+        "MatchAs": w._match_binding,
+        "MatchStar": w._match_binding,
+        "MatchMapping": w._match_binding,
     }
     for name, handler in optional.items():
         node_type = getattr(ast, name, None)
