@@ -827,9 +827,12 @@ def _package_parent(path: str, top: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def _module_file(stem: str) -> str | None:
     """The file a module stem names (``stem.py`` or ``stem/__init__.py``),
-    never one under ``site-packages``."""
+    never one under ``site-packages``. Looked up once per process (every
+    file of a package imports the same few modules); what a file holds is
+    read per version, by :func:`_text`."""
     for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
         if os.path.isfile(candidate):
             real = os.path.realpath(candidate)
@@ -899,7 +902,10 @@ def imports_weight_norm_module(data: bytes, path: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=8192)
 def _stem_mentions_weight_norm(stem: str) -> bool:
+    """Cached per process: it only decides which files the prefilter lets
+    through, on the hot path; the summaries themselves follow each edit."""
     found = _module_file(stem)
     return found is not None and b"weight_norm" in _text(found)
 
