@@ -130,6 +130,30 @@ def test_noqa_matches_flake8(comment, suppressed):
     assert (lint(source) == []) is suppressed
 
 
+MULTILINE_NOQA = [
+    # (source, suppressed). As in flake8, physical lines are joined only
+    # where one token spans them (a triple-quoted string), not in brackets.
+    ("nn.utils.weight_norm(  # noqa: WN301\n    c)\n", True),
+    ("nn.utils.weight_norm(\n    c)  # noqa\n", False),
+    ("nn.utils.weight_norm(c)  # noqa: E501, F401\n", False),
+    ('nn.utils.weight_norm(c, """\n# noqa""")\n', True),
+    ('nn.utils.weight_norm(c, """\n# noqa: E501""")\n', False),
+    # flake8's code list runs on into the string's next line.
+    ('nn.utils.weight_norm(c, """  # noqa: E501,\nWN3""")\n', True),
+]
+
+
+@pytest.mark.parametrize("body, suppressed", MULTILINE_NOQA)
+def test_noqa_on_logical_lines(body, suppressed):
+    source = "import torch.nn as nn\n" + body
+    assert (lint(source) == []) is suppressed
+    lines = source.splitlines(keepends=True)
+    exact = noqa.noqa_text_by_line(lines)
+    assert noqa.is_suppressed("WN301", exact[2]) is suppressed
+    # The shortcut that skips tokenizing never hides a comment that counts.
+    assert noqa.may_suppress(lines, {"WN301"}) or not suppressed
+
+
 def test_file_level_flake8_noqa():
     assert lint("# flake8: noqa\n" + CALL) == []
     # Only on a line of its own, as flake8 has it.

@@ -21,6 +21,7 @@ from wnlint.flow import ScopeFlow, flows
 from wnlint.modules import ModuleFacts
 from wnlint.resolve import OPAQUE, Binding, Scope
 from wnlint.summaries import FileSummaries
+from wnlint.syntax import child_nodes
 
 #: (kind, node, scope): kind is "if"/"else" (node is the test), "try" or
 #: "except" (node is the ``Try`` statement).
@@ -146,7 +147,7 @@ class _Walker:
     def _children(
         self, node: ast.AST, scope: Scope, guards: Guards, parent: ast.AST | None
     ) -> None:
-        self._push(ast.iter_child_nodes(node), scope, guards, node)
+        self._push(child_nodes(node), scope, guards, node)
 
     # -- names and references --------------------------------------------
     def _name(

@@ -178,10 +178,11 @@ class Linter:
             error = Diagnostic(path, 1, 1, "WN001", "cannot parse: nested too deeply")
             return self._system(error)
         lines = _lines(text)
-        if honor_noqa and noqa.file_is_ignored(lines):
-            return []
         found = self._run(rules, tree, lines, path, fixes)
         if honor_noqa and found:
+            # Asked only of files with findings: most parsed files have none.
+            if noqa.file_is_ignored(lines):
+                return []
             found = _drop_suppressed(found, lines)
         return found
 
@@ -389,7 +390,7 @@ def _parse_error(path: str, exc: Exception) -> Diagnostic:
 
 
 def _drop_suppressed(found: list[Diagnostic], lines: list[str]) -> list[Diagnostic]:
-    if not any(noqa.NOQA_INLINE.search(line) for line in lines):
+    if not noqa.may_suppress(lines, {d.code for d in found}):
         return found  # the common case, and tokenizing is the slow part
     by_line = noqa.noqa_text_by_line(lines, upto=max(d.line for d in found))
     kept = []

@@ -24,6 +24,7 @@ from wnlint.classes import ClassGraph
 from wnlint.norms import WeightNormExpr
 from wnlint.resolve import Scope, resolve
 from wnlint.syntax import (
+    child_nodes,
     is_call_to,
     is_name_of,
     is_self,
@@ -315,7 +316,7 @@ def _method_facts(
             stack.extend((child, inner) for child in node.body)
             continue
         record_bindings(facts.defs, node)
-        stack.extend((child, off) for child in ast.iter_child_nodes(node))
+        stack.extend((child, off) for child in child_nodes(node))
     return facts
 
 

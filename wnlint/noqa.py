@@ -55,6 +55,26 @@ def noqa_text_by_line(lines: Sequence[str], upto: int | None = None) -> dict[int
     return mapping
 
 
+def may_suppress(lines: Sequence[str], codes: set[str]) -> bool:
+    """False when no ``# noqa`` in ``lines`` can cover any of ``codes``, so
+    that the slow, exact mapping of :func:`noqa_text_by_line` is skipped
+    (code bases are full of ``# noqa: E501`` for other tools). A comment
+    whose code list ends its line might continue on the next physical line
+    of a logical line, so a next line starting with ``WN`` counts too."""
+    for number, line in enumerate(lines):
+        match = NOQA_INLINE.search(line)
+        if match is None:
+            continue
+        if match.group("codes") is None or any(
+            is_suppressed(code, line) for code in codes
+        ):
+            return True
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        if following.lstrip().startswith("WN"):
+            return True
+    return False
+
+
 def is_suppressed(code: str, text: str) -> bool:
     """True when ``text`` holds a ``# noqa`` that covers ``code``."""
     match = NOQA_INLINE.search(text)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from wnlint import torchnames as tn
 from wnlint.resolve import Scope, resolve, resolves_only_to
-from wnlint.syntax import is_call_to, own_nodes, self_attr
+from wnlint.syntax import child_nodes, is_call_to, own_nodes, self_attr
 
 if TYPE_CHECKING:
     from wnlint.modules import MethodFacts
@@ -349,7 +349,7 @@ def param_read_step(
                 if value is not None and not method.in_no_grad(value):
                     stack.append(value)
         return False
-    stack.extend(ast.iter_child_nodes(node))
+    stack.extend(child_nodes(node))
     return False
 
 

@@ -39,15 +39,13 @@ from wnlint.summaries import imports_weight_norm_module
 #: A new top-level statement starts at column 0 with something that is not
 #: a comment or a closing bracket. (A line inside a string may look the
 #: same; see :func:`reduce_source` for why that is harmless.)
-_STATEMENT_START = re.compile(rb"(?m)^(?=[^\s#)\]}])")
+_STATEMENT_START = re.compile(rb"\n(?=[^\s#)\]}])")
 _HEADER = re.compile(rb"(?:async[ \t]+def|def|class)[ \t]+(\w+)")
 #: After decorators (which may span lines), the def/class line at column 0.
 _DECORATED_HEADER = re.compile(rb"(?m)^(?:async[ \t]+def|def|class)[ \t]+(\w+)")
 _CLASS_BASES = re.compile(rb"class[ \t]+\w+[ \t]*\(([^:]*)\)[ \t]*:")
 _WORD = re.compile(rb"\w+")
 _ALIAS = re.compile(rb"(?m)\bas[ \t]+(\w+)|^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
-
-_NORM_NAMES = (b"vector_norm", b"norm_except_dim", b"torch.norm", b"linalg")
 
 
 @dataclass
@@ -89,31 +87,55 @@ def _word_hits(text: bytes, word: bytes) -> Iterator[int]:
 
 
 def norm_hits(text: bytes) -> Iterator[int]:
-    """Offsets of the norm spellings the module analysis recognizes."""
-    if b"norm" in text:
-        # `.norm(` on anything but `self` (a submodule called `norm`).
-        if text.count(b".norm(") > text.count(b"self.norm("):
-            yield from (
-                i for i in _find_all(text, b".norm(") if text[i - 4 : i] != b"self"
-            )
-        for name in _NORM_NAMES:
-            yield from _find_all(text, name)
-        yield from _word_hits(text, b"normalize")
-        for i in _word_hits(text, b"norm"):
-            # `norm(x)`, `from torch import norm`, a parenthesized import line.
-            if text[i - 1 : i] == b".":
-                continue
-            line = _line_at(text, i).strip()
-            if (
-                text[i + 4 : i + 5] == b"("
-                or b"import" in line
-                or line in (b"norm", b"norm,")
-                or line.startswith(b"norm as")
-            ):
-                yield i
+    """Offsets of the norm spellings the module analysis recognizes.
+
+    One search for ``norm`` classifies every occurrence by its neighbours
+    (``.norm(`` but ``self.norm(``, ``vector_norm``, ``norm_except_dim``,
+    ``torch.norm``, the words ``normalize`` and ``norm``): each pass over a
+    file costs as much as the rest of the classification, so there is one.
+    """
+    i = text.find(b"norm")
+    if i != -1:
+        while i != -1:
+            yield from _classify_norm(text, i)
+            i = text.find(b"norm", i + 4)
+        yield from _find_all(text, b"linalg")
     if b"sqrt" in text and b"sum(" in text:
         # sqrt(sum(x ** 2)): the analysis accepts this spelling on one line.
         yield from (i for i in _find_all(text, b"sqrt") if b"sum(" in _line_at(text, i))
+
+
+def _classify_norm(text: bytes, i: int) -> Iterator[int]:
+    """The hits that the ``norm`` at offset ``i`` is part of."""
+    if text.startswith(b"norm_except_dim", i):
+        yield i
+    before = text[i - 1 : i]
+    if before == b"_" and text[i - 7 : i] == b"vector_":
+        yield i - 7
+    elif before == b".":
+        # `.norm(` on anything but `self` (a submodule called `norm`).
+        if text[i + 4 : i + 5] == b"(" and text[i - 5 : i - 1] != b"self":
+            yield i - 1
+        if text[i - 6 : i - 1] == b"torch":
+            yield i - 6
+    if before.isalnum() or before == b"_":
+        return
+    if text.startswith(b"normalize", i):
+        if _is_word_at(text, i, 9):
+            yield i
+        return
+    after = text[i + 4 : i + 5]
+    if before == b"." or after.isalnum() or after == b"_":
+        return
+    # `norm(x)`, `from torch import norm`, a parenthesized import line.
+    line = _line_at(text, i).strip()
+    if (
+        after == b"("
+        or b"import" in line
+        or line in (b"norm", b"norm,")
+        or line.startswith(b"norm as")
+    ):
+        yield i
 
 
 #: A class statement with a torch layer among its bases (whose weight it
@@ -125,18 +147,17 @@ _LAYER_CLASS = re.compile(
 
 def param_hits(text: bytes) -> Iterator[int]:
     """Offsets where a parameter is declared or inherited from a torch layer."""
-    yield from parameter_call_hits(text)
+    yield from _shared_parameter_calls(text)
     yield from _find_all(text, b"register_parameter")
     yield from (m.start() for m in _LAYER_CLASS.finditer(text))
 
 
 def parameter_call_hits(text: bytes) -> Iterator[int]:
     """Offsets of ``Parameter(`` and of a line binding an alias of it."""
-    yield from _find_all(text, b"Parameter(")
-    # `P = nn.Parameter`, `from torch.nn import Parameter as P`: an alias,
-    # called later without the word.
+    # One pass: `Parameter(`, or `P = nn.Parameter`, `from torch.nn import
+    # Parameter as P` (an alias, called later without the word).
     for i in _find_all(text, b"Parameter"):
-        if text[i + 9 : i + 10] != b"(" and _binds_alias(
+        if text[i + 9 : i + 10] == b"(" or _binds_alias(
             _line_at(text, i), b"Parameter"
         ):
             yield i
@@ -173,29 +194,19 @@ def in_reachable_methods(text: bytes, hits: Iterator[int]) -> Iterator[int]:
 
 
 class _Defs:
-    """Every ``def`` line of a text, found once, to tell which function's
-    own body holds an offset."""
+    """The ``def`` lines of a text, read backwards from an offset as they
+    are needed, to tell which function's own body holds it (most files
+    ask about a few offsets, so no table of every ``def`` is built)."""
 
     def __init__(self, text: bytes) -> None:
         self.text = text
-        self.defs: list[tuple[int, int, bytes]] = []
-        for j in _find_all(text, b"def "):  # a tab after def: in doubt, kept
-            head = text.rfind(b"\n", 0, j) + 1
-            prefix = text[head:j]
-            if prefix.strip(b" \t") not in (b"", b"async"):
-                continue
-            match = _DEF_NAME.match(text, j)
-            if match is not None:
-                depth = len(prefix) - len(prefix.lstrip(b" \t"))
-                self.defs.append((head, depth, match.group(1)))
-        self.starts = [d[0] for d in self.defs]
         self.ends: dict[int, int] = {}
 
     _last: _Defs | None = None
 
     @classmethod
     def of(cls, text: bytes) -> _Defs:
-        """The table of ``text``, shared by the prefilters that search the
+        """The reader of ``text``, shared by the prefilters that search the
         same file one after the other."""
         last = cls._last
         if last is None or last.text is not text:
@@ -214,17 +225,24 @@ class _Defs:
         indent = len(line) - len(line.lstrip(b" \t"))
         if indent == 0:
             return None
-        k = bisect_left(self.starts, start) - 1
-        while k >= 0:
-            at, depth, name = self.defs[k]
-            k -= 1
-            if depth >= indent:
-                continue
-            if at not in self.ends:
-                dedent = _dedent(depth).search(text, at)
-                self.ends[at] = len(text) if dedent is None else dedent.start()
-            # Past the end, the body ended before `i` (or a string fools us).
-            return name if start <= self.ends[at] else None
+        j = text.rfind(b"def ", 0, start)  # a tab after def: in doubt, kept
+        while j != -1:
+            head = text.rfind(b"\n", 0, j) + 1
+            prefix = text[head:j]
+            match = _DEF_NAME.match(text, j)
+            depth = len(prefix) - len(prefix.lstrip(b" \t"))
+            if (
+                prefix.strip(b" \t") in (b"", b"async")
+                and match is not None
+                and depth < indent
+            ):
+                if head not in self.ends:
+                    dedent = _dedent(depth).search(text, head)
+                    self.ends[head] = len(text) if dedent is None else dedent.start()
+                # Past the end, the body ended before `i` (or a string
+                # fools us).
+                return match.group(1) if start <= self.ends[head] else None
+            j = text.rfind(b"def ", 0, j)
         return None
 
 
@@ -236,7 +254,7 @@ def _dedent(depth: int) -> re.Pattern[bytes]:
 
 def parameter_created_hits(text: bytes) -> Iterator[int]:
     """:func:`parameter_call_hits` in methods forward may reach."""
-    return in_reachable_methods(text, parameter_call_hits(text))
+    return in_reachable_methods(text, _shared_parameter_calls(text))
 
 
 def wrapped_store_hits(text: bytes) -> Iterator[int]:
@@ -398,9 +416,9 @@ def _declares_global(text: bytes) -> bool:
 
 def split(data: bytes) -> list[Segment]:
     """Cut a module at top-level statements; decorators go with their def."""
-    starts = [m.start() for m in _STATEMENT_START.finditer(data)]
-    if not starts or starts[0] != 0:
-        starts.insert(0, 0)
+    # A search anchored on the newline itself: `^` tries every position.
+    starts = [m.start() + 1 for m in _STATEMENT_START.finditer(data)]
+    starts.insert(0, 0)
     starts.append(len(data))
     segments: list[Segment] = []
     pending: int | None = None
@@ -478,11 +496,6 @@ def optim_hits(text: bytes) -> Iterator[int]:
     return _word_hits(text, b"optim")
 
 
-LEGACY_API = Prefilter(
-    ("legacy", legacy_hits, lambda line: b"weight_norm" in line),
-)
-
-
 class _Replay:
     """A hit finder that remembers the last text it searched, so that the
     prefilters sharing a category (WN101's and WN102's parameters and
@@ -512,7 +525,13 @@ class _Replay:
             i += 1
 
 
+_shared_parameter_calls = _Replay(parameter_call_hits)
 _shared_param_hits = _Replay(param_hits)
+_shared_legacy_hits = _Replay(legacy_hits)
+
+LEGACY_API = Prefilter(
+    ("legacy", _shared_legacy_hits, lambda line: b"weight_norm" in line),
+)
 _shared_norm_hits = _Replay(norm_hits)
 
 
@@ -547,7 +566,7 @@ class InitWrites:
     _CALLBACK = re.compile(rb"\.apply\(\s*(?:self\.)?(\w+)")
 
     def file_may_match(self, data: bytes, path: str | None = None) -> bool:
-        if b"weight_norm" in data:
+        if next(_shared_legacy_hits(data), None) is not None:
             return True
         # Without weight norm in this file, modules can only be weight-normed
         # by a sibling module (a helper, a base class, an applier), whose
@@ -677,7 +696,7 @@ OPTIMIZER_INPUTS = AnyOf(
         ("optim", optim_hits, lambda line: next(optim_hits(line), None) is not None),
         (
             "norm",
-            norm_hits,
+            _shared_norm_hits,
             lambda line: (
                 (b"norm" in line or b"sqrt" in line)
                 and next(norm_hits(line), None) is not None

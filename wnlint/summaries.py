@@ -886,7 +886,9 @@ def _load(path: str) -> FileSummaries | None:
     return analysis.summaries
 
 
-_IMPORT_FROM = re.compile(rb"\n[ \t]*from[ \t]+(\.*[\w.]+|\.+)[ \t]+import\b")
+#: Searched from the word ``from`` (a literal start is what makes a
+#: pattern fast); :func:`_starts_line` checks what precedes it.
+_IMPORT_FROM = re.compile(rb"from[ \t]+(\.*[\w.]+|\.+)[ \t]+import\b")
 
 
 def imports_weight_norm_module(data: bytes, path: str) -> bool:
@@ -895,11 +897,19 @@ def imports_weight_norm_module(data: bytes, path: str) -> bool:
     test the prefilter uses before anything is parsed."""
     here = os.path.abspath(path)
     directory = os.path.dirname(here)
-    for match in _IMPORT_FROM.finditer(b"\n" + data):
+    for match in _IMPORT_FROM.finditer(data):
+        if not _starts_line(data, match.start()):
+            continue
         stem = _module_stem(directory, match.group(1).decode("ascii", "replace"))
         if stem is not None and _stem_mentions_weight_norm(stem):
             return True
     return False
+
+
+def _starts_line(data: bytes, i: int) -> bool:
+    """Only spaces and tabs stand between offset ``i`` and its line start."""
+    start = data.rfind(b"\n", 0, i) + 1
+    return not data[start:i].strip(b" \t")
 
 
 @lru_cache(maxsize=8192)

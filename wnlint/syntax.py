@@ -15,17 +15,47 @@ from wnlint.resolve import Scope, resolves_only_to
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
+#: Fields that never hold a node worth visiting: names, flags, and the
+#: context and operator singletons (``Load``, ``Add``, ``Eq``), which no
+#: analysis looks for by walking and which make up a third of all nodes.
+_SKIPPED_FIELDS = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "name", "arg", "kind", "level", "module"}
+    | {"type_comment", "conversion", "is_async", "simple", "value_kind"}
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """The child nodes of ``node`` in source order, like
+    ``ast.iter_child_nodes`` but without the context and operator
+    singletons: the walks of every parsed file go through here, so it is
+    the hottest loop of a run."""
+    kind = type(node)
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = tuple(
+            f for f in kind._fields if f not in _SKIPPED_FIELDS
+        )
+    out: list[ast.AST] = []
+    for field in fields:
+        value = getattr(node, field, None)
+        if type(value) is list:
+            out.extend([item for item in value if isinstance(item, ast.AST)])
+        elif isinstance(value, ast.AST):
+            out.append(value)
+    return out
+
 
 def own_nodes(func: ast.AST) -> Iterator[ast.AST]:
     """Nodes of a function body, not descending into nested defs and classes
     (their code runs elsewhere, with another ``self``)."""
-    stack = list(ast.iter_child_nodes(func))
+    stack = child_nodes(func)
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, _NESTED):
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(child_nodes(node))
 
 
 def is_self(node: ast.AST) -> bool:
