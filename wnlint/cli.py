@@ -1,6 +1,7 @@
-"""``wnlint`` on the command line: ``check`` and ``rule``.
+"""``wnlint`` on the command line: ``check``, ``fix`` and ``rule``.
 
-Exit status follows flake8 and ruff: 0 clean, 1 findings, 2 usage errors.
+Exit status follows ruff: 0 clean, 1 findings, 2 usage or internal errors
+(so that CI can tell a crash from a lint failure).
 Findings go to stdout in flake8's layout; the summary and errors go to
 stderr, so ``wnlint check | ...`` pipes only findings.
 """
@@ -11,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from wnlint import __version__
 from wnlint.engine import (
@@ -22,9 +24,16 @@ from wnlint.engine import (
 )
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
+if TYPE_CHECKING:  # libcst is imported only when fixing
+    from wnlint.fix import FileFix
+
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+#: wnlint failed somewhere (an internal error, a file it could not write):
+#: distinct from 1 so that CI can tell a crash from a lint failure.
+EXIT_ERROR = 2
+INTERNAL_ERROR = "WN003"
 
 _DESCRIPTION = """\
 Find weight-normalization bugs in PyTorch code without importing torch.
@@ -36,7 +45,9 @@ commands:
 """
 
 _EPILOG = """\
-exit status: 0 no findings, 1 findings, 2 usage error.
+exit status: 0 no findings, 1 findings, 2 usage or internal error
+(`check`: a WN003 finding; `fix`: a file it could not fix for a reason of
+its own, or could not write).
 Lines ending in `# noqa` or `# noqa: WN301` are skipped, as under flake8.
 The same rules run as a flake8 plugin: flake8 --select WN
 """
@@ -181,6 +192,8 @@ def _check(args: argparse.Namespace) -> int:
             sys.stderr.write(
                 f"wnlint: no findings in {report.files_checked} files checked\n"
             )
+    if any(d.code == INTERNAL_ERROR for d in report.diagnostics):
+        return EXIT_ERROR
     if report.diagnostics and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
@@ -224,9 +237,17 @@ def _fix(args: argparse.Namespace) -> int:
         if hidden:
             line += f" ({hidden} fixable with --unsafe-fixes)"
         sys.stderr.write(line + "\n")
-    if args.diff:
-        return EXIT_FINDINGS if files else EXIT_CLEAN
-    return EXIT_FINDINGS if remaining else EXIT_CLEAN
+    return _fix_status(results, changed=files if args.diff else remaining)
+
+
+def _fix_status(results: list[FileFix], changed: int) -> int:
+    """2 when wnlint failed on a file, else 1 when ``changed`` (what
+    ``--diff`` would change, or what remains after fixing) is not zero."""
+    if any(r.failed for r in results) or any(
+        d.code == INTERNAL_ERROR for r in results for d in r.remaining
+    ):
+        return EXIT_ERROR
+    return EXIT_FINDINGS if changed else EXIT_CLEAN
 
 
 def _rule(args: argparse.Namespace) -> int:
@@ -248,7 +269,20 @@ def _rule(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown rule code: {args.code!r} (see 'wnlint rule')")
 
 
+def _printable_streams() -> None:
+    """Paths that are not valid UTF-8 (``os.fsdecode`` turns their bytes
+    into surrogates) print as their bytes on a UTF-8 stream and escaped on
+    any other, instead of raising ``UnicodeEncodeError`` mid-report."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        encoding = (getattr(stream, "encoding", None) or "").lower()
+        if reconfigure is not None:
+            utf8 = encoding.replace("-", "") == "utf8"
+            reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _printable_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -12,8 +12,15 @@ analysis that found it, see :mod:`wnlint.fixes`), and this module only
 * re-lints and repeats until nothing changes, with a cap, so nested cases
   converge and a second run changes nothing.
 
-Findings silenced with ``# noqa`` are never fixed. Writes go to a temporary
-file that replaces the original.
+Findings silenced with ``# noqa`` are never fixed.
+
+A failure in one file (it does not parse on this Python, a rewriter limit,
+a bug, a file that cannot be read or written) becomes a note for that file,
+which stays byte-identical, and the run goes on. Notes that mean wnlint
+could not do its job are marked ``failed`` so that the command exits 2,
+never 1 (which only ever means "findings"). Writes go through symlinks to
+their target and keep the file's inode (hard links, owner) where a
+replacement could not; see :func:`write_fixed`.
 """
 
 from __future__ import annotations
@@ -22,11 +29,15 @@ import ast
 import difflib
 import io
 import os
+import stat
+import sys
 import tempfile
+import threading
 import tokenize
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import libcst as cst
 
@@ -34,6 +45,12 @@ from wnlint.engine import Diagnostic, Linter, discover
 from wnlint.fixes import Applicability, Declined, Edit, Fix, FixContext, LazyFix, Source
 
 _MAX_PASSES = 10
+_T = TypeVar("_T")
+#: libcst builds and visits trees recursively, one frame per nesting level:
+#: a long ``a + a + ...`` chain or a deep call nest needs far more than
+#: Python's default limit, so fixes run in a thread with room for it.
+_RECURSION_LIMIT = 20_000
+_STACK_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
@@ -48,6 +65,8 @@ class FileFix:
     #: Remaining findings that ``--unsafe-fixes`` would fix.
     hidden: int = 0
     notes: list[str] = field(default_factory=list)
+    #: A note says wnlint could not do its job here (exit status 2).
+    failed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -67,10 +86,46 @@ class FileFix:
         if text not in self.notes:
             self.notes.append(text)
 
+    def fail(self, text: str) -> None:
+        """A note for a failure of wnlint's own: an internal error, a file
+        it could not read or write."""
+        self.note(text)
+        self.failed = True
+
+    def unchanged(self, remaining: list[Diagnostic]) -> None:
+        """Drop every fix: the file keeps its bytes and its findings."""
+        self.fixed = self.original
+        self.applied = 0
+        self.applied_codes.clear()
+        self.remaining = [_without_fix(d) for d in remaining]
+
 
 def fix_file(path: str, linter: Linter, unsafe: bool) -> FileFix:
-    with open(path, "rb") as handle:
-        return fix_source(handle.read(), path, linter, unsafe)
+    """Fix one file on disk, reading it once; never raises for a problem
+    of this file (see the module docstring)."""
+    try:
+        with open(path, "rb") as handle:
+            original = handle.read()
+    except OSError as exc:
+        result = FileFix(path, b"", b"")
+        result.fail(f"not fixed: cannot read: {exc.strerror or exc}")
+        return result
+    return fix_guarded(original, path, linter, unsafe)
+
+
+def fix_guarded(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+    """:func:`fix_source`, with any error in it turned into a note: the file
+    keeps its bytes and its findings, and the other files are still fixed."""
+    try:
+        return _with_deep_stack(fix_source, original, path, linter, unsafe)
+    except Exception as exc:  # a bug must cost one file, not the run
+        result = FileFix(path, original, original)
+        result.fail(
+            f"not fixed: internal error ({exc.__class__.__name__}: {exc}); "
+            "please report this file"
+        )
+        result.unchanged(linter.lint_bytes(original, path))  # never raises
+        return result
 
 
 def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
@@ -78,11 +133,18 @@ def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> File
     result = FileFix(path, original, original)
     enabled = frozenset(rule.code for rule in linter.rules)
     order = {rule.code: i for i, rule in enumerate(linter.rules)}
-    for _ in range(_MAX_PASSES):
+    for attempt in range(_MAX_PASSES):
         found = linter.lint_bytes(result.fixed, path, fixes=True)
         todo = [d for d in found if d.fix is not None and _wanted(d.fix, unsafe)]
         if not todo:
             break
+        if attempt == 0:
+            problem = _unparsable(original)
+            if problem is not None:
+                # `check` may have read only a cut of the file (the
+                # prefilter's); a fix rewrites, and so must parse, all of it.
+                result.note(f"not fixed: {problem}")
+                break
         todo.sort(key=lambda d: (order[d.code], d.line, d.col))
         encoding = _encoding(result.fixed)
         ctx = _context(result.fixed, encoding, enabled, found)
@@ -139,8 +201,17 @@ def _build(
     for d in todo:
         try:
             fix = d.fix.build(ctx)  # type: ignore[union-attr]
-        except Exception as exc:  # a fixer bug must not end the run
+        except cst.ParserSyntaxError as exc:
+            result.note(f"{d.code} not fixed: libcst cannot parse this file ({exc})")
+            continue
+        except (RecursionError, MemoryError) as exc:
             result.note(
+                f"{d.code} not fixed: too deeply nested for the rewriter "
+                f"({exc.__class__.__name__})"
+            )
+            continue
+        except Exception as exc:  # a fixer bug must not end the run
+            result.fail(
                 f"{d.code} not fixed: internal error "
                 f"({exc.__class__.__name__}: {exc}); please report this file"
             )
@@ -160,7 +231,8 @@ def _apply_pass(
     alone = [(d, f) for d, f in chosen if f.alone]
     if alone:
         fix = alone[0][1]
-        fixed = _parsed(_apply(src.text, [fix]), encoding)
+        rewritten = _keep_final_newline(src.text, _apply(src.text, [fix]))
+        fixed = _parsed(rewritten, encoding)
         if fixed is not None:
             return fixed, [d for d, f in alone if f is fix]
         result.note(f"{alone[0][0].code} not fixed: the rewrite did not parse")
@@ -221,7 +293,62 @@ def _parsed(text: str, encoding: str) -> bytes | None:
         cst.parse_module(data)
     except (SyntaxError, ValueError, UnicodeError, cst.ParserSyntaxError):
         return None
+    except (RecursionError, MemoryError):
+        return None  # what cannot be verified is not written
     return data
+
+
+def _unparsable(data: bytes) -> str | None:
+    """Why the whole of ``data`` does not parse on this Python, or None."""
+    version = "Python {}.{}".format(*sys.version_info[:2])
+    try:
+        ast.parse(data)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        return f"the file does not parse on {version} ({where}{exc.msg})"
+    except (ValueError, UnicodeError) as exc:
+        return f"the file does not parse on {version} ({exc})"
+    except (RecursionError, MemoryError):
+        return f"the file is nested too deeply to parse on {version}"
+    return None
+
+
+def _keep_final_newline(old: str, new: str) -> str:
+    """``new`` ending in the line terminator ``old`` ends in: a whole-file
+    rewrite may drop a final lone ``\\r`` (old Mac line endings)."""
+    for ending in ("\r\n", "\r", "\n"):
+        if old.endswith(ending):
+            return new if new.endswith(("\r", "\n")) else new + ending
+    return new
+
+
+def _with_deep_stack(func: Callable[..., _T], *args: object) -> _T:
+    """``func(*args)`` in a thread whose stack and recursion limit fit
+    libcst's recursion on deeply nested code; its exception, if any, is
+    raised here."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, func(*args)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+
+    limit = sys.getrecursionlimit()
+    size = threading.stack_size()
+    try:
+        threading.stack_size(_STACK_BYTES)
+        sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join()
+    finally:
+        sys.setrecursionlimit(limit)
+        threading.stack_size(size)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _collide(a: Edit, b: Edit) -> bool:
@@ -268,36 +395,115 @@ def _encoding(data: bytes) -> str:
     return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step, keeping its mode."""
-    directory = os.path.dirname(os.path.abspath(path))
-    mode = os.stat(path).st_mode
+class WriteRefused(Exception):
+    """The fixed file was not written; the message says why."""
+
+
+def write_fixed(path: str, original: bytes, data: bytes) -> None:
+    """Replace the bytes of the file at ``path`` (``original``, as read) with
+    ``data``, or raise :class:`WriteRefused` and leave it as it is.
+
+    A symlink is written through to its target. A file the user may not
+    write (its mode, or its owner's) is refused, whatever the directory
+    allows. A file that changed since it was read is left alone. Where
+    replacing the file would change what it is (other hard links to it, an
+    owner we cannot restore, a directory we cannot write), its own inode is
+    rewritten; otherwise a temporary file replaces it in one step, so a
+    crash never leaves half a file.
+    """
+    target = os.path.realpath(path)
+    try:
+        info = os.stat(target)
+    except OSError as exc:
+        raise WriteRefused(f"cannot write: {exc.strerror or exc}") from None
+    if not _may(target, os.W_OK) or not info.st_mode & 0o222:
+        raise WriteRefused("cannot write: the file is read-only for this user")
+    try:
+        with open(target, "rb") as handle:
+            current = handle.read()
+    except OSError as exc:
+        raise WriteRefused(f"cannot write: {exc.strerror or exc}") from None
+    if current != original:
+        raise WriteRefused("the file changed on disk while it was fixed; left alone")
+    try:
+        if _can_replace(target, info):
+            _replace(target, info, data)
+        else:
+            _overwrite(target, data)
+    except OSError as exc:
+        raise WriteRefused(f"cannot write: {exc.strerror or exc}") from None
+
+
+def _can_replace(target: str, info: os.stat_result) -> bool:
+    """A new file can stand in for ``target`` without anyone noticing: one
+    link, an owner and group this process can give it, a writable
+    directory."""
+    if info.st_nlink != 1 or not stat.S_ISREG(info.st_mode):
+        return False
+    uid = os.geteuid() if hasattr(os, "geteuid") else 0
+    ours = uid == 0 or (
+        info.st_uid == uid and info.st_gid in (os.getegid(), *os.getgroups())
+    )
+    return ours and _may(os.path.dirname(target) or ".", os.W_OK | os.X_OK)
+
+
+def _may(path: str, mode: int) -> bool:
+    """``os.access`` for the ids this process acts with (they differ from
+    its real ids under ``sudo -E``-like setups and setuid wrappers)."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, mode, effective_ids=effective)
+
+
+def _replace(target: str, info: os.stat_result, data: bytes) -> None:
+    directory = os.path.dirname(target) or "."
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wnlint-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode & 0o7777)
-        os.replace(tmp, path)
+        os.chmod(tmp, stat.S_IMODE(info.st_mode))
+        if hasattr(os, "chown") and (info.st_uid, info.st_gid) != _owner(tmp):
+            os.chown(tmp, info.st_uid, info.st_gid)
+        os.replace(tmp, target)
     except BaseException:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _owner(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_uid, info.st_gid
+
+
+def _overwrite(target: str, data: bytes) -> None:
+    """Rewrite ``target``'s own bytes (its inode, links and owner stay)."""
+    with open(target, "r+b") as handle:
+        handle.write(data)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def fix_paths(
     paths: Sequence[str], linter: Linter, unsafe: bool, write: bool
 ) -> list[FileFix]:
+    """Fix every file under ``paths``: each file once, however many links
+    name it, and each failure a note of its own file."""
     results = []
+    targets: set[str] = set()
     for path in discover(paths):
-        try:
-            result = fix_file(path, linter, unsafe)
-        except OSError as exc:
-            result = FileFix(path, b"", b"")
-            result.remaining = linter.lint_file(path)
-            result.notes.append(f"not fixed: {exc.strerror or exc}")
+        target = os.path.realpath(path)
+        if target in targets:
+            continue  # another name of a file fixed already
+        targets.add(target)
+        result = fix_file(path, linter, unsafe)
         if write and result.changed:
-            write_atomically(path, result.fixed)
+            try:
+                write_fixed(path, result.original, result.fixed)
+            except WriteRefused as exc:
+                result.fail(f"not fixed: {exc}")
+                result.unchanged(linter.lint_bytes(result.original, path))
         results.append(result)
     return results

@@ -15,6 +15,7 @@ of its own.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import libcst as cst
@@ -163,10 +164,15 @@ class _Rewriter(cst.CSTTransformer):
         self.context = context
         self.rewritten = 0
 
-    def _at(self, node: cst.CSTNode, kind: str, text: str) -> _Target | None:
+    def _at(
+        self, node: cst.CSTNode, kind: str, text: str | Callable[[], str]
+    ) -> _Target | None:
+        """The target recorded at ``node``'s position, if its source text is
+        ``text`` (a callable is asked only there: rendering every attribute
+        of a long ``a.b.c...`` chain would cost its length squared)."""
         pos = self.get_metadata(PositionProvider, node).start
         target = self.targets.get((pos.line, pos.column, kind))
-        if target is None or target.text != text:
+        if target is None or target.text != (text() if callable(text) else text):
             return None
         return target
 
@@ -240,7 +246,8 @@ class _Rewriter(cst.CSTTransformer):
                 ),
                 attr=cst.Name(tn.LEGACY_TO_PARAMETRIZED[original.attr.value]),
             )
-        if self._at(original, "ref", self.module.code_for_node(original)) is None:
+        code = self.module.code_for_node
+        if self._at(original, "ref", lambda: code(original)) is None:
             return updated
         self.rewritten += 1
         return self._spell(updated, "weight_norm", "parametrizations")

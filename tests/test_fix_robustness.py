@@ -1,0 +1,342 @@
+"""``fix`` under hostile input and odd file systems: a failure costs one
+file (a note, the file byte-identical, the others still fixed, the summary
+printed), internal errors exit 2, and writes never damage what they touch:
+symlinks, hard links, owners, read-only files, line endings."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+import wnlint.fix as fixmod
+from wnlint.engine import Linter, select_rules
+
+LEGACY = (
+    "import torch.nn as nn\n"
+    "from torch.nn.utils import weight_norm\n"
+    "\n"
+    "\n"
+    "def build():\n"
+    "    return weight_norm(nn.Conv1d(1, 1, 3))\n"
+)
+MIGRATED = "parametrizations.weight_norm(nn.Conv1d(1, 1, 3))"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode())
+    return path
+
+
+def _fix(*paths: Path, diff: bool = False) -> subprocess.CompletedProcess:
+    args = ["fix", "--unsafe-fixes", *(["--diff"] if diff else []), *map(str, paths)]
+    return run_cli(*args)
+
+
+# -- per-file failures are notes ---------------------------------------------
+
+
+def test_a_file_that_does_not_parse_whole_is_declined_and_the_run_goes_on(
+    tmp_path,
+):
+    # `check` reads only the prefilter's cut of this file, so it reports
+    # the legacy call; the migration would have to parse the Python 2 part.
+    broken = _write(tmp_path / "a_py2.py", LEGACY + '\n\ndef old():\n    print "x"\n')
+    good = _write(tmp_path / "b_good.py", LEGACY)
+    before = broken.read_bytes()
+    result = _fix(tmp_path)
+    assert "Traceback" not in result.stderr
+    assert broken.read_bytes() == before
+    assert MIGRATED in good.read_text()
+    assert f"{broken}: not fixed: the file does not parse on Python" in result.stderr
+    assert "line 10" in result.stderr
+    assert "wnlint: fixed 1 findings in 1 files, 1 remaining" in result.stderr
+    assert result.returncode == 1  # a finding remains; nothing failed
+
+
+def test_syntax_of_a_newer_python_is_declined_on_an_older_one(tmp_path):
+    path = _write(
+        tmp_path / "m.py", LEGACY + "\n\ndef ident[T](x: T) -> T:\n    return x\n"
+    )
+    result = _fix(path)
+    assert "Traceback" not in result.stderr
+    if sys.version_info >= (3, 12):
+        assert MIGRATED in path.read_text()
+        assert result.returncode == 0
+    else:
+        assert "does not parse on Python 3." in result.stderr
+        assert path.read_text().endswith("return x\n")
+        assert result.returncode == 1
+
+
+DEEP = {
+    "a 400-term sum": "x = " + " + ".join(["a"] * 400) + "\n",
+    "190 nested calls": "x = " + "f(" * 190 + "1" + ")" * 190 + "\n",
+    "a 1,000-long attribute chain": "x = a" + ".b" * 1000 + "\n",
+}
+
+
+@pytest.mark.parametrize("tail", DEEP.values(), ids=DEEP.keys())
+def test_deeply_nested_code_is_fixed_like_any_other(tmp_path, tail):
+    path = _write(tmp_path / "m.py", LEGACY + "\n" + tail)
+    result = _fix(path)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert MIGRATED in path.read_text()
+    assert path.read_text().endswith(tail)
+
+
+def test_an_internal_error_is_a_note_and_exit_2(tmp_path, monkeypatch):
+    victim = _write(tmp_path / "a.py", LEGACY)
+    other = _write(tmp_path / "b.py", LEGACY.replace("Conv1d", "Conv2d"))
+    real = fixmod.fix_source
+
+    def flaky(original, path, *args, **kwargs):
+        if path.endswith("a.py"):
+            raise RuntimeError("boom")
+        return real(original, path, *args, **kwargs)
+
+    monkeypatch.setattr(fixmod, "fix_source", flaky)
+    before = victim.read_bytes()
+    result = _fix(tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{victim}: not fixed: internal error (RuntimeError: boom)" in result.stderr
+    assert victim.read_bytes() == before
+    assert "parametrizations.weight_norm(nn.Conv2d" in other.read_text()
+    assert "wnlint: fixed 1 findings in 1 files, 1 remaining" in result.stderr
+
+
+def test_check_exits_2_on_an_internal_error(tmp_path, monkeypatch):
+    from wnlint.rules import RULES_BY_CODE
+
+    def explode(self, analysis):
+        raise RuntimeError("boom")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(RULES_BY_CODE["WN301"], "check", explode)
+    path = _write(tmp_path / "m.py", LEGACY)
+    result = run_cli("check", str(path))
+    assert "WN003 internal error in WN301: RuntimeError: boom" in result.stdout
+    assert result.returncode == 2
+    assert run_cli("check", "--exit-zero", str(path)).returncode == 2
+
+
+def test_a_path_that_is_not_utf8_prints_without_a_traceback(tmp_path):
+    name = os.fsencode(tmp_path) + b"/caf\xe9.py"
+    with open(name, "wb") as handle:
+        handle.write(LEGACY.encode())
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONPATH": str(ROOT)}
+    for args in (["check"], ["fix", "--unsafe-fixes", "--diff"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "wnlint", *args, str(tmp_path)],
+            capture_output=True,
+            env=env,
+        )
+        assert b"Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == 1
+        assert b"caf\xe9.py" in proc.stdout + proc.stderr
+
+
+# -- writes ------------------------------------------------------------------
+
+
+def test_a_symlink_is_written_through_to_its_target_once(tmp_path):
+    target = _write(tmp_path / "target.py", LEGACY)
+    link = tmp_path / "link.py"
+    link.symlink_to(target.name)
+    result = _fix(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == "target.py"
+    assert MIGRATED in target.read_text()
+    assert "fixed 1 findings in 1 files" in result.stderr  # not twice
+    # Named on its own, the link still leads to the fix of its target.
+    _write(target, LEGACY)
+    assert _fix(link).returncode == 0
+    assert link.is_symlink() and MIGRATED in target.read_text()
+
+
+def test_hard_links_and_the_inode_are_kept(tmp_path):
+    first = _write(tmp_path / "first.py", LEGACY)
+    second = tmp_path / "second.txt"  # not a .py: only `first` is fixed
+    os.link(first, second)
+    inode = first.stat().st_ino
+    assert _fix(first).returncode == 0
+    assert first.stat().st_ino == inode == second.stat().st_ino
+    assert MIGRATED in second.read_text()
+
+
+def test_a_read_only_file_is_refused_with_a_note(tmp_path):
+    path = _write(tmp_path / "m.py", LEGACY)
+    path.chmod(0o444)
+    before = path.read_bytes()
+    result = _fix(path)
+    assert result.returncode == 2
+    assert f"{path}: not fixed: cannot write: the file is read-only" in result.stderr
+    assert path.read_bytes() == before
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert "1 remaining" in result.stderr
+
+
+def test_mode_and_owner_are_kept(tmp_path):
+    path = _write(tmp_path / "m.py", LEGACY)
+    path.chmod(0o751)
+    owner = (path.stat().st_uid, path.stat().st_gid)
+    assert _fix(path).returncode == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+    assert (path.stat().st_uid, path.stat().st_gid) == owner
+
+
+def test_a_file_changed_on_disk_while_fixed_is_left_alone(tmp_path, monkeypatch):
+    path = _write(tmp_path / "m.py", LEGACY)
+    real = fixmod.fix_source
+
+    def racing(original, *args, **kwargs):
+        result = real(original, *args, **kwargs)
+        path.write_bytes(original + b"# an editor saved meanwhile\n")
+        return result
+
+    monkeypatch.setattr(fixmod, "fix_source", racing)
+    result = _fix(path)
+    assert result.returncode == 2
+    assert "changed on disk while it was fixed; left alone" in result.stderr
+    assert path.read_text() == LEGACY + "# an editor saved meanwhile\n"
+
+
+def test_no_temporary_file_is_left_behind_when_a_write_fails(tmp_path, monkeypatch):
+    path = _write(tmp_path / "m.py", LEGACY)
+
+    def failing_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fixmod.os, "replace", failing_replace)
+    result = _fix(path)
+    assert result.returncode == 2
+    assert "cannot write: No space left on device" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.py"]
+    assert path.read_text() == LEGACY
+
+
+ENDINGS = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
+
+
+@pytest.mark.parametrize("ending", ENDINGS.values(), ids=ENDINGS.keys())
+@pytest.mark.parametrize("final", [True, False], ids=["final", "no-final"])
+def test_line_endings_survive_exactly(tmp_path, ending, final):
+    text = LEGACY.replace("\n", ending)
+    if not final:
+        text = text[: -len(ending)]
+    path = tmp_path / "m.py"
+    path.write_bytes(text.encode())
+    assert _fix(path).returncode == 0
+    expected = text.replace("weight_norm\r", "parametrizations\r").replace(
+        "weight_norm\n", "parametrizations\n"
+    )
+    expected = expected.replace(
+        "return weight_norm(", "return parametrizations.weight_norm("
+    )
+    assert path.read_bytes() == expected.encode()
+
+
+def test_mixed_line_endings_survive_exactly(tmp_path):
+    text = LEGACY.replace("\n", "\r\n", 2).replace("\n\n", "\n\r")
+    path = tmp_path / "m.py"
+    path.write_bytes(text.encode())
+    assert _fix(path).returncode == 0
+    after = path.read_bytes().decode()
+    assert [line[len(line.rstrip("\r\n")) :] for line in after.splitlines(True)] == [
+        line[len(line.rstrip("\r\n")) :] for line in text.splitlines(True)
+    ]
+    assert MIGRATED in after
+
+
+# -- as a user who is not root ----------------------------------------------
+
+
+def _unprivileged() -> pwd.struct_passwd | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+
+
+@contextlib.contextmanager
+def _as_user(user: pwd.struct_passwd):
+    """Run the block with ``user``'s effective ids (root keeps its real id,
+    so it can switch back)."""
+    os.setegid(user.pw_gid)
+    os.seteuid(user.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def _shared_dir(tmp_path: Path, mode: int) -> Path:
+    """A directory ``nobody`` can reach: pytest's own are private to root."""
+    base = Path("/tmp") / f"wnlint-perm-{os.getpid()}-{tmp_path.name}"
+    base.mkdir(mode=0o755)
+    base.chmod(mode)
+    return base
+
+
+needs_root = pytest.mark.skipif(
+    _unprivileged() is None,
+    reason="needs root to act as the unprivileged user 'nobody'",
+)
+
+
+@needs_root
+def test_unprivileged_user_file_writable_in_a_read_only_directory(tmp_path):
+    user = _unprivileged()
+    assert user is not None
+    directory = _shared_dir(tmp_path, 0o755)  # root's, not writable by nobody
+    try:
+        path = _write(directory / "m.py", LEGACY)
+        os.chown(path, user.pw_uid, user.pw_gid)
+        linter = Linter(select_rules())
+        with _as_user(user):
+            (result,) = fixmod.fix_paths([str(path)], linter, True, write=True)
+        assert not result.failed, result.notes
+        assert MIGRATED in path.read_text()
+        assert (path.stat().st_uid, path.stat().st_gid) == (user.pw_uid, user.pw_gid)
+        assert sorted(p.name for p in directory.iterdir()) == ["m.py"]
+    finally:
+        subprocess.run(["rm", "-rf", str(directory)], check=True)
+
+
+@needs_root
+def test_unprivileged_user_cannot_rewrite_another_users_file(tmp_path):
+    user = _unprivileged()
+    assert user is not None
+    directory = _shared_dir(tmp_path, 0o777)  # anyone may create files here
+    try:
+        theirs = _write(directory / "theirs.py", LEGACY)  # root's, mode 644
+        theirs.chmod(0o644)
+        shared = _write(directory / "shared.py", LEGACY)  # root's, mode 666
+        shared.chmod(0o666)
+        linter = Linter(select_rules())
+        with _as_user(user):
+            results = fixmod.fix_paths([str(directory)], linter, True, write=True)
+        by_name = {Path(r.path).name: r for r in results}
+        assert by_name["theirs.py"].failed
+        assert "read-only for this user" in by_name["theirs.py"].notes[0]
+        assert theirs.read_text() == LEGACY
+        # Writable by anyone: fixed in place, so root still owns it.
+        assert not by_name["shared.py"].failed
+        assert MIGRATED in shared.read_text()
+        assert shared.stat().st_uid == 0
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o666
+        assert not [p for p in directory.iterdir() if p.name.startswith(".wnlint-")]
+    finally:
+        subprocess.run(["rm", "-rf", str(directory)], check=True)
