@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
@@ -340,3 +341,46 @@ def test_unprivileged_user_cannot_rewrite_another_users_file(tmp_path):
         assert not [p for p in directory.iterdir() if p.name.startswith(".wnlint-")]
     finally:
         subprocess.run(["rm", "-rf", str(directory)], check=True)
+
+
+# -- output and parallel runs -------------------------------------------------
+
+
+def test_parallel_fix_matches_serial_fix(tmp_path):
+    from conftest import fixture_files
+
+    sources = [p.read_bytes() for p in fixture_files()]
+    for i in range(fixmod._PARALLEL_MIN_FILES):
+        (tmp_path / f"m{i:03d}.py").write_bytes(sources[i % len(sources)])
+    linter = Linter(select_rules())
+
+    def summary(jobs: int) -> list:
+        results = fixmod.fix_paths([str(tmp_path)], linter, True, False, jobs=jobs)
+        return [(r.path, r.diff(), r.notes, r.remaining, r.applied) for r in results]
+
+    serial = summary(1)
+    assert any(diff for _, diff, *_ in serial)
+    assert summary(2) == serial
+
+
+@pytest.mark.skipif(not shutil.which("git"), reason="git is not installed")
+def test_the_diff_applies_with_git_apply(tmp_path):
+    from conftest import fixture_files
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for source in fixture_files()[:4]:
+        shutil.copy(source, repo / source.name)
+    # A last line without a line break must survive the round trip too.
+    _write(repo / "no_newline.py", LEGACY.rstrip("\n"))
+    expected = tmp_path / "expected"
+    shutil.copytree(repo, expected)
+    assert _fix(expected).returncode in (0, 1)
+    run = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=repo)
+    assert "--- a/no_newline.py\n+++ b/no_newline.py\n" in run.stdout
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(
+        ["git", "apply", "-"], cwd=repo, input=run.stdout.encode(), check=True
+    )
+    for path in expected.iterdir():
+        assert (repo / path.name).read_bytes() == path.read_bytes(), path.name

@@ -157,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a unified diff and write nothing (exit 1 when it would change)",
     )
     fix.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=default_jobs(),
+        metavar="N",
+        help="processes to use for large runs (default: the available CPUs; "
+        "1 fixes in this process)",
+    )
+    fix.add_argument(
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
 
@@ -208,7 +217,9 @@ def _fix(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError("no such file or directory: " + ", ".join(missing))
     linter = Linter(rules, ignore=args.ignore)
-    results = fix_paths(paths, linter, unsafe=args.unsafe_fixes, write=not args.diff)
+    results = fix_paths(
+        paths, linter, unsafe=args.unsafe_fixes, write=not args.diff, jobs=args.jobs
+    )
     out = sys.stdout
     remaining = 0
     hidden = 0

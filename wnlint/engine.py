@@ -234,7 +234,7 @@ class Linter:
         processes when the run is large enough to repay starting them."""
         files = list(discover(paths))
         report = Report(files_checked=len(files))
-        if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES and _can_fork():
+        if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and can_fork():
             report.diagnostics = _lint_in_processes(self, files, jobs)
         else:
             for path in files:
@@ -279,7 +279,7 @@ class Linter:
 
 
 #: Below this many files, starting worker processes costs more than it saves.
-_PARALLEL_MIN_FILES = 200
+PARALLEL_MIN_FILES = 200
 _WORKER: Linter | None = None
 
 
@@ -290,7 +290,7 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
     # Workers inherit the linter by forking; elsewhere the run stays serial.
     return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
 

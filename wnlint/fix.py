@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import difflib
 import io
+import multiprocessing as mp
 import os
 import stat
 import sys
@@ -41,11 +42,14 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
-from wnlint.engine import Diagnostic, Linter, discover
+from wnlint.engine import Diagnostic, Linter, can_fork, discover
 from wnlint.fixes import Applicability, Declined, Edit, Fix, FixContext, LazyFix, Source
 
 _MAX_PASSES = 10
 _T = TypeVar("_T")
+#: Below this many files, worker processes cost more than they save (lower
+#: than ``check``'s: one libcst rewrite costs as much as linting hundreds).
+_PARALLEL_MIN_FILES = 16
 #: libcst builds and visits trees recursively, one frame per nesting level:
 #: a long ``a + a + ...`` chain or a deep call nest needs far more than
 #: Python's default limit, so fixes run in a thread with room for it.
@@ -73,14 +77,22 @@ class FileFix:
         return self.fixed != self.original
 
     def diff(self) -> str:
+        """A unified diff with ``a/``/``b/`` headers, as ``git diff`` writes
+        them, so that ``git apply`` and ``patch -p1`` take it."""
+
         def lines(data: bytes) -> list[str]:
             return io.StringIO(data.decode("utf-8", "replace"), newline="").readlines()
 
-        return "".join(
-            difflib.unified_diff(
-                lines(self.original), lines(self.fixed), self.path, self.path
-            )
-        )
+        name = os.path.normpath(self.path).replace(os.sep, "/").lstrip("/")
+        out = []
+        for line in difflib.unified_diff(
+            lines(self.original), lines(self.fixed), f"a/{name}", f"b/{name}"
+        ):
+            if line.endswith("\n"):
+                out.append(line)
+            else:  # the file's last line, without a line break
+                out.append(line + "\n\\ No newline at end of file\n")
+        return "".join(out)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -487,23 +499,69 @@ def _overwrite(target: str, data: bytes) -> None:
 
 
 def fix_paths(
-    paths: Sequence[str], linter: Linter, unsafe: bool, write: bool
+    paths: Sequence[str],
+    linter: Linter,
+    unsafe: bool,
+    write: bool,
+    jobs: int = 1,
 ) -> list[FileFix]:
-    """Fix every file under ``paths``: each file once, however many links
-    name it, and each failure a note of its own file."""
-    results = []
+    """Fix every file under ``paths``, in discovery order: each file once,
+    however many links name it, and each failure a note of its own file.
+    ``jobs > 1`` fixes (and writes) in that many processes when the run is
+    large enough to repay starting them."""
+    files = []
     targets: set[str] = set()
     for path in discover(paths):
         target = os.path.realpath(path)
-        if target in targets:
-            continue  # another name of a file fixed already
-        targets.add(target)
-        result = fix_file(path, linter, unsafe)
-        if write and result.changed:
+        if target not in targets:  # else another name of a file listed
+            targets.add(target)
+            files.append(path)
+    task = _FixTask(linter, unsafe, write)
+    if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES and can_fork():
+        return _in_processes(task, files, jobs)
+    return [task(path) for path in files]
+
+
+@dataclass
+class _FixTask:
+    """One file's fix and write; what a worker process runs."""
+
+    linter: Linter
+    unsafe: bool
+    write: bool
+
+    def __call__(self, path: str) -> FileFix:
+        result = fix_file(path, self.linter, self.unsafe)
+        if self.write and result.changed:
             try:
                 write_fixed(path, result.original, result.fixed)
             except WriteRefused as exc:
                 result.fail(f"not fixed: {exc}")
-                result.unchanged(linter.lint_bytes(result.original, path))
-        results.append(result)
-    return results
+                result.unchanged(self.linter.lint_bytes(result.original, path))
+        if not result.changed:
+            result.original = result.fixed = b""  # nothing to show: keep it small
+        return result
+
+
+_TASK: _FixTask | None = None
+
+
+def _start_worker(task: _FixTask) -> None:
+    global _TASK
+    _TASK = task
+
+
+def _run_chunk(paths: list[str]) -> list[FileFix]:
+    assert _TASK is not None
+    return [_TASK(path) for path in paths]
+
+
+def _in_processes(task: _FixTask, files: list[str], jobs: int) -> list[FileFix]:
+    """Small chunks (a libcst rewrite costs seconds, most files nothing), so
+    that one slow file does not leave the other workers idle."""
+    size = max(4, len(files) // (jobs * 32))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    context = mp.get_context("fork")
+    with context.Pool(jobs, initializer=_start_worker, initargs=(task,)) as pool:
+        results = pool.imap(_run_chunk, chunks, chunksize=1)
+        return [r for chunk in results for r in chunk]
