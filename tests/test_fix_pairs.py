@@ -6,6 +6,7 @@ is one the fixes decline on purpose: its line in the fixture is marked
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 
@@ -41,6 +42,41 @@ def test_after_relints_clean_and_refixes_to_itself(before, tmp_path):
     assert check.returncode == 0 and check.stdout == "", check.stdout
     again = run_cli("fix", "--unsafe-fixes", "--diff", target.name, cwd=tmp_path)
     assert again.returncode == 0 and again.stdout == ""
+
+
+def _pyflakes(text: str) -> list[str]:
+    """pyflakes' messages (flake8's F codes) without their line numbers."""
+    from pyflakes import api, reporter
+
+    out = io.StringIO()
+    api.check(text, "m.py", reporter.Reporter(out, out))
+    return sorted(line.split(" ", 1)[1] for line in out.getvalue().splitlines())
+
+
+def _new_messages(before: str, after: str) -> list[str]:
+    left = _pyflakes(before)
+    new = []
+    for message in _pyflakes(after):
+        if message in left:
+            left.remove(message)
+        else:
+            new.append(message)
+    return new
+
+
+@pytest.mark.parametrize("before", PAIRS, ids=lambda p: p.stem)
+def test_a_fix_leaves_nothing_pyflakes_flags(before):
+    after = after_of(before).read_text()
+    assert _new_messages(before.read_text(), after) == []
+
+
+def test_fixed_rule_fixtures_gain_no_pyflakes_messages(tmp_path):
+    for path in fixture_files():
+        shutil.copy(path, tmp_path / path.name)
+    run_cli("fix", "--unsafe-fixes", "--jobs", "1", ".", cwd=tmp_path)
+    for path in fixture_files():
+        after = (tmp_path / path.name).read_text()
+        assert _new_messages(path.read_text(), after) == [], path.name
 
 
 def test_safe_fixes_only_by_default(tmp_path):

@@ -43,6 +43,7 @@ CASES = [
     Case("wn101", "WNConv1d", "conv1d", "g", "direction"),
     Case("wn102", "WNLinear", "linear", "g", "v"),
     Case("wn102", "WNConv1d", "conv1d", "g", "v"),
+    Case("wn102_unread", "WNLinear", "linear", "g", "v"),
     Case("wn103", "WNLinear", "linear", "g", "v"),
     Case("wn103", "WNConv1d", "conv1d", "g", "v"),
     Case("wn104", "WeightNormLinear", "linear", "weight_g", "weight_v"),

@@ -114,7 +114,10 @@ class StoredComputedWeight(Rule):
     Safe when the attribute is stored by a plain `self.<attr> = ...` in the
     method body and read only later in that same method (and, elsewhere in
     the class, only set to `None` in `__init__`): it becomes a local of the
-    same name and the placeholder is deleted. Reads from outside the class
+    same name and the placeholder is deleted. When nothing reads it at all,
+    the store is deleted with the locals that only fed it (a local would be
+    an unused variable); not when that would empty the method or the value
+    calls one of the module's own methods. Reads from outside the class
     (`model.<attr>`) cannot be seen and would break.
     Unsafe when other methods read it: the computation becomes a read-only
     `@property` of the class, recomputed at every read, and the store (with
@@ -307,10 +310,33 @@ def _to_local(
             or (read.lineno, read.col_offset) <= (stmt.end_lineno, stmt.end_col_offset)
         ):
             return ()
+    if not reads:
+        return _delete_unread(method, stmt, src)
     return (
         src.replace(target, attr),
         *(src.replace(read, attr) for read in reads),
     )
+
+
+def _delete_unread(
+    method: MethodFacts, stmt: ast.stmt, src: Source
+) -> tuple[Edit, ...]:
+    """A store nothing reads: a local in its place would be an unused
+    variable (what pyflakes flags), so the statement goes, with the locals
+    that only fed it. Kept when that would empty the method, or when the
+    value calls a method of the module itself (which may do more than
+    compute)."""
+    doomed = [stmt, *_feeders(method, stmt, method.node.body)]
+    if len(doomed) >= len(method.node.body):
+        return ()
+    for dead in doomed:
+        for node in ast.walk(dead):
+            if isinstance(node, ast.Call) and self_attr(node.func) is not None:
+                return ()
+    edits = [src.delete(dead) for dead in doomed]
+    if any(edit is None for edit in edits):
+        return ()
+    return tuple(edits)  # type: ignore[arg-type]
 
 
 def _to_property(
