@@ -160,9 +160,7 @@ def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> File
         todo.sort(key=lambda d: (order[d.code], d.line, d.col))
         encoding = _encoding(result.fixed)
         ctx = _context(result.fixed, encoding, enabled, found)
-        built = _build(todo, ctx, result)
-        chosen = [(d, f) for d, f in built if _allowed(f.applicability, unsafe)]
-        fixed, applied = _apply_pass(ctx.source, chosen, encoding, result)
+        fixed, applied = _one_pass(todo, ctx, encoding, unsafe, result)
         if not applied or fixed == result.fixed:
             break
         result.fixed = fixed
@@ -173,6 +171,30 @@ def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> File
         result.hidden = _count_unsafe(result.fixed, enabled, remaining)
     result.remaining = [_without_fix(d) for d in remaining]
     return result
+
+
+def _one_pass(
+    todo: list[Diagnostic],
+    ctx: FixContext,
+    encoding: str,
+    unsafe: bool,
+    result: FileFix,
+) -> tuple[bytes, list[Diagnostic]]:
+    """The span fixes first; the whole-file rewrites (libcst) only in a pass
+    where no span fix applies. A rewrite then starts from code the span
+    fixes already repaired (a guarded remover stays guarded), and it is
+    built once per file rather than in every pass."""
+    cheap = [d for d in todo if not d.fix.expensive]  # type: ignore[union-attr]
+    costly = [d for d in todo if d.fix.expensive]  # type: ignore[union-attr]
+    for group in (cheap, costly):
+        if not group:
+            continue
+        built = _build(group, ctx, result)
+        chosen = [(d, f) for d, f in built if _allowed(f.applicability, unsafe)]
+        fixed, applied = _apply_pass(ctx.source, chosen, encoding, result)
+        if applied and fixed != ctx.source.text.encode(encoding):
+            return fixed, applied
+    return b"", []
 
 
 def offered_fixes(

@@ -38,6 +38,11 @@ NEW_API_NAMESPACES: tuple = (
 #: The package both APIs live in (the migration imports from it).
 UTILS = "torch.nn.utils"
 
+#: Modules a name may be bound to, and the attribute path from each to
+#: :data:`UTILS` (a fix spells ``nn.utils.parametrize`` from ``import
+#: torch.nn as nn``).
+PATH_TO_UTILS: dict[str, str] = {"torch": ".nn.utils", "torch.nn": ".utils", UTILS: ""}
+
 #: The attribute a parametrized module carries (``m.parametrizations``).
 NEW_API_ATTRIBUTE = "parametrizations"
 
@@ -229,3 +234,64 @@ CONTAINER_ADDERS: frozenset[str] = frozenset(
 )
 #: The common base of torch's convolutions (``isinstance(m, _ConvNd)``).
 CONV_BASE = "torch.nn.modules.conv._ConvNd"
+
+# -- whole-module pickling (WN304) -------------------------------------------
+
+#: Functions that register a parametrization on a module. Each swaps the
+#: module's class for one whose ``__getstate__`` raises, so the module (and
+#: anything holding it) can no longer be pickled; ``copy.deepcopy`` still
+#: works. The legacy hook-based ``torch.nn.utils.weight_norm`` and
+#: ``torch.nn.utils.spectral_norm`` do not, and pickle fine.
+PARAMETRIZING: frozenset[str] = frozenset(
+    {
+        "torch.nn.utils.parametrizations.weight_norm",
+        "torch.nn.utils.parametrizations.spectral_norm",
+        "torch.nn.utils.parametrizations.orthogonal",
+        "torch.nn.utils.parametrize.register_parametrization",
+    }
+)
+
+#: Calls that pickle an object whole: qualified name -> (how it is named in
+#: messages, position and keyword of the pickled object). ``pickle_module=``
+#: does not matter to ``torch.save``: every pickler asks the object for its
+#: state.
+PICKLERS: dict[str, tuple[str, int, str]] = {
+    "torch.save": ("torch.save", 0, "obj"),
+    "torch.serialization.save": ("torch.save", 0, "obj"),
+    "pickle.dump": ("pickle.dump", 0, "obj"),
+    "pickle.dumps": ("pickle.dumps", 0, "obj"),
+    "dill.dump": ("dill.dump", 0, "obj"),
+    "dill.dumps": ("dill.dumps", 0, "obj"),
+    "cloudpickle.dump": ("cloudpickle.dump", 0, "obj"),
+    "cloudpickle.dumps": ("cloudpickle.dumps", 0, "obj"),
+    "joblib.dump": ("joblib.dump", 0, "value"),
+}
+PICKLER_NAMES: frozenset[str] = frozenset(PICKLERS)
+
+#: ``torch.package``: ``exporter.save_pickle(package, resource, obj)``.
+PACKAGE_EXPORTER: frozenset[str] = frozenset(
+    {"torch.package.PackageExporter", "torch.package.package_exporter.PackageExporter"}
+)
+SAVE_PICKLE = "save_pickle"
+SAVE_PICKLE_OBJECT = (2, "obj")
+
+#: ``nn.Module`` methods that return the module itself (``Net().to(dev)``
+#: is still the ``Net``).
+MODULE_SELF_METHODS: frozenset[str] = frozenset(
+    {
+        "to",
+        "cuda",
+        "cpu",
+        "xpu",
+        "eval",
+        "train",
+        "float",
+        "double",
+        "half",
+        "bfloat16",
+        "requires_grad_",
+        "share_memory",
+    }
+)
+#: Methods whose result is data, never the module: pickling it is the remedy.
+STATE_METHODS: frozenset[str] = frozenset({"state_dict"})

@@ -6,10 +6,11 @@ from typing import ClassVar
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis, Site
+from wnlint.fixes import Applicability, Edit, Source
 from wnlint.prefilter import LEGACY_API
-from wnlint.resolve import resolve, resolves_only_to
+from wnlint.resolve import Scope, resolve, resolves_only_to
 from wnlint.rules._legacy_api import in_dual_api_branch
-from wnlint.rules.base import Finding, Rule
+from wnlint.rules.base import Finding, Rule, edits_fix
 from wnlint.syntax import call_arg, string_value
 
 
@@ -76,9 +77,15 @@ class MismatchedWeightNormRemoval(Rule):
     ```
 
     ## Fix safety
-    No automatic fix yet. Write the guarded remover shown above: it removes
-    whichever API applied weight norm, so it stays right when the applying
-    side is a version-gated shim or an `if`/`else` on the API.
+    Safe: the remover becomes the guarded form shown above, which removes
+    whichever API applied weight norm (`hasattr(m, "parametrizations")`
+    tells them apart), so it is right for an unconditional applier, a
+    version-gated shim and an `if`/`else` on the API alike. Offered for a
+    remover that is a statement of its own on one line, whose module is a
+    name, an attribute chain or a subscript by a name or literal (evaluated
+    twice), and whose other remover can be spelled from the same prefix
+    (`nn.utils.remove_weight_norm` gives `nn.utils.parametrize...`) or from
+    a module-level `import torch`/`torch.nn`/`torch.nn.utils` binding.
 
     ## Known problems
     The API in effect is judged per class (or per file for code outside
@@ -109,7 +116,8 @@ class MismatchedWeightNormRemoval(Rule):
             "does not have a parametrization on weight"
         )
     }
-    fix_title = "Use the remover of the API that applied weight norm"
+    fix_title = "Remove whichever API applied weight norm (hasattr guard)"
+    fix_safety = "safe"
     prefilter = LEGACY_API
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
@@ -137,10 +145,11 @@ class MismatchedWeightNormRemoval(Rule):
             kinds = applied.get(_class_of(site)) or everywhere
             if in_dual_api_branch(site, tolerant_try=True):
                 continue
+            fix = edits_fix(Applicability.SAFE, _guarded, site, kind)
             if kind == "legacy" and kinds == {"new"}:
-                yield self.finding(site.node)
+                yield self.finding(site.node, fix=fix)
             elif kind == "new" and kinds == {"legacy"}:
-                yield self.finding(site.node, "legacy-applied")
+                yield self.finding(site.node, "legacy-applied", fix=fix)
 
 
 def _class_of(site: Site) -> int | None:
@@ -150,3 +159,85 @@ def _class_of(site: Site) -> int | None:
 
 def _tensor_name(call: ast.Call) -> str | None:
     return string_value(call_arg(call, 1, "tensor_name"))
+
+
+#: Where each remover takes its module and its tensor's name.
+_ARGS = {"legacy": ("module", "name"), "new": ("module", "tensor_name")}
+
+
+def _guarded(site: Site, kind: str, src: Source) -> tuple[Edit, ...]:
+    """``if hasattr(m, "parametrizations"): <new remover> else: <legacy
+    remover>`` in place of the remover statement ``site`` calls."""
+    call: ast.Call = site.node  # type: ignore[assignment]
+    stmt = site.parent
+    if not (
+        isinstance(stmt, ast.Expr)
+        and stmt.value is call
+        and stmt.lineno == stmt.end_lineno
+        and src.owns_lines(stmt)
+    ):
+        return ()
+    module_key, name_key = _ARGS[kind]
+    module = call_arg(call, 0, module_key)
+    name_arg = call_arg(call, 1, name_key)
+    name = tn.DEFAULT_WEIGHT_NAME if name_arg is None else string_value(name_arg)
+    if module is None or name is None or not _stable(module):
+        return ()
+    utils = _utils_prefix(call.func, kind, site.scope, src)
+    if utils is None:
+        return ()
+    target = src.segment(module)
+    if kind == "legacy":
+        new = f'{utils}.parametrize.remove_parametrizations({target}, "{name}")'
+        legacy = src.segment(stmt)
+    else:
+        new = src.segment(stmt)
+        legacy = f"{utils}.remove_weight_norm({target}"
+        legacy += ")" if name == tn.DEFAULT_WEIGHT_NAME else f', "{name}")'
+    indent = src.indent(stmt)
+    inner = indent + ("\t" if "\t" in indent else "    ")
+    nl = src.newline
+    text = (
+        f'if hasattr({target}, "{tn.NEW_API_ATTRIBUTE}"):{nl}'
+        f"{inner}{new}{nl}{indent}else:{nl}{inner}{legacy}"
+    )
+    return (src.replace(stmt, text),)
+
+
+def _stable(node: ast.expr) -> bool:
+    """Evaluating ``node`` twice gives the same module, with no side effect:
+    ``m``, ``self.conv``, ``self.convs[i]``, ``layers[0].conv``."""
+    if isinstance(node, ast.Name):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _stable(node.value)
+    if isinstance(node, ast.Subscript):
+        index = node.slice
+        return _stable(node.value) and isinstance(index, (ast.Name, ast.Constant))
+    return False
+
+
+def _utils_prefix(func: ast.expr, kind: str, scope: Scope, src: Source) -> str | None:
+    """How the file spells ``torch.nn.utils`` at the remover: the prefix of
+    ``nn.utils.remove_weight_norm`` / ``nn.utils.parametrize.remove_...``,
+    else a module-level name bound to torch, torch.nn or torch.nn.utils."""
+    if isinstance(func, ast.Attribute):
+        owner = func.value
+        if kind == "new":
+            if not (isinstance(owner, ast.Attribute) and owner.attr == "parametrize"):
+                return _utils_name(scope)
+            owner = owner.value
+        if resolves_only_to(owner, scope, frozenset({tn.UTILS})):
+            return src.segment(owner)
+    return _utils_name(scope)
+
+
+def _utils_name(scope: Scope) -> str | None:
+    """A module-level import of torch (or torch.nn, torch.nn.utils), as
+    read where the remover runs (a local of that name would shadow it)."""
+    for name in sorted(scope.module.bindings):
+        node = ast.Name(id=name, ctx=ast.Load())
+        for qualified, tail in tn.PATH_TO_UTILS.items():
+            if resolves_only_to(node, scope, frozenset({qualified})):
+                return name + tail
+    return None
