@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
-from conftest import fixture_files
+from conftest import ROOT, fixture_files
 
 from wnlint import prefilter
 from wnlint.engine import Linter, select_rules
@@ -161,3 +163,26 @@ def test_files_without_the_text_are_not_parsed():
     assert not prefilter.MODULE_CLASSES.file_may_match(
         b"self.w = nn.Parameter(x)\ny = self.norm(x)\n"
     )
+
+
+HANGERS = [
+    "import weight_norm as w, .x\n",  # not Python: an empty imported name
+    "from torch.nn.utils import weight_norm as wn; scale = 1, .5\n",
+]
+
+
+@pytest.mark.parametrize("source", HANGERS)
+def test_an_empty_alias_never_stalls_the_prefilter(source, tmp_path):
+    """An empty name, searched for, was found at every offset forever. A
+    separate process, so that a regression fails instead of hanging."""
+    path = tmp_path / "m.py"
+    path.write_text(source)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wnlint", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr

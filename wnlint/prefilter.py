@@ -62,6 +62,8 @@ class Segment:
 
 
 def _find_all(text: bytes, word: bytes) -> Iterator[int]:
+    if not word:
+        return  # an empty word would be found everywhere, forever
     i = text.find(word)
     while i != -1:
         yield i
@@ -395,11 +397,13 @@ def _imported_names(statement: bytes) -> set[bytes]:
         if not item:
             continue
         words = item.split()
-        out.add(
+        name = (
             words[-1]
             if len(words) == 3 and words[1] == b"as"
             else words[0].split(b".")[0]
         )
+        if name:  # `import a, .b` (not Python) names nothing
+            out.add(name)
     return out
 
 
