@@ -58,13 +58,19 @@ _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 @dataclass(frozen=True)
 class Normed:
-    """A weight-normed module: the weight-norm call's line and file, and the
+    """A weight-normed module: the weight-norm call's line and file, the
     layer class it wraps (a qualified name or a class name; None when not
-    known)."""
+    known), and the qualified names the applying callee may be (which API:
+    a version-gated shim may be both)."""
 
     line: int
     path: str | None
     layer: str | None
+    api: frozenset[str | None] = frozenset()
+
+    def applied_only_by(self, names: frozenset[str]) -> bool:
+        """Whichever binding the applying callee has, it is one of ``names``."""
+        return bool(self.api) and all(n in names for n in self.api)
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,7 @@ class FileSummaries:
         if resolves_only_to(callee, scope, tn.WEIGHT_NORM_ANY):
             module = call_arg(call, 0, "module")
             layer = self.layer_of(module, scope, func) if module is not None else None
-            return [Normed(call.lineno, self.path, layer)]
+            return [Normed(call.lineno, self.path, layer, resolve(callee, scope))]
         if resolves_only_to(callee, scope, tn.MODULE_CONTAINERS) or (
             isinstance(callee, ast.Name) and callee.id in ("list", "tuple")
         ):
@@ -367,7 +373,8 @@ class FileSummaries:
                 module = call_arg(node, 0, "module")
                 attr = _applied_attr(module, func) if module is not None else None
                 if attr:
-                    yield attr, [Normed(node.lineno, self.path, None)]
+                    api = resolve(func_node, scope)
+                    yield attr, [Normed(node.lineno, self.path, None, api)]
 
     def _applied_through(
         self, call: ast.Call, scope: Scope, depth: int
@@ -390,19 +397,24 @@ class FileSummaries:
         layers = found.file.norms_param(found.node, depth + 1)
         if not layers:
             return None
-        return target, [Normed(call.lineno, self.path, layer) for layer in layers]
+        return target, [
+            Normed(call.lineno, self.path, layer, api) for layer, api in layers
+        ]
 
-    def norms_param(self, func: Def, depth: int = 0) -> list[str | None]:
+    def norms_param(
+        self, func: Def, depth: int = 0
+    ) -> list[tuple[str | None, frozenset[str | None]]]:
         """The layer classes a function weight-norms its first parameter
-        under (``if isinstance(m, nn.Conv1d): weight_norm(m)``); None in
-        the list when no type test guards it."""
+        under (``if isinstance(m, nn.Conv1d): weight_norm(m)``; None when
+        no type test guards it), each with the names the applying callee
+        may be."""
 
-        def compute() -> list[str | None]:
+        def compute() -> list[tuple[str | None, frozenset[str | None]]]:
             if not isinstance(func, _FUNCS) or not parameter_names(func):
                 return []
             first = parameter_names(func)[0]
             scope = self.scope_of(func)
-            out: list[str | None] = []
+            out: list[tuple[str | None, frozenset[str | None]]] = []
             for node, guards in _guarded_nodes(func):
                 if not (
                     isinstance(node, ast.Call)
@@ -413,12 +425,13 @@ class FileSummaries:
                 module = call_arg(node, 0, "module")
                 if not (isinstance(module, ast.Name) and module.id == first):
                     continue
+                api = resolve(node.func, scope)
                 tests = [_guard(t, pos, [first], self, scope) for t, pos in guards]
                 types = [g for g in tests if g is not None and g.positive and g.types]
                 if not types:
-                    out.append(None)
+                    out.append((None, api))
                 for guard in types:
-                    out.extend(sorted(guard.types))
+                    out.extend((layer, api) for layer in sorted(guard.types))
             return out
 
         return self._cached("norms", func, compute, [])  # type: ignore[return-value]
@@ -891,17 +904,20 @@ def _load(path: str) -> FileSummaries | None:
 _IMPORT_FROM = re.compile(rb"from[ \t]+(\.*[\w.]+|\.+)[ \t]+import\b")
 
 
-def imports_weight_norm_module(data: bytes, path: str) -> bool:
+def imports_weight_norm_module(
+    data: bytes, path: str, word: bytes = b"weight_norm"
+) -> bool:
     """``data`` (the text of the file at ``path``) imports from a module of
-    its own package whose text mentions ``weight_norm``: a cheap, textual
-    test the prefilter uses before anything is parsed."""
+    its own package whose text mentions ``word`` (``weight_norm``, or
+    ``parametriz`` for the new API only): a cheap, textual test the
+    prefilters use before anything is parsed."""
     here = os.path.abspath(path)
     directory = os.path.dirname(here)
     for match in _IMPORT_FROM.finditer(data):
         if not _starts_line(data, match.start()):
             continue
         stem = _module_stem(directory, match.group(1).decode("ascii", "replace"))
-        if stem is not None and _stem_mentions_weight_norm(stem):
+        if stem is not None and _stem_mentions(stem, word):
             return True
     return False
 
@@ -913,11 +929,11 @@ def _starts_line(data: bytes, i: int) -> bool:
 
 
 @lru_cache(maxsize=8192)
-def _stem_mentions_weight_norm(stem: str) -> bool:
+def _stem_mentions(stem: str, word: bytes) -> bool:
     """Cached per process: it only decides which files the prefilter lets
     through, on the hot path; the summaries themselves follow each edit."""
     found = _module_file(stem)
-    return found is not None and b"weight_norm" in _text(found)
+    return found is not None and word in _text(found)
 
 
 @lru_cache(maxsize=8192)

@@ -18,6 +18,7 @@ from wnlint.rules.wn302_legacy_remove_weight_norm import LegacyRemoveWeightNorm
 from wnlint.rules.wn303_mismatched_weight_norm_removal import (
     MismatchedWeightNormRemoval,
 )
+from wnlint.rules.wn304_pickled_parametrized_module import PickledParametrizedModule
 
 ALL_RULES: tuple[type[Rule], ...] = (
     NormDerivedScale,
@@ -33,6 +34,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     LegacyWeightNorm,
     LegacyRemoveWeightNorm,
     MismatchedWeightNormRemoval,
+    PickledParametrizedModule,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import ast
+import os
+import re
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
+from typing import ClassVar
+
+from wnlint import torchnames as tn
+from wnlint.analysis import FileAnalysis
+from wnlint.pickling import Applied, applied_to, module_pickles
+from wnlint.prefilter import Prefilter, Segment
+from wnlint.rules.base import Finding, Rule
+from wnlint.summaries import imports_weight_norm_module
+
+#: The file applies a parametrization itself (every spelling of the
+#: functions goes through ``torch.nn.utils.parametriz*``), or imports from
+#: a sibling module that may hand it a weight-normed module.
+_APPLIES = b"parametriz"
+#: How a pickler is spelled: ``torch.save(``/``T.save(``, ``from torch import
+#: save``, and the pickling modules (``pickle``, ``cloudpickle``,
+#: ``save_pickle``, ``dill``, ``joblib``). Plain substring searches: a regular
+#: expression with no literal prefix costs seconds over a large code base.
+_PICKLES = (b".save(", b"import save", b", save", b"pickle", b"dill", b"joblib")
+_WORD = re.compile(rb"\w+")
+_GLOBAL = re.compile(rb"(?m)^[ \t]+global[ \t]")
+
+
+class _PicklesParametrized(Prefilter):
+    """A pickler and a parametrization (here or in a sibling module).
+
+    Kept: the definitions that spell a pickler, every definition their
+    kept text names (the classes and helpers a pickled value is traced
+    through), transitively, the same-file bases and subclasses of kept
+    classes, module-level code, and functions with a ``global`` statement
+    (they bind module names)."""
+
+    def file_may_match(self, data: bytes, path: str | None = None) -> bool:
+        # Every pickling call spells `save` or `dump`: two searches settle
+        # most files before the six that say which.
+        if (b"save" not in data and b"dump" not in data) or not any(
+            word in data for word in _PICKLES
+        ):
+            return False
+        if _APPLIES in data:
+            return True
+        # A sibling module can hand over a parametrized module only if its
+        # text spells the new API (legacy weight norm pickles fine).
+        return path is not None and imports_weight_norm_module(data, path, _APPLIES)
+
+    def keep(
+        self, data: bytes, segments: list[Segment], path: str | None = None
+    ) -> list[bool] | None:
+        if not self.file_may_match(data, path):
+            return None
+        starts = [s.start for s in segments]
+        keep = [s.name is None or _declares_global(s.text) for s in segments]
+        for word in _PICKLES:
+            i = data.find(word)
+            while i != -1:
+                keep[bisect_left(starts, i + 1) - 1] = True
+                i = data.find(word, i + len(word))
+        by_name = {s.name: i for i, s in enumerate(segments) if s.name}
+        todo = [i for i, kept in enumerate(keep) if kept]
+        while todo:
+            while todo:
+                for word in set(_WORD.findall(segments[todo.pop()].text)):
+                    j = by_name.get(word)
+                    if j is not None and not keep[j]:
+                        keep[j] = True
+                        todo.append(j)
+            kept_names = {s.name for s, kept in zip(segments, keep) if kept}
+            for j, segment in enumerate(segments):
+                if not keep[j] and kept_names.intersection(segment.bases):
+                    keep[j] = True  # a subclass runs the kept methods
+                    todo.append(j)
+        return keep
+
+
+def _declares_global(text: bytes) -> bool:
+    return b"global" in text and _GLOBAL.search(text) is not None
+
+
+PICKLES_PARAMETRIZED = _PicklesParametrized()
+
+
+class PickledParametrizedModule(Rule):
+    """
+    ## What it does
+    Flags a call that pickles a module whole (`torch.save(model, f)`,
+    `pickle.dump`/`dumps`, `dill`, `cloudpickle`, `joblib.dump`,
+    `torch.package.PackageExporter(...).save_pickle`) when the module is
+    parametrized: `torch.nn.utils.parametrizations.weight_norm` (or
+    `spectral_norm`, `orthogonal`, or any
+    `torch.nn.utils.parametrize.register_parametrization`) was applied to it
+    or to a submodule it holds. The module is `self` in a class whose
+    `__init__` (or a method it calls, or a base class) applies the
+    parametrization, or in a base class whose same-file subclass does and
+    inherits the saving method; an attribute so parametrized; an instance of
+    such a class (defined here or in a sibling module), the result of the
+    function, or a module the same function parametrized earlier; or any of
+    these inside a literal list, tuple or dict (a checkpoint dict).
+
+    ## Why is this bad?
+    A parametrization swaps the module's class for one that refuses to be
+    pickled, so saving the whole model raises (observed on torch 2.13, for
+    `torch.save`, `pickle.dumps`, `dill`, `cloudpickle`, `joblib` and
+    `torch.package` alike, and for any object holding the module, a
+    checkpoint dict included): `RuntimeError: Serialization of parametrized
+    modules is only supported through state_dict()`. `copy.deepcopy` still
+    works, so the failure typically first shows at the end of a training run,
+    when the checkpoint is written. The legacy `torch.nn.utils.weight_norm`
+    pickles fine, so migrating to the parametrizations API (WN301's fix)
+    turns working `torch.save(model)` calls into this failure.
+
+    ## Example
+    ```python
+    import torch
+    import torch.nn as nn
+    from torch.nn.utils.parametrizations import weight_norm
+
+    class Vocoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = weight_norm(nn.Conv1d(80, 1, 7, padding=3))
+
+    model = Vocoder()
+    torch.save(model, "vocoder.pt")
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    import torch.nn as nn
+    from torch.nn.utils.parametrizations import weight_norm
+
+    class Vocoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = weight_norm(nn.Conv1d(80, 1, 7, padding=3))
+
+    model = Vocoder()
+    torch.save(model.state_dict(), "vocoder.pt")
+    ```
+    and load with `model = Vocoder(); model.load_state_dict(torch.load(...))`.
+
+    ## Fix safety
+    No automatic fix: the remedy, saving `model.state_dict()`, changes what
+    the file holds, so every reader of it (`torch.load(f)` used as a model,
+    other programs, other repositories) must rebuild the module and call
+    `load_state_dict` instead.
+
+    ## Known problems
+    Only values whose every binding is known are traced: a module passed in
+    as an argument, returned by an unknown call, or stored on an object the
+    class did not build in `__init__` is not reported. A parametrization
+    applied under an `if` in `__init__` counts, as the module then fails
+    whenever that option is on. A function that removes a parametrization
+    from the value, or calls a `remove*` method on it, is not reported:
+    after `remove_parametrizations` a module parametrized by `weight_norm`
+    still cannot be pickled (`Can't pickle local object
+    'weight_norm.<locals>._weight_norm_compat_hook'`), but other
+    parametrizations can. A class (or a base) that defines `__getstate__`,
+    `__reduce__` or `__reduce_ex__` is left alone: it may pickle without its
+    parametrized modules. `pickle.Pickler(f).dump(model)` and
+    `torch.save(model.module)` through a wrapper are not recognized, and a
+    version-gated shim that may still pick the legacy API is left alone.
+
+    ## References
+    - https://pytorch.org/tutorials/beginner/saving_loading_models.html
+    - https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrize.register_parametrization.html
+    """
+
+    code = "WN304"
+    name = "pickled-parametrized-module"
+    summary = (
+        "a parametrized module (`parametrizations.weight_norm`, "
+        "`register_parametrization`) pickled whole with `torch.save`, `pickle` "
+        "or `torch.package`: `RuntimeError`, only `state_dict()` serializes"
+    )
+    message = (
+        "{how} pickles `{obj}` whole, but `{holder}` is parametrized "
+        "({api} at {where}): raises RuntimeError: Serialization of parametrized "
+        "modules is only supported through state_dict()"
+    )
+    messages: ClassVar[Mapping[str, str]] = {
+        "subclass": (
+            "{how} pickles `{obj}` whole, and for subclass `{subclass}` "
+            "`{holder}` is parametrized ({api} at {where}): raises "
+            "RuntimeError: Serialization of parametrized modules is only "
+            "supported through state_dict()"
+        )
+    }
+    fix_title = "Save `state_dict()` and rebuild the module with `load_state_dict`"
+    prefilter = PICKLES_PARAMETRIZED
+
+    def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        for pickled in module_pickles(analysis):
+            found = applied_to(analysis, pickled, tn.PARAMETRIZING)
+            if found is None:
+                continue
+            yield self.finding(
+                pickled.call,
+                "subclass" if found.subclass is not None else None,
+                how=pickled.how,
+                obj=_short(found.part or pickled.obj),
+                holder=found.holder,
+                api=found.api,
+                where=_where(found, analysis.path),
+                subclass=found.subclass,
+            )
+
+
+def _short(expr: ast.expr) -> str:
+    text = ast.unparse(expr)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _where(found: Applied, here: str | None) -> str:
+    """``line N`` in this file; ``file.py:N`` in a sibling module."""
+    if found.path is None or (here is not None and os.path.abspath(here) == found.path):
+        return f"line {found.line}"
+    return f"{os.path.basename(found.path)}:{found.line}"
