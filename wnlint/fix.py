@@ -26,7 +26,9 @@ replacement could not; see :func:`write_fixed`.
 from __future__ import annotations
 
 import ast
+import bisect
 import difflib
+import gc
 import io
 import multiprocessing as mp
 import os
@@ -36,7 +38,7 @@ import tempfile
 import threading
 import tokenize
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -85,7 +87,7 @@ class FileFix:
 
         name = os.path.normpath(self.path).replace(os.sep, "/").lstrip("/")
         out = []
-        for line in difflib.unified_diff(
+        for line in _unified_diff(
             lines(self.original), lines(self.fixed), f"a/{name}", f"b/{name}"
         ):
             if line.endswith("\n"):
@@ -110,6 +112,140 @@ class FileFix:
         self.applied = 0
         self.applied_codes.clear()
         self.remaining = [_without_fix(d) for d in remaining]
+
+
+def _unified_diff(
+    a: list[str], b: list[str], name_a: str, name_b: str
+) -> Iterator[str]:
+    """``difflib.unified_diff(a, b, name_a, name_b)``; for big files, in time
+    linear in their size where difflib's is quadratic.
+
+    difflib looks for the longest matching run over the whole remaining
+    range again and again; in a big file with many repeated lines (blank
+    lines, ``super().__init__()``) and edits all over it, that took longer
+    than the whole fix (53 s on a 50,000-line file). Lines that occur once
+    in each file and in the same order are matched first (they cannot be
+    matched any other way), and difflib matches what lies between them;
+    its own grouping then makes the hunks.
+    """
+    if len(a) + len(b) <= _DIFFLIB_LINES:
+        yield from difflib.unified_diff(a, b, name_a, name_b)
+        return
+    matcher = _AnchoredMatcher(a, b)
+    header = [f"--- {name_a}\n", f"+++ {name_b}\n"]
+    for group in matcher.get_grouped_opcodes(3):
+        yield from header
+        header = []
+        first, last = group[0], group[-1]
+        yield (
+            f"@@ -{_hunk_range(first[1], last[2])} "
+            f"+{_hunk_range(first[3], last[4])} @@\n"
+        )
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                yield from (" " + line for line in a[i1:i2])
+                continue
+            yield from ("-" + line for line in a[i1:i2])
+            yield from ("+" + line for line in b[j1:j2])
+
+
+#: Up to this many lines (both sides), difflib's own diff: fast enough there,
+#: and the hunks stay exactly difflib's.
+_DIFFLIB_LINES = 10_000
+
+
+def _hunk_range(start: int, stop: int) -> str:
+    """A hunk's lines in the unified format: ``first,count``, just ``first``
+    for one line, and the line before it for none."""
+    count = stop - start
+    if count == 1:
+        return str(start + 1)
+    return f"{start + 1 if count else start},{count}"
+
+
+class _AnchoredMatcher(difflib.SequenceMatcher):
+    """difflib's matcher whose matching blocks are found between anchors:
+    lines unique on both sides, in the same order on both."""
+
+    def __init__(self, a: list[str], b: list[str]) -> None:
+        super().__init__(None, a, b)
+        self._sides = (a, b)
+        self._blocks: list[difflib.Match] | None = None
+
+    def get_matching_blocks(self) -> list[difflib.Match]:
+        if self._blocks is None:
+            self._blocks = _anchored_blocks(*self._sides)
+        return self._blocks
+
+
+def _anchored_blocks(a: Sequence[str], b: Sequence[str]) -> list[difflib.Match]:
+    # difflib never starts a match on a line that fills more than 1% of a
+    # file of 200 lines or more; the gaps keep that rule of the whole file.
+    counts = Counter(b)
+    popular = (
+        {line for line, n in counts.items() if n > len(b) // 100 + 1}
+        if len(b) >= 200
+        else set()
+    )
+    blocks: list[tuple[int, int, int]] = []
+    i0 = j0 = 0
+    for i, j in [*_anchors(a, b), (len(a), len(b))]:
+        if i > i0 and j > j0:
+            gap = difflib.SequenceMatcher(None, a[i0:i], b[j0:j], autojunk=False)
+            seeds = gap.b2j  # type: ignore[attr-defined]
+            for line in popular.intersection(seeds):
+                del seeds[line]
+            blocks += [
+                (i0 + x, j0 + y, n) for x, y, n in gap.get_matching_blocks() if n
+            ]
+        if i < len(a):
+            blocks.append((i, j, 1))
+        i0, j0 = i + 1, j + 1
+    merged: list[difflib.Match] = []
+    for i, j, n in blocks:
+        if (
+            merged
+            and merged[-1].a + merged[-1].size == i
+            and merged[-1].b + merged[-1].size == j
+        ):
+            last = merged.pop()
+            merged.append(difflib.Match(last.a, last.b, last.size + n))
+        else:
+            merged.append(difflib.Match(i, j, n))
+    merged.append(difflib.Match(len(a), len(b), 0))
+    return merged
+
+
+def _anchors(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
+    """The longest run of (i, j), increasing in both, of lines that occur
+    once in ``a`` and once in ``b``."""
+    count_a = Counter(a)
+    count_b = Counter(b)
+    where_b = {line: j for j, line in enumerate(b) if count_b[line] == 1}
+    pairs = [
+        (i, where_b[line])
+        for i, line in enumerate(a)
+        if count_a[line] == 1 and line in where_b
+    ]
+    # Longest increasing subsequence of the j's (pairs are sorted by i).
+    tails: list[int] = []  # the j of the last pair of the best run of each length
+    tail_at: list[int] = []  # ... and that pair's index
+    back: list[int] = []
+    for k, (_, j) in enumerate(pairs):
+        n = bisect.bisect_left(tails, j)
+        if n == len(tails):
+            tails.append(j)
+            tail_at.append(k)
+        else:
+            tails[n] = j
+            tail_at[n] = k
+        back.append(tail_at[n - 1] if n else -1)
+    run: list[tuple[int, int]] = []
+    k = tail_at[-1] if tail_at else -1
+    while k >= 0:
+        run.append(pairs[k])
+        k = back[k]
+    return run[::-1]
 
 
 def fix_file(path: str, linter: Linter, unsafe: bool) -> FileFix:
@@ -142,9 +278,23 @@ def fix_guarded(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
 
 def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
     """Fix one file's bytes, re-applying until nothing changes (capped)."""
+    if not gc.isenabled():
+        return _fix_source(original, path, linter, unsafe)
+    # Each pass parses the file again while the last pass's trees are still
+    # alive: cyclic collections during the parses would scan them all, over
+    # and over. What a file's fix leaves behind is collected after it.
+    gc.disable()
+    try:
+        return _fix_source(original, path, linter, unsafe)
+    finally:
+        gc.enable()
+
+
+def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
     result = FileFix(path, original, original)
     enabled = frozenset(rule.code for rule in linter.rules)
     order = {rule.code: i for i, rule in enumerate(linter.rules)}
+    found: list[Diagnostic] | None = None
     for attempt in range(_MAX_PASSES):
         found = linter.lint_bytes(result.fixed, path, fixes=True)
         todo = [d for d in found if d.fix is not None and _wanted(d.fix, unsafe)]
@@ -166,7 +316,10 @@ def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> File
         result.fixed = fixed
         result.applied += len(applied)
         result.applied_codes.update(d.code for d in applied)
-    remaining = linter.lint_bytes(result.fixed, path, fixes=not unsafe)
+        found = None  # the bytes changed: lint them again
+    if found is None:
+        found = linter.lint_bytes(result.fixed, path, fixes=True)
+    remaining = found
     if not unsafe:
         result.hidden = _count_unsafe(result.fixed, enabled, remaining)
     result.remaining = [_without_fix(d) for d in remaining]
@@ -299,13 +452,26 @@ def _non_colliding(
     """Fixes in order, skipping any whose edits collide with an earlier
     one's: the next pass picks those up."""
     chosen: list[tuple[Diagnostic, Fix]] = []
+    starts: list[int] = []  # the taken edits, sorted by start
     taken: list[Edit] = []
     for d, fix in candidates:
-        if any(_collide(a, b) for a in fix.edits for b in taken):
+        if any(_collides_taken(e, starts, taken) for e in fix.edits):
             continue
         chosen.append((d, fix))
-        taken.extend(fix.edits)
+        for e in fix.edits:
+            i = bisect.bisect_left(starts, e.start)
+            starts.insert(i, e.start)
+            taken.insert(i, e)
     return chosen
+
+
+def _collides_taken(edit: Edit, starts: list[int], taken: list[Edit]) -> bool:
+    """``edit`` collides with one of ``taken`` (disjoint, sorted by start):
+    only its neighbours by start can."""
+    i = bisect.bisect_left(starts, edit.start)
+    return any(
+        _collide(edit, taken[j]) for j in (i - 1, i, i + 1) if 0 <= j < len(taken)
+    )
 
 
 def _apply(text: str, fixes: list[Fix]) -> str:
@@ -314,9 +480,14 @@ def _apply(text: str, fixes: list[Fix]) -> str:
         key=lambda e: (e.start, e.end),
         reverse=True,
     )
-    for edit in edits:
-        text = text[: edit.start] + edit.new + text[edit.end :]
-    return text
+    parts: list[str] = []
+    end = len(text)
+    for edit in edits:  # back to front: each edit's text, then what follows it
+        parts.append(text[edit.end : end])
+        parts.append(edit.new)
+        end = edit.start
+    parts.append(text[:end])
+    return "".join(reversed(parts))
 
 
 def _parsed(text: str, encoding: str) -> bytes | None:
@@ -324,7 +495,6 @@ def _parsed(text: str, encoding: str) -> bytes | None:
     try:
         data = text.encode(encoding)
         ast.parse(data)
-        cst.parse_module(data)
     except (SyntaxError, ValueError, UnicodeError, cst.ParserSyntaxError):
         return None
     except (RecursionError, MemoryError):

@@ -11,16 +11,16 @@ declined, with the reason, when a legacy call in it is silenced with
 tensor other than ``weight``), or when it defines ``weight_g``/``weight_v``
 of its own.
 
-The rewrite costs time in proportion to what it changes, not to the file:
-libcst parses, and its visitors walk, only the statements that hold a
-rewritten node (one statement each, see :func:`_by_statement`) and, for the
-imports, the top-level statements that can change or decide them (see
-:func:`_import_chunks`). Parsing and visiting a whole module with libcst
-costs about a thousand times more per line than reading it with ``ast``,
-and the import visitors run scope analysis over everything they are given,
-so a whole-file pass made big files take minutes and gigabytes. The result
-is the same text the whole-file pass gives (:func:`_rewrite_whole`, still
-used where a file has something the statement-wise pass does not model).
+The rewrite costs time in proportion to what it changes, not to the file
+(see :func:`_by_statement`): sites written plainly are edited as text, the
+way libcst renders them; libcst parses only the statements that hold the
+others, and its import visitors see only the top-level statements that can
+change or decide the imports. Parsing and visiting a whole module with
+libcst costs far more per line than reading it with ``ast``, and the import
+visitors run scope analysis over everything they are given, so a
+whole-file pass made big files take minutes and gigabytes. The result is
+the text the whole-file pass gives (:func:`_rewrite_whole`, still used
+where a file has something the statement-wise pass does not model).
 """
 
 from __future__ import annotations
@@ -110,8 +110,6 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
     rewritten = None if dotted else _by_statement(src, tree, targets, sites, reads)
     if rewritten is None:
         return _rewrite_whole(src, targets)
-    if isinstance(rewritten, Declined):
-        return rewritten
     return Fix(Applicability.UNSAFE, (src.whole(rewritten),), alone=True)
 
 
@@ -222,23 +220,25 @@ def _rewrite_whole(
 #
 # libcst turns every token, space and comment of what it parses into Python
 # objects, and the import visitors copy the tree and run scope analysis over
-# it: about a thousand times ``ast``'s cost per line. The migration therefore
-# hands libcst only what it needs:
+# it: far more work per line than ``ast``'s. The rewriter's edits are local
+# to each site (a legacy call or value use, a ``weight_g`` read), so:
 #
-# * each rewritten node (a legacy call or value use, a ``weight_g`` read)
-#   together with its innermost simple statement, parsed on its own; the
-#   rewriter's edits are local to the node, so the statement's new text is
-#   the text the whole-file pass gives it. A node in a compound statement's
-#   header (a decorator, a default, an ``if`` test) takes its whole
-#   top-level statement instead;
-# * for the imports, the top-level statements that can change them or decide
-#   them: the file's opening (docstring, import block and the statement that
-#   follows, where libcst adds imports), every statement that still names a
-#   legacy function once the calls are rewritten (so scope analysis finds the
-#   same uses), and the statement before any import line that could be
-#   removed (so that line owns the same comments as in the whole file). Runs
-#   of them are joined with marker lines, rewritten together and cut apart
-#   again at the markers.
+# * each site belongs to a unit: its innermost simple statement, or its
+#   top-level statement when it sits in a compound statement's header (a
+#   decorator, a default, an ``if`` test);
+# * a unit whose sites are all written plainly (no parentheses, comments or
+#   odd spacing in what the rewriter rebuilds) gets text edits that spell
+#   what libcst would print (:func:`_plain_edits`); the other units are
+#   parsed and rewritten by libcst together, as the statements of one small
+#   module (:func:`_rewrite_units`);
+# * the import visitors get the top-level statements that can change the
+#   imports or decide them: the file's opening (docstring, import block and
+#   the statement that follows, where libcst adds imports), every statement
+#   that still names a legacy function once the sites are rewritten (so
+#   scope analysis finds the same uses), and the statement before any import
+#   line that could be removed (so that line owns the same comments as in
+#   the whole file). Runs of them are joined with marker lines, rewritten
+#   together and cut apart again at the markers (:func:`_with_imports`).
 
 #: Prefix of the marker lines between the parts of the file handed to the
 #: import visitors; a file that already holds it goes the whole-file way.
@@ -277,10 +277,11 @@ def _by_statement(
     targets: dict[tuple[int, int, str], _Target],
     sites: list[tuple[_Target, ast.expr]],
     reads: list[ast.Attribute],
-) -> str | Declined | None:
+) -> str | None:
     """The migrated text, libcst seeing only the statements involved; None
-    where the file needs :func:`_rewrite_whole` (something this pass does
-    not model, or a statement libcst cannot parse on its own)."""
+    where the file needs :func:`_rewrite_whole`: something this pass does
+    not model, a statement libcst cannot parse, or a target the rewriter
+    would not find (the whole-file pass then declines, with its note)."""
     if _CHUNK_MARK in src.text:
         return None
     top = _TopLevel(tree, src)
@@ -308,12 +309,10 @@ def _by_statement(
         pieces += done[0]
         rewritten += done[1]
     if rewritten != len(targets):
-        # A target libcst does not see where ``ast`` does: the whole-file
-        # pass decides (and declines with its note, if it must).
-        return None
+        return None  # a target libcst does not see where ``ast`` does
     pieces.sort()
-    if any(a[1] > b[0] or a[:2] == b[:2] for a, b in zip(pieces, pieces[1:])):
-        return None  # edits that touch: their order is the whole pass's to say
+    if any(a[1] > b[0] or a[0] == b[0] for a, b in zip(pieces, pieces[1:])):
+        return None  # edits that meet at a start: which goes first is libcst's
     removed = context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, [])
     if not removed and not context.scratch.get(AddImportsVisitor.CONTEXT_KEY):
         return _splice(src.text, pieces)
