@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from wnlint.summaries import imports_weight_norm_module
+from wnlint.summaries import imports_sibling_mentioning
 
 #: A new top-level statement starts at column 0 with something that is not
 #: a comment or a closing bracket. (A line inside a string may look the
@@ -61,7 +61,7 @@ class Segment:
 # -- finding hits ------------------------------------------------------------------
 
 
-def _find_all(text: bytes, word: bytes) -> Iterator[int]:
+def find_all(text: bytes, word: bytes) -> Iterator[int]:
     if not word:
         return  # an empty word would be found everywhere, forever
     i = text.find(word)
@@ -85,7 +85,7 @@ def _is_word_at(text: bytes, i: int, n: int) -> bool:
 
 
 def _word_hits(text: bytes, word: bytes) -> Iterator[int]:
-    return (i for i in _find_all(text, word) if _is_word_at(text, i, len(word)))
+    return (i for i in find_all(text, word) if _is_word_at(text, i, len(word)))
 
 
 def norm_hits(text: bytes) -> Iterator[int]:
@@ -101,10 +101,10 @@ def norm_hits(text: bytes) -> Iterator[int]:
         while i != -1:
             yield from _classify_norm(text, i)
             i = text.find(b"norm", i + 4)
-        yield from _find_all(text, b"linalg")
+        yield from find_all(text, b"linalg")
     if b"sqrt" in text and b"sum(" in text:
         # sqrt(sum(x ** 2)): the analysis accepts this spelling on one line.
-        yield from (i for i in _find_all(text, b"sqrt") if b"sum(" in _line_at(text, i))
+        yield from (i for i in find_all(text, b"sqrt") if b"sum(" in _line_at(text, i))
 
 
 def _classify_norm(text: bytes, i: int) -> Iterator[int]:
@@ -150,7 +150,7 @@ _LAYER_CLASS = re.compile(
 def param_hits(text: bytes) -> Iterator[int]:
     """Offsets where a parameter is declared or inherited from a torch layer."""
     yield from _shared_parameter_calls(text)
-    yield from _find_all(text, b"register_parameter")
+    yield from find_all(text, b"register_parameter")
     yield from (m.start() for m in _LAYER_CLASS.finditer(text))
 
 
@@ -158,7 +158,7 @@ def parameter_call_hits(text: bytes) -> Iterator[int]:
     """Offsets of ``Parameter(`` and of a line binding an alias of it."""
     # One pass: `Parameter(`, or `P = nn.Parameter`, `from torch.nn import
     # Parameter as P` (an alias, called later without the word).
-    for i in _find_all(text, b"Parameter"):
+    for i in find_all(text, b"Parameter"):
         if text[i + 9 : i + 10] == b"(" or _binds_alias(
             _line_at(text, i), b"Parameter"
         ):
@@ -301,7 +301,7 @@ def _binds_alias(line: bytes, name: bytes) -> bool:
 
 
 def legacy_hits(text: bytes) -> Iterator[int]:
-    return _find_all(text, b"weight_norm")
+    return find_all(text, b"weight_norm")
 
 
 # -- prefilters ----------------------------------------------------------------------
@@ -340,7 +340,7 @@ class Prefilter:
             has.append(flags)
 
         by_name = {s.name: i for i, s in enumerate(segments) if s.name}
-        keep = [s.name is None or _declares_global(s.text) for s in segments]
+        keep = [s.name is None or declares_global(s.text) for s in segments]
         # Module-level code (a class inside an `if`, a shim) may match itself.
         relevant = all(
             any(f for f, s in zip(flags, segments) if s.name is None) for flags in has
@@ -407,11 +407,11 @@ def _imported_names(statement: bytes) -> set[bytes]:
     return out
 
 
-def _declares_global(text: bytes) -> bool:
+def declares_global(text: bytes) -> bool:
     """A `global` statement: a dropped function could rebind module names."""
     return any(
         _line_at(text, i).lstrip().startswith(b"global ")
-        for i in _find_all(text, b"global ")
+        for i in find_all(text, b"global ")
     )
 
 
@@ -577,7 +577,7 @@ class InitWrites:
         # text says so: `.apply(init)` over them, or a hook typed by them.
         if b".apply(" not in data and not _is_hook(data):
             return False
-        return path is not None and imports_weight_norm_module(data, path)
+        return path is not None and imports_sibling_mentioning(data, path)
 
     def keep(
         self, data: bytes, segments: list[Segment], path: str | None = None
@@ -593,7 +593,7 @@ class InitWrites:
             for s in segments
             if s.name and b"weight_norm" in s.text and _is_function(s)
         }
-        keep = [s.name is None or _declares_global(s.text) for s in segments]
+        keep = [s.name is None or declares_global(s.text) for s in segments]
         normed = {s.name for s in segments if s.name and b"weight_norm" in s.text}
         defined = {s.name for s in segments if s.name}
         for i, segment in enumerate(segments):
@@ -680,7 +680,7 @@ def _is_hook(text: bytes) -> bool:
     ``<name>.<attr>.weight`` on a name other than ``self``."""
     if b"isinstance(" not in text:
         return False
-    for i in _find_all(text, b".weight"):
+    for i in find_all(text, b".weight"):
         match = _BEFORE_WEIGHT.search(text, max(0, i - 80), i)
         if match is not None and match.group(1) != b"self":
             return True

@@ -904,7 +904,7 @@ def _load(path: str) -> FileSummaries | None:
 _IMPORT_FROM = re.compile(rb"from[ \t]+(\.*[\w.]+|\.+)[ \t]+import\b")
 
 
-def imports_weight_norm_module(
+def imports_sibling_mentioning(
     data: bytes, path: str, word: bytes = b"weight_norm"
 ) -> bool:
     """``data`` (the text of the file at ``path``) imports from a module of

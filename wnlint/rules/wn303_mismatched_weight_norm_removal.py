@@ -236,8 +236,10 @@ def _utils_name(scope: Scope) -> str | None:
     """A module-level import of torch (or torch.nn, torch.nn.utils), as
     read where the remover runs (a local of that name would shadow it)."""
     for name in sorted(scope.module.bindings):
-        node = ast.Name(id=name, ctx=ast.Load())
-        for qualified, tail in tn.PATH_TO_UTILS.items():
-            if resolves_only_to(node, scope, frozenset({qualified})):
+        bound = scope.lookup(name)
+        if len(bound) == 1:
+            (qualified,) = bound
+            tail = tn.PATH_TO_UTILS.get(qualified)  # type: ignore[arg-type]
+            if tail is not None:
                 return name + tail
     return None

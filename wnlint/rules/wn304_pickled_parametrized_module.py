@@ -10,9 +10,9 @@ from typing import ClassVar
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.pickling import Applied, applied_to, module_pickles
-from wnlint.prefilter import Prefilter, Segment
+from wnlint.prefilter import Prefilter, Segment, declares_global, find_all
 from wnlint.rules.base import Finding, Rule
-from wnlint.summaries import imports_weight_norm_module
+from wnlint.summaries import imports_sibling_mentioning
 
 #: The file applies a parametrization itself (every spelling of the
 #: functions goes through ``torch.nn.utils.parametriz*``), or imports from
@@ -24,7 +24,6 @@ _APPLIES = b"parametriz"
 #: expression with no literal prefix costs seconds over a large code base.
 _PICKLES = (b".save(", b"import save", b", save", b"pickle", b"dill", b"joblib")
 _WORD = re.compile(rb"\w+")
-_GLOBAL = re.compile(rb"(?m)^[ \t]+global[ \t]")
 
 
 class _PicklesParametrized(Prefilter):
@@ -47,7 +46,7 @@ class _PicklesParametrized(Prefilter):
             return True
         # A sibling module can hand over a parametrized module only if its
         # text spells the new API (legacy weight norm pickles fine).
-        return path is not None and imports_weight_norm_module(data, path, _APPLIES)
+        return path is not None and imports_sibling_mentioning(data, path, _APPLIES)
 
     def keep(
         self, data: bytes, segments: list[Segment], path: str | None = None
@@ -55,12 +54,10 @@ class _PicklesParametrized(Prefilter):
         if not self.file_may_match(data, path):
             return None
         starts = [s.start for s in segments]
-        keep = [s.name is None or _declares_global(s.text) for s in segments]
+        keep = [s.name is None or declares_global(s.text) for s in segments]
         for word in _PICKLES:
-            i = data.find(word)
-            while i != -1:
+            for i in find_all(data, word):
                 keep[bisect_left(starts, i + 1) - 1] = True
-                i = data.find(word, i + len(word))
         by_name = {s.name: i for i, s in enumerate(segments) if s.name}
         todo = [i for i, kept in enumerate(keep) if kept]
         while todo:
@@ -76,10 +73,6 @@ class _PicklesParametrized(Prefilter):
                     keep[j] = True  # a subclass runs the kept methods
                     todo.append(j)
         return keep
-
-
-def _declares_global(text: bytes) -> bool:
-    return b"global" in text and _GLOBAL.search(text) is not None
 
 
 PICKLES_PARAMETRIZED = _PicklesParametrized()
