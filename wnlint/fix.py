@@ -46,6 +46,7 @@ import libcst as cst
 
 from wnlint.engine import Diagnostic, Linter, can_fork, discover
 from wnlint.fixes import Applicability, Declined, Edit, Fix, FixContext, LazyFix, Source
+from wnlint.migration_notes import MIGRATION_CODES, project_notes
 
 _MAX_PASSES = 10
 _T = TypeVar("_T")
@@ -309,7 +310,7 @@ def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
                 break
         todo.sort(key=lambda d: (order[d.code], d.line, d.col))
         encoding = _encoding(result.fixed)
-        ctx = _context(result.fixed, encoding, enabled, found)
+        ctx = _context(result.fixed, encoding, enabled, found, path)
         fixed, applied = _one_pass(todo, ctx, encoding, unsafe, result)
         if not applied or fixed == result.fixed:
             break
@@ -357,7 +358,7 @@ def offered_fixes(
     has none there), applying nothing: what ``fix`` would start from."""
     found = linter.lint_bytes(data, path, fixes=True)
     enabled = frozenset(rule.code for rule in linter.rules)
-    ctx = _context(data, _encoding(data), enabled, found)
+    ctx = _context(data, _encoding(data), enabled, found, path)
     return [(d, d.fix.build(ctx) if d.fix else None) for d in found]
 
 
@@ -373,10 +374,14 @@ def _allowed(level: Applicability, unsafe: bool) -> bool:
 
 
 def _context(
-    data: bytes, encoding: str, enabled: frozenset[str], found: list[Diagnostic]
+    data: bytes,
+    encoding: str,
+    enabled: frozenset[str],
+    found: list[Diagnostic],
+    path: str | None = None,
 ) -> FixContext:
     findings = frozenset((d.line, d.col, d.code) for d in found)
-    return FixContext(Source(data.decode(encoding)), enabled, findings)
+    return FixContext(Source(data.decode(encoding)), enabled, findings, path)
 
 
 def _build(
@@ -710,8 +715,27 @@ def fix_paths(
             files.append(path)
     task = _FixTask(linter, unsafe, write)
     if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES and can_fork():
-        return _in_processes(task, files, jobs)
-    return [task(path) for path in files]
+        results = _in_processes(task, files, jobs)
+    else:
+        results = [task(path) for path in files]
+    _add_project_notes(results)
+    return results
+
+
+def _add_project_notes(results: list[FileFix]) -> None:
+    """Warnings for what the run's migrations break in other files of the
+    run (see :mod:`wnlint.migration_notes`)."""
+    migrated = [
+        r.path
+        for r in results
+        if r.changed and MIGRATION_CODES.intersection(r.applied_codes)
+    ]
+    if not migrated:
+        return
+    by_path = {r.path: r for r in results}
+    for path, notes in project_notes(migrated, list(by_path)).items():
+        for text in notes:
+            by_path[path].note(text)
 
 
 @dataclass

@@ -68,8 +68,13 @@ class FixContext:
         source: Source,
         enabled: frozenset[str],
         findings: frozenset[tuple[int, int, str]] = frozenset(),
+        path: str | None = None,
     ) -> None:
         self.source = source
+        #: The file on disk, when there is one: a fix that must know what
+        #: sibling modules do (whether a pickled class is normed there)
+        #: reads them from its directory.
+        self.path = path
         self.enabled = enabled
         #: (line, column, code) of every finding of the file not silenced
         #: by a noqa comment: a whole-file fix repairs all of its kind or none.

@@ -295,3 +295,12 @@ MODULE_SELF_METHODS: frozenset[str] = frozenset(
 )
 #: Methods whose result is data, never the module: pickling it is the remedy.
 STATE_METHODS: frozenset[str] = frozenset({"state_dict"})
+
+#: The legacy API's forward pre-hook class, and the module defining it:
+#: code that finds the hook (``isinstance``, or by name) stops finding it
+#: once the module is migrated to the parametrizations API.
+WEIGHT_NORM_HOOK_MODULE = "torch.nn.utils.weight_norm"
+WEIGHT_NORM_HOOK_CLASS = "WeightNorm"
+WEIGHT_NORM_HOOK: frozenset[str] = frozenset(
+    {f"{WEIGHT_NORM_HOOK_MODULE}.{WEIGHT_NORM_HOOK_CLASS}"}
+)

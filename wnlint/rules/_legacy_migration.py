@@ -42,6 +42,7 @@ from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import Applicability, Declined, Fix, FixContext, Source
 from wnlint.rules._legacy_api import legacy_sites
+from wnlint.rules._migration_hazards import file_hazard
 from wnlint.syntax import call_arg, char_col, child_nodes, string_value
 
 CODES = ("WN301", "WN302")
@@ -93,7 +94,8 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
         return Declined(_TOGETHER)
     src = ctx.source
     tree = ast.parse(src.text)  # the whole file: every weight_g read moves too
-    sites = _sites(FileAnalysis(tree), src)
+    analysis = FileAnalysis(tree, ctx.path)
+    sites = _sites(analysis, src)
     wanted = {f for f in ctx.findings if f[2] in CODES}
     if {(t.line, t.col + 1, t.code) for t, _ in sites} != wanted:
         return Declined("WN301/WN302 not fixed: a legacy call is silenced with noqa")
@@ -104,12 +106,15 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
             return Declined(f"WN301/WN302 not fixed: {reason}")
         targets[(target.line, target.col, target.kind)] = target
     reads, dotted = _legacy_names(tree, src.text)
-    reason = _unsafe_file(reads, targets, src.text)
+    reason = _unsafe_file(reads, targets, src.text) or file_hazard(analysis)
     if reason:
         return Declined(f"WN301/WN302 not fixed: {reason}")
-    rewritten = None if dotted else _by_statement(src, tree, targets, sites, reads)
+    aliases = _free_names(tree)
+    rewritten = (
+        None if dotted else _by_statement(src, tree, targets, sites, reads, aliases)
+    )
     if rewritten is None:
-        return _rewrite_whole(src, targets)
+        return _rewrite_whole(src, targets, aliases)
     return Fix(Applicability.UNSAFE, (src.whole(rewritten),), alone=True)
 
 
@@ -201,12 +206,14 @@ def _unsafe_file(
 
 
 def _rewrite_whole(
-    src: Source, targets: dict[tuple[int, int, str], _Target]
+    src: Source,
+    targets: dict[tuple[int, int, str], _Target],
+    aliases: dict[str, str] | None = None,
 ) -> Fix | Declined:
     """The migration as one libcst pass over the whole module: the reference
     the statement-wise rewrite must equal, and its fallback."""
     module = cst.parse_module(src.text)
-    context = CodemodContext()
+    context = _new_context(aliases)
     rewriter = _Rewriter(module, targets, context)
     new_module = MetadataWrapper(module).visit(rewriter)
     if rewriter.rewritten != len(targets):
@@ -277,6 +284,7 @@ def _by_statement(
     targets: dict[tuple[int, int, str], _Target],
     sites: list[tuple[_Target, ast.expr]],
     reads: list[ast.Attribute],
+    aliases: dict[str, str] | None = None,
 ) -> str | None:
     """The migrated text, libcst seeing only the statements involved; None
     where the file needs :func:`_rewrite_whole`: something this pass does
@@ -291,7 +299,7 @@ def _by_statement(
         if unit is None:
             return None
         work.setdefault(unit, []).append((target, node))
-    context = CodemodContext()
+    context = _new_context(aliases)
     pieces: list[_Piece] = []
     rewritten = 0
     hard: dict[_Unit, list[_Target]] = {}
@@ -329,7 +337,7 @@ def _plain_unit(
     the rewriter records them; None when one site needs libcst."""
     edits: list[_Piece] = []
     for target, node in found:
-        plain = _plain_edits(target, node, src)
+        plain = _plain_edits(target, node, src, _aliases(context))
         if plain is None:
             return None
         edits += plain
@@ -341,7 +349,7 @@ def _plain_unit(
             legacy, _, submodule = _NEW_SPELLING[target.code]
             asname = name.id if name.id != legacy else None
             RemoveImportsVisitor.remove_unused_import(context, tn.UTILS, legacy, asname)
-            AddImportsVisitor.add_needed_import(context, tn.UTILS, submodule)
+            _add_import(context, submodule)
     return edits
 
 
@@ -354,7 +362,10 @@ _NEW_SPELLING = {
 
 
 def _plain_edits(
-    target: _Target | None, node: ast.expr, src: Source
+    target: _Target | None,
+    node: ast.expr,
+    src: Source,
+    aliases: dict[str, str],
 ) -> list[_Piece] | None:
     """What :class:`_Rewriter` does to ``node``, as edits of the text, for
     the shapes where libcst's rendering of what it rebuilds is the source
@@ -373,21 +384,24 @@ def _plain_edits(
             return None  # the callee is in parentheses
         if src.segment(func) != target.text:
             return None  # its source is what the rewriter compares
-        spelled = _spelled(func, src, target.code)
+        spelled = _spelled(func, src, target.code, aliases)
         if spelled is None or target.code == "WN301":
             return spelled
         return _remover_edits(node, src, spelled)
     if src.segment(node) != target.text or _after_paren(node, src):
         return None
-    return _spelled(node, src, target.code)
+    return _spelled(node, src, target.code, aliases)
 
 
-def _spelled(node: ast.expr, src: Source, code: str) -> list[_Piece] | None:
+def _spelled(
+    node: ast.expr, src: Source, code: str, aliases: dict[str, str]
+) -> list[_Piece] | None:
     """``weight_norm`` -> ``parametrizations.weight_norm`` (and the
     remover's new name), keeping an ``nn.utils.`` prefix as written."""
     _, new, submodule = _NEW_SPELLING[code]
     if isinstance(node, ast.Name):
-        return [(src.start(node), src.end(node), f"{submodule}.{new}")]
+        name = aliases.get(submodule, submodule)
+        return [(src.start(node), src.end(node), f"{name}.{new}")]
     if not isinstance(node, ast.Attribute):
         return None
     at = src.end(node.value)
@@ -777,6 +791,93 @@ def _default_name(call: ast.Call) -> bool:
     return name is None or string_value(name) == tn.DEFAULT_WEIGHT_NAME
 
 
+_ALIASES = "wnlint.aliases"
+
+
+def _new_context(aliases: dict[str, str] | None) -> CodemodContext:
+    """A codemod context that carries the names the inserted imports use."""
+    context = CodemodContext()
+    context.scratch[_ALIASES] = dict(aliases or {})
+    return context
+
+
+def _aliases(context: CodemodContext) -> dict[str, str]:
+    return context.scratch.get(_ALIASES, {})
+
+
+def _add_import(context: CodemodContext, submodule: str) -> str:
+    """Ask for ``from torch.nn.utils import <submodule>`` (under its alias
+    where the name is taken); the name the rewritten code uses."""
+    alias = _aliases(context).get(submodule)
+    # The visitor merges repeated plain requests, not aliased ones.
+    asked = context.scratch.get(AddImportsVisitor.CONTEXT_KEY, [])
+    if alias is None or all(
+        (request.module_name, request.obj_name, request.alias)
+        != (tn.UTILS, submodule, alias)
+        for request in asked
+    ):
+        AddImportsVisitor.add_needed_import(context, tn.UTILS, submodule, alias)
+    return alias or submodule
+
+
+def _free_names(tree: ast.Module) -> dict[str, str]:
+    """An alias for each submodule the migration imports whose plain name
+    (``parametrizations``, ``parametrize``) the file binds or reads as
+    anything but that submodule: a parameter, a local, a function. Without
+    it the rewritten ``parametrizations.weight_norm(...)`` would call an
+    attribute of the user's value."""
+    wanted = {"parametrizations", "parametrize"}
+    taken: set[str] = set()
+    clash: set[str] = set()
+    for node in _nodes(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.arg):
+            names = [node.arg]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names = list(node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names = [node.name]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for imported in node.names:
+                bound = imported.asname or imported.name.split(".")[0]
+                taken.add(bound)
+                if bound in wanted and not _imports_submodule(node, imported, bound):
+                    clash.add(bound)
+            continue
+        else:
+            names = [
+                value
+                for field in ("name", "rest")
+                if isinstance(value := getattr(node, field, None), str)
+                and isinstance(node, ast.pattern)
+            ]
+        taken.update(names)
+        clash.update(wanted.intersection(names))
+    out = {}
+    for submodule in sorted(clash):
+        alias = f"torch_{submodule}"
+        n = 2
+        while alias in taken:
+            alias = f"torch_{submodule}_{n}"
+            n += 1
+        taken.add(alias)
+        out[submodule] = alias
+    return out
+
+
+def _imports_submodule(
+    node: ast.Import | ast.ImportFrom, alias: ast.alias, bound: str
+) -> bool:
+    """The import binds ``bound`` to ``torch.nn.utils.<bound>`` itself."""
+    if isinstance(node, ast.ImportFrom):
+        return node.level == 0 and node.module == tn.UTILS and alias.name == bound
+    return alias.asname == bound and alias.name == f"{tn.UTILS}.{bound}"
+
+
 class _Rewriter(cst.CSTTransformer):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
@@ -813,8 +914,8 @@ class _Rewriter(cst.CSTTransformer):
                 value=cst.Attribute(value=func.value, attr=cst.Name(submodule)),
                 attr=cst.Name(new),
             )
-        AddImportsVisitor.add_needed_import(self.context, tn.UTILS, submodule)
-        return cst.Attribute(value=cst.Name(submodule), attr=cst.Name(new))
+        name = _add_import(self.context, submodule)
+        return cst.Attribute(value=cst.Name(name), attr=cst.Name(new))
 
     def _drop_legacy_import(self, func: cst.BaseExpression, legacy: str) -> None:
         if isinstance(func, cst.Name):

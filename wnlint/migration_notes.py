@@ -1,0 +1,224 @@
+"""What a WN301/WN302 migration breaks outside the files it rewrites.
+
+The migration of a file is declined when the file itself depends on the
+legacy API's names or behaviour (see
+:mod:`wnlint.rules._migration_hazards`). Other files of the code base can
+depend on them too, and no per-file fix sees them. After a ``fix`` run
+that migrated something, the files of the run are read once more for
+three such dependencies, each reported as a warning note on the file that
+holds it (the migration stands; the note says what to change):
+
+* a loader that keeps only the checkpoint keys the model already has and
+  loads with ``strict=False`` (stable-audio-tools' ``copy_state_dict``):
+  legacy ``weight_g``/``weight_v`` keys are dropped before torch's
+  key-conversion hook can see them, and the migrated layers silently keep
+  their initial weights;
+* whole-object pickling (``torch.save(model)``) of a class that a migrated
+  sibling module defines and normalizes: it raises ``RuntimeError`` once
+  the module is parametrized;
+* ``"weight_g"``/``"weight_v"`` spelled as strings (state-dict keys,
+  ``hasattr``) beside a migrated module, in its own directory: conversion
+  scripts and loaders that no longer match the keys.
+
+Files are read from disk, so in a writing run the migrated siblings are
+already rewritten: pickled modules are traced through both APIs.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterable
+
+from wnlint import torchnames as tn
+from wnlint.analysis import FileAnalysis
+from wnlint.pickling import applied_to, module_pickles
+from wnlint.syntax import child_nodes, string_value
+
+#: The fix codes whose application makes a file migrated.
+MIGRATION_CODES = frozenset({"WN301", "WN302"})
+_PICKLE_WORDS = (b".save(", b"import save", b"pickle", b"dill", b"joblib")
+_LEGACY_WORDS = tuple(name.encode() for name in tn.LEGACY_TO_PARAMETRIZED)
+_NORMED_BY_EITHER = tn.LEGACY_WEIGHT_NORM | tn.PARAMETRIZATIONS_WEIGHT_NORM
+
+
+def project_notes(
+    migrated: Iterable[str], files: Iterable[str]
+) -> dict[str, list[str]]:
+    """Warning notes per file of ``files`` for what the migration of the
+    files ``migrated`` breaks there (empty when nothing was migrated)."""
+    done = {os.path.abspath(p) for p in migrated}
+    if not done:
+        return {}
+    dirs = {os.path.dirname(p) for p in done}
+    notes: dict[str, list[str]] = {}
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue  # the fix run reported it already
+        here = os.path.abspath(path)
+        found = _file_notes(
+            data, path, here in done, os.path.dirname(here) in dirs, done
+        )
+        if found:
+            notes[path] = found
+    return notes
+
+
+def _file_notes(
+    data: bytes, path: str, is_migrated: bool, beside: bool, done: set[str]
+) -> list[str]:
+    loads = b"load_state_dict" in data and b"strict" in data
+    pickles = not is_migrated and any(w in data for w in _PICKLE_WORDS)
+    strings = beside and not is_migrated and any(w in data for w in _LEGACY_WORDS)
+    if not (loads or pickles or strings):
+        return []
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # check reports what does not parse
+    out: list[str] = []
+    if loads:
+        out += _filtered_loads(tree)
+    if pickles:
+        out += _pickled_migrated(FileAnalysis(tree, path), done)
+    if strings:
+        out += _legacy_strings(tree)
+    return out
+
+
+def _nodes(root: ast.AST) -> list[ast.AST]:
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(child_nodes(node))
+    return out
+
+
+def _filtered_loads(tree: ast.Module) -> list[str]:
+    """``m.load_state_dict(kept, strict=False)`` where ``kept`` is built
+    from ``m``'s own keys: ``kept = m.state_dict()`` then updated from the
+    checkpoint, or a comprehension keeping the keys found in
+    ``m.state_dict()``. Legacy keys never reach torch's conversion hook."""
+    out = []
+    for func in _nodes(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        nodes = _nodes(func)
+        for call in nodes:
+            if not (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "load_state_dict"
+                and call.args
+                and _strict_false(call)
+            ):
+                continue
+            owner = ast.dump(call.func.value)
+            own = _own_state_names(nodes, owner)
+            arg = call.args[0]
+            if (isinstance(arg, ast.Name) and arg.id in own) or _keeps_own_keys(
+                arg, owner, own
+            ):
+                out.append(
+                    f"warning: line {call.lineno} loads a checkpoint filtered by "
+                    "the model's own keys with strict=False: after the WN301 "
+                    "migration, the weight_g/weight_v entries of checkpoints "
+                    "saved before it are dropped here and those layers keep "
+                    "their initial weights; pass the legacy keys through (torch "
+                    "converts them when loading)"
+                )
+    return out
+
+
+def _is_state_of(value: ast.expr, owner: str) -> bool:
+    """``<owner>.state_dict()`` (or its ``.copy()``)."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+        return False
+    if value.func.attr == "copy":
+        return _is_state_of(value.func.value, owner)
+    return (
+        value.func.attr == "state_dict"
+        and not value.args
+        and ast.dump(value.func.value) == owner
+    )
+
+
+def _own_state_names(nodes: list[ast.AST], owner: str) -> set[str]:
+    """Names bound to ``<owner>.state_dict()`` in the function."""
+    return {
+        node.targets[0].id
+        for node in nodes
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _is_state_of(node.value, owner)
+    }
+
+
+def _keeps_own_keys(value: ast.expr, owner: str, own: set[str]) -> bool:
+    """A comprehension that keeps the keys found in ``owner``'s state."""
+    if not isinstance(value, ast.DictComp):
+        return False
+    for gen in value.generators:
+        for test in gen.ifs:
+            if not isinstance(test, ast.Compare):
+                continue
+            for op, right in zip(test.ops, test.comparators):
+                if not isinstance(op, ast.In):
+                    continue
+                for part in _nodes(right):
+                    if (isinstance(part, ast.Name) and part.id in own) or (
+                        isinstance(part, ast.expr) and _is_state_of(part, owner)
+                    ):
+                        return True
+    return False
+
+
+def _strict_false(call: ast.Call) -> bool:
+    return any(
+        k.arg == "strict"
+        and isinstance(k.value, ast.Constant)
+        and k.value.value is False
+        for k in call.keywords
+    )
+
+
+def _pickled_migrated(analysis: FileAnalysis, done: set[str]) -> list[str]:
+    out = []
+    for pickled in module_pickles(analysis):
+        found = applied_to(analysis, pickled, _NORMED_BY_EITHER)
+        if found is None or found.path not in done:
+            continue
+        out.append(
+            f"warning: `{pickled.how}` on line {pickled.call.lineno} pickles "
+            f"{found.holder} whole, which the migrated "
+            f"{os.path.basename(found.path)} normalizes with the parametrizations "
+            "API: this raises RuntimeError; save its state_dict() instead"
+        )
+    return out
+
+
+def _legacy_strings(tree: ast.Module) -> list[str]:
+    lines = sorted(
+        {
+            node.lineno
+            for node in _nodes(tree)
+            if isinstance(node, ast.Constant)
+            and any(
+                (string_value(node) or "").split(".")[-1] == name
+                for name in tn.LEGACY_TO_PARAMETRIZED
+            )
+        }
+    )
+    if not lines:
+        return []
+    shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+    return [
+        f"warning: weight_g/weight_v named as strings (line {shown}) beside a "
+        "migrated module: its keys and attributes are now "
+        "parametrizations.weight.original0/original1"
+    ]

@@ -1,0 +1,222 @@
+"""What the WN301/WN302 migration would break in the file it rewrites.
+
+The migration renames the attribute reads it can see (``m.weight_g`` ->
+``m.parametrizations.weight.original0``) and the calls it is asked to. Code
+that reaches the same things another way keeps running after the rewrite
+and silently does something else, so the migration of such a file is
+declined, with the line and the reason:
+
+* **whole-object pickling** of a module the file normalizes with the legacy
+  API (``torch.save(model)``, ``pickle.dump``, ``torch.package``): legacy
+  weight norm pickles, a parametrized module raises ``RuntimeError``;
+* **names as strings**: ``hasattr``/``getattr``/``setattr``/``delattr``
+  with ``"weight_g"``/``"weight_v"`` (the rename does not reach them:
+  ``hasattr`` turns False, ``getattr`` raises), and state-dict keys spelled
+  with them (``k.endswith("weight_g")``, ``sd["conv.weight_v"]``): the
+  keys become ``parametrizations.weight.original0``/``original1``;
+* **torch's** ``WeightNorm`` **hook class**, imported or tested by name
+  (``isinstance(hook, WeightNorm)``, ``type(hook).__name__ ==
+  "WeightNorm"``): migrated modules have no such hook, the test turns False;
+* **an explicit choice of the legacy API**: a legacy call in a branch of
+  a function that also applies the parametrizations API (a
+  ``weight_norm="legacy"`` mode, a fallback for old torch). Rewriting the
+  branch removes the choice the code offers.
+
+Hazards in *other* files (a loader that filters a checkpoint by the
+model's own keys, a script that pickles a class this file defines) are the
+business of :func:`wnlint.migration_notes.project_notes`.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterator
+
+from wnlint import torchnames as tn
+from wnlint.analysis import FileAnalysis, Site
+from wnlint.pickling import applied_to, module_pickles
+from wnlint.resolve import resolve, resolves_only_to
+from wnlint.syntax import child_nodes
+
+#: The attribute names the rename covers, as strings can spell them.
+_LEGACY_NAMES = tuple(tn.LEGACY_TO_PARAMETRIZED)
+_ATTR_BUILTINS = frozenset({"hasattr", "getattr", "setattr", "delattr"})
+#: torch's hook class of the legacy API, and the module that defines it.
+_HOOK_CLASS = tn.WEIGHT_NORM_HOOK_CLASS
+_HOOK_MODULE = tn.WEIGHT_NORM_HOOK_MODULE
+_HOOK_NAMES = tn.WEIGHT_NORM_HOOK
+
+
+def file_hazard(analysis: FileAnalysis) -> str | None:
+    """The first reason, with its line, not to migrate this file; None when
+    nothing in it depends on what the migration changes."""
+    for check in (_legacy_choice, _string_names, _hook_class, _pickled):
+        reason = check(analysis)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _nodes(root: ast.AST) -> Iterator[ast.AST]:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child_nodes(node))
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """ids of the docstring constants: prose may name ``weight_g``."""
+    out = set()
+    for node in _nodes(tree):
+        if isinstance(
+            node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        ):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+            ):
+                out.add(id(body[0].value))
+    return out
+
+
+def _names_legacy_attr(text: str) -> str | None:
+    """The legacy attribute a string spells as a name or a key's last part
+    (``"weight_g"``, ``"conv.weight_v"``, ``"_weight_g"`` is not one)."""
+    for name in _LEGACY_NAMES:
+        if text == name or text.endswith("." + name):
+            return name
+    return None
+
+
+def _string_names(analysis: FileAnalysis) -> str | None:
+    docstrings = _docstrings(analysis.tree)
+    attr_calls: dict[int, ast.Call] = {}
+    for site in analysis.calls:
+        call: ast.Call = site.node  # type: ignore[assignment]
+        func = call.func
+        if (
+            isinstance(func, ast.Name)
+            and func.id in _ATTR_BUILTINS
+            and len(call.args) >= 2
+            and not resolve(func, site.scope)  # the builtin: bound nowhere
+        ):
+            attr_calls[id(call.args[1])] = call
+    found: list[tuple[int, str]] = []
+    for node in _nodes(analysis.tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        if id(node) in docstrings:
+            continue
+        name = _names_legacy_attr(node.value)
+        if name is None:
+            continue
+        holder = attr_calls.get(id(node))
+        if holder is not None:
+            builtin = holder.func.id  # type: ignore[attr-defined]
+            found.append(
+                (
+                    node.lineno,
+                    f'`{builtin}(..., "{name}")` on line {node.lineno} does not '
+                    "follow the rename (the attribute becomes "
+                    f"parametrizations.weight.{tn.LEGACY_TO_PARAMETRIZED[name]}"
+                    + (
+                        '; test `parametrize.is_parametrized(m, "weight")` instead'
+                        if builtin == "hasattr"
+                        else ""
+                    )
+                    + ")",
+                )
+            )
+        else:
+            found.append(
+                (
+                    node.lineno,
+                    f'the string "{node.value}" on line {node.lineno} handles '
+                    f"the legacy `{name}` by name (a state-dict key after the "
+                    "migration ends in "
+                    f"parametrizations.weight.{tn.LEGACY_TO_PARAMETRIZED[name]})",
+                )
+            )
+    if not found:
+        return None
+    return min(found)[1] + "; rewrite it by hand"
+
+
+def _hook_class(analysis: FileAnalysis) -> str | None:
+    """``WeightNorm`` imported, referenced, or compared by name."""
+    for site in analysis.references:
+        if resolves_only_to(site.node, site.scope, _HOOK_NAMES):
+            return (
+                f"line {site.node.lineno} uses torch's WeightNorm hook class, "
+                "which migrated modules no longer carry; rewrite it by hand"
+            )
+    for node in _nodes(analysis.tree):
+        if isinstance(node, ast.ImportFrom) and node.module == _HOOK_MODULE:
+            if any(alias.name == _HOOK_CLASS for alias in node.names):
+                return (
+                    f"line {node.lineno} imports torch's WeightNorm hook class, "
+                    "which migrated modules no longer carry; rewrite it by hand"
+                )
+        elif isinstance(node, ast.Compare):
+            for part in (node.left, *node.comparators):
+                if isinstance(part, ast.Constant) and part.value in (
+                    _HOOK_CLASS,
+                    _HOOK_MODULE,
+                ):
+                    return (
+                        f"line {node.lineno} recognizes torch's WeightNorm hook "
+                        "by name, which migrated modules no longer carry; "
+                        "rewrite it by hand"
+                    )
+    return None
+
+
+def _legacy_choice(analysis: FileAnalysis) -> str | None:
+    """A legacy call in an ``if`` branch of a function (or module body)
+    that also applies the parametrizations API: the code chooses."""
+    new_api: dict[int, int] = {}  # id(scope) -> first line of a new-API call
+    legacy: list[Site] = []
+    for site in analysis.calls:
+        func = site.node.func  # type: ignore[attr-defined]
+        if resolves_only_to(func, site.scope, tn.PARAMETRIZATIONS_WEIGHT_NORM):
+            new_api.setdefault(id(site.scope), site.node.lineno)
+        elif resolves_only_to(func, site.scope, tn.LEGACY_WEIGHT_NORM):
+            legacy.append(site)
+    for site in legacy:
+        other = new_api.get(id(site.scope))
+        branch = any(
+            kind in ("if", "else") and scope is site.scope
+            for kind, _, scope in site.guards
+        )
+        if other is not None and branch:
+            return (
+                f"line {site.node.lineno} applies the legacy API in a branch, "
+                f"beside the parametrizations API on line {other} (an explicit "
+                "legacy mode, or a fallback for old torch): the migration would "
+                "remove that choice; migrate it by hand"
+            )
+    return None
+
+
+def _pickled(analysis: FileAnalysis) -> str | None:
+    """A whole-object pickle of a module this file normalizes with the
+    legacy API (here, not in a sibling module: that file is migrated, or
+    reported, on its own)."""
+    for pickled in module_pickles(analysis):
+        found = applied_to(analysis, pickled, tn.LEGACY_WEIGHT_NORM)
+        if found is None:
+            continue
+        here = os.path.abspath(analysis.path) if analysis.path else None
+        if found.path is not None and found.path != here:
+            continue
+        return (
+            f"`{pickled.how}` on line {pickled.call.lineno} pickles a module "
+            f"normed on line {found.line} whole: a parametrized module raises "
+            '"RuntimeError: Serialization of parametrized modules is only '
+            'supported through state_dict()"; save its state_dict() first'
+        )
+    return None
