@@ -120,8 +120,11 @@ def _filtered_loads(tree: ast.Module) -> list[str]:
             owner = ast.dump(call.func.value)
             own = _own_state_names(nodes, owner)
             arg = call.args[0]
-            if (isinstance(arg, ast.Name) and arg.id in own) or _keeps_own_keys(
-                arg, owner, own
+            values = [arg]
+            if isinstance(arg, ast.Name):
+                values += _bound_values(nodes, arg.id)
+            if (isinstance(arg, ast.Name) and arg.id in own) or any(
+                _keeps_own_keys(value, owner, own) for value in values
             ):
                 out.append(
                     f"warning: line {call.lineno} loads a checkpoint filtered by "
@@ -145,6 +148,18 @@ def _is_state_of(value: ast.expr, owner: str) -> bool:
         and not value.args
         and ast.dump(value.func.value) == owner
     )
+
+
+def _bound_values(nodes: list[ast.AST], name: str) -> list[ast.expr]:
+    """What ``name = ...`` statements of the function assign to it."""
+    return [
+        node.value
+        for node in nodes
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == name
+    ]
 
 
 def _own_state_names(nodes: list[ast.AST], owner: str) -> set[str]:
@@ -193,11 +208,14 @@ def _pickled_migrated(analysis: FileAnalysis, done: set[str]) -> list[str]:
         found = applied_to(analysis, pickled, _NORMED_BY_EITHER)
         if found is None or found.path not in done:
             continue
+        obj = ast.unparse(found.part or pickled.obj)
+        if len(obj) > 40:
+            obj = obj[:37] + "..."
         out.append(
             f"warning: `{pickled.how}` on line {pickled.call.lineno} pickles "
-            f"{found.holder} whole, which the migrated "
-            f"{os.path.basename(found.path)} normalizes with the parametrizations "
-            "API: this raises RuntimeError; save its state_dict() instead"
+            f"`{obj}` whole, and the migrated {os.path.basename(found.path)} "
+            f"normalizes {found.holder} with the parametrizations API: this "
+            "raises RuntimeError; save its state_dict() instead"
         )
     return out
 

@@ -50,17 +50,39 @@ class LegacyWeightNorm(Rule):
     ## Fix safety
     The replacement takes the same arguments `(module, name="weight",
     dim=0)` with the same `dim` semantics, and checkpoints saved with the old
-    API still load (the new API's load hook renames `weight_g`/`weight_v`
-    to `parametrizations.weight.original0/original1`). The fix is unsafe all
-    the same: state_dict keys change, so a consumer still on the old API
-    cannot load new checkpoints; `module.weight_g`/`weight_v` reads elsewhere
-    raise `AttributeError` (the fix rewrites those in the same file to
-    `parametrizations.weight.original0`/`original1`);
-    `torch.nn.utils.remove_weight_norm` on the new module raises `ValueError`
-    (so the fix rewrites WN302's calls in the same pass, or leaves the file
-    alone); and `torch.save(module)` of a parametrized module raises
-    `RuntimeError: Serialization of parametrized modules is only supported
-    through state_dict()`.
+    API still load strictly (the new API's load hook renames
+    `weight_g`/`weight_v` to `parametrizations.weight.original0/original1`).
+    The fix is unsafe all the same, and the migration breaks:
+    - **whole-module pickling**: `torch.save(model)`, `pickle`, `dill`,
+      `torch.package` of a parametrized module (or of anything holding one)
+      raise `RuntimeError: Serialization of parametrized modules is only
+      supported through state_dict()`, where the legacy module pickled fine;
+      `copy.deepcopy` still works;
+    - **the state_dict keys**: a consumer still on the old API cannot load
+      new checkpoints, and code that handles the keys by name
+      (`k.endswith("weight_g")`) or loads a checkpoint filtered by the
+      model's own keys with `strict=False` silently loses the legacy
+      entries;
+    - **names read as strings**: `hasattr(m, "weight_g")` turns False,
+      `getattr(m, "weight_v")` raises, and tests for torch's `WeightNorm`
+      hook stop finding it (`module.weight_g`/`weight_v` attribute reads are
+      rewritten to `parametrizations.weight.original0`/`original1`);
+    - **removers**: `torch.nn.utils.remove_weight_norm` on the new module
+      raises `ValueError`, so WN302's calls are rewritten in the same pass.
+
+    So the migration of a file is declined, with the line and the reason,
+    when the file pickles a module it normalizes, spells
+    `"weight_g"`/`"weight_v"` as strings, uses the `WeightNorm` hook class,
+    or chooses between the two APIs (a `weight_norm="legacy"` mode, a
+    fallback for old torch); and after a run that migrated files, the other
+    files of the run that load a checkpoint filtered by the model's own keys
+    with `strict=False`, pickle a class a migrated sibling defines, or name
+    `weight_g`/`weight_v` beside a migrated module get a warning. Pickling
+    through a base class of another package (descript-audio-codec's
+    `DAC.save` comes from `audiotools`) is beyond what one project's source
+    shows: save `state_dict()` instead before migrating. The imports the fix
+    inserts take an alias (`torch_parametrizations`) where the file already
+    uses the name for something else.
 
     ## Known problems
     Not flagged: names that may also be bound to the new API (a try/except

@@ -1,0 +1,171 @@
+"""The migration hazards in torch: what the WN301/WN302 migration would do
+to each ``fixtures/hazards`` file if it did not decline (the migration is
+run with its hazard checks switched off), and that the warned-about
+checkpoint loader really loses the weights while a plain load keeps them.
+Runs on CUDA when available, else on the CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import itertools
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+from conftest import FIXTURES, run_cli
+from torch.nn.utils import parametrize
+
+import wnlint.rules._legacy_migration as migration
+
+HAZARDS = FIXTURES / "hazards"
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # legacy API
+REFUSED = "Serialization of parametrized modules is only supported through state_dict"
+_names = itertools.count()
+
+
+def _load(path: Path) -> ModuleType:
+    """Import one file, or a package directory, under a fresh name."""
+    name = f"wnlint_hazard_{next(_names)}"
+    if path.is_dir():
+        spec = importlib.util.spec_from_file_location(
+            name, path / "__init__.py", submodule_search_locations=[str(path)]
+        )
+    else:
+        spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the legacy API's
+        spec.loader.exec_module(module)
+    return module
+
+
+def _submodule(package: ModuleType, name: str) -> ModuleType:
+    return importlib.import_module(f"{package.__name__}.{name}")
+
+
+def _migrated_anyway(tmp_path: Path, name: str, monkeypatch) -> ModuleType:
+    """The fixture as the migration would rewrite it without its checks."""
+    target = tmp_path / name
+    shutil.copy(HAZARDS / name, target)
+    with monkeypatch.context() as patch:
+        patch.setattr(migration, "file_hazard", lambda analysis: None)
+        result = run_cli("fix", "--unsafe-fixes", name, cwd=tmp_path)
+    assert "WN301 x" in result.stderr or "parametrizations" in target.read_text()
+    assert "parametrizations" in target.read_text()
+    return _load(target)
+
+
+def test_pickling_a_migrated_module_raises(tmp_path, monkeypatch, device):
+    original = _load(HAZARDS / "pickled_model.py")
+    original.Generator().to(device).save(io.BytesIO())  # legacy weight norm pickles
+    migrated = _migrated_anyway(tmp_path, "pickled_model.py", monkeypatch)
+    model = migrated.Generator().to(device)
+    with pytest.raises(RuntimeError, match=REFUSED):
+        model.save(io.BytesIO())
+    # The remedy the decline note names: the state_dict saves and restores.
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    again = migrated.Generator().to(device)
+    again.load_state_dict(torch.load(buffer))
+    x = torch.randn(1, 2, 5, device=device)
+    assert torch.equal(again(x), model(x))
+
+
+def test_hasattr_weight_g_turns_false_and_the_remover_never_runs(
+    tmp_path, monkeypatch, device
+):
+    original = _load(HAZARDS / "hasattr_names.py")
+    conv = original.build().to(device)
+    assert original.is_weight_normed(conv)
+    assert not hasattr(original.strip(conv), "weight_g")  # removed
+    migrated = _migrated_anyway(tmp_path, "hasattr_names.py", monkeypatch)
+    conv = migrated.build().to(device)
+    assert not migrated.is_weight_normed(conv)  # silently False
+    assert parametrize.is_parametrized(migrated.strip(conv), "weight")  # kept
+    # What the note suggests instead answers as the original did.
+    assert parametrize.is_parametrized(conv, "weight")
+
+
+def test_getattr_weight_v_raises(tmp_path, monkeypatch, device):
+    original = _load(HAZARDS / "getattr_names.py")
+    assert original.Head().to(device).direction().shape == (2, 4)
+    migrated = _migrated_anyway(tmp_path, "getattr_names.py", monkeypatch)
+    with pytest.raises(AttributeError, match="weight_v"):
+        migrated.Head().to(device).direction()
+
+
+def test_the_weight_norm_hook_is_no_longer_found(tmp_path, monkeypatch, device):
+    original = _load(HAZARDS / "weight_norm_hook.py")
+    assert len(original.weight_norm_hooks(original.build().to(device))) == 1
+    migrated = _migrated_anyway(tmp_path, "weight_norm_hook.py", monkeypatch)
+    assert migrated.weight_norm_hooks(migrated.build().to(device)) == []
+
+
+def test_the_legacy_mode_would_build_the_new_api(tmp_path, monkeypatch, device):
+    original = _load(HAZARDS / "legacy_mode.py")
+    legacy = original.positional_conv(2, weight_norm="legacy").to(device)
+    assert {"weight_g", "weight_v"} <= set(legacy.state_dict())
+    migrated = _migrated_anyway(tmp_path, "legacy_mode.py", monkeypatch)
+    legacy = migrated.positional_conv(2, weight_norm="legacy").to(device)
+    assert "weight_g" not in legacy.state_dict()  # "legacy" no longer is
+
+
+def test_state_dict_keys_by_name_stop_matching(tmp_path, monkeypatch, device):
+    original = _load(HAZARDS / "state_dict_keys.py")
+    sd = original.Discriminator().to(device).state_dict()
+    assert set(original.drop_weight_norm_keys(sd)) == {"conv.bias"}
+    migrated = _migrated_anyway(tmp_path, "state_dict_keys.py", monkeypatch)
+    sd = migrated.Discriminator().to(device).state_dict()
+    assert set(migrated.drop_weight_norm_keys(sd)) == set(sd)  # drops nothing
+
+
+def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(tmp_path, device):
+    """The warned-about loader: after the real migration of ``model.py``
+    (the one ``fix`` writes), ``copy_state_dict`` drops the legacy keys and
+    the layer keeps its random initial weights; loading the checkpoint as
+    it is converts the keys and gives the original outputs exactly."""
+    torch.manual_seed(0)
+    original = _load(HAZARDS / "checkpoint_filter")
+    source_model = _submodule(original, "model").Vocoder().to(device)
+    checkpoint = source_model.state_dict()
+    assert {"conv.weight_g", "conv.weight_v"} <= set(checkpoint)
+
+    root = tmp_path / "checkpoint_filter"
+    shutil.copytree(HAZARDS / "checkpoint_filter", root)
+    result = run_cli("fix", "--unsafe-fixes", ".", cwd=root)
+    assert "utils.py: warning: line 12 loads a checkpoint filtered" in result.stderr
+    migrated = _load(root)
+    Vocoder = _submodule(migrated, "model").Vocoder
+    copy_state_dict = _submodule(migrated, "utils").copy_state_dict
+
+    x = torch.randn(1, 2, 7, device=device)
+    expected = source_model(x)
+    torch.manual_seed(1)
+    filtered = Vocoder().to(device)
+    copy_state_dict(filtered, checkpoint)
+    assert (filtered(x) - expected).abs().max() > 1e-3  # silently wrong
+    plain = Vocoder().to(device)
+    plain.load_state_dict(checkpoint)  # torch converts weight_g/weight_v
+    assert torch.equal(plain(x), expected)
+
+
+def test_pickling_a_class_migrated_in_a_sibling_raises(tmp_path, device):
+    """The warned-about pickle in ``train.py`` after ``fix`` migrated
+    ``layers.py``: it worked before, it raises now."""
+    original = _load(HAZARDS / "pickled_elsewhere")
+    _submodule(original, "train").export(io.BytesIO())
+    root = tmp_path / "pickled_elsewhere"
+    shutil.copytree(HAZARDS / "pickled_elsewhere", root)
+    result = run_cli("fix", "--unsafe-fixes", ".", cwd=root)
+    assert "train.py: warning: `torch.save` on line 11" in result.stderr
+    migrated = _load(root)
+    with pytest.raises(RuntimeError, match=REFUSED):
+        _submodule(migrated, "train").export(io.BytesIO())
