@@ -33,7 +33,8 @@ from collections.abc import Iterable
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.pickling import applied_to, module_pickles
-from wnlint.syntax import child_nodes, string_value
+from wnlint.summaries import imports_sibling_mentioning
+from wnlint.syntax import child_nodes, own_nodes, string_value
 
 #: The fix codes whose application makes a file migrated.
 MIGRATION_CODES = frozenset({"WN301", "WN302"})
@@ -70,8 +71,19 @@ def project_notes(
 def _file_notes(
     data: bytes, path: str, is_migrated: bool, beside: bool, done: set[str]
 ) -> list[str]:
-    loads = b"load_state_dict" in data and b"strict" in data
-    pickles = not is_migrated and any(w in data for w in _PICKLE_WORDS)
+    loads = (
+        b"load_state_dict" in data
+        and (b"strict=False" in data or b"strict = False" in data)
+        and b".state_dict()" in data
+    )
+    # A pickled class normed elsewhere comes from a sibling module that
+    # spells weight norm (as WN304's prefilter reads it).
+    pickles = (
+        not is_migrated
+        and (b"save" in data or b"dump" in data)  # every pickler spells one
+        and any(w in data for w in _PICKLE_WORDS)
+        and imports_sibling_mentioning(data, path, b"weight_norm")
+    )
     strings = beside and not is_migrated and any(w in data for w in _LEGACY_WORDS)
     if not (loads or pickles or strings):
         return []
@@ -103,11 +115,14 @@ def _filtered_loads(tree: ast.Module) -> list[str]:
     from ``m``'s own keys: ``kept = m.state_dict()`` then updated from the
     checkpoint, or a comprehension keeping the keys found in
     ``m.state_dict()``. Legacy keys never reach torch's conversion hook."""
-    out = []
-    for func in _nodes(tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        nodes = _nodes(func)
+    out: list[str] = []
+    functions = [
+        node
+        for node in _nodes(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    for func in functions:
+        nodes = list(own_nodes(func))
         for call in nodes:
             if not (
                 isinstance(call, ast.Call)
