@@ -433,3 +433,26 @@ def test_symlink_loops_are_reported_on_stderr(tmp_path):
     for name in ("loop.py", "a.py", "b.py"):
         assert f"warning: ./{name}: cannot examine: symlink loop" in result.stderr
     assert "1 files checked" in result.stderr or "of 1 files" in result.stderr
+
+
+def test_gitignore_double_star_info_exclude_and_dir_only(tmp_path):
+    from wnlint.gitignore import GitIgnore
+
+    write(
+        tmp_path,
+        {
+            ".git/info/exclude": "local.py\n",
+            ".gitignore": "**/cache/**\ndocs/**/gen_*.py\nout/\na/b.py\n",
+        },
+    )
+    ignore = GitIgnore()
+
+    def ignored(name: str, is_dir: bool = False) -> bool:
+        return ignore.ignored(str(tmp_path / name), is_dir)
+
+    assert ignored("local.py") and ignored("deep/local.py")
+    assert ignored("x/cache/m.py") and ignored("cache/m.py")
+    assert ignored("docs/gen_a.py") and ignored("docs/x/y/gen_a.py")
+    assert not ignored("docs/x/keep.py")
+    assert ignored("out", is_dir=True) and not ignored("out")  # directories only
+    assert ignored("a/b.py") and not ignored("z/a/b.py")  # anchored by its `/`
