@@ -23,6 +23,7 @@ expectation.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib.util
 import io
@@ -136,9 +137,63 @@ def load_fixture(name: str) -> ModuleType:
     return module
 
 
+def _have_torch() -> bool:
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+HAVE_TORCH = _have_torch()
+NO_TORCH_REASON = (
+    "torch is not installed: the runtime tests need it "
+    "(pip install torch, then pip install -e '.[test]')"
+)
+#: For tests that import torch inside the test function.
+needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason=NO_TORCH_REASON)
+
+
+def _imports_torch(path: Path) -> bool:
+    """Whether a test module imports torch at its top level."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(name.split(".")[0] == "torch" for name in names):
+            return True
+    return False
+
+
+class _SkippedWithoutTorch(pytest.Module):
+    """A test module that needs torch, collected as one skip with a reason
+    instead of an ImportError at collection."""
+
+    def collect(self):
+        pytest.skip(f"{self.path.name}: {NO_TORCH_REASON}", allow_module_level=True)
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    """Without torch, the runtime tests (``test_runtime_*.py``) and any test
+    module that imports torch are skipped; the static suite still runs."""
+    if HAVE_TORCH:
+        return None
+    if module_path.name.startswith("test_runtime_") or _imports_torch(module_path):
+        return _SkippedWithoutTorch.from_parent(parent, path=module_path)
+    return None
+
+
 @pytest.fixture(scope="session")
 def device():
     """CUDA when this machine has it, otherwise the CPU."""
+    if not HAVE_TORCH:
+        pytest.skip(NO_TORCH_REASON)
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, run_module
@@ -85,3 +87,52 @@ def test_pre_commit_hook_entries_run():
         command = entry.split()
         result = run_module(command[0], *command[1:], "--help")
         assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_build_requires_the_setuptools_that_reads_the_license_string():
+    build = _pyproject()["build-system"]
+    assert build["requires"] == ["setuptools>=77; python_version >= '3.9'"]
+    assert build["build-backend"] == "wnlint_build"
+    (path,) = build["backend-path"]
+    assert (ROOT / path / "wnlint_build.py").is_file()
+    manifest = (ROOT / "MANIFEST.in").read_text(encoding="utf-8")
+    assert f"include {path}/wnlint_build.py" in manifest.splitlines()
+
+
+def test_tomli_is_the_only_conditional_dependency():
+    dependencies = _pyproject()["project"]["dependencies"]
+    assert "tomli>=1.1; python_version < '3.11'" in dependencies
+
+
+def _import_backend(version: str) -> subprocess.CompletedProcess:
+    code = (
+        "import sys\n"
+        f"sys.version_info = {version}\n"
+        "sys.path.insert(0, 'build_backend')\n"
+        "import wnlint_build\n"
+        "print(wnlint_build.build_wheel.__module__)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_build_backend_refuses_python_38_with_the_python_floor():
+    result = _import_backend("(3, 8, 18, 'final', 0)")
+    assert result.returncode == 1
+    assert result.stderr == "wnlint requires Python >= 3.9; this is Python 3.8.18\n"
+
+
+def test_the_build_backend_is_setuptools_elsewhere():
+    result = _import_backend("sys.version_info")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "setuptools.build_meta"

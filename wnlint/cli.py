@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from wnlint import __version__
+from wnlint.config import Resolved, Resolver, check_codes, overrides_from_args
 from wnlint.engine import (
     SYSTEM_CODES,
     Linter,
+    Report,
     UsageError,
     default_jobs,
-    select_rules,
+    lint_files,
 )
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
@@ -49,7 +51,7 @@ exit status: 0 no findings, 1 findings, 2 usage or internal error
 (`check`: a WN003 finding; `fix`: a file it could not fix for a reason of
 its own, or could not write).
 Lines ending in `# noqa` or `# noqa: WN301` are skipped, as under flake8.
-The same rules run as a flake8 plugin: flake8 --select WN
+The same rules run as a flake8 plugin: flake8 --extend-select WN
 """
 
 
@@ -73,6 +75,105 @@ def _codes(value: str) -> list[str]:
     return [part.strip().upper() for part in value.split(",") if part.strip()]
 
 
+def _patterns(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _selection_options(command: argparse.ArgumentParser) -> None:
+    """The options ``check`` and ``fix`` share: which rules, which files,
+    which configuration (each overrides its ``[tool.wnlint]`` key)."""
+    command.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or directories (default: .), or - for stdin; directories "
+        "are searched for *.py, skipping the excluded paths",
+    )
+    codes = command.add_argument_group("rule selection")
+    codes.add_argument(
+        "--select",
+        type=_codes,
+        metavar="CODES",
+        help="comma-separated code prefixes to enable, e.g. WN301,WN1 "
+        "(default: every rule that is on by default)",
+    )
+    codes.add_argument(
+        "--extend-select",
+        type=_codes,
+        default=[],
+        metavar="CODES",
+        help="code prefixes to enable on top of the selection",
+    )
+    codes.add_argument(
+        "--ignore",
+        type=_codes,
+        default=[],
+        metavar="CODES",
+        help="comma-separated code prefixes to disable",
+    )
+    codes.add_argument(
+        "--extend-ignore",
+        type=_codes,
+        default=[],
+        metavar="CODES",
+        help="code prefixes to disable, on top of --ignore",
+    )
+    files = command.add_argument_group("file selection")
+    files.add_argument(
+        "--exclude",
+        type=_patterns,
+        metavar="PATTERNS",
+        help="comma-separated globs to skip while walking (replaces the "
+        "configured and default excludes)",
+    )
+    files.add_argument(
+        "--extend-exclude",
+        type=_patterns,
+        default=[],
+        metavar="PATTERNS",
+        help="globs to skip on top of the excludes",
+    )
+    files.add_argument(
+        "--respect-gitignore",
+        action=argparse.BooleanOptionalAction,
+        help="skip files ignored by git (default: on)",
+    )
+    files.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply the excludes to files named on the command line and to "
+        "--stdin-filename too",
+    )
+    files.add_argument(
+        "--stdin-filename",
+        metavar="PATH",
+        help="read the source from stdin (PATH - or no PATH) and report it "
+        "as PATH, with PATH's configuration",
+    )
+    config = command.add_argument_group("configuration").add_mutually_exclusive_group()
+    config.add_argument(
+        "--config",
+        metavar="PATH",
+        help="use this pyproject.toml's [tool.wnlint] for every file",
+    )
+    config.add_argument(
+        "--isolated",
+        action="store_true",
+        help="ignore every configuration file",
+    )
+
+
+def _run_options(command: argparse.ArgumentParser, serial: str) -> None:
+    command.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="processes to use for large runs (default: the configuration's "
+        f"jobs, else the available CPUs; {serial})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="wnlint",
@@ -80,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"wnlint {__version__}")
+    parser.add_argument(
+        "-V", "--version", action="version", version=f"wnlint {__version__}"
+    )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
@@ -92,27 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="files or directories (default: .); directories are searched "
-        "for *.py, skipping .git, virtualenvs, caches and build directories",
-    )
-    check.add_argument(
-        "--select",
-        type=_codes,
-        metavar="CODES",
-        help="comma-separated code prefixes to enable, e.g. WN301,WN1 "
-        "(default: every rule that is on by default)",
-    )
-    check.add_argument(
-        "--ignore",
-        type=_codes,
-        default=[],
-        metavar="CODES",
-        help="comma-separated code prefixes to disable",
-    )
+    _selection_options(check)
     check.add_argument(
         "--exit-zero",
         action="store_true",
@@ -121,15 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
-    check.add_argument(
-        "-j",
-        "--jobs",
-        type=_jobs,
-        default=default_jobs(),
-        metavar="N",
-        help="processes to use for large runs (default: the available CPUs; "
-        "1 checks in this process)",
-    )
+    _run_options(check, "1 checks in this process")
 
     fix = commands.add_parser(
         "fix",
@@ -141,15 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fix.add_argument("paths", nargs="*", metavar="PATH", help="as for check")
-    fix.add_argument("--select", type=_codes, metavar="CODES", help="as for check")
-    fix.add_argument(
-        "--ignore", type=_codes, default=[], metavar="CODES", help="as for check"
-    )
+    _selection_options(fix)
     fix.add_argument(
         "--unsafe-fixes",
-        action="store_true",
-        help="also apply fixes that may change behaviour or the state_dict",
+        action=argparse.BooleanOptionalAction,
+        help="also apply fixes that may change behaviour or the state_dict "
+        "(default: the configuration's unsafe-fixes, else off)",
     )
     fix.add_argument(
         "--diff",
@@ -157,17 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a unified diff and write nothing (exit 1 when it would change)",
     )
     fix.add_argument(
-        "-j",
-        "--jobs",
-        type=_jobs,
-        default=default_jobs(),
-        metavar="N",
-        help="processes to use for large runs (default: the available CPUs; "
-        "1 fixes in this process)",
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when findings remain (or, with --diff, would change)",
     )
     fix.add_argument(
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
+    _run_options(fix, "1 fixes in this process")
 
     rule = commands.add_parser(
         "rule",
@@ -178,13 +247,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(args: argparse.Namespace) -> int:
-    rules = select_rules(args.select, args.ignore)
+def _resolver(args: argparse.Namespace) -> Resolver:
+    """The run's configuration: the files', with the command line over them."""
+    for option in ("select", "extend_select", "ignore", "extend_ignore"):
+        check_codes(getattr(args, option) or (), "--" + option.replace("_", "-"))
+    return Resolver(
+        overrides_from_args(args), config=args.config, isolated=args.isolated
+    )
+
+
+def _stdin_name(args: argparse.Namespace) -> str | None:
+    """The name stdin's source is reported under, or None when not reading
+    stdin (``-`` as the only path, or ``--stdin-filename`` without paths)."""
+    if "-" in args.paths:
+        if args.paths != ["-"]:
+            raise UsageError("'-' (stdin) cannot be combined with other paths")
+        return args.stdin_filename or "-"
+    if args.stdin_filename is not None and not args.paths:
+        return args.stdin_filename
+    return None
+
+
+def _files(args: argparse.Namespace, resolver: Resolver) -> list[str]:
     paths = args.paths or ["."]
-    missing = [p for p in paths if not os.path.exists(p)]
+    missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise UsageError("no such file or directory: " + ", ".join(missing))
-    report = Linter(rules, ignore=args.ignore).lint_paths(paths, jobs=args.jobs)
+    files = list(resolver.files(paths, warn=_warn))
+    resolver.prepare(files)
+    return files
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"wnlint: warning: {message} (skipped)\n")
+
+
+def _jobs_for(args: argparse.Namespace, resolver: Resolver) -> int:
+    return args.jobs or resolver.root.jobs or default_jobs()
+
+
+def _check(args: argparse.Namespace) -> int:
+    resolver = _resolver(args)
+    stdin_name = _stdin_name(args)
+    if stdin_name is not None:
+        data = sys.stdin.buffer.read()
+        report = Report(files_checked=1)
+        if not (args.force_exclude and resolver.excluded_named(stdin_name)):
+            report.diagnostics = resolver.lint_bytes(data, stdin_name)
+    else:
+        files = _files(args, resolver)
+        report = lint_files(resolver, files, jobs=_jobs_for(args, resolver))
     out = sys.stdout
     for diagnostic in report.diagnostics:
         out.write(diagnostic.format() + "\n")
@@ -209,17 +321,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fix(args: argparse.Namespace) -> int:
-    from wnlint.fix import fix_paths  # libcst only when fixing
-
-    rules = select_rules(args.select, args.ignore)
-    paths = args.paths or ["."]
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        raise UsageError("no such file or directory: " + ", ".join(missing))
-    linter = Linter(rules, ignore=args.ignore)
-    results = fix_paths(
-        paths, linter, unsafe=args.unsafe_fixes, write=not args.diff, jobs=args.jobs
-    )
+    resolver = _resolver(args)
+    stdin_name = _stdin_name(args)
+    if stdin_name is not None:
+        return _fix_stdin(args, resolver, stdin_name)
+    results = _fix_files(args, resolver, _files(args, resolver))
     out = sys.stdout
     remaining = 0
     hidden = 0
@@ -248,7 +354,83 @@ def _fix(args: argparse.Namespace) -> int:
         if hidden:
             line += f" ({hidden} fixable with --unsafe-fixes)"
         sys.stderr.write(line + "\n")
-    return _fix_status(results, changed=files if args.diff else remaining)
+    status = _fix_status(results, changed=files if args.diff else remaining)
+    return _exit_zero(args, status)
+
+
+def _unsafe(args: argparse.Namespace, resolved: Resolved) -> bool:
+    return resolved.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
+
+
+def _fix_files(
+    args: argparse.Namespace, resolver: Resolver, files: list[str]
+) -> list[FileFix]:
+    """Fix ``files``, each with its own configuration's rules and fix
+    safety: files that share both are fixed together (in processes when
+    there are many), and the results come back in ``files``' order."""
+    from wnlint.fix import fix_paths  # libcst only when fixing
+
+    groups: dict[tuple[int, bool], tuple[Linter, bool, list[str]]] = {}
+    seen: set[str] = set()
+    order: dict[str, int] = {}
+    for path in files:
+        target = os.path.realpath(path)
+        if target in seen:  # another name of a file already listed
+            continue
+        seen.add(target)
+        order[path] = len(order)
+        linter = resolver.linter_for(path)
+        unsafe = _unsafe(args, resolver.for_path(path))
+        key = (id(linter), unsafe)
+        groups.setdefault(key, (linter, unsafe, []))[2].append(path)
+    jobs = _jobs_for(args, resolver)
+    results: list[FileFix] = []
+    for linter, unsafe, group in groups.values():
+        results += fix_paths(
+            group, linter, unsafe=unsafe, write=not args.diff, jobs=jobs
+        )
+    results.sort(key=lambda result: order[result.path])
+    return results
+
+
+def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:
+    """``fix -``: the fixed source (or, with ``--diff``, the diff) on stdout,
+    the findings that remain and any notes on stderr, nothing written; an
+    excluded ``--stdin-filename`` (with ``--force-exclude``) passes through."""
+    from wnlint.fix import fix_guarded  # libcst only when fixing
+
+    data = sys.stdin.buffer.read()
+    if args.force_exclude and resolver.excluded_named(name):
+        if not args.diff:
+            sys.stdout.buffer.write(data)
+        return EXIT_CLEAN
+    unsafe = _unsafe(args, resolver.for_path(name))
+    result = fix_guarded(data, name, resolver.linter_for(name), unsafe)
+    if args.diff:
+        sys.stdout.write(result.diff() if result.changed else "")
+        sys.stdout.flush()
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result.fixed)
+        sys.stdout.buffer.flush()
+    for note in result.notes:
+        sys.stderr.write(f"{name}: {note}\n")
+    for diagnostic in result.remaining:
+        sys.stderr.write(diagnostic.format() + "\n")
+    if not args.quiet:
+        verb = "would fix" if args.diff else "fixed"
+        left = len(result.remaining)
+        line = f"wnlint: {verb} {result.applied} findings, {left} remaining"
+        if result.hidden:
+            line += f" ({result.hidden} fixable with --unsafe-fixes)"
+        sys.stderr.write(line + "\n")
+    changed = int(result.changed) if args.diff else len(result.remaining)
+    return _exit_zero(args, _fix_status([result], changed=changed))
+
+
+def _exit_zero(args: argparse.Namespace, status: int) -> int:
+    """``--exit-zero``: findings do not fail the run; errors still do."""
+    return EXIT_CLEAN if status == EXIT_FINDINGS and args.exit_zero else status
 
 
 def _fix_status(results: list[FileFix], changed: int) -> int:

@@ -2,8 +2,9 @@
 
 ``python -m wnlint.docs`` rewrites the rules table in README.md (between its
 ``rules-table`` markers) from each rule's code, name, summary and fix
-safety; a test fails when the committed README differs from what this
-prints.
+safety, and the configuration reference (between its ``config-table``
+markers) from :data:`wnlint.config.OPTIONS`; tests fail when the committed
+README differs from what this prints.
 """
 
 from __future__ import annotations
@@ -39,10 +40,22 @@ def with_rules_table(readme: str) -> str:
     return f"{head}{BEGIN}\n{rules_table()}{END}{tail}"
 
 
+def with_config_table(readme: str) -> str:
+    """``readme`` with its configuration reference regenerated from
+    :data:`wnlint.config.OPTIONS`."""
+    from wnlint.config import CONFIG_BEGIN, CONFIG_END, config_table
+
+    head, found, rest = readme.partition(CONFIG_BEGIN)
+    _, found_end, tail = rest.partition(CONFIG_END)
+    if not found or not found_end:
+        raise ValueError("README.md has no config-table markers")
+    return f"{head}{CONFIG_BEGIN}\n{config_table()}{CONFIG_END}{tail}"
+
+
 def main() -> int:
     readme = Path(__file__).resolve().parent.parent / "README.md"
     text = readme.read_text(encoding="utf-8")
-    new = with_rules_table(text)
+    new = with_config_table(with_rules_table(text))
     if new != text:
         readme.write_text(new, encoding="utf-8")
         sys.stderr.write(f"updated {readme}\n")

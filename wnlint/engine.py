@@ -13,13 +13,15 @@ parsed becomes a diagnostic, and so does a rule that fails on a file.
 from __future__ import annotations
 
 import ast
+import errno
 import io
 import multiprocessing as mp
 import os
 import sys
 import tokenize
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from wnlint import noqa, prefilter
 from wnlint.analysis import FileAnalysis
@@ -232,14 +234,7 @@ class Linter:
     def lint_paths(self, paths: Sequence[str], jobs: int = 1) -> Report:
         """Lint every file under ``paths``; ``jobs > 1`` uses that many
         processes when the run is large enough to repay starting them."""
-        files = list(discover(paths))
-        report = Report(files_checked=len(files))
-        if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and can_fork():
-            report.diagnostics = _lint_in_processes(self, files, jobs)
-        else:
-            for path in files:
-                report.diagnostics.extend(self.lint_file(path))
-        return report
+        return lint_files(self, list(discover(paths)), jobs)
 
     # -- internals -------------------------------------------------------
     def _run(
@@ -278,9 +273,29 @@ class Linter:
         return [diagnostic]
 
 
+class FileLinter(Protocol):
+    """What :func:`lint_files` runs on each file: a :class:`Linter`, or one
+    that picks a linter per file (``wnlint.config.Resolver``)."""
+
+    def lint_file(self, path: str) -> list[Diagnostic]: ...
+
+
+def lint_files(linter: FileLinter, files: list[str], jobs: int = 1) -> Report:
+    """Lint ``files`` in order; ``jobs > 1`` uses that many processes when
+    the run is large enough to repay starting them (workers inherit
+    ``linter`` by fork)."""
+    report = Report(files_checked=len(files))
+    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and can_fork():
+        report.diagnostics = _lint_in_processes(linter, files, jobs)
+    else:
+        for path in files:
+            report.diagnostics.extend(linter.lint_file(path))
+    return report
+
+
 #: Below this many files, starting worker processes costs more than it saves.
 PARALLEL_MIN_FILES = 200
-_WORKER: Linter | None = None
+_WORKER: FileLinter | None = None
 
 
 def default_jobs() -> int:
@@ -295,7 +310,7 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
 
 
-def _init_worker(linter: Linter) -> None:
+def _init_worker(linter: FileLinter) -> None:
     global _WORKER
     _WORKER = linter
 
@@ -308,7 +323,9 @@ def _lint_chunk(paths: list[str]) -> list[Diagnostic]:
     return found
 
 
-def _lint_in_processes(linter: Linter, files: list[str], jobs: int) -> list[Diagnostic]:
+def _lint_in_processes(
+    linter: FileLinter, files: list[str], jobs: int
+) -> list[Diagnostic]:
     """Files in contiguous chunks, results in file order."""
     size = max(16, len(files) // (jobs * 8))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
@@ -318,12 +335,22 @@ def _lint_in_processes(linter: Linter, files: list[str], jobs: int) -> list[Diag
     return [d for chunk in results for d in chunk]
 
 
-def discover(paths: Sequence[str]) -> Iterator[str]:
+def discover(
+    paths: Sequence[str],
+    skip: Callable[[str, bool], bool] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Iterator[str]:
     """Python files under ``paths``, in a stable order.
 
     Named files are always yielded; directories are walked for ``*.py``,
-    skipping version-control, cache, build and virtualenv directories.
+    skipping virtualenvs and what ``skip(path, is_dir)`` says (by default
+    version-control, cache and build directories; ``wnlint.config`` passes
+    the configured excludes). Directories that cannot be read and entries
+    that cannot be examined (a symlink loop) are skipped, and told to
+    ``warn`` when given, never silently dropped by the CLI. Symlinked
+    directories are not followed.
     """
+    excluded = skip or _excluded_by_default
     for path in paths:
         if not os.path.isdir(path):
             yield path
@@ -333,27 +360,45 @@ def discover(paths: Sequence[str]) -> Iterator[str]:
             current = stack.pop()
             try:
                 entries = sorted(os.scandir(current), key=lambda e: e.name)
-            except OSError:
+            except OSError as exc:
+                if warn is not None:
+                    warn(f"{current}: cannot read directory: {_reason(exc)}")
                 continue
             subdirs = []
             for entry in entries:
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        if _walkable(entry):
+                        if not excluded(entry.path, True) and not _is_virtualenv(
+                            entry.path
+                        ):
                             subdirs.append(entry.path)
-                    elif entry.name.endswith(".py") and entry.is_file():
+                    elif (
+                        entry.name.endswith(".py")
+                        and entry.is_file()
+                        and not excluded(entry.path, False)
+                    ):
                         yield entry.path
-                except OSError:
+                except OSError as exc:
+                    if warn is not None:
+                        warn(f"{entry.path}: cannot examine: {_reason(exc)}")
                     continue
             stack.extend(reversed(subdirs))
 
 
-def _walkable(entry: os.DirEntry) -> bool:
-    name = entry.name
-    if name in EXCLUDED_DIRS or name.endswith(".egg-info"):
-        return False
-    # A virtualenv under any name.
-    return not os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    return exc.strerror or exc.__class__.__name__
+
+
+def _excluded_by_default(path: str, is_dir: bool) -> bool:
+    name = os.path.basename(path)
+    return is_dir and (name in EXCLUDED_DIRS or name.endswith(".egg-info"))
+
+
+def _is_virtualenv(path: str) -> bool:
+    """A virtualenv under any name."""
+    return os.path.exists(os.path.join(path, "pyvenv.cfg"))
 
 
 def _disk_path(path: str) -> str | None:

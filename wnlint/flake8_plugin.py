@@ -1,4 +1,4 @@
-"""The flake8 front end: ``flake8 --select WN``.
+"""The flake8 front end: ``flake8 --extend-select WN``.
 
 flake8 has already parsed the file; the plugin hands that tree to the same
 engine the CLI uses, so both report the same codes at the same positions.
