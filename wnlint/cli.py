@@ -368,7 +368,7 @@ def _fix_files(
     """Fix ``files``, each with its own configuration's rules and fix
     safety: files that share both are fixed together (in processes when
     there are many), and the results come back in ``files``' order."""
-    from wnlint.fix import fix_paths  # libcst only when fixing
+    from wnlint.fix import add_project_notes, fix_paths  # libcst only when fixing
 
     groups: dict[tuple[int, bool], tuple[Linter, bool, list[str]]] = {}
     seen: set[str] = set()
@@ -387,9 +387,15 @@ def _fix_files(
     results: list[FileFix] = []
     for linter, unsafe, group in groups.values():
         results += fix_paths(
-            group, linter, unsafe=unsafe, write=not args.diff, jobs=jobs
+            group,
+            linter,
+            unsafe=unsafe,
+            write=not args.diff,
+            jobs=jobs,
+            project_notes=False,
         )
     results.sort(key=lambda result: order[result.path])
+    add_project_notes(results)  # across the groups: a loader may be in any
     return results
 
 

@@ -46,7 +46,8 @@ import libcst as cst
 
 from wnlint.engine import Diagnostic, Linter, can_fork, discover
 from wnlint.fixes import Applicability, Declined, Edit, Fix, FixContext, LazyFix, Source
-from wnlint.migration_notes import MIGRATION_CODES, project_notes
+from wnlint.migration_notes import MIGRATION_CODES
+from wnlint.migration_notes import project_notes as notes_for_project
 
 _MAX_PASSES = 10
 _T = TypeVar("_T")
@@ -701,11 +702,13 @@ def fix_paths(
     unsafe: bool,
     write: bool,
     jobs: int = 1,
+    project_notes: bool = True,
 ) -> list[FileFix]:
     """Fix every file under ``paths``, in discovery order: each file once,
     however many links name it, and each failure a note of its own file.
     ``jobs > 1`` fixes (and writes) in that many processes when the run is
-    large enough to repay starting them."""
+    large enough to repay starting them. ``project_notes=False`` leaves
+    :func:`add_project_notes` to a caller that fixes in several runs."""
     files = []
     targets: set[str] = set()
     for path in discover(paths):
@@ -718,11 +721,12 @@ def fix_paths(
         results = _in_processes(task, files, jobs)
     else:
         results = [task(path) for path in files]
-    _add_project_notes(results)
+    if project_notes:
+        add_project_notes(results)
     return results
 
 
-def _add_project_notes(results: list[FileFix]) -> None:
+def add_project_notes(results: list[FileFix]) -> None:
     """Warnings for what the run's migrations break in other files of the
     run (see :mod:`wnlint.migration_notes`)."""
     migrated = [
@@ -733,7 +737,7 @@ def _add_project_notes(results: list[FileFix]) -> None:
     if not migrated:
         return
     by_path = {r.path: r for r in results}
-    for path, notes in project_notes(migrated, list(by_path)).items():
+    for path, notes in notes_for_project(migrated, list(by_path)).items():
         for text in notes:
             by_path[path].note(text)
 
