@@ -9,10 +9,11 @@ stderr, so ``wnlint check | ...`` pipes only findings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from wnlint import __version__
 from wnlint.engine import (
@@ -23,6 +24,9 @@ from wnlint.engine import (
     select_rules,
 )
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
+
+if TYPE_CHECKING:
+    from wnlint.engine import Diagnostic
 
 if TYPE_CHECKING:  # libcst is imported only when fixing
     from wnlint.fix import FileFix
@@ -71,6 +75,30 @@ def _jobs(value: str) -> int:
 
 def _codes(value: str) -> list[str]:
     return [part.strip().upper() for part in value.split(",") if part.strip()]
+
+
+def _add_output_options(command: argparse.ArgumentParser, what: str) -> None:
+    from wnlint.output import FORMATS
+
+    command.add_argument(
+        "--output-format",
+        choices=FORMATS,
+        default="text",
+        help=f"how {what} are written: text (flake8's layout, the default), "
+        "full (with the source line and the fix), json, sarif (SARIF 2.1.0 "
+        "for code scanning) or github (GitHub Actions annotations)",
+    )
+    command.add_argument(
+        "--output-file",
+        metavar="PATH",
+        help=f"write {what} to PATH instead of stdout",
+    )
+    command.add_argument(
+        "--show-fixes",
+        action="store_true",
+        help="check: list the findings that `wnlint fix` can repair; "
+        "fix: list the fixes applied, per file and code",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes to use for large runs (default: the available CPUs; "
         "1 checks in this process)",
     )
+    _add_output_options(check, "findings")
+    check.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print a count per code instead of the findings "
+        "(json with --output-format json)",
+    )
 
     fix = commands.add_parser(
         "fix",
@@ -168,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument(
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
+    _add_output_options(fix, "the findings that remain")
 
     rule = commands.add_parser(
         "rule",
@@ -175,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print a rule's documentation; without CODE, list all rules.",
     )
     rule.add_argument("code", nargs="?", metavar="CODE", help="e.g. WN301")
+    rule.add_argument(
+        "--all",
+        action="store_true",
+        help="print every rule's documentation (the page docs/rules.md)",
+    )
     return parser
 
 
@@ -184,11 +225,10 @@ def _check(args: argparse.Namespace) -> int:
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise UsageError("no such file or directory: " + ", ".join(missing))
-    report = Linter(rules, ignore=args.ignore).lint_paths(paths, jobs=args.jobs)
-    out = sys.stdout
-    for diagnostic in report.diagnostics:
-        out.write(diagnostic.format() + "\n")
-    out.flush()
+    linter = Linter(rules, ignore=args.ignore)
+    report = linter.lint_paths(paths, jobs=args.jobs)
+    with _output(args.output_file) as out:
+        _report(report.diagnostics, args, out, linter)
     if not args.quiet:
         n = len(report.diagnostics)
         if n:
@@ -221,23 +261,30 @@ def _fix(args: argparse.Namespace) -> int:
         paths, linter, unsafe=args.unsafe_fixes, write=not args.diff, jobs=args.jobs
     )
     out = sys.stdout
-    remaining = 0
     hidden = 0
+    left: list[Diagnostic] = []
     for result in results:
         if args.diff and result.changed:
             out.write(result.diff())
-            if not args.quiet:
+            if not args.quiet and not args.show_fixes:
                 for code, count in sorted(result.applied_codes.items()):
                     title = RULES_BY_CODE[code].fix_title
                     sys.stderr.write(f"{result.path}: {code} x{count}: {title}\n")
         for note in result.notes:
             sys.stderr.write(f"{result.path}: {note}\n")
         hidden += result.hidden
-        for diagnostic in result.remaining:
-            remaining += 1
-            if not args.diff:
-                out.write(diagnostic.format() + "\n")
+        left.extend(result.remaining)
     out.flush()
+    remaining = len(left)
+    if not args.diff:
+        # Positions of what remains are in the fixed text, on disk now.
+        with _output(args.output_file) as stream:
+            _report(left, args, stream, linter)
+    if args.show_fixes:
+        from wnlint.output import write_applied_fixes
+
+        applied = [(r.path, r.applied_codes) for r in results]
+        write_applied_fixes(applied, sys.stderr, would=args.diff)
     fixed = sum(r.applied for r in results)
     files = sum(1 for r in results if r.changed)
     if not args.quiet:
@@ -251,6 +298,55 @@ def _fix(args: argparse.Namespace) -> int:
     return _fix_status(results, changed=files if args.diff else remaining)
 
 
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or the ``--output-file`` (its directory made if need be); a
+    file that cannot be written is an error of its own (exit 2)."""
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    try:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        stream = open(path, "w", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with stream:  # opened above so that only opening errors are OutputError
+        yield stream
+
+
+class OutputError(Exception):
+    """The report could not be written (exit status 2)."""
+
+
+def _report(
+    diagnostics: list[Diagnostic],
+    args: argparse.Namespace,
+    out: TextIO,
+    linter: Linter,
+) -> None:
+    """Write findings as ``--output-format``, ``--statistics`` and
+    ``--show-fixes`` ask; fixes are built only for the formats that show
+    them."""
+    from wnlint import output
+
+    fmt = args.output_format
+    statistics = getattr(args, "statistics", False)
+    fixes = None
+    if (fmt in output.FORMATS_WITH_EDITS and not statistics) or args.show_fixes:
+        fixes = output.offered_fixes(diagnostics, linter)
+    if statistics:
+        output.write_statistics(diagnostics, fmt, out)
+    else:
+        color = fmt in ("text", "full") and output.use_color(out)
+        output.write_report(diagnostics, fmt, out, color=color, fixes=fixes)
+    show = args.show_fixes and args.command == "check" and fixes is not None
+    if show and fmt in ("text", "full"):
+        output.write_available_fixes(diagnostics, fixes or {}, out)
+
+
 def _fix_status(results: list[FileFix], changed: int) -> int:
     """2 when wnlint failed on a file, else 1 when ``changed`` (what
     ``--diff`` would change, or what remains after fixing) is not zero."""
@@ -262,6 +358,13 @@ def _fix_status(results: list[FileFix], changed: int) -> int:
 
 
 def _rule(args: argparse.Namespace) -> int:
+    if args.all:
+        if args.code is not None:
+            raise UsageError("give a CODE or --all, not both")
+        from wnlint.docs import rules_page
+
+        sys.stdout.write(rules_page())
+        return EXIT_CLEAN
     if args.code is None:
         for rule in ALL_RULES:
             state = "" if rule.default_enabled else "  (opt-in)"
@@ -308,6 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"wnlint: error: {exc}\n")
         return EXIT_USAGE
+    except OutputError as exc:
+        sys.stderr.write(f"wnlint: error: {exc}\n")
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
