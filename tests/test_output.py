@@ -9,6 +9,8 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 
 import jsonschema
 import pytest
@@ -131,6 +133,28 @@ def test_colours_wrap_the_text_layout_without_changing_it(project, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     assert run_cli("check", ".", cwd=project).stdout == stripped
     assert "\x1b[" not in stripped
+
+
+def test_only_json_sarif_and_show_fixes_pay_for_libcst(project):
+    """Building fixes needs libcst; the other formats never import it."""
+    code = (
+        "import sys\n"
+        "from wnlint.cli import main\n"
+        "for fmt in ('text', 'full', 'github'):\n"
+        "    main(['check', '-q', '--output-format', fmt, '.'])\n"
+        "main(['check', '-q', '--statistics', '.'])\n"
+        "assert 'libcst' not in sys.modules, 'imported libcst'\n"
+        "main(['check', '-q', '--output-format', 'json', '.'])\n"
+        "assert 'libcst' in sys.modules, 'json built no fix'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 # -- full ----------------------------------------------------------------------------

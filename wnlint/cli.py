@@ -25,10 +25,8 @@ from wnlint.engine import (
 )
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
-if TYPE_CHECKING:
-    from wnlint.engine import Diagnostic
-
 if TYPE_CHECKING:  # libcst is imported only when fixing
+    from wnlint.engine import Diagnostic
     from wnlint.fix import FileFix
 
 EXIT_CLEAN = 0
@@ -46,6 +44,7 @@ commands:
   check [PATH ...]   lint files and directories (default: .)
   fix [PATH ...]     rewrite findings in place (--diff to preview)
   rule [CODE]        print a rule's documentation, or list every rule
+                     (--all: every rule's documentation)
 """
 
 _EPILOG = """\
@@ -208,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     rule = commands.add_parser(
         "rule",
         help="print a rule's documentation",
-        description="Print a rule's documentation; without CODE, list all rules.",
+        description="Print a rule's documentation; without CODE, list all "
+        "rules; with --all, print every rule's documentation.",
     )
     rule.add_argument("code", nargs="?", metavar="CODE", help="e.g. WN301")
     rule.add_argument(
@@ -313,8 +313,11 @@ def _output(path: str | None) -> Iterator[TextIO]:
         stream = open(path, "w", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    with stream:  # opened above so that only opening errors are OutputError
-        yield stream
+    try:
+        with stream:
+            yield stream
+    except OSError as exc:  # a full disk, a vanished mount
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 class OutputError(Exception):
@@ -334,16 +337,17 @@ def _report(
 
     fmt = args.output_format
     statistics = getattr(args, "statistics", False)
+    # `check --show-fixes` lists the available fixes after text and full.
+    listed = args.command == "check" and args.show_fixes and fmt in ("text", "full")
     fixes = None
-    if (fmt in output.FORMATS_WITH_EDITS and not statistics) or args.show_fixes:
+    if (fmt in output.FORMATS_WITH_EDITS and not statistics) or listed:
         fixes = output.offered_fixes(diagnostics, linter)
     if statistics:
         output.write_statistics(diagnostics, fmt, out)
     else:
         color = fmt in ("text", "full") and output.use_color(out)
         output.write_report(diagnostics, fmt, out, color=color, fixes=fixes)
-    show = args.show_fixes and args.command == "check" and fixes is not None
-    if show and fmt in ("text", "full"):
+    if listed:
         output.write_available_fixes(diagnostics, fixes or {}, out)
 
 
