@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES, ROOT, run_cli
 
 from wnlint import output
-from wnlint.docs import RULES_PAGE, rule_url, rules_page
+from wnlint.docs import REPOSITORY_URL, RULES_PAGE, rule_url, rules_page
 from wnlint.engine import SYSTEM_CODES, Diagnostic, Linter, select_rules
 from wnlint.fix import offered_fixes as built_fixes
 from wnlint.fixes import Fix, Source
@@ -285,7 +285,7 @@ def test_whole_file_edits_are_the_changed_lines_only():
     assert edit.content == "c = nn.utils.parametrizations.weight_norm(m)\n"
 
 
-def test_json_fix_is_null_without_a_fix_and_checks_build_none_otherwise(tmp_path):
+def test_json_fix_is_null_for_a_report_only_rule(tmp_path):
     (tmp_path / "m.py").write_text(
         "import torch.nn as nn\n\n"
         "class M(nn.Module):\n"
@@ -384,6 +384,7 @@ def test_readme_ci_job_writes_sarif_that_validates(fixtures_copy):
         if "github/codeql-action/upload-sarif" in block
     ]
     assert len(jobs) == 1
+    assert f"wnlint @ git+{REPOSITORY_URL}" in jobs[0]  # installs this project
     [command] = re.findall(r"- run: (wnlint check .*)", jobs[0])
     [uploaded] = re.findall(r"sarif_file: (\S+)", jobs[0])
     argv = shlex.split(command)
