@@ -9,10 +9,11 @@ stderr, so ``wnlint check | ...`` pipes only findings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from wnlint import __version__
 from wnlint.config import Resolved, Resolver, check_codes, overrides_from_args
@@ -27,6 +28,7 @@ from wnlint.engine import (
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
 if TYPE_CHECKING:  # libcst is imported only when fixing
+    from wnlint.engine import Diagnostic
     from wnlint.fix import FileFix
 
 EXIT_CLEAN = 0
@@ -44,6 +46,7 @@ commands:
   check [PATH ...]   lint files and directories (default: .)
   fix [PATH ...]     rewrite findings in place (--diff to preview)
   rule [CODE]        print a rule's documentation, or list every rule
+                     (--all: every rule's documentation)
 """
 
 _EPILOG = """\
@@ -174,6 +177,30 @@ def _run_options(command: argparse.ArgumentParser, serial: str) -> None:
     )
 
 
+def _add_output_options(command: argparse.ArgumentParser, what: str) -> None:
+    from wnlint.output import FORMATS
+
+    command.add_argument(
+        "--output-format",
+        choices=FORMATS,
+        default="text",
+        help=f"how {what} are written: text (flake8's layout, the default), "
+        "full (with the source line and the fix), json, sarif (SARIF 2.1.0 "
+        "for code scanning) or github (GitHub Actions annotations)",
+    )
+    command.add_argument(
+        "--output-file",
+        metavar="PATH",
+        help=f"write {what} to PATH instead of stdout",
+    )
+    command.add_argument(
+        "--show-fixes",
+        action="store_true",
+        help="check: list the findings that `wnlint fix` can repair; "
+        "fix: list the fixes applied, per file and code",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="wnlint",
@@ -205,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
     _run_options(check, "1 checks in this process")
+    _add_output_options(check, "findings")
+    check.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print a count per code instead of the findings "
+        "(json with --output-format json)",
+    )
 
     fix = commands.add_parser(
         "fix",
@@ -237,13 +271,20 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
     _run_options(fix, "1 fixes in this process")
+    _add_output_options(fix, "the findings that remain")
 
     rule = commands.add_parser(
         "rule",
         help="print a rule's documentation",
-        description="Print a rule's documentation; without CODE, list all rules.",
+        description="Print a rule's documentation; without CODE, list all "
+        "rules; with --all, print every rule's documentation.",
     )
     rule.add_argument("code", nargs="?", metavar="CODE", help="e.g. WN301")
+    rule.add_argument(
+        "--all",
+        action="store_true",
+        help="print every rule's documentation (the page docs/rules.md)",
+    )
     return parser
 
 
@@ -297,10 +338,8 @@ def _check(args: argparse.Namespace) -> int:
     else:
         files = _files(args, resolver)
         report = lint_files(resolver, files, jobs=_jobs_for(args, resolver))
-    out = sys.stdout
-    for diagnostic in report.diagnostics:
-        out.write(diagnostic.format() + "\n")
-    out.flush()
+    with _output(args.output_file) as out:
+        _report(report.diagnostics, args, out, resolver.linter_for)
     if not args.quiet:
         n = len(report.diagnostics)
         if n:
@@ -327,23 +366,30 @@ def _fix(args: argparse.Namespace) -> int:
         return _fix_stdin(args, resolver, stdin_name)
     results = _fix_files(args, resolver, _files(args, resolver))
     out = sys.stdout
-    remaining = 0
     hidden = 0
+    left: list[Diagnostic] = []
     for result in results:
         if args.diff and result.changed:
             out.write(result.diff())
-            if not args.quiet:
+            if not args.quiet and not args.show_fixes:
                 for code, count in sorted(result.applied_codes.items()):
                     title = RULES_BY_CODE[code].fix_title
                     sys.stderr.write(f"{result.path}: {code} x{count}: {title}\n")
         for note in result.notes:
             sys.stderr.write(f"{result.path}: {note}\n")
         hidden += result.hidden
-        for diagnostic in result.remaining:
-            remaining += 1
-            if not args.diff:
-                out.write(diagnostic.format() + "\n")
+        left.extend(result.remaining)
     out.flush()
+    remaining = len(left)
+    if not args.diff:
+        # Positions of what remains are in the fixed text, on disk now.
+        with _output(args.output_file) as stream:
+            _report(left, args, stream, resolver.linter_for)
+    if args.show_fixes:
+        from wnlint.output import write_applied_fixes
+
+        applied = [(r.path, r.applied_codes) for r in results]
+        write_applied_fixes(applied, sys.stderr, would=args.diff)
     fixed = sum(r.applied for r in results)
     files = sum(1 for r in results if r.changed)
     if not args.quiet:
@@ -439,6 +485,59 @@ def _exit_zero(args: argparse.Namespace, status: int) -> int:
     return EXIT_CLEAN if status == EXIT_FINDINGS and args.exit_zero else status
 
 
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or the ``--output-file`` (its directory made if need be); a
+    file that cannot be written is an error of its own (exit 2)."""
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    try:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        stream = open(path, "w", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with stream:
+            yield stream
+    except OSError as exc:  # a full disk, a vanished mount
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+class OutputError(Exception):
+    """The report could not be written (exit status 2)."""
+
+
+def _report(
+    diagnostics: list[Diagnostic],
+    args: argparse.Namespace,
+    out: TextIO,
+    linter_for: Callable[[str], Linter],
+) -> None:
+    """Write findings as ``--output-format``, ``--statistics`` and
+    ``--show-fixes`` ask; fixes are built only for the formats that show
+    them."""
+    from wnlint import output
+
+    fmt = args.output_format
+    statistics = getattr(args, "statistics", False)
+    # `check --show-fixes` lists the available fixes after text and full.
+    listed = args.command == "check" and args.show_fixes and fmt in ("text", "full")
+    fixes = None
+    if (fmt in output.FORMATS_WITH_EDITS and not statistics) or listed:
+        fixes = output.offered_fixes(diagnostics, linter_for)
+    if statistics:
+        output.write_statistics(diagnostics, fmt, out)
+    else:
+        color = fmt in ("text", "full") and output.use_color(out)
+        output.write_report(diagnostics, fmt, out, color=color, fixes=fixes)
+    if listed:
+        output.write_available_fixes(diagnostics, fixes or {}, out)
+
+
 def _fix_status(results: list[FileFix], changed: int) -> int:
     """2 when wnlint failed on a file, else 1 when ``changed`` (what
     ``--diff`` would change, or what remains after fixing) is not zero."""
@@ -450,6 +549,13 @@ def _fix_status(results: list[FileFix], changed: int) -> int:
 
 
 def _rule(args: argparse.Namespace) -> int:
+    if args.all:
+        if args.code is not None:
+            raise UsageError("give a CODE or --all, not both")
+        from wnlint.docs import rules_page
+
+        sys.stdout.write(rules_page())
+        return EXIT_CLEAN
     if args.code is None:
         for rule in ALL_RULES:
             state = "" if rule.default_enabled else "  (opt-in)"
@@ -496,6 +602,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"wnlint: error: {exc}\n")
         return EXIT_USAGE
+    except OutputError as exc:
+        sys.stderr.write(f"wnlint: error: {exc}\n")
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

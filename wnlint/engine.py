@@ -83,7 +83,12 @@ EXCLUDED_DIRS = frozenset(
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding: 1-based line and 1-based character column, and its fix
-    when the caller asked for fixes (``lint_bytes(..., fixes=True)``)."""
+    when the caller asked for fixes (``lint_bytes(..., fixes=True)``).
+
+    ``end_line``/``end_col`` are where the reported node ends (the column
+    1-based, exclusive, in characters), for the machine-readable formats of
+    :mod:`wnlint.output`; None where the finding is a point (a parse error).
+    """
 
     path: str
     line: int
@@ -91,6 +96,8 @@ class Diagnostic:
     code: str
     message: str
     fix: LazyFix | None = field(default=None, compare=False, repr=False)
+    end_line: int | None = field(default=None, compare=False)
+    end_col: int | None = field(default=None, compare=False)
 
     def format(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
@@ -263,7 +270,21 @@ class Linter:
             for f in findings:
                 col = _char_col(lines, f.line, f.col) + 1
                 fix = f.fix if fixes else None
-                out.append(Diagnostic(path, f.line, col, rule.code, f.message, fix))
+                end_col = None
+                if f.end_line is not None and f.end_col is not None:
+                    end_col = _char_col(lines, f.end_line, f.end_col) + 1
+                out.append(
+                    Diagnostic(
+                        path,
+                        f.line,
+                        col,
+                        rule.code,
+                        f.message,
+                        fix,
+                        end_line=f.end_line if end_col is not None else None,
+                        end_col=end_col,
+                    )
+                )
         out.sort(key=lambda d: (d.line, d.col, d.code))
         return out
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import dataclasses
 import difflib
 import gc
 import io
@@ -598,7 +599,7 @@ def _count_unsafe(
 
 
 def _without_fix(d: Diagnostic) -> Diagnostic:
-    return Diagnostic(d.path, d.line, d.col, d.code, d.message)
+    return dataclasses.replace(d, fix=None)
 
 
 def _encoding(data: bytes) -> str:

@@ -42,6 +42,10 @@ class Finding:
     fix: LazyFix | None = None
     #: Which of the rule's message templates produced ``message``.
     variant: str | None = None
+    #: Where the reported node ends (``ast``'s end line and byte column,
+    #: exclusive), for machine-readable output; None when it has no end.
+    end_line: int | None = None
+    end_col: int | None = None
 
 
 class Rule:
@@ -90,6 +94,8 @@ class Rule:
             template.format(**fields),
             fix,
             variant,
+            getattr(node, "end_lineno", None),
+            getattr(node, "end_col_offset", None),
         )
 
     @classmethod

@@ -1,0 +1,639 @@
+"""How findings are written: ``--output-format`` and ``--statistics``.
+
+The command line parses options and hands a list of
+:class:`~wnlint.engine.Diagnostic` to :func:`write_report`; every layout
+lives here, so the front ends stay thin and never disagree on a position.
+
+* ``text``: flake8's ``path:line:col: CODE message``, byte for byte what
+  flake8 prints for the plugin (colours only on a terminal);
+* ``full``: ``text`` plus the source lines with a caret under the finding
+  and, when the rule has a fix, its title (ruff's ``full``);
+* ``json``: a list of objects, one per finding (the schema is in the
+  README, and :func:`json_object` builds one);
+* ``sarif``: a SARIF 2.1.0 log for code-scanning services;
+* ``github``: GitHub Actions workflow commands, one annotation per finding.
+
+Positions are 1-based lines and 1-based character columns, as in ``text``;
+end columns are exclusive (the character after the finding), as in SARIF
+and ruff's JSON.
+
+Fixes for ``json`` and ``sarif`` (and ``--show-fixes``) are built by
+:func:`offered_fixes`, which needs libcst: it is imported only then, and
+only files with a finding of a rule that has a fix are rebuilt.
+
+Notebooks: a diagnostic may later carry a ``cell`` attribute (the 1-based
+code cell its line counts from). Every layout reads it through
+:func:`cell_of`, so adding the attribute to ``Diagnostic`` is all it takes:
+``text`` prints ``path:cell N:line:col``, ``json`` fills ``cell`` (null for
+a ``.py`` file), SARIF puts it in the result's ``properties``, and
+``github`` prefixes the message with ``cell N: ``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import io
+import json
+import os
+import tokenize
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote
+
+from wnlint import __version__
+from wnlint.docs import REPOSITORY_URL, rule_url
+from wnlint.engine import SYSTEM_CODES, Diagnostic
+from wnlint.rules import RULES_BY_CODE
+
+if TYPE_CHECKING:  # libcst is imported only when fixes are asked for
+    from wnlint.engine import Linter
+
+FORMATS = ("text", "full", "json", "sarif", "github")
+#: The formats whose findings carry their fixes' edits.
+FORMATS_WITH_EDITS = frozenset({"json", "sarif"})
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+SRCROOT = "%SRCROOT%"
+
+#: Reads a checked file's bytes again (None: it cannot be read any more).
+Reader = Callable[[str], "bytes | None"]
+Position = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class EditInfo:
+    """Replace the text from ``start`` to ``end`` (line, 1-based character
+    column; the end exclusive) with ``content``."""
+
+    content: str
+    start: Position
+    end: Position
+
+
+@dataclass(frozen=True)
+class FixInfo:
+    """A finding's fix as the machine-readable formats show it."""
+
+    applicability: str
+    message: str
+    edits: tuple[EditInfo, ...]
+    #: A whole-file rewrite (the WN301/WN302 migration): one fix repairs
+    #: every finding of its kind in the file, so they all carry the same
+    #: edits, to be applied once.
+    whole_file: bool = False
+
+
+#: A finding's identity within its file, to attach its fix.
+FixKey = tuple[str, int, int, str]
+Fixes = dict[FixKey, "FixInfo | None"]
+
+
+def fix_key(d: Diagnostic) -> FixKey:
+    return (d.path, d.line, d.col, d.code)
+
+
+# -- colours ---------------------------------------------------------------
+def use_color(stream: TextIO, environ: dict[str, str] | None = None) -> bool:
+    """Colour only on a terminal: never when ``NO_COLOR`` is set (and not
+    empty, as no-color.org says), always when ``FORCE_COLOR`` is."""
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+class _Style:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def _wrap(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def path(self, text: str) -> str:
+        return self._wrap(text, "1")
+
+    def sep(self, text: str) -> str:
+        return self._wrap(text, "36")
+
+    def code(self, text: str) -> str:
+        return self._wrap(text, "1;31")
+
+    def caret(self, text: str) -> str:
+        return self._wrap(text, "1;31")
+
+    def gutter(self, text: str) -> str:
+        return self._wrap(text, "34")
+
+    def help(self, text: str) -> str:
+        return self._wrap(text, "1;36")
+
+
+# -- what every format needs -------------------------------------------------
+def cell_of(d: Diagnostic) -> int | None:
+    """The notebook cell the finding's line counts from, if any."""
+    return getattr(d, "cell", None)
+
+
+def rule_name(code: str) -> str:
+    if code in RULES_BY_CODE:
+        return RULES_BY_CODE[code].name
+    return SYSTEM_CODES[code][0] if code in SYSTEM_CODES else ""
+
+
+def end_of(d: Diagnostic) -> Position:
+    """Where the finding ends; a point finding ends where it starts."""
+    if d.end_line is None or d.end_col is None:
+        return (d.line, d.col)
+    return (d.end_line, d.end_col)
+
+
+def _has_fix(code: str) -> bool:
+    rule = RULES_BY_CODE.get(code)
+    return rule is not None and rule.fix_safety is not None
+
+
+def read_file(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _decode(data: bytes) -> str | None:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    except (SyntaxError, UnicodeError, LookupError):
+        return None
+
+
+def _lines(text: str) -> list[str]:
+    return io.StringIO(text, newline="").readlines()
+
+
+# -- fixes -------------------------------------------------------------------
+def offered_fixes(
+    diagnostics: Sequence[Diagnostic],
+    linter: Linter | Callable[[str], Linter],
+    read: Reader = read_file,
+) -> Fixes:
+    """Each finding's fix as it stands in the file ``read`` returns (None:
+    no fix there, or the rule declined), without applying anything.
+
+    Only files with a finding of a rule that has a fix are linted again and
+    their fixes built (libcst is imported here, not before); a file whose
+    fixes fail to build simply shows none.
+    """
+    from wnlint.fix import offered_fixes as build_fixes
+    from wnlint.fixes import Fix
+
+    linter_for = linter if callable(linter) else (lambda _: linter)
+    fixes: Fixes = {}
+    paths = list(dict.fromkeys(d.path for d in diagnostics if _has_fix(d.code)))
+    for path in paths:
+        data = read(path)
+        text = None if data is None else _decode(data)
+        if data is None or text is None:
+            continue
+        try:
+            built = build_fixes(data, path, linter_for(path))
+        except Exception:  # shown without a fix; `fix` reports the failure
+            continue
+        source = _Offsets(text)
+        for d, fix in built:
+            if isinstance(fix, Fix) and fix.edits:
+                fixes[fix_key(d)] = FixInfo(
+                    fix.applicability.value,
+                    RULES_BY_CODE[d.code].fix_title,
+                    source.edits(fix.edits, whole=fix.alone),
+                    whole_file=fix.alone,
+                )
+    return fixes
+
+
+class _Offsets:
+    """Character offsets of one text as (line, 1-based column) positions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = _lines(text)
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+
+    def position(self, offset: int) -> Position:
+        line = bisect.bisect_right(self.starts, offset) - 1
+        if line >= len(self.lines):  # the very end of the text
+            if self.lines and not self.lines[-1].endswith(("\n", "\r")):
+                return (len(self.lines), len(self.lines[-1]) + 1)
+            return (len(self.lines) + 1, 1)
+        return (line + 1, offset - self.starts[line] + 1)
+
+    def edits(self, edits: Iterable[Any], whole: bool) -> tuple[EditInfo, ...]:
+        spans = [(e.start, e.end, e.new) for e in edits]
+        if whole:
+            spans = [
+                s for start, end, new in spans for s in self._hunks(start, end, new)
+            ]
+        return tuple(
+            EditInfo(new, self.position(start), self.position(end))
+            for start, end, new in sorted(spans)
+        )
+
+    def _hunks(self, start: int, end: int, new: str) -> list[tuple[int, int, str]]:
+        """A whole-file rewrite as the line hunks it changes: each edit
+        then shows what changes, and applying them all gives the rewrite."""
+        if (start, end) != (0, len(self.text)):
+            return [(start, end, new)]
+        old_lines = self.lines
+        new_lines = _lines(new)
+        matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+        news = [0]
+        for line in new_lines:
+            news.append(news[-1] + len(line))
+        return [
+            (self.starts[i1], self.starts[i2], new[news[j1] : news[j2]])
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+            if tag != "equal"
+        ]
+
+
+# -- the formats ---------------------------------------------------------------
+def write_report(
+    diagnostics: Sequence[Diagnostic],
+    fmt: str,
+    stream: TextIO,
+    *,
+    color: bool = False,
+    fixes: Fixes | None = None,
+    read: Reader = read_file,
+    cwd: str | None = None,
+) -> None:
+    """Write ``diagnostics`` to ``stream`` in format ``fmt``.
+
+    ``fixes`` (from :func:`offered_fixes`) fills the ``fix`` of ``json`` and
+    the ``fixes`` of ``sarif``; ``read`` gives ``full`` the source lines;
+    ``cwd`` is what SARIF's artifact URIs are relative to.
+    """
+    if fmt == "text":
+        style = _Style(color)
+        for d in diagnostics:
+            stream.write(_headline(d, style) + "\n")
+    elif fmt == "full":
+        _write_full(diagnostics, stream, _Style(color), read)
+    elif fmt == "json":
+        objects = [json_object(d, fixes) for d in diagnostics]
+        stream.write(json.dumps(objects, indent=2) + "\n")
+    elif fmt == "sarif":
+        log = sarif_log(diagnostics, fixes, cwd or os.getcwd())
+        stream.write(json.dumps(log, indent=2) + "\n")
+    elif fmt == "github":
+        for d in diagnostics:
+            stream.write(github_annotation(d) + "\n")
+    else:
+        raise ValueError(f"unknown output format: {fmt!r}")
+
+
+def _where(d: Diagnostic) -> str:
+    cell = cell_of(d)
+    where = d.path if cell is None else f"{d.path}:cell {cell}"
+    return f"{where}:{d.line}:{d.col}"
+
+
+def _headline(d: Diagnostic, style: _Style) -> str:
+    if not style.color:
+        return f"{_where(d)}: {d.code} {d.message}"
+    cell = cell_of(d)
+    sep = style.sep(":")
+    parts = [style.path(d.path)]
+    if cell is not None:
+        parts.append(f"cell {cell}")
+    parts += [str(d.line), str(d.col)]
+    return f"{sep.join(parts)}{sep} {style.code(d.code)} {d.message}"
+
+
+#: Lines of context above and below a finding in ``full``, as ruff shows.
+_CONTEXT = 2
+
+
+def _write_full(
+    diagnostics: Sequence[Diagnostic], stream: TextIO, style: _Style, read: Reader
+) -> None:
+    cache: dict[str, list[str] | None] = {}
+    for i, d in enumerate(diagnostics):
+        if i:
+            stream.write("\n")
+        stream.write(_headline(d, style) + "\n")
+        if d.path not in cache:
+            data = read(d.path)
+            text = None if data is None else _decode(data)
+            cache[d.path] = None if text is None else _lines(text)
+        lines = cache[d.path]
+        if lines and cell_of(d) is None and 0 < d.line <= len(lines):
+            stream.write(_snippet(d, lines, style))
+        if _has_fix(d.code):
+            title = RULES_BY_CODE[d.code].fix_title
+            stream.write(f"  {style.gutter('=')} {style.help('help')}: {title}\n")
+
+
+def _snippet(d: Diagnostic, lines: list[str], style: _Style) -> str:
+    first = max(1, d.line - _CONTEXT)
+    end_line, end_col = end_of(d)
+    last = min(len(lines), max(d.line, min(end_line, d.line)) + _CONTEXT)
+    width = len(str(last))
+    pad = " " * width
+    out = [f"{pad} {style.gutter('|')}\n"]
+    for number in range(first, last + 1):
+        text = lines[number - 1].rstrip("\r\n")
+        out.append(f"{style.gutter(str(number).rjust(width) + ' |')} {text}\n")
+        if number == d.line:
+            start = d.col - 1
+            stop = end_col - 1 if end_line == d.line else len(text)
+            lead = "".join("\t" if c == "\t" else " " for c in text[:start])
+            carets = style.caret("^" * max(1, stop - start) + " " + d.code)
+            out.append(f"{pad} {style.gutter('|')} {lead}{carets}\n")
+    out.append(f"{pad} {style.gutter('|')}\n")
+    return "".join(out)
+
+
+def _location(position: Position) -> dict[str, int]:
+    return {"row": position[0], "column": position[1]}
+
+
+def json_object(d: Diagnostic, fixes: Fixes | None = None) -> dict[str, Any]:
+    """One finding of ``--output-format json`` (the README documents it)."""
+    fix = (fixes or {}).get(fix_key(d))
+    return {
+        "code": d.code,
+        "name": rule_name(d.code),
+        "message": d.message,
+        "filename": d.path,
+        "cell": cell_of(d),
+        "location": _location((d.line, d.col)),
+        "end_location": _location(end_of(d)),
+        "fix": None
+        if fix is None
+        else {
+            "applicability": fix.applicability,
+            "message": fix.message,
+            "whole_file": fix.whole_file,
+            "edits": [
+                {
+                    "content": e.content,
+                    "location": _location(e.start),
+                    "end_location": _location(e.end),
+                }
+                for e in fix.edits
+            ],
+        },
+        "url": rule_url(d.code),
+    }
+
+
+# -- SARIF -------------------------------------------------------------------------
+def sarif_rules() -> list[dict[str, Any]]:
+    """Every code's reporting descriptor: id, name, descriptions, help."""
+    rules = []
+    for code, rule in RULES_BY_CODE.items():
+        what = rule.doc_sections().get("What it does", rule.summary)
+        doc = rule.documentation()
+        rules.append(
+            {
+                "id": code,
+                "name": rule.name,
+                "shortDescription": {"text": _sentence(rule.summary)},
+                "fullDescription": {"text": what},
+                "help": {"text": doc, "markdown": doc},
+                "helpUri": rule_url(code),
+                "defaultConfiguration": {"level": "error"},
+                "properties": {
+                    "fix_safety": rule.fix_safety or "none",
+                    "default_enabled": rule.default_enabled,
+                },
+            }
+        )
+    for code, (name, text) in SYSTEM_CODES.items():
+        rules.append(
+            {
+                "id": code,
+                "name": name,
+                "shortDescription": {"text": _sentence(text.split(". ")[0])},
+                "fullDescription": {"text": text},
+                "help": {"text": text},
+                "helpUri": rule_url(code),
+                "defaultConfiguration": {"level": "error"},
+            }
+        )
+    return rules
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return f"{text[:1].upper()}{text[1:]}{'' if text.endswith('.') else '.'}"
+
+
+def artifact_location(path: str, cwd: str) -> dict[str, str]:
+    """A file as SARIF's ``artifactLocation``: relative to ``%SRCROOT%`` (the
+    working directory) when it lies under it, else an absolute URI."""
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute, cwd)
+    except ValueError:  # another drive
+        relative = None
+    if relative is None or relative == ".." or relative.startswith(".." + os.sep):
+        return {"uri": _file_uri(absolute)}
+    return {"uri": _quote(relative.replace(os.sep, "/")), "uriBaseId": SRCROOT}
+
+
+def _quote(path: str) -> str:
+    # os.fsencode: a name that is not valid UTF-8 keeps its own bytes.
+    return quote(os.fsencode(path), safe="/")
+
+
+def _file_uri(absolute: str) -> str:
+    posix = absolute.replace(os.sep, "/")
+    if not posix.startswith("/"):
+        posix = "/" + posix  # C:/x -> /C:/x
+    return "file://" + _quote(posix)
+
+
+def _region(start: Position, end: Position) -> dict[str, int]:
+    return {
+        "startLine": start[0],
+        "startColumn": start[1],
+        "endLine": end[0],
+        "endColumn": end[1],
+    }
+
+
+def sarif_log(
+    diagnostics: Sequence[Diagnostic], fixes: Fixes | None, cwd: str
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of one run; it validates against the schema
+    vendored in ``tests/data``."""
+    rules = sarif_rules()
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    results = []
+    for d in diagnostics:
+        where = artifact_location(d.path, cwd)
+        result: dict[str, Any] = {
+            "ruleId": d.code,
+            "ruleIndex": index[d.code],
+            "level": "error",
+            "message": {"text": d.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": where,
+                        "region": _region((d.line, d.col), end_of(d)),
+                    }
+                }
+            ],
+        }
+        fix = (fixes or {}).get(fix_key(d))
+        if fix is not None:
+            result["fixes"] = [
+                {
+                    "description": {"text": fix.message},
+                    "artifactChanges": [
+                        {
+                            "artifactLocation": where,
+                            "replacements": [
+                                {
+                                    "deletedRegion": _region(e.start, e.end),
+                                    "insertedContent": {"text": e.content},
+                                }
+                                for e in fix.edits
+                            ],
+                        }
+                    ],
+                }
+            ]
+            result["properties"] = {"fix_applicability": fix.applicability}
+        cell = cell_of(d)
+        if cell is not None:
+            result.setdefault("properties", {})["cell"] = cell
+        results.append(result)
+    root = cwd.replace(os.sep, "/").rstrip("/") + "/"
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "wnlint",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": REPOSITORY_URL,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {SRCROOT: {"uri": _file_uri(root)}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+
+
+# -- GitHub Actions ----------------------------------------------------------------
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(d: Diagnostic) -> str:
+    """An ``::error`` workflow command: GitHub shows it on the file's line
+    in the pull request and the run summary."""
+    end_line, end_col = end_of(d)
+    properties = {
+        "file": d.path[2:] if d.path.startswith("./") else d.path,
+        "line": str(d.line),
+        "col": str(d.col),
+        "endLine": str(end_line),
+        "endColumn": str(end_col),
+        "title": f"{d.code} {rule_name(d.code)}".strip(),
+    }
+    joined = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items())
+    cell = cell_of(d)
+    message = d.message if cell is None else f"cell {cell}: {d.message}"
+    return f"::error {joined}::{_escape_data(message)}"
+
+
+# -- --statistics and --show-fixes ---------------------------------------------------
+def write_statistics(
+    diagnostics: Sequence[Diagnostic], fmt: str, stream: TextIO
+) -> None:
+    """A count per code, the most frequent first (ruff's ``--statistics``):
+    ``count code [*] name`` in text, where ``[*]`` marks a rule with a fix;
+    a list of objects in ``json``."""
+    counts = Counter(d.code for d in diagnostics)
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if fmt == "json":
+        objects = [
+            {
+                "code": code,
+                "name": rule_name(code),
+                "count": count,
+                "fixable": _has_fix(code),
+            }
+            for code, count in rows
+        ]
+        stream.write(json.dumps(objects, indent=2) + "\n")
+        return
+    width = max((len(str(count)) for _, count in rows), default=1)
+    for code, count in rows:
+        mark = "[*]" if _has_fix(code) else "[ ]"
+        stream.write(f"{count:>{width}}\t{code}\t{mark} {rule_name(code)}\n")
+
+
+def write_available_fixes(
+    diagnostics: Sequence[Diagnostic], fixes: Fixes, stream: TextIO
+) -> None:
+    """``check --show-fixes``: the findings that ``wnlint fix`` would repair,
+    each with its fix's title and applicability."""
+    fixable = [(d, fixes[fix_key(d)]) for d in diagnostics if fixes.get(fix_key(d))]
+    if not fixable:
+        stream.write("No fixes available.\n")
+        return
+    unsafe = sum(1 for _, f in fixable if f and f.applicability != "safe")
+    stream.write(
+        f"Fixes available ({len(fixable) - unsafe} safe, {unsafe} with "
+        "--unsafe-fixes):\n"
+    )
+    for d, fix in fixable:
+        assert fix is not None
+        stream.write(f"  {_where(d)}: {d.code} [{fix.applicability}] {fix.message}\n")
+
+
+def write_applied_fixes(
+    applied: Sequence[tuple[str, Counter]], stream: TextIO, would: bool = False
+) -> None:
+    """``fix --show-fixes``: what was fixed (or, with ``--diff``, would be),
+    per file and code, in ruff's layout."""
+    applied = [(path, codes) for path, codes in applied if codes]
+    total = sum(sum(codes.values()) for _, codes in applied)
+    verb = "Would fix" if would else "Fixed"
+    if not total:
+        stream.write(f"{verb} nothing.\n")
+        return
+    noun = "finding" if total == 1 else "findings"
+    stream.write(f"{verb} {total} {noun}:\n")
+    for path, codes in applied:
+        stream.write(f"- {path}:\n")
+        for code, count in sorted(codes.items()):
+            stream.write(f"    {count} x {code} ({rule_name(code)})\n")
