@@ -81,7 +81,11 @@ EXCLUDED_DIRS = frozenset(
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding: 1-based line and 1-based character column, and its fix
-    when the caller asked for fixes (``lint_bytes(..., fixes=True)``)."""
+    when the caller asked for fixes (``lint_bytes(..., fixes=True)``).
+
+    In a notebook, ``cell`` is the 1-based number of the cell (counting
+    every cell, as ruff does) and ``line`` is a line of that cell.
+    """
 
     path: str
     line: int
@@ -89,9 +93,11 @@ class Diagnostic:
     code: str
     message: str
     fix: LazyFix | None = field(default=None, compare=False, repr=False)
+    cell: int | None = None
 
     def format(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        where = self.path if self.cell is None else f"{self.path}:cell {self.cell}"
+        return f"{where}:{self.line}:{self.col}: {self.code} {self.message}"
 
 
 @dataclass
@@ -227,7 +233,20 @@ class Linter:
             return self._system(
                 Diagnostic(path, 1, 1, "WN002", f"cannot read: {reason}")
             )
-        return self.lint_bytes(data, path)
+        return self.lint_file_bytes(data, path)
+
+    def lint_file_bytes(self, data: bytes, path: str) -> list[Diagnostic]:
+        """Findings in a file's bytes as stored at ``path``: a Jupyter
+        notebook's code cells when ``path`` ends in ``.ipynb`` (a file that
+        is not one is a WN001), else Python source."""
+        from wnlint import notebook  # it imports this module
+
+        if not notebook.is_notebook(path):
+            return self.lint_bytes(data, path)
+        try:
+            return notebook.lint(self, data, path)
+        except notebook.NotebookError as exc:
+            return self._system(exc.diagnostic(path))
 
     def lint_paths(self, paths: Sequence[str], jobs: int = 1) -> Report:
         """Lint every file under ``paths``; ``jobs > 1`` uses that many
@@ -318,11 +337,16 @@ def _lint_in_processes(linter: Linter, files: list[str], jobs: int) -> list[Diag
     return [d for chunk in results for d in chunk]
 
 
-def discover(paths: Sequence[str]) -> Iterator[str]:
-    """Python files under ``paths``, in a stable order.
+#: What directories are searched for: Python files and Jupyter notebooks.
+SOURCE_SUFFIXES = (".py", ".ipynb")
 
-    Named files are always yielded; directories are walked for ``*.py``,
-    skipping version-control, cache, build and virtualenv directories.
+
+def discover(paths: Sequence[str]) -> Iterator[str]:
+    """Python files and notebooks under ``paths``, in a stable order.
+
+    Named files are always yielded; directories are walked for ``*.py`` and
+    ``*.ipynb``, skipping version-control, cache, build and virtualenv
+    directories.
     """
     for path in paths:
         if not os.path.isdir(path):
@@ -341,7 +365,7 @@ def discover(paths: Sequence[str]) -> Iterator[str]:
                     if entry.is_dir(follow_symlinks=False):
                         if _walkable(entry):
                             subdirs.append(entry.path)
-                    elif entry.name.endswith(".py") and entry.is_file():
+                    elif entry.name.endswith(SOURCE_SUFFIXES) and entry.is_file():
                         yield entry.path
                 except OSError:
                     continue

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import dataclasses
 import difflib
 import gc
 import io
@@ -44,6 +45,7 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
+from wnlint import notebook
 from wnlint.engine import Diagnostic, Linter, can_fork, discover
 from wnlint.fixes import Applicability, Declined, Edit, Fix, FixContext, LazyFix, Source
 
@@ -258,6 +260,8 @@ def fix_file(path: str, linter: Linter, unsafe: bool) -> FileFix:
         result = FileFix(path, b"", b"")
         result.fail(f"not fixed: cannot read: {exc.strerror or exc}")
         return result
+    if notebook.is_notebook(path):
+        return notebook.fix(original, path, linter, unsafe)
     return fix_guarded(original, path, linter, unsafe)
 
 
@@ -592,7 +596,7 @@ def _count_unsafe(
 
 
 def _without_fix(d: Diagnostic) -> Diagnostic:
-    return Diagnostic(d.path, d.line, d.col, d.code, d.message)
+    return dataclasses.replace(d, fix=None)
 
 
 def _encoding(data: bytes) -> str:
@@ -729,7 +733,7 @@ class _FixTask:
                 write_fixed(path, result.original, result.fixed)
             except WriteRefused as exc:
                 result.fail(f"not fixed: {exc}")
-                result.unchanged(self.linter.lint_bytes(result.original, path))
+                result.unchanged(self.linter.lint_file_bytes(result.original, path))
         if not result.changed:
             result.original = result.fixed = b""  # nothing to show: keep it small
         return result
