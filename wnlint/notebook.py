@@ -401,9 +401,9 @@ def _unmask(cell: CodeCell, piece: str) -> str:
         raise SplitError(f"an IPython escape was lost in cell {cell.number}")
     text = "".join(out)
     if not cell.text.endswith(("\n", "\r")):
-        for ending in ("\r\n", "\n", "\r"):
-            if text.endswith(ending):
-                return text[: -len(ending)]
+        # The join's own line break, and blank lines a fix put before the
+        # next cell's boundary (after imports it added).
+        return text.rstrip("\r\n")
     return text
 
 
