@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 
 import pytest
-from conftest import FIXTURES, fixture_files, run_cli
+from conftest import FIXTURES, ROOT, fixture_files, run_cli
 
 from wnlint import fix as fix_module
 from wnlint import notebook, prefilter
@@ -185,7 +186,7 @@ def test_fixture_is_fixed_in_its_cells_outputs_untouched(tmp_path):
     assert run_cli("check", target.name, cwd=tmp_path).returncode == 0
 
 
-def test_diff_on_a_notebook_is_a_diff_of_its_json_and_writes_nothing(tmp_path):
+def test_diff_on_a_notebook_is_a_json_diff_that_git_applies(tmp_path):
     target = tmp_path / FIXTURE.name
     shutil.copy(FIXTURE, target)
     result = run_cli("fix", "--unsafe-fixes", "--diff", target.name, cwd=tmp_path)
@@ -197,6 +198,15 @@ def test_diff_on_a_notebook_is_a_diff_of_its_json_and_writes_nothing(tmp_path):
         in result.stdout
     )
     assert target.read_bytes() == FIXTURE.read_bytes()
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(
+        ["git", "apply", "-"], cwd=tmp_path, input=result.stdout.encode(), check=True
+    )
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    shutil.copy(FIXTURE, fixed / FIXTURE.name)
+    run_cli("fix", "--unsafe-fixes", FIXTURE.name, cwd=fixed)
+    assert target.read_bytes() == (fixed / FIXTURE.name).read_bytes()
 
 
 def test_directories_are_searched_for_notebooks(tmp_path):
@@ -481,3 +491,11 @@ def test_a_damaged_split_writes_nothing(tmp_path, monkeypatch, damage, note):
     assert f"nb.ipynb: not fixed: {note}" in result.stderr
     assert "nb.ipynb:cell 2:2:5: WN301 " in result.stdout
     assert (tmp_path / "nb.ipynb").read_text() == text
+
+
+def test_the_pre_commit_hooks_pass_notebooks():
+    """pre-commit tags ``.ipynb`` files ``jupyter``, never ``python``."""
+    hooks = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    kinds = re.findall(r"^  types(?:_or)?: (.+)$", hooks, flags=re.MULTILINE)
+    assert kinds == ["[python, jupyter]"] * 2
+    assert "  types_or: [python, jupyter]" in hooks

@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="PATH",
         help="files or directories (default: .); directories are searched "
-        "for *.py, skipping .git, virtualenvs, caches and build directories",
+        "for *.py and *.ipynb, skipping .git, virtualenvs, caches and build "
+        "directories",
     )
     check.add_argument(
         "--select",

@@ -4,7 +4,9 @@ A file goes through: a textual prefilter on its raw bytes (most files cannot
 match and are never parsed), one ``ast.parse``, one shared
 :class:`~wnlint.analysis.FileAnalysis`, the enabled rules, and (for the CLI)
 flake8's ``# noqa`` handling. The flake8 plugin enters at
-:meth:`Linter.lint_tree` with the tree flake8 already parsed.
+:meth:`Linter.lint_tree` with the tree flake8 already parsed. A notebook's
+code cells are joined into one source first (:mod:`wnlint.notebook`), so
+the prefilter reads the cells, never the JSON.
 
 Nothing here raises on user input: a file that cannot be read, decoded or
 parsed becomes a diagnostic, and so does a rule that fails on a file.
@@ -32,7 +34,8 @@ SYSTEM_CODES: dict[str, tuple[str, str]] = {
     "WN001": (
         "syntax-error",
         "The file could not be parsed (a syntax error, an undecodable byte, a "
-        "null byte). It is reported once, at the parser's position, and "
+        "null byte, or a .ipynb file that is not a Jupyter notebook). It is "
+        "reported once, at the parser's position, and "
         "skipped; the other files are still checked. Files that the textual "
         "prefilter rules out (they cannot contain a finding) are not parsed, "
         "so their syntax errors are not reported.",

@@ -22,6 +22,7 @@ nothing.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import io
 import json
@@ -133,9 +134,7 @@ class Joined:
     def locate(self, d: Diagnostic) -> Diagnostic:
         """``d`` at its cell's own line; a line outside every cell (a
         boundary, the end of the file) is put at the end of the cell before."""
-        k = 0
-        while k + 1 < len(self.starts) and self.starts[k + 1] <= d.line:
-            k += 1
+        k = max(bisect.bisect_right(self.starts, d.line) - 1, 0)
         line = d.line - self.starts[k] + 1
         if line > self.counts[k]:
             line = max(self.counts[k], 1)
