@@ -360,7 +360,9 @@ def _rewrite(nb: Notebook, fixed: str) -> tuple[bytes, Joined]:
     new_texts: dict[int, str] = {}
     for cell, piece in zip(nb.cells, pieces):
         if piece != cell.masked:
-            new_texts[cell.index] = _unmask(cell, piece)
+            text = _unmask(cell, piece)
+            if text != cell.text:
+                new_texts[cell.index] = text
     layout = Joined.of(pieces, [c.number for c in nb.cells])
     return _splice(nb, new_texts), layout
 
