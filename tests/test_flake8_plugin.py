@@ -32,7 +32,8 @@ def test_plugin_is_registered():
 
 
 def test_same_findings_on_the_fixtures():
-    ours = wnlint("fixtures")
+    # flake8 does not read notebooks; wnlint does.
+    ours = [line for line in wnlint("fixtures") if ".ipynb:" not in line]
     assert ours, "the fixtures must produce findings"
     assert sorted(flake8("fixtures")) == sorted(ours)
 

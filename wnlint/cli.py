@@ -90,7 +90,7 @@ def _selection_options(command: argparse.ArgumentParser) -> None:
         nargs="*",
         metavar="PATH",
         help="files or directories (default: .), or - for stdin; directories "
-        "are searched for *.py, skipping the excluded paths",
+        "are searched for *.py and *.ipynb, skipping the excluded paths",
     )
     codes = command.add_argument_group("rule selection")
     codes.add_argument(
@@ -449,7 +449,7 @@ def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:
     """``fix -``: the fixed source (or, with ``--diff``, the diff) on stdout,
     the findings that remain and any notes on stderr, nothing written; an
     excluded ``--stdin-filename`` (with ``--force-exclude``) passes through."""
-    from wnlint.fix import fix_guarded  # libcst only when fixing
+    from wnlint.fix import fix_bytes  # libcst only when fixing
 
     data = sys.stdin.buffer.read()
     if args.force_exclude and resolver.excluded_named(name):
@@ -457,7 +457,7 @@ def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:
             sys.stdout.buffer.write(data)
         return EXIT_CLEAN
     unsafe = _unsafe(args, resolver.for_path(name))
-    result = fix_guarded(data, name, resolver.linter_for(name), unsafe)
+    result = fix_bytes(data, name, resolver.linter_for(name), unsafe)
     if args.diff:
         sys.stdout.write(result.diff() if result.changed else "")
         sys.stdout.flush()

@@ -505,7 +505,7 @@ class Resolver:
         return self.linter_for(path).lint_file(path)
 
     def lint_bytes(self, data: bytes, path: str) -> list[Diagnostic]:
-        return self.linter_for(path).lint_bytes(data, path)
+        return self.linter_for(path).lint_file_bytes(data, path)
 
     # -- files -----------------------------------------------------------
     def excluded(self, path: str, is_dir: bool) -> bool:

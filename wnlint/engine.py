@@ -4,7 +4,9 @@ A file goes through: a textual prefilter on its raw bytes (most files cannot
 match and are never parsed), one ``ast.parse``, one shared
 :class:`~wnlint.analysis.FileAnalysis`, the enabled rules, and (for the CLI)
 flake8's ``# noqa`` handling. The flake8 plugin enters at
-:meth:`Linter.lint_tree` with the tree flake8 already parsed.
+:meth:`Linter.lint_tree` with the tree flake8 already parsed. A notebook's
+code cells are joined into one source first (:mod:`wnlint.notebook`), so
+the prefilter reads the cells, never the JSON.
 
 Nothing here raises on user input: a file that cannot be read, decoded or
 parsed becomes a diagnostic, and so does a rule that fails on a file.
@@ -34,7 +36,8 @@ SYSTEM_CODES: dict[str, tuple[str, str]] = {
     "WN001": (
         "syntax-error",
         "The file could not be parsed (a syntax error, an undecodable byte, a "
-        "null byte). It is reported once, at the parser's position, and "
+        "null byte, or a .ipynb file that is not a Jupyter notebook). It is "
+        "reported once, at the parser's position, and "
         "skipped; the other files are still checked. Files that the textual "
         "prefilter rules out (they cannot contain a finding) are not parsed, "
         "so their syntax errors are not reported.",
@@ -88,6 +91,9 @@ class Diagnostic:
     ``end_line``/``end_col`` are where the reported node ends (the column
     1-based, exclusive, in characters), for the machine-readable formats of
     :mod:`wnlint.output`; None where the finding is a point (a parse error).
+
+    In a notebook, ``cell`` is the 1-based number of the cell (counting
+    every cell, as ruff does) and ``line`` is a line of that cell.
     """
 
     path: str
@@ -98,9 +104,11 @@ class Diagnostic:
     fix: LazyFix | None = field(default=None, compare=False, repr=False)
     end_line: int | None = field(default=None, compare=False)
     end_col: int | None = field(default=None, compare=False)
+    cell: int | None = None
 
     def format(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        where = self.path if self.cell is None else f"{self.path}:cell {self.cell}"
+        return f"{where}:{self.line}:{self.col}: {self.code} {self.message}"
 
 
 @dataclass
@@ -236,7 +244,20 @@ class Linter:
             return self._system(
                 Diagnostic(path, 1, 1, "WN002", f"cannot read: {reason}")
             )
-        return self.lint_bytes(data, path)
+        return self.lint_file_bytes(data, path)
+
+    def lint_file_bytes(self, data: bytes, path: str) -> list[Diagnostic]:
+        """Findings in a file's bytes as stored at ``path``: a Jupyter
+        notebook's code cells when ``path`` ends in ``.ipynb`` (a file that
+        is not one is a WN001), else Python source."""
+        from wnlint import notebook  # it imports this module
+
+        if not notebook.is_notebook(path):
+            return self.lint_bytes(data, path)
+        try:
+            return notebook.lint(self, data, path)
+        except notebook.NotebookError as exc:
+            return self._system(exc.diagnostic(path))
 
     def lint_paths(self, paths: Sequence[str], jobs: int = 1) -> Report:
         """Lint every file under ``paths``; ``jobs > 1`` uses that many
@@ -356,14 +377,18 @@ def _lint_in_processes(
     return [d for chunk in results for d in chunk]
 
 
+#: What directories are searched for: Python files and Jupyter notebooks.
+SOURCE_SUFFIXES = (".py", ".ipynb")
+
+
 def discover(
     paths: Sequence[str],
     skip: Callable[[str, bool], bool] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
-    """Python files under ``paths``, in a stable order.
+    """Python files and notebooks under ``paths``, in a stable order.
 
-    Named files are always yielded; directories are walked for ``*.py``,
+    Named files are always yielded; directories are walked for ``*.py`` and ``*.ipynb``,
     skipping virtualenvs and what ``skip(path, is_dir)`` says (by default
     version-control, cache and build directories; ``wnlint.config`` passes
     the configured excludes). Directories that cannot be read and entries
@@ -394,7 +419,7 @@ def discover(
                         ):
                             subdirs.append(entry.path)
                     elif (
-                        entry.name.endswith(".py")
+                        entry.name.endswith(SOURCE_SUFFIXES)
                         and entry.is_file()
                         and not excluded(entry.path, False)
                     ):

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
+from wnlint import notebook
 from wnlint.engine import Diagnostic, Linter, can_fork, discover
 from wnlint.fixes import Applicability, Declined, Edit, Fix, FixContext, LazyFix, Source
 from wnlint.migration_notes import MIGRATION_CODES
@@ -261,6 +262,14 @@ def fix_file(path: str, linter: Linter, unsafe: bool) -> FileFix:
         result = FileFix(path, b"", b"")
         result.fail(f"not fixed: cannot read: {exc.strerror or exc}")
         return result
+    return fix_bytes(original, path, linter, unsafe)
+
+
+def fix_bytes(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+    """Fix the bytes of the file ``path`` names (a notebook by its suffix,
+    else Python source), as read from disk or stdin; never raises."""
+    if notebook.is_notebook(path):
+        return notebook.fix(original, path, linter, unsafe)
     return fix_guarded(original, path, linter, unsafe)
 
 
@@ -758,7 +767,7 @@ class _FixTask:
                 write_fixed(path, result.original, result.fixed)
             except WriteRefused as exc:
                 result.fail(f"not fixed: {exc}")
-                result.unchanged(self.linter.lint_bytes(result.original, path))
+                result.unchanged(self.linter.lint_file_bytes(result.original, path))
         if not result.changed:
             result.original = result.fixed = b""  # nothing to show: keep it small
         return result

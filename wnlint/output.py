@@ -199,7 +199,13 @@ def offered_fixes(
 
     linter_for = linter if callable(linter) else (lambda _: linter)
     fixes: Fixes = {}
-    paths = list(dict.fromkeys(d.path for d in diagnostics if _has_fix(d.code)))
+    # A notebook's positions are in its cells, not in the file's JSON text:
+    # its findings are shown without edits (``wnlint fix`` rewrites cells).
+    paths = list(
+        dict.fromkeys(
+            d.path for d in diagnostics if _has_fix(d.code) and d.cell is None
+        )
+    )
     for path in paths:
         data = read(path)
         text = None if data is None else _decode(data)

@@ -1,0 +1,555 @@
+"""Jupyter notebooks: the code cells of a ``.ipynb`` checked and fixed as one
+Python module, as ruff does.
+
+The code cells are joined in order (an import in the first cell resolves a
+name in the fifth), with a boundary line between two cells, and
+every IPython escape (``%matplotlib``, ``!pip``, ``obj?``, a ``%%time``
+line, ``x = !ls``) is replaced by an inert ``pass`` line of the same
+indentation. Line counts stay as they were, so a finding in the joined
+source maps back to ``(cell, line, col)``; cells are numbered from 1
+counting every cell, markdown and raw ones included, as ruff and editors
+number them. A cell whose cell magic is not Python (``%%bash``,
+``%%writefile``) is left out, like markdown and raw cells.
+
+``fix`` runs on the joined source and splits the result at the boundary
+lines; every escape comes back as it was. Only the ``source`` values of the
+cells that changed are re-serialized and spliced into the notebook's own
+text, so everything else (outputs, execution counts, metadata, key order,
+indentation, escapes, the final newline) keeps its bytes. A split that
+cannot be trusted (a boundary or an escape lost or repeated) writes
+nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import io
+import json
+import re
+from dataclasses import dataclass, field, replace
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import TYPE_CHECKING, Any
+
+from wnlint.engine import Diagnostic
+
+if TYPE_CHECKING:
+    from wnlint.engine import Linter
+    from wnlint.fix import FileFix
+
+SUFFIX = ".ipynb"
+#: Cell magics whose body is Python (ruff's list): the ``%%`` line is an
+#: escape, the rest is checked. Any other cell magic's cell is left out.
+PYTHON_CELL_MAGICS = frozenset(
+    {"capture", "debug", "prun", "pypy", "python", "python3", "time", "timeit"}
+)
+
+#: Between two cells: a statement, not a comment, so that a fix removing the
+#: statement after it (an import the migration drops) cannot take it along,
+#: and so that a cell cannot continue the previous cell's block.
+_BOUNDARY = "pass  # wnlint-cell-boundary {}\n"
+_BOUNDARY_LINE = re.compile(r"pass  # wnlint-cell-boundary (\d+)(?:\r\n|\r|\n)?")
+_PLACEHOLDER = "{}pass  # wnlint-magic {}"
+_PLACEHOLDER_LINE = re.compile(r"([ \t]*)pass  # wnlint-magic (\d+)")
+#: Characters that start an IPython escape at the start of a statement; none
+#: can start a Python statement.
+_ESCAPES = ("%", "!", "?", "/", ",", ";")
+_HELP = re.compile(r"[\w.*\[\]]+\?\??")  # `obj?`, `np.*load*??`
+_FUTURE = re.compile(r"from\s+__future__\s+import\b")
+_ASSIGNED = re.compile(r"[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
+
+
+def is_notebook(path: str) -> bool:
+    return path.endswith(SUFFIX)
+
+
+class NotebookError(Exception):
+    """The file is not a notebook wnlint can read: a WN001 at a position of
+    the file's text (1-based)."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1) -> None:
+        super().__init__(message)
+        self.line = line
+        self.col = col
+
+    def diagnostic(self, path: str) -> Diagnostic:
+        return Diagnostic(path, self.line, self.col, "WN001", f"cannot parse: {self}")
+
+
+class SplitError(Exception):
+    """The fixed source cannot be put back into the cells safely."""
+
+
+@dataclass
+class CodeCell:
+    #: 1-based, counting every cell of the notebook (ruff's ``cell N``).
+    number: int
+    #: Index into the notebook's ``cells``.
+    index: int
+    text: str
+    #: ``text`` with escapes as placeholders, ending in a line break unless
+    #: empty: this cell's part of the joined source.
+    masked: str
+    #: placeholder id -> the escape line it stands for (without its break).
+    magics: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class Notebook:
+    text: str
+    data: dict[str, Any]
+    cells: list[CodeCell]
+    bom: bool = False
+
+    def joined(self) -> Joined:
+        return Joined.of([c.masked for c in self.cells], [c.number for c in self.cells])
+
+
+@dataclass
+class Joined:
+    """The joined source and where each of its lines came from."""
+
+    text: str
+    #: Per cell: its number and the joined line (1-based) of its first line.
+    numbers: list[int]
+    starts: list[int]
+    counts: list[int]
+
+    @classmethod
+    def of(cls, parts: list[str], numbers: list[int]) -> Joined:
+        chunks: list[str] = []
+        starts: list[int] = []
+        counts: list[int] = []
+        line = 1
+        for k, part in enumerate(parts):
+            if k:
+                chunks.append(_BOUNDARY.format(k))
+                line += 1
+            starts.append(line)
+            counts.append(len(_lines(part)))
+            chunks.append(part)
+            line += counts[-1]
+        return cls("".join(chunks), numbers, starts, counts)
+
+    def locate(self, d: Diagnostic) -> Diagnostic:
+        """``d`` at its cell's own line; a line outside every cell (a
+        boundary, the end of the file) is put at the end of the cell before."""
+        k = max(bisect.bisect_right(self.starts, d.line) - 1, 0)
+        line = d.line - self.starts[k] + 1
+        if line > self.counts[k]:
+            line = max(self.counts[k], 1)
+        return replace(d, line=max(line, 1), cell=self.numbers[k])
+
+
+# -- reading -------------------------------------------------------------------
+
+
+def read(data: bytes) -> Notebook:
+    """The notebook in ``data``, or :class:`NotebookError` saying why not."""
+    bom = data.startswith(b"\xef\xbb\xbf")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotebookError("not a Jupyter notebook: not UTF-8 text") from exc
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(
+            f"not a Jupyter notebook: invalid JSON ({exc.msg})", exc.lineno, exc.colno
+        ) from None
+    except RecursionError:
+        raise NotebookError("not a Jupyter notebook: nested too deeply") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        if isinstance(nb, dict) and "worksheets" in nb:
+            raise NotebookError(
+                "nbformat 3 notebooks are not supported (convert with "
+                "`jupyter nbconvert --to notebook`)"
+            )
+        raise NotebookError('not a Jupyter notebook: no "cells" list')
+    cells: list[CodeCell] = []
+    magics = 0
+    for index, cell in enumerate(nb["cells"]):
+        if not isinstance(cell, dict):
+            raise NotebookError(f"cell {index + 1} is not a JSON object")
+        if cell.get("cell_type") != "code":
+            continue
+        # After the first code cell, a boundary statement precedes the cell.
+        started = bool(cells)
+        code = _mask(
+            _source_text(cell.get("source"), index), index + 1, magics, started
+        )
+        if code is not None:
+            cells.append(code)
+            magics += len(code.magics)
+    return Notebook(text, nb, cells, bom)
+
+
+def _source_text(source: object, index: int) -> str:
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list) and all(isinstance(s, str) for s in source):
+        return "".join(source)
+    raise NotebookError(f'cell {index + 1} has no valid "source"')
+
+
+def _mask(text: str, number: int, first_id: int, started: bool) -> CodeCell | None:
+    """The cell with its escapes replaced, or None for a cell whose cell
+    magic is not Python. ``started``: a statement precedes the cell in the
+    joined source, so a ``from __future__`` import here (legal in a
+    notebook, where each cell is compiled alone) is masked like an escape:
+    it would be a syntax error in the joined module."""
+    lines = _lines(text)
+    out: list[str] = []
+    magics: dict[int, str] = {}
+    state = _Statements()
+    continued: str | None = None  # an escape line's indent, when it ends in `\`
+    for i, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        ending = line[len(body) :]
+        if i == 0 and body.startswith("%%"):
+            name = re.match(r"%%(\w*)", body)
+            if name is None or name.group(1) not in PYTHON_CELL_MAGICS:
+                return None
+            escape = True
+        else:
+            escape = continued is not None or (
+                state.at_start()
+                and (_is_escape(body) or (started and _FUTURE.match(body) is not None))
+            )
+        if escape:
+            indent = continued if continued is not None else _indent(body)
+            ident = first_id + len(magics)
+            magics[ident] = body
+            out.append(_PLACEHOLDER.format(indent, ident) + ending)
+            continued = indent if body.endswith("\\") else None
+            started = True
+            continue
+        state.feed(line)
+        out.append(line)
+        started = started or not _is_blank_or_comment(body)
+    masked = "".join(out)
+    if masked and not masked.endswith(("\n", "\r")):
+        masked += "\n"
+    return CodeCell(number, number - 1, text, masked, magics)
+
+
+def _is_escape(body: str) -> bool:
+    stripped = body.strip()
+    if not stripped:
+        return False
+    return (
+        stripped.startswith(_ESCAPES)
+        or _HELP.fullmatch(stripped) is not None
+        or _ASSIGNED.match(stripped) is not None
+    )
+
+
+def _is_blank_or_comment(body: str) -> bool:
+    stripped = body.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _indent(body: str) -> str:
+    return body[: len(body) - len(body.lstrip(" \t"))]
+
+
+class _Statements:
+    """Whether the next line starts a statement: not inside brackets, a
+    string or a backslash continuation (an escape can only start one)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote = ""  # the open string's quote, across lines
+        self.joined = False
+
+    def at_start(self) -> bool:
+        return not (self.depth or self.quote or self.joined)
+
+    def feed(self, line: str) -> None:
+        self.joined = False
+        i, n = 0, len(line)
+        while i < n:
+            c = line[i]
+            if self.quote:
+                if c == "\\":
+                    i += 2
+                elif line.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = ""
+                else:
+                    i += 1
+                continue
+            if c == "#":
+                break
+            if c in "'\"":
+                triple = line[i : i + 3]
+                self.quote = triple if triple in ('"""', "'''") else c
+                i += len(self.quote)
+                continue
+            if c in "([{":
+                self.depth += 1
+            elif c in ")]}":
+                self.depth = max(self.depth - 1, 0)
+            elif c == "\\" and not line[i + 1 :].strip("\r\n"):
+                self.joined = True
+            i += 1
+        if len(self.quote) == 1 and not line.endswith("\\\n"):
+            self.quote = ""  # an unterminated string: a syntax error, not ours
+
+
+def _lines(text: str) -> list[str]:
+    # Python's line breaks only, as the engine counts lines.
+    return io.StringIO(text, newline="").readlines()
+
+
+# -- linting -------------------------------------------------------------------
+
+
+def lint(linter: Linter, data: bytes, path: str) -> list[Diagnostic]:
+    """Findings in the notebook's code cells, at their cells' positions;
+    raises :class:`NotebookError` when ``data`` is not a notebook."""
+    nb = read(data)
+    if not nb.cells:
+        return []
+    joined = nb.joined()
+    found = linter.lint_bytes(joined.text.encode("utf-8"), path)
+    return [joined.locate(d) for d in found]
+
+
+# -- fixing --------------------------------------------------------------------
+
+
+def fix(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+    """``wnlint fix`` on a notebook: the joined code cells fixed as one
+    module, then only the changed cells' sources rewritten."""
+    from wnlint.fix import FileFix, fix_guarded  # libcst only when fixing
+
+    try:
+        nb = read(original)
+    except NotebookError:
+        result = FileFix(path, original, original)
+        result.remaining = linter.lint_file_bytes(original, path)  # the WN001
+        return result
+    if not nb.cells:
+        return FileFix(path, original, original)
+    joined = nb.joined()
+    inner = fix_guarded(joined.text.encode("utf-8"), path, linter, unsafe)
+    result = FileFix(path, original, original, hidden=inner.hidden)
+    result.notes, result.failed = inner.notes, inner.failed
+    layout = joined
+    if inner.changed:
+        try:
+            fixed_text = inner.fixed.decode("utf-8")
+            result.fixed, layout = _rewrite(nb, fixed_text)
+        except (SplitError, UnicodeError) as exc:
+            result.fail(f"not fixed: {exc}")
+            result.remaining = [
+                joined.locate(d)
+                for d in linter.lint_bytes(joined.text.encode("utf-8"), path)
+            ]
+            return result
+        result.applied, result.applied_codes = inner.applied, inner.applied_codes
+    result.remaining = [layout.locate(d) for d in inner.remaining]
+    return result
+
+
+def _rewrite(nb: Notebook, fixed: str) -> tuple[bytes, Joined]:
+    """The notebook's bytes with the fixed joined source put back into its
+    cells, and the layout of that source."""
+    pieces = _split(fixed, len(nb.cells))
+    new_texts: dict[int, str] = {}
+    for cell, piece in zip(nb.cells, pieces):
+        if piece != cell.masked:
+            text = _unmask(cell, piece)
+            if text != cell.text:
+                new_texts[cell.index] = text
+    layout = Joined.of(pieces, [c.number for c in nb.cells])
+    return _splice(nb, new_texts), layout
+
+
+def _split(fixed: str, count: int) -> list[str]:
+    lines = _lines(fixed)
+    pieces: list[list[str]] = [[]]
+    for line in lines:
+        match = _BOUNDARY_LINE.fullmatch(line)
+        if match is None:
+            pieces[-1].append(line)
+            continue
+        if int(match.group(1)) != len(pieces):
+            raise SplitError("a cell boundary moved in the fixed source")
+        pieces.append([])
+    if len(pieces) != count:
+        raise SplitError("a cell boundary was lost in the fixed source")
+    return ["".join(piece) for piece in pieces]
+
+
+def _unmask(cell: CodeCell, piece: str) -> str:
+    """A fixed cell's text with its escapes back as they were."""
+    out: list[str] = []
+    seen: set[int] = set()
+    for line in _lines(piece):
+        body = line.rstrip("\r\n")
+        match = _PLACEHOLDER_LINE.fullmatch(body)
+        if match is not None:
+            ident = int(match.group(2))
+            if ident not in cell.magics or ident in seen:
+                raise SplitError(f"an IPython escape moved in cell {cell.number}")
+            seen.add(ident)
+            out.append(cell.magics[ident] + line[len(body) :])
+        else:
+            out.append(line)
+    if seen != set(cell.magics):
+        raise SplitError(f"an IPython escape was lost in cell {cell.number}")
+    text = "".join(out)
+    if not cell.text.endswith(("\n", "\r")):
+        # The join's own line break, and blank lines a fix put before the
+        # next cell's boundary (after imports it added).
+        return text.rstrip("\r\n")
+    return text
+
+
+# -- writing -------------------------------------------------------------------
+
+
+def _splice(nb: Notebook, new_texts: dict[int, str]) -> bytes:
+    """The notebook's own text with only the given cells' ``source`` values
+    replaced, each written in the layout of the value it replaces."""
+    text = nb.text
+    spans = _source_spans(text)
+    ascii_only = _escapes_non_ascii(text)
+    out: list[str] = []
+    end = 0
+    for index in sorted(new_texts):
+        start, stop = spans[index]
+        old = nb.data["cells"][index]["source"]
+        out.append(text[end:start])
+        out.append(_render(new_texts[index], old, text, start, stop, ascii_only))
+        end = stop
+    out.append(text[end:])
+    result = "".join(out)
+    expected = copy.deepcopy(nb.data)
+    for index, new in new_texts.items():
+        old = expected["cells"][index]["source"]
+        expected["cells"][index]["source"] = (
+            new if isinstance(old, str) else _split_source(new)
+        )
+    if json.loads(result) != expected:
+        raise SplitError("the rewritten notebook would not read back as fixed")
+    return (b"\xef\xbb\xbf" if nb.bom else b"") + result.encode("utf-8")
+
+
+def _split_source(text: str) -> list[str]:
+    """nbformat's list form: every line but the last ends in ``\\n``."""
+    return re.findall(r"[^\n]*\n|[^\n]+", text)
+
+
+def _render(
+    new: str, old: object, text: str, start: int, stop: int, ascii_only: bool
+) -> str:
+    def dump(value: str) -> str:
+        return json.dumps(value, ensure_ascii=ascii_only)
+
+    if isinstance(old, str):
+        return dump(new)
+    items = [dump(line) for line in _split_source(new)]
+    if not items:
+        return "[]"
+    old_text = text[start:stop]
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if "\n" in old_text:  # one item per line, as nbformat writes
+        item_indent = _indent(old_text[old_text.index("\n") + 1 :])
+        close_indent = old_text[old_text.rindex("\n") + 1 : -1]
+    elif "\n" in text and not old:  # `[]`: indent from the key's line
+        key_indent = _indent(text[text.rfind("\n", 0, start) + 1 : start])
+        close_indent = key_indent
+        item_indent = key_indent + _indent_unit(text)
+    else:  # a compact document
+        return "[" + _separator(text).join(items) + "]"
+    body = ("," + newline).join(item_indent + item for item in items)
+    return "[" + newline + body + newline + close_indent + "]"
+
+
+def _indent_unit(text: str) -> str:
+    """The indentation of the document's first key (nbformat: one space)."""
+    match = re.match(r"\s*\{\r?\n([ \t]*)", text)
+    return match.group(1) if match and match.group(1) else " "
+
+
+def _separator(text: str) -> str:
+    return ", " if re.search(r'",\s"', text) or '": ' in text else ","
+
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
+
+def _escapes_non_ascii(text: str) -> bool:
+    """The document writes non-ASCII text as ``\\uXXXX`` (``ensure_ascii``)
+    rather than as itself; nbformat writes it as itself."""
+    if not text.isascii():
+        return False
+    return any(
+        m.group(1)[0] == "u" and int(m.group(1)[1:], 16) > 0x7F
+        for m in _ESCAPE.finditer(text)
+    )
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_SCALAR = re.compile(
+    r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null|NaN|-?Infinity"
+)
+
+
+def _source_spans(text: str) -> dict[int, tuple[int, int]]:
+    """Where each cell's ``source`` value lies in the notebook's text (the
+    text is valid JSON: ``json.loads`` read it)."""
+    members, _ = _object(text, _WS.match(text, 0).end())  # type: ignore[union-attr]
+    start, _ = members["cells"]
+    cells, _ = _array(text, start)
+    spans: dict[int, tuple[int, int]] = {}
+    for index, (cell_start, _) in enumerate(cells):
+        fields, _ = _object(text, cell_start)
+        if "source" in fields:
+            spans[index] = fields["source"]
+    return spans
+
+
+def _skip(text: str, i: int) -> int:
+    return _WS.match(text, i).end()  # type: ignore[union-attr]
+
+
+def _value_end(text: str, i: int) -> int:
+    c = text[i]
+    if c == '"':
+        return int(scanstring(text, i + 1)[1])
+    if c == "{":
+        return _object(text, i)[1]
+    if c == "[":
+        return _array(text, i)[1]
+    return _SCALAR.match(text, i).end()  # type: ignore[union-attr]
+
+
+def _object(text: str, i: int) -> tuple[dict[str, tuple[int, int]], int]:
+    """The spans of an object's values by key, and where it ends."""
+    members: dict[str, tuple[int, int]] = {}
+    i = _skip(text, i + 1)
+    while text[i] != "}":
+        key, i = scanstring(text, i + 1)
+        i = _skip(text, _skip(text, i) + 1)  # the colon
+        end = _value_end(text, i)
+        members[key] = (i, end)
+        i = _skip(text, end)
+        if text[i] == ",":
+            i = _skip(text, i + 1)
+    return members, i + 1
+
+
+def _array(text: str, i: int) -> tuple[list[tuple[int, int]], int]:
+    items: list[tuple[int, int]] = []
+    i = _skip(text, i + 1)
+    while text[i] != "]":
+        end = _value_end(text, i)
+        items.append((i, end))
+        i = _skip(text, end)
+        if text[i] == ",":
+            i = _skip(text, i + 1)
+    return items, i + 1
