@@ -543,3 +543,9 @@ def test_rule_all_prints_the_rules_page():
     assert result.returncode == 0 and result.stdout == rules_page()
     both = run_cli("rule", "--all", "WN301")
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_the_cli_offers_every_output_format():
+    from wnlint.cli import OUTPUT_FORMATS
+
+    assert OUTPUT_FORMATS == output.FORMATS

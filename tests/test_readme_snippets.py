@@ -154,3 +154,26 @@ def test_readme_flake8_advice(tmp_path):
     # ... and ignoring pycodestyle's warnings by their groups keeps WN.
     (groups,) = re.findall(r"Ignore `(W[\d,W]+)`", text)
     assert "WN301" in flake8("--extend-ignore", groups, path=source)
+
+
+def test_readme_pre_commit_snippet_points_at_the_repository():
+    from wnlint.docs import REPOSITORY_URL
+
+    remote, _ = blocks(section("pre-commit"), "yaml")
+    assert f"  - repo: {REPOSITORY_URL}\n" in remote
+
+
+def test_readme_vs_code_settings_map_every_code_to_a_severity():
+    """The settings parse, name the environment's flake8 (the bundled one
+    has no plugins) and give every wnlint code a VS Code severity."""
+    import json
+
+    from wnlint.engine import known_codes
+
+    text = section("Editors and stdin").split("### VS Code", 1)[1]
+    (settings,) = blocks(text, "json")
+    parsed = json.loads(settings)
+    assert parsed["flake8.importStrategy"] == "fromEnvironment"
+    severity = parsed["flake8.severity"]
+    assert set(severity) == set(known_codes())
+    assert set(severity.values()) <= {"Error", "Warning", "Information", "Hint"}

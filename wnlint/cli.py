@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # libcst is imported only when fixing
     from wnlint.engine import Diagnostic
     from wnlint.fix import FileFix
 
+#: ``wnlint.output.FORMATS``, spelled here so that building the parser does
+#: not import the formatters (a test keeps the two equal).
+OUTPUT_FORMATS = ("text", "full", "json", "sarif", "github")
+
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -178,11 +182,9 @@ def _run_options(command: argparse.ArgumentParser, serial: str) -> None:
 
 
 def _add_output_options(command: argparse.ArgumentParser, what: str) -> None:
-    from wnlint.output import FORMATS
-
     command.add_argument(
         "--output-format",
-        choices=FORMATS,
+        choices=OUTPUT_FORMATS,
         default="text",
         help=f"how {what} are written: text (flake8's layout, the default), "
         "full (with the source line and the fix), json, sarif (SARIF 2.1.0 "

@@ -47,11 +47,6 @@ from wnlint.gitignore import GitIgnore
 from wnlint.globs import PathGlobs
 from wnlint.rules import ALL_RULES
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.9 and 3.10
-    import tomli as tomllib
-
 PYPROJECT = "pyproject.toml"
 #: The excludes that ``exclude`` replaces (``extend-exclude`` adds to them).
 DEFAULT_EXCLUDE: tuple[str, ...] = (*sorted(EXCLUDED_DIRS), "*.egg-info")
@@ -210,9 +205,18 @@ def read_pyproject(path: str, *, required: bool = False) -> Settings | None:
     error when ``required``, for ``--config``)."""
     try:
         with open(path, "rb") as handle:
-            document = tomllib.load(handle)
+            data = handle.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not required and b"wnlint" not in data:
+        return None  # no [tool.wnlint] table can be in it: not parsed
+    # Imported here: most runs find no [tool.wnlint] and never parse TOML.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.9 and 3.10
+        import tomli as tomllib
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     tool = document.get("tool")
@@ -402,6 +406,8 @@ class Resolver:
         self.overrides = overrides
         self.cwd = os.path.abspath(cwd or os.getcwd())
         self._by_dir: dict[str, Resolved] = {}
+        #: Directory as walked -> (absolute path, configuration).
+        self._walked: dict[str, tuple[str, Resolved]] = {}
         self._file_settings: dict[str, Settings | None] = {}
         self._linters: dict[frozenset[str], Linter] = {}
         self._file_codes: dict[tuple[int, tuple[bool, ...]], frozenset[str]] = {}
@@ -511,11 +517,26 @@ class Resolver:
     def excluded(self, path: str, is_dir: bool) -> bool:
         """Whether a walk skips ``path``: its configuration's excludes, or
         git's ignore files when ``respect-gitignore`` is on."""
-        absolute = os.path.abspath(path)
-        resolved = self.for_directory(os.path.dirname(absolute))
+        # A walk asks about every entry of a directory in turn: the
+        # directory's absolute path and configuration are looked up once.
+        parent, sep, name = path.rpartition(os.sep)
+        if sep and not parent:
+            parent = sep  # an entry of the root directory
+        known = self._walked.get(parent)
+        if known is None:
+            directory = os.path.abspath(parent or os.curdir)
+            known = self._walked[parent] = (directory, self.for_directory(directory))
+        directory, resolved = known
+        absolute = (
+            directory + name
+            if directory.endswith(os.sep)
+            else (directory + os.sep + name)
+        )
         if resolved.exclude.matches(absolute):
             return True
-        return resolved.respect_gitignore and self._gitignore.ignored(absolute, is_dir)
+        return resolved.respect_gitignore and self._gitignore.ignored(
+            absolute, is_dir, directory
+        )
 
     def files(
         self, paths: Sequence[str], warn: Callable[[str], None] | None = None

@@ -250,10 +250,10 @@ class Linter:
         """Findings in a file's bytes as stored at ``path``: a Jupyter
         notebook's code cells when ``path`` ends in ``.ipynb`` (a file that
         is not one is a WN001), else Python source."""
+        if not path.endswith(NOTEBOOK_SUFFIX):
+            return self.lint_bytes(data, path)  # without importing json
         from wnlint import notebook  # it imports this module
 
-        if not notebook.is_notebook(path):
-            return self.lint_bytes(data, path)
         try:
             return notebook.lint(self, data, path)
         except notebook.NotebookError as exc:
@@ -379,6 +379,7 @@ def _lint_in_processes(
 
 #: What directories are searched for: Python files and Jupyter notebooks.
 SOURCE_SUFFIXES = (".py", ".ipynb")
+NOTEBOOK_SUFFIX = ".ipynb"
 
 
 def discover(
