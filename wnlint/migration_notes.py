@@ -34,7 +34,7 @@ from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.pickling import applied_to, module_pickles
 from wnlint.summaries import imports_sibling_mentioning
-from wnlint.syntax import child_nodes, own_nodes, string_value
+from wnlint.syntax import all_nodes, own_nodes, string_value
 
 #: The fix codes whose application makes a file migrated.
 MIGRATION_CODES = frozenset({"WN301", "WN302"})
@@ -101,15 +101,6 @@ def _file_notes(
     return out
 
 
-def _nodes(root: ast.AST) -> list[ast.AST]:
-    out, stack = [], [root]
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(child_nodes(node))
-    return out
-
-
 def _filtered_loads(tree: ast.Module) -> list[str]:
     """``m.load_state_dict(kept, strict=False)`` where ``kept`` is built
     from ``m``'s own keys: ``kept = m.state_dict()`` then updated from the
@@ -118,7 +109,7 @@ def _filtered_loads(tree: ast.Module) -> list[str]:
     out: list[str] = []
     functions = [
         node
-        for node in _nodes(tree)
+        for node in all_nodes(tree)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     ]
     for func in functions:
@@ -200,7 +191,7 @@ def _keeps_own_keys(value: ast.expr, owner: str, own: set[str]) -> bool:
             for op, right in zip(test.ops, test.comparators):
                 if not isinstance(op, ast.In):
                     continue
-                for part in _nodes(right):
+                for part in all_nodes(right):
                     if (isinstance(part, ast.Name) and part.id in own) or (
                         isinstance(part, ast.expr) and _is_state_of(part, owner)
                     ):
@@ -239,7 +230,7 @@ def _legacy_strings(tree: ast.Module) -> list[str]:
     lines = sorted(
         {
             node.lineno
-            for node in _nodes(tree)
+            for node in all_nodes(tree)
             if isinstance(node, ast.Constant)
             and any(
                 (string_value(node) or "").split(".")[-1] == name

@@ -46,6 +46,16 @@ def child_nodes(node: ast.AST) -> list[ast.AST]:
     return out
 
 
+def all_nodes(root: ast.AST) -> Iterator[ast.AST]:
+    """Every node under ``root`` (itself included), in no set order, without
+    the context and operator singletons ``ast.walk`` also yields."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child_nodes(node))
+
+
 def own_nodes(func: ast.AST) -> Iterator[ast.AST]:
     """Nodes of a function body, not descending into nested defs and classes
     (their code runs elsewhere, with another ``self``)."""

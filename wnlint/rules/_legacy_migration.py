@@ -43,7 +43,7 @@ from wnlint.analysis import FileAnalysis
 from wnlint.fixes import Applicability, Declined, Fix, FixContext, Source
 from wnlint.rules._legacy_api import legacy_sites
 from wnlint.rules._migration_hazards import file_hazard
-from wnlint.syntax import call_arg, char_col, child_nodes, string_value
+from wnlint.syntax import all_nodes, call_arg, char_col, string_value
 
 CODES = ("WN301", "WN302")
 _TOGETHER = "WN301/WN302 not fixed: the two fixes apply together only"
@@ -159,7 +159,7 @@ def _legacy_names(tree: ast.Module, text: str) -> tuple[list[ast.Attribute], boo
         return [], False
     reads: list[ast.Attribute] = []
     dotted = False
-    for node in _nodes(tree):
+    for node in all_nodes(tree):
         if isinstance(node, ast.Attribute):
             if node.attr in renamed:
                 reads.append(node)
@@ -173,16 +173,6 @@ def _legacy_names(tree: ast.Module, text: str) -> tuple[list[ast.Attribute], boo
                 part in renamed for name in names for part in name.split(".")
             )
     return reads, dotted
-
-
-def _nodes(root: ast.AST) -> Iterator[ast.AST]:
-    """Every node under ``root`` (itself included), in no set order, without
-    the context and operator singletons ``ast.walk`` also yields."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(child_nodes(node))
 
 
 def _unsafe_file(
@@ -743,7 +733,7 @@ def _names_any(
     return any(
         _keeps_import(node, names, skip, spelled)
         for stmt in stmts
-        for node in _nodes(stmt)
+        for node in all_nodes(stmt)
     )
 
 
@@ -829,7 +819,7 @@ def _free_names(tree: ast.Module) -> dict[str, str]:
     wanted = {"parametrizations", "parametrize"}
     taken: set[str] = set()
     clash: set[str] = set()
-    for node in _nodes(tree):
+    for node in all_nodes(tree):
         names: list[str] = []
         if isinstance(node, ast.Name):
             names = [node.id]

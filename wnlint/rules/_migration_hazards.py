@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterator
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis, Site
 from wnlint.pickling import applied_to, module_pickles
 from wnlint.resolve import resolve, resolves_only_to
-from wnlint.syntax import child_nodes
+from wnlint.syntax import all_nodes
 
 #: The attribute names the rename covers, as strings can spell them.
 _LEGACY_NAMES = tuple(tn.LEGACY_TO_PARAMETRIZED)
@@ -58,18 +57,10 @@ def file_hazard(analysis: FileAnalysis) -> str | None:
     return None
 
 
-def _nodes(root: ast.AST) -> Iterator[ast.AST]:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(child_nodes(node))
-
-
 def _docstrings(tree: ast.Module) -> set[int]:
     """ids of the docstring constants: prose may name ``weight_g``."""
     out = set()
-    for node in _nodes(tree):
+    for node in all_nodes(tree):
         if isinstance(
             node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
         ):
@@ -106,7 +97,7 @@ def _string_names(analysis: FileAnalysis) -> str | None:
         ):
             attr_calls[id(call.args[1])] = call
     found: list[tuple[int, str]] = []
-    for node in _nodes(analysis.tree):
+    for node in all_nodes(analysis.tree):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
         if id(node) in docstrings:
@@ -154,7 +145,7 @@ def _hook_class(analysis: FileAnalysis) -> str | None:
                 f"line {site.node.lineno} uses torch's WeightNorm hook class, "
                 "which migrated modules no longer carry; rewrite it by hand"
             )
-    for node in _nodes(analysis.tree):
+    for node in all_nodes(analysis.tree):
         if isinstance(node, ast.ImportFrom) and node.module == _HOOK_MODULE:
             if any(alias.name == _HOOK_CLASS for alias in node.names):
                 return (
