@@ -81,6 +81,10 @@ def test_a_notebook_that_is_not_json_is_a_syntax_error(tmp_path):
             'cell 1 has no valid "source"',
         ),
         (b'{"cells": ["\xff"]}', "not UTF-8"),
+        (
+            '{"cells": [{"cell_type": "code", "source": ["x = \'\\udc80\'"]}]}',
+            "cell 1 is not valid Unicode",
+        ),
     ],
 )
 def test_json_that_is_not_a_notebook_is_a_syntax_error(tmp_path, content, message):

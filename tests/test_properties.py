@@ -831,6 +831,99 @@ def test_fix_is_stable_on_damaged_snippets(data, unsafe):
     assert_fix_is_stable(data, unsafe)
 
 
+# -- notebooks -------------------------------------------------------------------
+
+#: Lines a notebook cell may hold: weight-norm code, IPython escapes (in and
+#: out of blocks), cell magics, broken code and odd characters.
+CELL_LINES = [
+    "import torch.nn as nn",
+    "from torch.nn.utils import weight_norm, remove_weight_norm",
+    "conv = weight_norm(nn.Conv1d(2, 2, 3))",
+    "remove_weight_norm(conv)",
+    "nn.utils.weight_norm(nn.Linear(2, 2))",
+    "for m in [conv]:",
+    "    %time m",
+    "    conv = weight_norm(m)",
+    "%matplotlib inline",
+    "%%time",
+    "%%bash",
+    "!pip install torch",
+    "x = !ls",
+    "conv?",
+    "?conv",
+    "def f(:",
+    "\t x",
+    "# noqa",
+    "\u00e9 = 1",
+    "\x0c",
+    "from __future__ import annotations",
+    "x = '\udc80'",  # a lone surrogate: JSON can escape one
+]
+
+
+@st.composite
+def notebooks(draw) -> bytes:
+    """A notebook's JSON: code, markdown and raw cells whose sources are
+    drawn lines (as a list or one string), in one of the layouts Jupyter and
+    other tools write."""
+    import json
+
+    cells = []
+    for _ in range(draw(st.integers(0, 5))):
+        lines = draw(
+            st.lists(st.sampled_from(CELL_LINES) | st.text(max_size=12), max_size=6)
+        )
+        text = "\n".join(lines)
+        source = text if draw(st.booleans()) else [line + "\n" for line in lines]
+        kind = draw(st.sampled_from(["code", "code", "markdown", "raw"]))
+        cell = {"cell_type": kind, "metadata": {}, "source": source}
+        if kind == "code":
+            cell |= {"execution_count": None, "outputs": []}
+        cells.append(cell)
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    indent = draw(st.sampled_from([None, 1, 2]))
+    ascii_only = draw(st.booleans())
+    return json.dumps(notebook, indent=indent, ensure_ascii=ascii_only).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+#: A code cell holding a lone surrogate, escaped in the JSON: no UTF-8 source.
+SURROGATE_NOTEBOOK = (
+    b'{"cells": [{"cell_type": "code", "metadata": {}, "execution_count": null,'
+    b' "outputs": [], "source": ["x = \'\\udc80\'"]}]}'
+)
+
+
+@_bounded(150)
+@given(notebooks(), st.booleans())
+@example(SURROGATE_NOTEBOOK, False)
+def test_notebooks_never_break_check_or_fix(data, unsafe):
+    """``check`` reports no internal error; ``fix`` notes none, writes a
+    notebook that is still JSON with the same cells, and has nothing left
+    to do on its own output."""
+    import json
+
+    from wnlint.fix import fix_bytes
+
+    with _time_limit("check", data):
+        found = LINTER.lint_file_bytes(data, "t.ipynb")
+    assert not [d for d in found if d.code == "WN003"], data
+    with _time_limit("fix", data):
+        result = fix_bytes(data, "t.ipynb", LINTER, unsafe)
+    assert not [n for n in result.notes if "internal error" in n], result.notes
+    if result.changed:
+        before, after = json.loads(data), json.loads(result.fixed)
+        assert len(after["cells"]) == len(before["cells"])
+        for old, new in zip(before["cells"], after["cells"]):
+            assert {k: v for k, v in old.items() if k != "source"} == {
+                k: v for k, v in new.items() if k != "source"
+            }
+        with _time_limit("fix", result.fixed):
+            again = fix_bytes(result.fixed, "t.ipynb", LINTER, unsafe)
+        assert again.fixed == result.fixed
+
+
 # -- the properties can fail ------------------------------------------------------
 #
 # Each case plants one bug for the duration of the test and shows that the

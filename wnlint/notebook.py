@@ -186,10 +186,18 @@ def read(data: bytes) -> Notebook:
 
 def _source_text(source: object, index: int) -> str:
     if isinstance(source, str):
-        return source
-    if isinstance(source, list) and all(isinstance(s, str) for s in source):
-        return "".join(source)
-    raise NotebookError(f'cell {index + 1} has no valid "source"')
+        text = source
+    elif isinstance(source, list) and all(isinstance(s, str) for s in source):
+        text = "".join(source)
+    else:
+        raise NotebookError(f'cell {index + 1} has no valid "source"')
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # JSON may escape a lone surrogate: no source
+        raise NotebookError(
+            f"cell {index + 1} is not valid Unicode (a lone surrogate)"
+        ) from None
+    return text
 
 
 def _mask(text: str, number: int, first_id: int, started: bool) -> CodeCell | None:
