@@ -299,8 +299,9 @@ def test_gitignore_is_respected_in_a_repository_unless_turned_off(tmp_path):
     )
     result = run_cli("check", "--respect-gitignore", ".", cwd=tmp_path)
     assert set(codes_by_file(result.stdout)) == checked
-    # Named explicitly: checked all the same.
-    assert run_cli("check", "top_only.py", cwd=tmp_path).returncode == 1
+    # Named explicitly: checked all the same, though git ignores it.
+    result = run_cli("check", "--respect-gitignore", "top_only.py", cwd=tmp_path)
+    assert result.returncode == 1
 
 
 # -- --config and --isolated ----------------------------------------------
@@ -456,3 +457,197 @@ def test_gitignore_double_star_info_exclude_and_dir_only(tmp_path):
     assert not ignored("docs/x/keep.py")
     assert ignored("out", is_dir=True) and not ignored("out")  # directories only
     assert ignored("a/b.py") and not ignored("z/a/b.py")  # anchored by its `/`
+
+
+# -- what the checks above leave open -----------------------------------------
+
+
+def test_the_walk_up_passes_a_table_less_pyproject_even_outside_the_cwd(tmp_path):
+    # Run from outside the project: only the walk up from the file's own
+    # directory can find the project's table (the working directory has none).
+    write(
+        tmp_path,
+        {
+            "project/pyproject.toml": '[tool.wnlint]\nignore = ["WN301"]\n',
+            # Mentions wnlint, so it is parsed: still no table, still passed over.
+            "project/a/pyproject.toml": "[project]\nname = 'uses-wnlint'\n",
+            "project/a/m.py": LEGACY + IN_FORWARD,
+        },
+    )
+    result = run_cli("check", "project", cwd=tmp_path)
+    assert codes_by_file(result.stdout) == {"project/a/m.py": {"WN106"}}
+
+
+def test_globs_are_relative_to_the_directory_of_the_declaring_file(tmp_path):
+    # Checked from above the project: patterns with a `/` must be anchored at
+    # project/, where the pyproject.toml is, not at the working directory.
+    write(
+        tmp_path,
+        {
+            "project/pyproject.toml": """\
+                [tool.wnlint]
+                extend-exclude = ["gen/*"]
+                [tool.wnlint.per-file-ignores]
+                "tests/*" = ["WN301"]
+            """,
+            "project/gen/m.py": LEGACY,
+            "project/tests/t.py": LEGACY,
+            "project/src/m.py": LEGACY,
+            # Same relative paths under the working directory: not matched.
+            "gen/m.py": LEGACY,
+            "tests/t.py": LEGACY,
+        },
+    )
+    found = codes_by_file(run_cli("check", ".", cwd=tmp_path).stdout)
+    assert set(found) == {"gen/m.py", "tests/t.py", "project/src/m.py"}
+    write(tmp_path, {"project/pyproject.toml": '[tool.wnlint]\nexclude = ["src/*"]\n'})
+    found = codes_by_file(run_cli("check", ".", cwd=tmp_path).stdout)
+    assert "project/src/m.py" not in found and "project/gen/m.py" in found
+
+
+def test_config_flag_globs_with_a_slash_are_relative_to_the_working_dir(tmp_path):
+    write(
+        tmp_path,
+        {
+            "conf/other.toml": '[tool.wnlint]\nextend-exclude = ["skip/*"]\n',
+            "skip/m.py": LEGACY,
+            "conf/skip/m.py": LEGACY,
+        },
+    )
+    result = run_cli("check", "--config", "conf/other.toml", ".", cwd=tmp_path)
+    assert set(codes_by_file(result.stdout)) == {"conf/skip/m.py"}
+
+
+def test_the_engine_codes_stay_on_when_a_selection_is_given(tmp_path):
+    write(tmp_path, {"m.py": LEGACY + "\ndef (:\n"})
+    for args in (["--select", "WN301"], ["--extend-select", "WN3"]):
+        result = run_cli("check", *args, "m.py", cwd=tmp_path)
+        assert codes_by_file(result.stdout) == {"m.py": {"WN001"}}, args
+    write(tmp_path, {"pyproject.toml": '[tool.wnlint]\nselect = ["WN3"]\n'})
+    result = run_cli("check", "m.py", cwd=tmp_path)
+    assert codes_by_file(result.stdout) == {"m.py": {"WN001"}}
+
+
+@pytest.mark.parametrize(
+    ("table", "codes"),
+    [
+        # An engine code alone selects no rule, but extend-select adds some.
+        ('select = ["WN001"]\nextend-select = ["WN3"]', {"WN301"}),
+        # Codes are read as the command line reads them, in any case.
+        ('ignore = ["wn3"]', {"WN106"}),
+    ],
+)
+def test_selection_edge_cases(tmp_path, table, codes):
+    write(tmp_path, {"pyproject.toml": f"[tool.wnlint]\n{table}\n", "m.py": BOTH})
+    result = run_cli("check", "m.py", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert codes_by_file(result.stdout)["m.py"] == codes
+
+
+def test_per_file_ignores_of_two_configurations_do_not_mix(tmp_path):
+    # The same glob in two files, ignoring different codes.
+    write(
+        tmp_path,
+        {
+            "a/pyproject.toml": '[tool.wnlint.per-file-ignores]\n"x_*.py" = ["WN301"]\n',
+            "b/pyproject.toml": '[tool.wnlint.per-file-ignores]\n"x_*.py" = ["WN106"]\n',
+            "a/x_1.py": BOTH,
+            "b/x_1.py": BOTH,
+        },
+    )
+    found = codes_by_file(run_cli("check", ".", cwd=tmp_path).stdout)
+    assert found == {"a/x_1.py": {"WN106"}, "b/x_1.py": {"WN301"}}
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("jobs = true", "tool.wnlint.jobs: expected a whole number"),
+        ('extend-exclude = "gen"', "tool.wnlint.extend-exclude: expected a list"),
+        ('exclude = ["gen", 1]', "tool.wnlint.exclude: expected a list of strings"),
+        ("[tool]\nwnlint = 1", "tool.wnlint must be a table"),
+    ],
+)
+def test_more_broken_values_are_usage_errors(tmp_path, table, message):
+    if not table.startswith("["):
+        table = "[tool.wnlint]\n" + table
+    write(tmp_path, {"pyproject.toml": table + "\n", "m.py": LEGACY})
+    result = run_cli("check", "m.py", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"{tmp_path / 'pyproject.toml'}: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_broken_nested_configuration_in_a_parallel_run(tmp_path, monkeypatch):
+    """Read before the workers start: a usage error, never a worker's crash."""
+    from wnlint import engine
+
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 2)
+    files = {f"m{i}.py": LEGACY for i in range(4)}
+    files.update({f"deep/m{i}.py": LEGACY for i in range(4)})
+    files["deep/pyproject.toml"] = "[tool.wnlint]\nnope = 1\n"
+    write(tmp_path, files)
+    result = run_cli("check", "-j", "2", ".", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "deep/pyproject.toml: unknown key 'tool.wnlint.nope'" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_named_files_that_are_excluded_themselves(tmp_path):
+    """A named file is checked even when its own name is excluded or git
+    ignores it; --force-exclude skips it then."""
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.wnlint]\nextend-exclude = ["skip_*.py"]\n',
+            ".gitignore": "ignored.py\n",
+            "skip_me.py": LEGACY,
+            "ignored.py": LEGACY,
+        },
+    )
+    (tmp_path / ".git").mkdir()
+    assert set(codes_by_file(run_cli("check", ".", cwd=tmp_path).stdout)) == set()
+    for name in ("skip_me.py", "ignored.py"):
+        assert run_cli("check", name, cwd=tmp_path).returncode == 1, name
+        result = run_cli("check", "--force-exclude", name, cwd=tmp_path)
+        assert (result.returncode, result.stdout) == (0, ""), name
+
+
+def test_gitignore_precedence_and_syntax(tmp_path):
+    from wnlint.gitignore import GitIgnore
+
+    write(
+        tmp_path,
+        {
+            ".git/info/exclude": "excluded.py\nkept_by_gitignore.py\n",
+            ".gitignore": (
+                "# a comment line, not a pattern\n"
+                "gen_*.py\n"
+                "!kept_by_gitignore.py\n"
+                "build/\n"
+                "cache/**\n"
+                "docs/*.py\n"
+                "\\!bang.py\n"
+                "\\#hash.py\n"
+            ),
+            "sub/.gitignore": "!gen_keep.py\n",
+        },
+    )
+    ignore = GitIgnore()
+
+    def ignored(name: str, is_dir: bool = False) -> bool:
+        return ignore.ignored(str(tmp_path / name), is_dir)
+
+    assert ignored("excluded.py") and not ignored("kept_by_gitignore.py")
+    # A deeper .gitignore takes precedence over the root's.
+    assert ignored("sub/gen_x.py") and not ignored("sub/gen_keep.py")
+    # Directory-only in a file that also has negations.
+    assert ignored("build", is_dir=True) and not ignored("build")
+    # A trailing `**` matches everything inside, at any depth.
+    assert ignored("cache/a/b/c.py") and not ignored("cache", is_dir=True)
+    # Git's `*` stays within one path component.
+    assert ignored("docs/a.py") and not ignored("docs/x/a.py")
+    # Comments are not patterns; `\!` and `\#` are literal.
+    assert not ignored("# a comment line, not a pattern")
+    assert ignored("!bang.py") and not ignored("bang.py")
+    assert ignored("#hash.py")
