@@ -587,10 +587,13 @@ def test_a_broken_nested_configuration_in_a_parallel_run(tmp_path, monkeypatch):
     files.update({f"deep/m{i}.py": LEGACY for i in range(4)})
     files["deep/pyproject.toml"] = "[tool.wnlint]\nnope = 1\n"
     write(tmp_path, files)
-    result = run_cli("check", "-j", "2", ".", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "deep/pyproject.toml: unknown key 'tool.wnlint.nope'" in result.stderr
-    assert result.stdout == "" and "Traceback" not in result.stderr
+    # Named, not walked: no walk reads deep/'s configuration first.
+    named = sorted(name for name in files if name.endswith(".py"))
+    for args in (["."], named):
+        result = run_cli("check", "-j", "2", *args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert "deep/pyproject.toml: unknown key 'tool.wnlint.nope'" in result.stderr
+        assert result.stdout == "" and "Traceback" not in result.stderr
 
 
 def test_named_files_that_are_excluded_themselves(tmp_path):

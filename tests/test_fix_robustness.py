@@ -128,6 +128,8 @@ def test_check_exits_2_on_an_internal_error(tmp_path, monkeypatch):
     assert "WN003 internal error in WN301: RuntimeError: boom" in result.stdout
     assert result.returncode == 2
     assert run_cli("check", "--exit-zero", str(path)).returncode == 2
+    # fix --exit-zero forgives findings, never an internal error.
+    assert run_cli("fix", "--exit-zero", str(path)).returncode == 2
 
 
 def test_a_path_that_is_not_utf8_prints_without_a_traceback(tmp_path):

@@ -160,3 +160,20 @@ def test_flake8_stdin_matches_wnlint_stdin():
     )
     assert flake8.stdout.decode() == out.decode()
     assert out
+
+
+def test_fix_stdin_applies_the_per_file_ignores_of_its_filename(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.wnlint]\nunsafe-fixes = true\n"
+        '[tool.wnlint.per-file-ignores]\n"keep/*" = ["WN301", "WN302"]\n',
+        encoding="utf-8",
+    )
+    data = MIGRATE_BEFORE.read_bytes()
+    status, out, err = run_stdin(
+        data, "fix", "--stdin-filename", "keep/m.py", "-", cwd=tmp_path
+    )
+    assert (status, out) == (0, data), err
+    status, out, err = run_stdin(
+        data, "fix", "--stdin-filename", "src/m.py", "-", cwd=tmp_path
+    )
+    assert (status, out) == (0, MIGRATE_AFTER.read_bytes()), err
