@@ -534,3 +534,39 @@ def test_stdin_reads_a_notebook_by_its_filename(tmp_path):
     notebook = json.loads(fixed.stdout)
     assert notebook["cells"][2]["outputs"] == json.loads(data)["cells"][2]["outputs"]
     assert "parametrizations.weight_norm" in "".join(notebook["cells"][2]["source"])
+
+
+def test_cells_the_fix_leaves_alone_keep_their_bytes(tmp_path):
+    """An unchanged cell is never re-serialized, even where its JSON is not
+    what ``json.dumps`` would write (a line split in two, an escaped ``/``,
+    ``\\u`` escapes)."""
+    odd = '["x = \\"a\\/b\\"", " + \\"\\u00e9\\"\\n", "y = 2"]'
+    text = make(IMPORT, "ODD", "m = " + LEGACY).replace('"ODD"', odd)
+    assert json.loads(text)["cells"][1]["source"] == ['x = "a/b"', ' + "é"\n', "y = 2"]
+    (tmp_path / "nb.ipynb").write_text(text, encoding="utf-8")
+    result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
+    assert "fixed 1 findings" in result.stderr, result.stderr
+    after = (tmp_path / "nb.ipynb").read_text(encoding="utf-8")
+    assert odd in after
+    assert after == text.replace(
+        "nn.utils.weight_norm", "nn.utils.parametrizations.weight_norm"
+    )
+
+
+def test_a_rewrite_that_would_not_read_back_writes_nothing(tmp_path, monkeypatch):
+    """The last guard: the spliced notebook must parse to the original with
+    only the fixed sources replaced, or nothing is written."""
+    real = notebook._render
+
+    def lossy(new, *args):
+        return real(new.replace("parametrizations.", ""), *args)
+
+    monkeypatch.setattr(notebook, "_render", lossy)
+    text = make(IMPORT, "m = " + LEGACY)
+    (tmp_path / "nb.ipynb").write_text(text)
+    result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nb.ipynb: not fixed: the rewritten notebook would not read back" in (
+        result.stderr
+    )
+    assert (tmp_path / "nb.ipynb").read_text() == text
