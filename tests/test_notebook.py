@@ -570,3 +570,22 @@ def test_a_rewrite_that_would_not_read_back_writes_nothing(tmp_path, monkeypatch
         result.stderr
     )
     assert (tmp_path / "nb.ipynb").read_text() == text
+
+
+def test_an_error_on_a_boundary_line_is_put_in_the_cell_before(tmp_path):
+    # The cell ends in a backslash: the parser fails on the boundary line
+    # that follows it, a line of no cell.
+    text = make(IMPORT, "m = " + LEGACY + " + \\", "y = 2")
+    assert found(tmp_path, text) == ["nb.ipynb:cell 2:1:1: WN001"]
+
+
+def test_a_byte_order_mark_is_kept(tmp_path):
+    text = make(IMPORT, "m = " + LEGACY)
+    (tmp_path / "nb.ipynb").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    result = run_cli("check", "nb.ipynb", cwd=tmp_path)  # read, BOM and all
+    assert where(result.stdout) == ["nb.ipynb:cell 2:1:5: WN301"]
+    run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
+    fixed = text.replace(
+        "nn.utils.weight_norm", "nn.utils.parametrizations.weight_norm"
+    )
+    assert (tmp_path / "nb.ipynb").read_bytes() == b"\xef\xbb\xbf" + fixed.encode()
