@@ -149,8 +149,6 @@ NO_TORCH_REASON = (
     "torch is not installed: the runtime tests need it "
     "(pip install torch, then pip install -e '.[test]')"
 )
-#: For tests that import torch inside the test function.
-needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason=NO_TORCH_REASON)
 
 
 def _imports_torch(path: Path) -> bool:
