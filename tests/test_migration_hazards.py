@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,8 +204,89 @@ class Block(nn.Module):
             "def f():\n    return weight_norm(nn.Linear(2, 2))\n",
             set(),
         ),
+        # the right import, read: it is the submodule, no alias
+        (
+            "import torch.nn as nn\n"
+            "from torch.nn.utils import parametrizations, weight_norm\n\n"
+            "def f():\n"
+            "    a = parametrizations.weight_norm(nn.Linear(2, 2))\n"
+            "    return a, weight_norm(nn.Linear(2, 2))\n",
+            set(),
+        ),
+        (
+            "import torch.nn as nn\n"
+            "import torch.nn.utils.parametrize as parametrize\n"
+            "from torch.nn.utils import remove_weight_norm\n\n"
+            "def f(m):\n"
+            "    remove_weight_norm(m)\n"
+            "    return parametrize.is_parametrized(m)\n",
+            set(),
+        ),
+        # the name imported from elsewhere: another module, a relative one
+        (
+            "import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n"
+            "from mylib import parametrizations\n\n"
+            "def f():\n    return weight_norm(nn.Linear(2, 2)), parametrizations\n",
+            {"parametrizations"},
+        ),
+        (
+            "import torch.nn as nn\nfrom torch.nn.utils import remove_weight_norm\n"
+            "from .utils import parametrize\n\n"
+            "def f(m):\n    remove_weight_norm(m)\n    return parametrize(m)\n",
+            {"parametrize"},
+        ),
+        # read without being imported (here from a star import)
+        (
+            "import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n"
+            "from mylib import *\n\n"
+            "def f():\n    return weight_norm(nn.Linear(2, 2)), parametrizations\n",
+            {"parametrizations"},
+        ),
+        # bound by an except clause, or a match pattern
+        (
+            "import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n\n"
+            "def f():\n"
+            "    try:\n        return weight_norm(nn.Linear(2, 2))\n"
+            "    except ValueError as parametrizations:\n"
+            "        pass\n",
+            {"parametrizations"},
+        ),
+        pytest.param(
+            "import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n\n"
+            "def f(x):\n"
+            "    match x:\n"
+            "        case [*parametrizations]:\n"
+            "            pass\n"
+            "    return weight_norm(nn.Linear(2, 2))\n",
+            {"parametrizations"},
+            marks=pytest.mark.skipif(
+                sys.version_info < (3, 10), reason="match needs Python 3.10"
+            ),
+        ),
+        # the first alias taken by an import: the next one
+        (
+            "import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n"
+            "from mylib import parametrizations, torch_parametrizations\n\n"
+            "def f():\n"
+            "    return weight_norm(nn.Linear(2, 2)), parametrizations\n",
+            {"parametrizations"},
+        ),
     ],
-    ids=["parameters", "module-name", "function", "alias-taken", "right-import"],
+    ids=[
+        "parameters",
+        "module-name",
+        "function",
+        "alias-taken",
+        "right-import",
+        "right-import-read",
+        "right-dotted-import",
+        "other-module",
+        "relative-import",
+        "star-import-read",
+        "except-name",
+        "match-capture",
+        "alias-taken-by-import",
+    ],
 )
 def test_inserted_imports_never_shadow_the_files_names(tmp_path, source, aliased):
     path = tmp_path / "m.py"
@@ -226,3 +309,347 @@ def test_inserted_imports_never_shadow_the_files_names(tmp_path, source, aliased
     for submodule in {"parametrizations", "parametrize"} - aliased:
         assert imported.get(submodule) is None
     assert run_cli("fix", "--unsafe-fixes", "--diff", "m.py", cwd=tmp_path).stdout == ""
+
+
+# -- near misses and variants found by mutation checking ------------------------------
+
+
+def _migrate(tmp_path: Path, source: str, name: str = "m.py"):
+    """``fix --unsafe-fixes --diff`` on one file: (stderr, whether migrated)."""
+    (tmp_path / name).write_text(source)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", name, cwd=tmp_path)
+    return result.stderr, "parametrizations.weight_norm" in result.stdout
+
+
+LEGACY_CONV = (
+    "import torch.nn as nn\n"
+    "from torch.nn.utils import weight_norm\n"
+    "conv = weight_norm(nn.Conv1d(2, 2, 3))\n"
+)
+
+
+def test_a_docstring_that_ends_like_a_key_does_not_decline(tmp_path):
+    """Docstrings are prose, even when one ends in ``conv.weight_g``."""
+    stderr, migrated = _migrate(
+        tmp_path,
+        LEGACY_CONV + "\n\ndef magnitude(m):\n"
+        '    """The magnitude lives in conv.weight_g"""\n'
+        "    return m\n",
+    )
+    assert "not fixed" not in stderr and migrated
+
+
+def test_a_dotted_state_dict_key_declines(tmp_path):
+    stderr, migrated = _migrate(
+        tmp_path,
+        LEGACY_CONV + "\n\ndef direction(sd):\n" + '    return sd["conv.weight_v"]\n',
+    )
+    assert not migrated
+    assert 'not fixed: the string "conv.weight_v" on line 7 handles the legacy' in (
+        stderr
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '    return sd["conv_weight_g"]',  # another naming scheme
+        '    return sd["encoder._weight_g"]',
+        '    return getattr(m, "weight_gain")',
+        '    return hasattr(m, "parametrizations")',  # the new API's test
+        '    return m  # legacy checkpoints hold "conv.weight_g"',  # a comment
+    ],
+    ids=["underscore", "private", "prefix", "hasattr-new-api", "comment"],
+)
+def test_strings_that_are_not_the_legacy_names_do_not_decline(tmp_path, line):
+    stderr, migrated = _migrate(
+        tmp_path, LEGACY_CONV + "\n\ndef f(m, sd):\n" + line + "\n"
+    )
+    assert "not fixed" not in stderr and migrated
+
+
+def test_a_local_function_called_hasattr_is_not_the_builtin(tmp_path):
+    """Still declined (the string is the legacy name), but the note does not
+    claim the builtin's behaviour."""
+    stderr, migrated = _migrate(
+        tmp_path,
+        LEGACY_CONV + "\n\ndef hasattr(m, name):\n    return True\n\n\n"
+        'def f(m):\n    return hasattr(m, "weight_g")\n',
+    )
+    assert not migrated
+    assert 'not fixed: the string "weight_g" on line 11 handles the legacy' in stderr
+    assert "`hasattr(" not in stderr
+
+
+@pytest.mark.parametrize(
+    "source, note",
+    [
+        (
+            LEGACY_CONV + "from torch.nn.utils.weight_norm import WeightNorm\n",
+            "line 4 imports torch's WeightNorm hook class",
+        ),
+        (
+            LEGACY_CONV + "\n\ndef hooks(m):\n"
+            "    return [h for h in m._forward_pre_hooks.values()"
+            ' if type(h).__name__ == "WeightNorm"]\n',
+            "line 7 recognizes torch's WeightNorm hook by name",
+        ),
+        (
+            LEGACY_CONV + "\n\ndef hooks(m):\n"
+            "    return [h for h in m._forward_pre_hooks.values()"
+            ' if type(h).__module__ == "torch.nn.utils.weight_norm"]\n',
+            "line 7 recognizes torch's WeightNorm hook by name",
+        ),
+        (
+            LEGACY_CONV + "\n\ndef hooks(m):\n"
+            "    return [h for h in m._forward_pre_hooks.values()"
+            ' if type(h).__name__ in ("WeightNorm", "SpectralNorm")]\n',
+            "line 7 recognizes torch's WeightNorm hook by name",
+        ),
+    ],
+    ids=["import-only", "name-equals", "module-equals", "name-in-tuple"],
+)
+def test_the_weight_norm_hook_class_declines_however_it_is_spelled(
+    tmp_path, source, note
+):
+    stderr, migrated = _migrate(tmp_path, source)
+    assert not migrated
+    assert f"not fixed: {note}" in stderr
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "\n\nclass WeightNorm:\n    pass\n\n\ndef mine(h):\n"
+        "    return isinstance(h, WeightNorm)\n",
+        '\nLABEL = "WeightNorm"\n',
+    ],
+    ids=["own-class", "uncompared-string"],
+)
+def test_a_weight_norm_that_is_not_torchs_hook_does_not_decline(tmp_path, extra):
+    stderr, migrated = _migrate(tmp_path, LEGACY_CONV + extra)
+    assert "not fixed" not in stderr and migrated
+
+
+BOTH_APIS = (
+    "import torch.nn as nn\n"
+    "from torch.nn.utils import parametrizations, weight_norm\n\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "body, line",
+    [
+        (
+            "def build(conv, new):\n"
+            "    if new:\n"
+            "        return parametrizations.weight_norm(conv)\n"
+            "    else:\n"
+            "        return weight_norm(conv)\n",
+            9,
+        ),
+        (
+            "def build(conv, legacy):\n"
+            "    return weight_norm(conv) if legacy else "
+            "parametrizations.weight_norm(conv)\n",
+            6,
+        ),
+        (
+            "LEGACY = False\n"
+            "if LEGACY:\n"
+            "    conv = weight_norm(nn.Conv1d(2, 2, 3))\n"
+            "else:\n"
+            "    conv = parametrizations.weight_norm(nn.Conv1d(2, 2, 3))\n",
+            7,
+        ),
+    ],
+    ids=["if-else", "conditional-expression", "module-body"],
+)
+def test_a_choice_between_the_apis_declines(tmp_path, body, line):
+    stderr, migrated = _migrate(tmp_path, BOTH_APIS + body)
+    assert not migrated
+    assert f"not fixed: line {line} applies the legacy API in a branch" in stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # both APIs, one after the other: nothing to choose
+        "def build():\n"
+        "    a = parametrizations.weight_norm(nn.Conv1d(2, 2, 3))\n"
+        "    b = weight_norm(nn.Conv1d(2, 2, 3))\n"
+        "    return a, b\n",
+        # the `if` belongs to the enclosing function, not to the one that
+        # applies both APIs
+        "def outer(flag):\n"
+        "    if flag:\n"
+        "        def inner():\n"
+        "            a = parametrizations.weight_norm(nn.Conv1d(2, 2, 3))\n"
+        "            b = weight_norm(nn.Conv1d(2, 2, 3))\n"
+        "            return a, b\n"
+        "        return inner\n",
+    ],
+    ids=["sequential", "enclosing-if"],
+)
+def test_both_apis_without_a_choice_are_migrated(tmp_path, body):
+    stderr, migrated = _migrate(tmp_path, BOTH_APIS + body)
+    assert "not fixed" not in stderr and migrated
+
+
+TRAIN_WITH_OWN_LEGACY = """\
+import torch
+import torch.nn as nn
+from torch.nn.utils import weight_norm
+
+from .layers import Generator
+
+
+def export(f):
+    head = weight_norm(nn.Linear(2, 2))
+    model = Generator()
+    torch.save(model, f)
+    return head
+"""
+
+
+def test_pickling_a_siblings_module_does_not_decline_the_pickling_file(tmp_path):
+    """``train.py`` pickles a ``Generator`` that ``layers.py`` normalizes:
+    whether that breaks depends on ``layers.py``'s migration, not on
+    ``train.py``'s; and with ``layers.py`` left as it is, no warning."""
+    root = _copy(tmp_path) / "pickled_elsewhere"
+    (root / "train.py").write_text(TRAIN_WITH_OWN_LEGACY)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", "train.py", cwd=root)
+    assert "train.py: WN301 x1" in result.stderr
+    assert "not fixed" not in result.stderr
+    assert "warning" not in result.stderr
+
+
+@pytest.mark.parametrize("diff", [True, False], ids=["diff", "write"])
+def test_a_migrated_file_pickling_a_migrated_siblings_class_is_warned_about(
+    tmp_path, diff
+):
+    """Both files migrated in one run: ``train.py``'s own hazard check leaves
+    the sibling's module to the run's notes, which must then read it too."""
+    root = _copy(tmp_path) / "pickled_elsewhere"
+    (root / "train.py").write_text(TRAIN_WITH_OWN_LEGACY)
+    args = ["fix", "--unsafe-fixes", *(["--diff"] if diff else []), "."]
+    result = run_cli(*args, cwd=root)
+    assert (
+        "train.py: warning: `torch.save` on line 11 pickles `model` whole, and "
+        "the migrated layers.py normalizes Generator.conv"
+    ) in result.stderr
+    if not diff:
+        assert "parametrizations" in (root / "train.py").read_text()
+
+
+def test_a_file_pickling_its_own_parametrized_module_gets_no_duplicate_warning(
+    tmp_path,
+):
+    """A module parametrized in the migrated file itself is WN304's finding,
+    not a note about a sibling's migration (the file imports a migrated
+    sibling too, so the notes do read it)."""
+    root = _copy(tmp_path) / "pickled_elsewhere"
+    (root / "train.py").write_text(
+        "import torch\nimport torch.nn as nn\n"
+        "from torch.nn.utils import parametrizations, weight_norm\n\n"
+        "from .layers import Generator\n\n\n"
+        "def export(f):\n"
+        "    model = parametrizations.weight_norm(nn.Linear(2, 2))\n"
+        "    torch.save(model, f)\n"
+        "    return Generator(), weight_norm(nn.Linear(2, 2))\n"
+    )
+    result = run_cli("fix", "--unsafe-fixes", ".", cwd=root)
+    assert "warning" not in result.stderr
+    assert "weight_norm(nn.Linear(2, 2))\n" in (root / "train.py").read_text()
+    assert "from torch.nn.utils import weight_norm" not in (
+        (root / "train.py").read_text()
+    )
+    assert "train.py:10:5: WN304 " in result.stdout
+
+
+# -- the strings note --------------------------------------------------------------
+
+
+def test_legacy_names_as_strings_beside_a_migrated_module_are_warned_about(tmp_path):
+    """``convert.py`` spells the legacy keys next to the migrated
+    ``model.py``: warned about; the same code in a sub-directory, or when
+    nothing is migrated, is not."""
+    root = _copy(tmp_path) / "checkpoint_filter"
+    (root / "utils.py").unlink()
+    convert = (
+        '"""Converts checkpoints saved with weight_g and weight_v keys."""\n\n\n'
+        "def convert(sd):\n"
+        '    g = sd["conv.weight_g"]\n'
+        '    v = sd.get("conv.weight_v")\n'
+        "    return g, v\n"
+    )
+    (root / "convert.py").write_text(convert)
+    (root / "sub").mkdir()
+    (root / "sub" / "other.py").write_text(convert)
+    for diff in (["--diff"], []):
+        result = run_cli("fix", "--unsafe-fixes", *diff, ".", cwd=root)
+        assert (
+            "convert.py: warning: weight_g/weight_v named as strings (line 5, 6) "
+            "beside a migrated module"
+        ) in result.stderr
+        assert "other.py" not in result.stderr
+        assert "model.py: warning" not in result.stderr
+    assert (root / "convert.py").read_text() == convert
+    nothing = run_cli("fix", "--unsafe-fixes", ".", cwd=root)  # already migrated
+    assert "warning" not in nothing.stderr
+
+
+@pytest.mark.parametrize(
+    "body, warned",
+    [
+        (
+            "    own = model.state_dict().copy()\n"
+            "    own.update({k: v for k, v in sd.items() if k in own})\n"
+            "    model.load_state_dict(own, strict=False)\n",
+            True,
+        ),
+        (
+            "    kept = {k: v for k, v in sd.items() if k not in model.state_dict()}\n"
+            "    model.load_state_dict(kept, strict=False)\n",
+            False,
+        ),
+        (
+            "    kept = {k: v for k, v in sd.items() if k in other.state_dict()}\n"
+            "    model.load_state_dict(kept, strict=False)\n",
+            False,
+        ),
+    ],
+    ids=["copy-of-own-state", "not-in-own-keys", "another-modules-keys"],
+)
+def test_which_filtered_loads_are_warned_about(tmp_path, body, warned):
+    root = _copy(tmp_path) / "checkpoint_filter"
+    (root / "utils.py").write_text("def load(model, other, sd):\n" + body)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
+    assert "model.py: WN301 x1" in result.stderr
+    assert ("utils.py: warning: line" in result.stderr) is warned
+
+
+def test_the_migration_runs_where_ast_has_no_match_statement(tmp_path):
+    """Python 3.9 (``requires-python >= 3.9``) has neither ``ast.Match`` nor
+    ``ast.pattern``: the migration, its free names included, must not need
+    them (it raised ``AttributeError`` for every file). Simulated in a
+    subprocess by removing them from ``ast`` before wnlint is imported."""
+    (tmp_path / "m.py").write_text(FREE_NAMES)
+    code = (
+        "import ast, sys\n"
+        "for name in ('Match', 'match_case', 'pattern', 'MatchAs', 'MatchStar'):\n"
+        "    if hasattr(ast, name):\n"
+        "        delattr(ast, name)\n"
+        "from wnlint.cli import main\n"
+        "sys.exit(main(['fix', '--unsafe-fixes', '--diff', 'm.py']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "internal error" not in result.stderr, result.stderr
+    assert "m.py: WN301 x2" in result.stderr
+    assert "torch_parametrizations.weight_norm(" in result.stdout

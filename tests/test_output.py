@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import re
 import shlex
 import shutil
@@ -549,3 +550,186 @@ def test_the_cli_offers_every_output_format():
     from wnlint.cli import OUTPUT_FORMATS
 
     assert OUTPUT_FORMATS == output.FORMATS
+
+
+# -- gaps found by mutation checking ------------------------------------------------------
+def test_sarif_regions_and_fixes_agree_with_json(fixtures_copy):
+    """Each SARIF result has the JSON object's positions, and its fix's
+    replacements, applied to the file, rebuild the fix JSON shows (which
+    ``test_json_edits_rebuild_each_fix_exactly`` checks against the fix)."""
+    as_json = json.loads(
+        run_cli(
+            "check", "--output-format", "json", "fixtures", cwd=fixtures_copy
+        ).stdout
+    )
+    log = json.loads(
+        run_cli(
+            "check", "--output-format", "sarif", "fixtures", cwd=fixtures_copy
+        ).stdout
+    )
+    results = log["runs"][0]["results"]
+    assert len(results) == len(as_json)
+    fixed = 0
+    for obj, result in zip(as_json, results):
+        assert result["ruleId"] == obj["code"]
+        [location] = result["locations"]
+        region = location["physicalLocation"]["region"]
+        assert region == {
+            "startLine": obj["location"]["row"],
+            "startColumn": obj["location"]["column"],
+            "endLine": obj["end_location"]["row"],
+            "endColumn": obj["end_location"]["column"],
+        }
+        if obj["fix"] is None:
+            assert "fixes" not in result
+            assert "fix_applicability" not in result.get("properties", {})
+            continue
+        assert result["properties"]["fix_applicability"] == obj["fix"]["applicability"]
+        [sarif_fix] = result["fixes"]
+        assert sarif_fix["description"]["text"] == obj["fix"]["message"]
+        [change] = sarif_fix["artifactChanges"]
+        assert (
+            change["artifactLocation"]
+            == (location["physicalLocation"]["artifactLocation"])
+        )
+        edits = [
+            {
+                "content": r["insertedContent"]["text"],
+                "location": {
+                    "row": r["deletedRegion"]["startLine"],
+                    "column": r["deletedRegion"]["startColumn"],
+                },
+                "end_location": {
+                    "row": r["deletedRegion"]["endLine"],
+                    "column": r["deletedRegion"]["endColumn"],
+                },
+            }
+            for r in change["replacements"]
+        ]
+        text = (fixtures_copy / obj["filename"]).read_text(encoding="utf-8")
+        rebuilt = apply_json_edits(text, edits)
+        assert rebuilt == apply_json_edits(text, obj["fix"]["edits"])
+        assert rebuilt != text
+        fixed += 1
+    assert fixed >= 20
+
+
+def test_an_edit_at_the_end_of_a_file_without_a_final_newline_ends_on_its_last_line():
+    text = "import torch.nn as nn\nc = nn.utils.weight_norm(m)"
+    source = Source(text)
+    new = text.replace("nn.utils.weight_norm", "nn.utils.parametrizations.weight_norm")
+    [edit] = output._Offsets(text).edits([source.whole(new)], whole=True)
+    assert (edit.start, edit.end) == (
+        (2, 1),
+        (2, len("c = nn.utils.weight_norm(m)") + 1),
+    )
+    # With a final newline the end is the start of the (empty) next line.
+    assert output._Offsets(text + "\n").position(len(text) + 1) == (3, 1)
+
+
+def test_statistics_puts_the_most_frequent_first_and_marks_report_only_rules(
+    project,
+):
+    for name in ("more.py", "again.py"):
+        (project / name).write_text(LEGACY)
+    (project / "m.py").write_text(
+        "import torch.nn as nn\n\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        self.w = nn.Parameter(x)\n"
+        "        self.b = nn.Parameter(x)\n"
+        "        return x\n"
+    )
+    result = run_cli("check", "--statistics", ".", cwd=project)
+    assert result.stdout.splitlines() == [
+        "3\tWN301\t[*] legacy-weight-norm",
+        "2\tWN106\t[ ] parameter-in-forward",
+        "1\tWN302\t[*] legacy-remove-weight-norm",
+    ]
+    as_json = run_cli(
+        "check", "--statistics", "--output-format", "json", ".", cwd=project
+    )
+    assert [(o["code"], o["fixable"]) for o in json.loads(as_json.stdout)] == [
+        ("WN301", True),
+        ("WN106", False),
+        ("WN302", True),
+    ]
+
+
+def test_check_show_fixes_counts_safe_and_unsafe_fixes(tmp_path):
+    shutil.copy(FIXTURES / "fix" / "wn102_before.py", tmp_path / "m.py")
+    result = run_cli("check", "--show-fixes", "m.py", cwd=tmp_path)
+    assert "Fixes available (1 safe, 1 with --unsafe-fixes):\n" in result.stdout
+    assert ": WN102 [safe] " in result.stdout
+    assert ": WN102 [unsafe] " in result.stdout
+
+
+def test_check_show_fixes_says_when_there_is_none(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch.nn as nn\n\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        self.w = nn.Parameter(x)\n"
+        "        return x\n"
+    )
+    result = run_cli("check", "--show-fixes", "m.py", cwd=tmp_path)
+    assert result.stdout.splitlines()[-1] == "No fixes available."
+
+
+def test_check_show_fixes_keeps_json_parseable(project):
+    """JSON already carries each fix: the list is not appended to it."""
+    result = run_cli(
+        "check", "--show-fixes", "--output-format", "json", ".", cwd=project
+    )
+    objects = json.loads(result.stdout)
+    assert [o["code"] for o in objects] == ["WN301", "WN302"]
+    assert "Fixes available" not in result.stdout
+
+
+def test_fix_diff_show_fixes_says_would_fix(project):
+    result = run_cli(
+        "fix", "--unsafe-fixes", "--diff", "--show-fixes", ".", cwd=project
+    )
+    assert result.returncode == 1
+    assert "Would fix 2 findings:\n" in result.stderr
+    assert "Fixed" not in result.stderr
+    assert (project / "legacy.py").read_text() == LEGACY  # nothing written
+
+
+def test_full_is_coloured_like_text(project, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    coloured = run_cli("check", "--output-format", "full", ".", cwd=project).stdout
+    assert "\x1b[1;31mWN301\x1b[0m" in coloured
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = run_cli("check", "--output-format", "full", ".", cwd=project).stdout
+    assert "\x1b[" not in plain
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def test_full_shows_no_source_lines_for_a_notebook_cell(tmp_path):
+    """A notebook finding's line counts in its cell, not in the file's JSON:
+    ``full`` shows the headline and the fix title, never JSON lines."""
+    shutil.copy(FIXTURES / "notebook_wn301.ipynb", tmp_path / "nb.ipynb")
+    result = run_cli("check", "--output-format", "full", "nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "nb.ipynb:cell " in result.stdout
+    assert "= help: " in result.stdout
+    assert " | " not in result.stdout and "^" not in result.stdout
+
+
+def test_an_output_file_that_fails_while_written_is_exit_2(project):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    result = run_cli("check", "--output-file", "/dev/full", ".", cwd=project)
+    assert result.returncode == 2
+    assert "cannot write /dev/full" in result.stderr
+
+
+def test_headings_inside_code_blocks_are_not_demoted():
+    from wnlint.docs import _demoted
+
+    page = "# Title\n\n```python\n# a comment\nx = 1\n```\n\n## Section\n"
+    assert _demoted(page) == (
+        "## Title\n\n```python\n# a comment\nx = 1\n```\n\n### Section\n"
+    )

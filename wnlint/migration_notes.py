@@ -77,10 +77,10 @@ def _file_notes(
         and b".state_dict()" in data
     )
     # A pickled class normed elsewhere comes from a sibling module that
-    # spells weight norm (as WN304's prefilter reads it).
+    # spells weight norm (as WN304's prefilter reads it). A migrated file is
+    # read too: its own hazards declined it, a sibling's did not.
     pickles = (
-        not is_migrated
-        and (b"save" in data or b"dump" in data)  # every pickler spells one
+        (b"save" in data or b"dump" in data)  # every pickler spells one
         and any(w in data for w in _PICKLE_WORDS)
         and imports_sibling_mentioning(data, path, b"weight_norm")
     )
@@ -95,7 +95,7 @@ def _file_notes(
     if loads:
         out += _filtered_loads(tree)
     if pickles:
-        out += _pickled_migrated(FileAnalysis(tree, path), done)
+        out += _pickled_migrated(FileAnalysis(tree, path), done, path)
     if strings:
         out += _legacy_strings(tree)
     return out
@@ -208,11 +208,15 @@ def _strict_false(call: ast.Call) -> bool:
     )
 
 
-def _pickled_migrated(analysis: FileAnalysis, done: set[str]) -> list[str]:
+def _pickled_migrated(analysis: FileAnalysis, done: set[str], path: str) -> list[str]:
+    """Whole-object pickles of a module that a migrated *sibling* file
+    normalizes (one normed in this file is this file's own business: the
+    migration declined it, or WN304 reports it)."""
+    here = os.path.abspath(path)
     out = []
     for pickled in module_pickles(analysis):
         found = applied_to(analysis, pickled, _NORMED_BY_EITHER)
-        if found is None or found.path not in done:
+        if found is None or found.path not in done or found.path == here:
             continue
         obj = ast.unparse(found.part or pickled.obj)
         if len(obj) > 40:

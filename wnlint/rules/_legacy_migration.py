@@ -32,6 +32,7 @@ import gc
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -254,7 +255,7 @@ _COMPOUND: tuple[type[ast.stmt], ...] = (
     ast.FunctionDef,
     ast.AsyncFunctionDef,
     ast.ClassDef,
-    ast.Match,
+    *((ast.Match,) if hasattr(ast, "Match") else ()),
     *((ast.TryStar,) if hasattr(ast, "TryStar") else ()),
 )
 
@@ -813,40 +814,33 @@ def _add_import(context: CodemodContext, submodule: str) -> str:
 def _free_names(tree: ast.Module) -> dict[str, str]:
     """An alias for each submodule the migration imports whose plain name
     (``parametrizations``, ``parametrize``) the file binds or reads as
-    anything but that submodule: a parameter, a local, a function. Without
-    it the rewritten ``parametrizations.weight_norm(...)`` would call an
+    anything but that submodule: a parameter, a local, a function, a read
+    of a name the file does not import from ``torch.nn.utils``. Without it
+    the rewritten ``parametrizations.weight_norm(...)`` would call an
     attribute of the user's value."""
     wanted = {"parametrizations", "parametrize"}
     taken: set[str] = set()
     clash: set[str] = set()
+    right: set[str] = set()  # bound by an import of the submodule itself
+    reads: set[str] = set()
     for node in all_nodes(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Name):
-            names = [node.id]
-        elif isinstance(node, ast.arg):
-            names = [node.arg]
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names = [node.name]
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            names = list(node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names = [node.name]
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            reads.add(node.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for imported in node.names:
                 bound = imported.asname or imported.name.split(".")[0]
                 taken.add(bound)
-                if bound in wanted and not _imports_submodule(node, imported, bound):
-                    clash.add(bound)
-            continue
+                if bound in wanted:
+                    ok = _imports_submodule(node, imported, bound)
+                    (right if ok else clash).add(bound)
         else:
-            names = [
-                value
-                for field in ("name", "rest")
-                if isinstance(value := getattr(node, field, None), str)
-                and isinstance(node, ast.pattern)
-            ]
-        taken.update(names)
-        clash.update(wanted.intersection(names))
+            names = _bound_names(node)
+            taken.update(names)
+            clash.update(wanted.intersection(names))
+    # A read is the submodule where the file imports it so, else the
+    # file's own value (a star import, a builtin of the user's).
+    taken |= reads
+    clash.update(wanted.intersection(reads) - right)
     out = {}
     for submodule in sorted(clash):
         alias = f"torch_{submodule}"
@@ -857,6 +851,32 @@ def _free_names(tree: ast.Module) -> dict[str, str]:
         taken.add(alias)
         out[submodule] = alias
     return out
+
+
+#: ``match`` patterns (Python 3.10+; nothing matches before).
+_PATTERN: Any = getattr(ast, "pattern", ())
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    """The names a node other than an import binds (a stored ``Name``, a
+    parameter, a definition, ``global``, ``except ... as``, a pattern)."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return list(node.names)
+    if isinstance(node, ast.ExceptHandler):
+        return [node.name] if node.name else []
+    if isinstance(node, _PATTERN):
+        return [
+            value
+            for field in ("name", "rest")
+            if isinstance(value := getattr(node, field, None), str)
+        ]
+    return []
 
 
 def _imports_submodule(

@@ -153,7 +153,7 @@ def _hook_class(analysis: FileAnalysis) -> str | None:
                     "which migrated modules no longer carry; rewrite it by hand"
                 )
         elif isinstance(node, ast.Compare):
-            for part in (node.left, *node.comparators):
+            for part in _compared(node):
                 if isinstance(part, ast.Constant) and part.value in (
                     _HOOK_CLASS,
                     _HOOK_MODULE,
@@ -164,6 +164,17 @@ def _hook_class(analysis: FileAnalysis) -> str | None:
                         "rewrite it by hand"
                     )
     return None
+
+
+def _compared(node: ast.Compare) -> list[ast.expr]:
+    """The operands of a comparison, and the items of a literal tuple, list
+    or set among them (``type(h).__name__ in ("WeightNorm", ...)``)."""
+    out: list[ast.expr] = []
+    for part in (node.left, *node.comparators):
+        out.append(part)
+        if isinstance(part, (ast.Tuple, ast.List, ast.Set)):
+            out.extend(part.elts)
+    return out
 
 
 def _legacy_choice(analysis: FileAnalysis) -> str | None:
