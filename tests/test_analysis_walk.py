@@ -6,6 +6,7 @@ import ast
 import sys
 import textwrap
 
+import pytest
 from conftest import ROOT
 
 from wnlint.analysis import FileAnalysis
@@ -148,6 +149,7 @@ def test_guards_record_branches_handlers_and_early_exits():
     }
 
 
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="match needs Python 3.10")
 def test_match_captures_are_bound():
     analysis = analyse(
         """

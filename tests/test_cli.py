@@ -193,3 +193,31 @@ def test_main_returns_codes_in_process(project, capsys):
     assert main(["check", "--select", "NOPE"]) == 2
     err = capsys.readouterr().err
     assert "wnlint: error: unknown rule code or prefix: 'NOPE'" in err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", str(FIXTURES)],
+        ["fix", "--unsafe-fixes", "--diff", str(FIXTURES)],
+        ["rule", "--all"],
+    ],
+    ids=["check", "fix-diff", "rule"],
+)
+def test_stdout_on_a_full_disk_is_an_error_not_a_traceback(args):
+    """The report cannot be written: exit 2 with the reason, as for
+    ``--output-file``, never a traceback."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "wnlint", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+    assert result.returncode == 2, result.stderr
+    assert "wnlint: error: cannot write the output: No space left" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Exception ignored" not in result.stderr

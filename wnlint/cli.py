@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -611,9 +612,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # `wnlint check | head`: the reader left; say nothing more.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _drop_stdout()
         return EXIT_FINDINGS
+    except OSError as exc:
+        if exc.errno not in _WRITE_FAILURES:
+            raise
+        # stdout on a full disk or a failing device: said, not a traceback.
+        _drop_stdout()
+        sys.stderr.write(f"wnlint: error: cannot write the output: {exc.strerror}\n")
+        return EXIT_ERROR
+
+
+#: Why writing the report can fail: the disk or the device, not wnlint.
+_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT})
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last
+    flush of what could not be written raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":  # pragma: no cover
