@@ -32,16 +32,13 @@ a ``.py`` file), SARIF puts it in the result's ``properties``, and
 from __future__ import annotations
 
 import bisect
-import difflib
 import io
-import json
 import os
 import tokenize
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import quote
 
 from wnlint import __version__
 from wnlint.docs import REPOSITORY_URL, rule_url
@@ -96,6 +93,13 @@ def fix_key(d: Diagnostic) -> FixKey:
 
 
 # -- colours ---------------------------------------------------------------
+def _json(value: object) -> str:
+    """``value`` as indented JSON (imported here: text output needs none)."""
+    import json
+
+    return json.dumps(value, indent=2)
+
+
 def use_color(stream: TextIO, environ: dict[str, str] | None = None) -> bool:
     """Colour only on a terminal: never when ``NO_COLOR`` is set (and not
     empty, as no-color.org says), always when ``FORCE_COLOR`` is."""
@@ -263,6 +267,8 @@ class _Offsets:
             return [(start, end, new)]
         old_lines = self.lines
         new_lines = _lines(new)
+        import difflib  # only where fixes are shown
+
         matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
         news = [0]
         for line in new_lines:
@@ -299,10 +305,10 @@ def write_report(
         _write_full(diagnostics, stream, _Style(color), read)
     elif fmt == "json":
         objects = [json_object(d, fixes) for d in diagnostics]
-        stream.write(json.dumps(objects, indent=2) + "\n")
+        stream.write(_json(objects) + "\n")
     elif fmt == "sarif":
         log = sarif_log(diagnostics, fixes, cwd or os.getcwd())
-        stream.write(json.dumps(log, indent=2) + "\n")
+        stream.write(_json(log) + "\n")
     elif fmt == "github":
         for d in diagnostics:
             stream.write(github_annotation(d) + "\n")
@@ -463,6 +469,8 @@ def artifact_location(path: str, cwd: str) -> dict[str, str]:
 
 def _quote(path: str) -> str:
     # os.fsencode: a name that is not valid UTF-8 keeps its own bytes.
+    from urllib.parse import quote  # SARIF only
+
     return quote(os.fsencode(path), safe="/")
 
 
@@ -599,7 +607,7 @@ def write_statistics(
             }
             for code, count in rows
         ]
-        stream.write(json.dumps(objects, indent=2) + "\n")
+        stream.write(_json(objects) + "\n")
         return
     width = max((len(str(count)) for _, count in rows), default=1)
     for code, count in rows:
