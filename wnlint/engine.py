@@ -174,7 +174,7 @@ class Linter:
         rules = self._admitted(data, _disk_path(path))
         if not rules:
             return []
-        return self._run(rules, tree, _lines(source), path)
+        return self._run(rules, tree, source_lines(source), path)
 
     def lint_bytes(
         self, data: bytes, path: str, honor_noqa: bool = True, fixes: bool = False
@@ -188,13 +188,13 @@ class Linter:
             tree = self._parse(data, rules, path)
             if tree is None:
                 return []
-            text = _decode(data)
+            text = decode_source(data)
         except (SyntaxError, ValueError, UnicodeError) as exc:
             return self._system(_parse_error(path, exc))
         except (RecursionError, MemoryError):
             error = Diagnostic(path, 1, 1, "WN001", "cannot parse: nested too deeply")
             return self._system(error)
-        lines = _lines(text)
+        lines = source_lines(text)
         found = self._run(rules, tree, lines, path, fixes)
         if honor_noqa and found:
             # Asked only of files with findings: most parsed files have none.
@@ -378,8 +378,8 @@ def _lint_in_processes(
 
 
 #: What directories are searched for: Python files and Jupyter notebooks.
-SOURCE_SUFFIXES = (".py", ".ipynb")
 NOTEBOOK_SUFFIX = ".ipynb"
+SOURCE_SUFFIXES = (".py", NOTEBOOK_SUFFIX)
 
 
 def discover(
@@ -453,12 +453,15 @@ def _disk_path(path: str) -> str | None:
     return path if os.path.isfile(path) else None
 
 
-def _decode(data: bytes) -> str:
+def decode_source(data: bytes) -> str:
+    """Python source bytes as text, in their declared encoding (a coding
+    line, a byte-order mark, else UTF-8); raises what decoding raises."""
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     return data.decode(encoding)
 
 
-def _lines(text: str) -> list[str]:
+def source_lines(text: str) -> list[str]:
+    """``text``'s lines, as Python and flake8 count them."""
     # Python's own line breaks only (\n, \r\n, \r): str.splitlines would
     # also split on form feeds and shift every line number after one.
     return io.StringIO(text, newline="").readlines()

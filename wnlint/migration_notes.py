@@ -32,13 +32,13 @@ from collections.abc import Iterable
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.pickling import applied_to, module_pickles
+from wnlint.pickling import applied_to, may_pickle, module_pickles
+from wnlint.rules._migration_hazards import legacy_attr_named
 from wnlint.summaries import imports_sibling_mentioning
 from wnlint.syntax import all_nodes, own_nodes, string_value
 
 #: The fix codes whose application makes a file migrated.
 MIGRATION_CODES = frozenset({"WN301", "WN302"})
-_PICKLE_WORDS = (b".save(", b"import save", b"pickle", b"dill", b"joblib")
 _LEGACY_WORDS = tuple(name.encode() for name in tn.LEGACY_TO_PARAMETRIZED)
 _NORMED_BY_EITHER = tn.LEGACY_WEIGHT_NORM | tn.PARAMETRIZATIONS_WEIGHT_NORM
 
@@ -79,10 +79,8 @@ def _file_notes(
     # A pickled class normed elsewhere comes from a sibling module that
     # spells weight norm (as WN304's prefilter reads it). A migrated file is
     # read too: its own hazards declined it, a sibling's did not.
-    pickles = (
-        (b"save" in data or b"dump" in data)  # every pickler spells one
-        and any(w in data for w in _PICKLE_WORDS)
-        and imports_sibling_mentioning(data, path, b"weight_norm")
+    pickles = may_pickle(data) and imports_sibling_mentioning(
+        data, path, b"weight_norm"
     )
     strings = beside and not is_migrated and any(w in data for w in _LEGACY_WORDS)
     if not (loads or pickles or strings):
@@ -236,10 +234,7 @@ def _legacy_strings(tree: ast.Module) -> list[str]:
             node.lineno
             for node in all_nodes(tree)
             if isinstance(node, ast.Constant)
-            and any(
-                (string_value(node) or "").split(".")[-1] == name
-                for name in tn.LEGACY_TO_PARAMETRIZED
-            )
+            and legacy_attr_named(string_value(node) or "") is not None
         }
     )
     if not lines:

@@ -24,20 +24,18 @@ from __future__ import annotations
 
 import bisect
 import copy
-import io
 import json
 import re
 from dataclasses import dataclass, field, replace
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
-from wnlint.engine import Diagnostic
+from wnlint.engine import NOTEBOOK_SUFFIX, Diagnostic, source_lines
 
 if TYPE_CHECKING:
     from wnlint.engine import Linter
     from wnlint.fix import FileFix
 
-SUFFIX = ".ipynb"
 #: Cell magics whose body is Python (ruff's list): the ``%%`` line is an
 #: escape, the rest is checked. Any other cell magic's cell is left out.
 PYTHON_CELL_MAGICS = frozenset(
@@ -60,7 +58,7 @@ _ASSIGNED = re.compile(r"[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
 
 
 def is_notebook(path: str) -> bool:
-    return path.endswith(SUFFIX)
+    return path.endswith(NOTEBOOK_SUFFIX)
 
 
 class NotebookError(Exception):
@@ -126,7 +124,7 @@ class Joined:
                 chunks.append(_BOUNDARY.format(k))
                 line += 1
             starts.append(line)
-            counts.append(len(_lines(part)))
+            counts.append(len(source_lines(part)))
             chunks.append(part)
             line += counts[-1]
         return cls("".join(chunks), numbers, starts, counts)
@@ -206,7 +204,7 @@ def _mask(text: str, number: int, first_id: int, started: bool) -> CodeCell | No
     joined source, so a ``from __future__`` import here (legal in a
     notebook, where each cell is compiled alone) is masked like an escape:
     it would be a syntax error in the joined module."""
-    lines = _lines(text)
+    lines = source_lines(text)
     out: list[str] = []
     magics: dict[int, str] = {}
     state = _Statements()
@@ -305,11 +303,6 @@ class _Statements:
             self.quote = ""  # an unterminated string: a syntax error, not ours
 
 
-def _lines(text: str) -> list[str]:
-    # Python's line breaks only, as the engine counts lines.
-    return io.StringIO(text, newline="").readlines()
-
-
 # -- linting -------------------------------------------------------------------
 
 
@@ -376,7 +369,7 @@ def _rewrite(nb: Notebook, fixed: str) -> tuple[bytes, Joined]:
 
 
 def _split(fixed: str, count: int) -> list[str]:
-    lines = _lines(fixed)
+    lines = source_lines(fixed)
     pieces: list[list[str]] = [[]]
     for line in lines:
         match = _BOUNDARY_LINE.fullmatch(line)
@@ -395,7 +388,7 @@ def _unmask(cell: CodeCell, piece: str) -> str:
     """A fixed cell's text with its escapes back as they were."""
     out: list[str] = []
     seen: set[int] = set()
-    for line in _lines(piece):
+    for line in source_lines(piece):
         body = line.rstrip("\r\n")
         match = _PLACEHOLDER_LINE.fullmatch(body)
         if match is not None:

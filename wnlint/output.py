@@ -32,9 +32,7 @@ a ``.py`` file), SARIF puts it in the result's ``properties``, and
 from __future__ import annotations
 
 import bisect
-import io
 import os
-import tokenize
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from wnlint import __version__
 from wnlint.docs import REPOSITORY_URL, rule_url
-from wnlint.engine import SYSTEM_CODES, Diagnostic
+from wnlint.engine import SYSTEM_CODES, Diagnostic, decode_source, source_lines
 from wnlint.rules import RULES_BY_CODE
 
 if TYPE_CHECKING:  # libcst is imported only when fixes are asked for
@@ -175,14 +173,9 @@ def read_file(path: str) -> bytes | None:
 
 def _decode(data: bytes) -> str | None:
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return data.decode(encoding)
+        return decode_source(data)
     except (SyntaxError, UnicodeError, LookupError):
         return None
-
-
-def _lines(text: str) -> list[str]:
-    return io.StringIO(text, newline="").readlines()
 
 
 # -- fixes -------------------------------------------------------------------
@@ -236,7 +229,7 @@ class _Offsets:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.lines = _lines(text)
+        self.lines = source_lines(text)
         self.starts = [0]
         for line in self.lines:
             self.starts.append(self.starts[-1] + len(line))
@@ -266,7 +259,7 @@ class _Offsets:
         if (start, end) != (0, len(self.text)):
             return [(start, end, new)]
         old_lines = self.lines
-        new_lines = _lines(new)
+        new_lines = source_lines(new)
         import difflib  # only where fixes are shown
 
         matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
@@ -349,7 +342,7 @@ def _write_full(
         if d.path not in cache:
             data = read(d.path)
             text = None if data is None else _decode(data)
-            cache[d.path] = None if text is None else _lines(text)
+            cache[d.path] = None if text is None else source_lines(text)
         lines = cache[d.path]
         if lines and cell_of(d) is None and 0 < d.line <= len(lines):
             stream.write(_snippet(d, lines, style))

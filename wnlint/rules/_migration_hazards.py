@@ -74,7 +74,7 @@ def _docstrings(tree: ast.Module) -> set[int]:
     return out
 
 
-def _names_legacy_attr(text: str) -> str | None:
+def legacy_attr_named(text: str) -> str | None:
     """The legacy attribute a string spells as a name or a key's last part
     (``"weight_g"``, ``"conv.weight_v"``, ``"_weight_g"`` is not one)."""
     for name in _LEGACY_NAMES:
@@ -102,7 +102,7 @@ def _string_names(analysis: FileAnalysis) -> str | None:
             continue
         if id(node) in docstrings:
             continue
-        name = _names_legacy_attr(node.value)
+        name = legacy_attr_named(node.value)
         if name is None:
             continue
         holder = attr_calls.get(id(node))

@@ -9,7 +9,13 @@ from typing import ClassVar
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.pickling import Applied, applied_to, module_pickles
+from wnlint.pickling import (
+    PICKLER_WORDS,
+    Applied,
+    applied_to,
+    may_pickle,
+    module_pickles,
+)
 from wnlint.prefilter import Prefilter, Segment, declares_global, find_all
 from wnlint.rules.base import Finding, Rule
 from wnlint.summaries import imports_sibling_mentioning
@@ -18,11 +24,6 @@ from wnlint.summaries import imports_sibling_mentioning
 #: functions goes through ``torch.nn.utils.parametriz*``), or imports from
 #: a sibling module that may hand it a weight-normed module.
 _APPLIES = b"parametriz"
-#: How a pickler is spelled: ``torch.save(``/``T.save(``, ``from torch import
-#: save``, and the pickling modules (``pickle``, ``cloudpickle``,
-#: ``save_pickle``, ``dill``, ``joblib``). Plain substring searches: a regular
-#: expression with no literal prefix costs seconds over a large code base.
-_PICKLES = (b".save(", b"import save", b", save", b"pickle", b"dill", b"joblib")
 _WORD = re.compile(rb"\w+")
 
 
@@ -36,11 +37,7 @@ class _PicklesParametrized(Prefilter):
     (they bind module names)."""
 
     def file_may_match(self, data: bytes, path: str | None = None) -> bool:
-        # Every pickling call spells `save` or `dump`: two searches settle
-        # most files before the six that say which.
-        if (b"save" not in data and b"dump" not in data) or not any(
-            word in data for word in _PICKLES
-        ):
+        if not may_pickle(data):
             return False
         if _APPLIES in data:
             return True
@@ -55,7 +52,7 @@ class _PicklesParametrized(Prefilter):
             return None
         starts = [s.start for s in segments]
         keep = [s.name is None or declares_global(s.text) for s in segments]
-        for word in _PICKLES:
+        for word in PICKLER_WORDS:
             for i in find_all(data, word):
                 keep[bisect_left(starts, i + 1) - 1] = True
         by_name = {s.name: i for i, s in enumerate(segments) if s.name}
