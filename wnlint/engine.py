@@ -15,6 +15,7 @@ parsed becomes a diagnostic, and so does a rule that fails on a file.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import errno
 import io
 import multiprocessing as mp
@@ -185,17 +186,21 @@ class Linter:
         if not rules:
             return []
         try:
-            tree = self._parse(data, rules, path)
-            if tree is None:
+            parsed = self._parse(data, rules, path)
+            if parsed is None:
                 return []
+            tree, reduced = parsed
             text = decode_source(data)
+            # Fixes edit ``text`` at positions read from the cut: they are
+            # checked against it (fix.mismatch) before they apply.
+            seen = decode_source(reduced) if fixes and reduced is not data else None
         except (SyntaxError, ValueError, UnicodeError) as exc:
             return self._system(_parse_error(path, exc))
         except (RecursionError, MemoryError):
             error = Diagnostic(path, 1, 1, "WN001", "cannot parse: nested too deeply")
             return self._system(error)
         lines = source_lines(text)
-        found = self._run(rules, tree, lines, path, fixes)
+        found = self._run(rules, tree, lines, path, fixes, seen)
         if honor_noqa and found:
             # Asked only of files with findings: most parsed files have none.
             if noqa.file_is_ignored(lines):
@@ -216,9 +221,11 @@ class Linter:
                 admitted.append(rule)
         return admitted
 
-    def _parse(self, data: bytes, rules: list[Rule], path: str) -> ast.Module | None:
+    def _parse(
+        self, data: bytes, rules: list[Rule], path: str
+    ) -> tuple[ast.Module, bytes] | None:
         """Parse only what the rules can use (None: nothing can match); the
-        whole file when in doubt."""
+        whole file when in doubt. Returns the tree and the bytes parsed."""
         filters = {id(r.prefilter): r.prefilter for r in rules}.values()
         if self._reduce:
             segments = prefilter.split(data)
@@ -230,10 +237,10 @@ class Linter:
             reduced = prefilter.reduce_source(data, keep, segments)
             if reduced is not data:
                 try:
-                    return ast.parse(reduced, filename=path)
+                    return ast.parse(reduced, filename=path), reduced
                 except (SyntaxError, ValueError):
                     pass  # a cut inside a string: parse the whole file
-        return ast.parse(data, filename=path)
+        return ast.parse(data, filename=path), data
 
     def lint_file(self, path: str) -> list[Diagnostic]:
         try:
@@ -272,6 +279,7 @@ class Linter:
         lines: list[str],
         path: str,
         fixes: bool = False,
+        seen: str | None = None,
     ) -> list[Diagnostic]:
         try:
             analysis = FileAnalysis(tree, _disk_path(path))
@@ -291,6 +299,8 @@ class Linter:
             for f in findings:
                 col = _char_col(lines, f.line, f.col) + 1
                 fix = f.fix if fixes else None
+                if fix is not None and seen is not None:
+                    fix = dataclasses.replace(fix, seen=seen)
                 end_col = None
                 if f.end_line is not None and f.end_col is not None:
                     end_col = _char_col(lines, f.end_line, f.end_col) + 1

@@ -33,6 +33,7 @@ import gc
 import io
 import multiprocessing as mp
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -47,7 +48,16 @@ import libcst as cst
 
 from wnlint import notebook
 from wnlint.engine import Diagnostic, Linter, can_fork, discover
-from wnlint.fixes import Applicability, Declined, Edit, Fix, FixContext, LazyFix, Source
+from wnlint.fixes import (
+    Applicability,
+    Declined,
+    Edit,
+    Fix,
+    FixContext,
+    LazyFix,
+    Source,
+    mismatch,
+)
 from wnlint.migration_notes import MIGRATION_CODES
 from wnlint.migration_notes import project_notes as notes_for_project
 
@@ -87,7 +97,9 @@ class FileFix:
         them, so that ``git apply`` and ``patch -p1`` take it."""
 
         def lines(data: bytes) -> list[str]:
-            return io.StringIO(data.decode("utf-8", "replace"), newline="").readlines()
+            # git's lines, which end at \n only: a lone \r stays inside one.
+            text = data.decode("utf-8", "replace")
+            return [line for line in re.split(r"(?<=\n)", text) if line]
 
         name = os.path.normpath(self.path).replace(os.sep, "/").lstrip("/")
         out = []
@@ -422,8 +434,32 @@ def _build(
         if isinstance(fix, Declined):
             result.note(fix.reason)
         elif fix is not None and fix.edits:
+            _check_anchors(d, fix, ctx)
             built.append((d, fix))
     return built
+
+
+class EditMismatch(RuntimeError):
+    """A fix's edit would land on other text than the rule analysed."""
+
+
+def _check_anchors(d: Diagnostic, fix: Fix, ctx: FixContext) -> None:
+    """Raise :class:`EditMismatch` when an edit's place holds other text in
+    the file than in what the rule read: the whole file then keeps its
+    bytes (an internal error), never a fix one line off that still parses."""
+    seen = d.fix.seen  # type: ignore[union-attr]
+    if seen is None:
+        return
+    key = ("seen", seen)
+    analysed = ctx.memo.get(key)
+    if not isinstance(analysed, Source):
+        analysed = ctx.memo[key] = Source(seen)
+    edit = mismatch(fix, ctx.source, analysed)
+    if edit is not None:
+        line = edit.anchor[0] if edit.anchor else d.line
+        raise EditMismatch(
+            f"{d.code}'s edit at line {line} does not match the analysed source"
+        )
 
 
 def _apply_pass(

@@ -15,7 +15,7 @@ import ast
 import enum
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wnlint.syntax import char_col
 
@@ -31,6 +31,10 @@ class Applicability(enum.Enum):
     DISPLAY_ONLY = "display-only"
 
 
+#: An ``ast`` span: (line, byte column, end line, end byte column).
+Span = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class Edit:
     """Replace ``text[start:end]`` (character offsets) with ``new``."""
@@ -38,6 +42,11 @@ class Edit:
     start: int
     end: int
     new: str
+    #: The ``ast`` span of the node the edit was computed from, and whether
+    #: the edit covers whole lines of it: what :func:`mismatch` checks
+    #: against the text the rule analysed.
+    anchor: Span | None = field(default=None, compare=False)
+    whole_lines: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,9 @@ class LazyFix:
     #: Building it is a whole-file rewrite: the ``--unsafe-fixes`` hint
     #: counts it by its declared level instead of building it.
     expensive: bool = False
+    #: The text the rule analysed when it differs from the file's (the
+    #: prefilter's cut): each edit is checked against it before applying.
+    seen: str | None = None
 
 
 class Source:
@@ -108,12 +120,13 @@ class Source:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        # Python's line breaks: \n, \r\n and a lone \r (never a form feed).
         self.lines = io.StringIO(text, newline="").readlines()
         self.starts = [0]
         for line in self.lines:
             self.starts.append(self.starts[-1] + len(line))
         first = self.lines[0] if self.lines else "\n"
-        self.newline = "\r\n" if first.endswith("\r\n") else "\n"
+        self.newline = first[len(first.rstrip("\r\n")) :] or "\n"
 
     def line_text(self, line: int) -> str:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
@@ -131,10 +144,19 @@ class Source:
         return self.text[self.start(node) : self.end(node)]
 
     def replace(self, node: ast.AST, new: str) -> Edit:
-        return Edit(self.start(node), self.end(node), new)
+        return Edit(self.start(node), self.end(node), new, span_of(node))
+
+    def span_text(self, span: Span, whole_lines: bool = False) -> str:
+        """The text at an ``ast`` span (its whole lines, with ``whole_lines``)."""
+        line, col, end_line, end_col = span
+        if whole_lines:
+            return self.text[self.starts[line - 1] : self.line_end(end_line)]
+        return self.text[self.offset(line, col) : self.offset(end_line, end_col)]
 
     def indent(self, stmt: ast.stmt) -> str:
-        line = self.lines[stmt.lineno - 1]
+        """The statement's indentation, without the form feeds that Python
+        allows (and ignores) at the start of a line."""
+        line = self.lines[stmt.lineno - 1].lstrip("\f")
         return line[: len(line) - len(line.lstrip(" \t"))]
 
     def line_end(self, line: int) -> int:
@@ -158,6 +180,8 @@ class Source:
             self.starts[stmt.lineno - 1],
             self.line_end(stmt.end_lineno),  # type: ignore[arg-type]
             "",
+            span_of(stmt),
+            whole_lines=True,
         )
 
     def insert_after(self, stmt: ast.stmt, lines: Iterable[str]) -> Edit:
@@ -168,13 +192,92 @@ class Source:
         body = "".join(
             f"{indent}{line}{self.newline}" if line else self.newline for line in lines
         )
-        return Edit(at, at, lead + body)
+        return Edit(at, at, lead + body, span_of(stmt), whole_lines=True)
 
     def insert_before(self, stmt: ast.stmt, text: str) -> Edit:
         """``text`` (whole lines, already indented) before ``stmt``'s line."""
         at = self.starts[stmt.lineno - 1]
-        return Edit(at, at, text)
+        return Edit(at, at, text, span_of(stmt), whole_lines=True)
 
     def whole(self, new: str) -> Edit:
         """Replace the entire text (a whole-file rewrite)."""
         return Edit(0, len(self.text), new)
+
+
+def span_of(node: ast.AST) -> Span:
+    return (
+        node.lineno,  # type: ignore[attr-defined]
+        node.col_offset,  # type: ignore[attr-defined]
+        node.end_lineno,  # type: ignore[attr-defined]
+        node.end_col_offset,  # type: ignore[attr-defined]
+    )
+
+
+def mismatch(fix: Fix, source: Source, seen: Source) -> Edit | None:
+    """The first edit whose anchor holds other text in ``source`` (the file
+    being fixed) than in ``seen`` (what the rule analysed), or None. Rules
+    read positions from the analysed tree and edits land in the file: if
+    the two ever disagree on where a line is, the edit would hit the wrong
+    code and could still parse."""
+    for edit in fix.edits:
+        if edit.anchor is None:
+            continue
+        if source.span_text(edit.anchor, edit.whole_lines) != seen.span_text(
+            edit.anchor, edit.whole_lines
+        ):
+            return edit
+    return None
+
+
+class PlainLines:
+    """A text with ``\\n`` line ends and no form feeds in front of its
+    lines, for tools that read lines otherwise than Python (libcst), and
+    the way back to the text's own bytes."""
+
+    def __init__(self, text: str) -> None:
+        self.original = io.StringIO(text, newline="").readlines()
+        self.lines = [_plain_line(line) for line in self.original]
+        self.text = "".join(self.lines)
+
+    @classmethod
+    def of(cls, text: str) -> PlainLines | None:
+        """The plain text, or None where ``text`` is plain already (``\\r\\n``
+        ends are left alone: every tool reads them)."""
+        if "\f" not in text and text.count("\r") == text.count("\r\n"):
+            return None
+        return cls(text)
+
+    def shift(self, line: int) -> int:
+        """How many characters the plain text lacks at the start of ``line``."""
+        if not 0 < line <= len(self.original):
+            return 0
+        original = self.original[line - 1]
+        return len(original) - len(original.lstrip("\f"))
+
+    def restore(self, new: str) -> str:
+        """``new`` (a rewrite of :attr:`text`) with each unchanged line as it
+        was in the original, and each new line ended like the line before."""
+        import difflib
+
+        lines = _split_n(new)
+        out: list[str] = []
+        matcher = difflib.SequenceMatcher(None, self.lines, lines, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                out.extend(self.original[i1:i2])
+                continue
+            before = self.original[i1 - 1] if i1 else self.original[0]
+            end = before[len(before.rstrip("\r\n")) :] or "\n"
+            for line in lines[j1:j2]:
+                out.append(line[:-1] + end if line.endswith("\n") else line)
+        return "".join(out)
+
+
+def _plain_line(line: str) -> str:
+    body = line.lstrip("\f").rstrip("\r\n")
+    return body + "\n" if body != line.lstrip("\f") else body
+
+
+def _split_n(text: str) -> list[str]:
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])

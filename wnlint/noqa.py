@@ -33,7 +33,11 @@ def noqa_text_by_line(lines: Sequence[str], upto: int | None = None) -> dict[int
     after the logical line that holds line ``upto``.
     """
     mapping: dict[int, str] = {}
-    position = iter(lines)
+    # tokenize ends lines at \n only; flake8 reads files with universal
+    # newlines, so a line ending in a lone \r is one line to both.
+    position = (
+        line.rstrip("\r\n") + "\n" if line[-1:] in "\r\n" else line for line in lines
+    )
     last = len(lines) if upto is None else upto
     lo, hi = len(lines) + 2, -1
     try:

@@ -468,8 +468,15 @@ def reduce_source(data: bytes, keep: list[bool], segments: list[Segment]) -> byt
         ):
             out.append(text)
         else:
-            out.append(segment.name + b" = None" + b"\n" * text.count(b"\n"))
+            out.append(segment.name + b" = None" + b"\n" * line_breaks(text))
     return b"".join(out)
+
+
+def line_breaks(text: bytes) -> int:
+    """How many lines ``text`` ends, as Python's tokenizer counts them:
+    ``\n``, ``\r\n`` and a lone ``\r`` each end one. (Counting ``\n`` alone
+    put every line after an old-Mac line ending one line early.)"""
+    return text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")
 
 
 class AnyOf:

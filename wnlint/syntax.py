@@ -73,6 +73,29 @@ def is_self(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id == "self"
 
 
+#: Builtins that take ``self`` without reading its parameters.
+_SELF_INSPECTORS = frozenset({"super", "type", "isinstance"})
+
+
+def hands_self_away(call: ast.Call) -> bool:
+    """``self`` is an argument of ``call``, other than in the ordinary
+    initialisation spellings: ``super(Class, self)``, ``super(type(self),
+    self)`` and ``Base.__init__(self, ...)`` (``nn.Module.__init__(self)``)
+    run the parent's constructor exactly as ``super().__init__()`` does;
+    ``type(self)`` and ``isinstance(self, T)`` only look at it."""
+    if not any(is_self(a) for a in call.args):
+        return False
+    func = call.func
+    if isinstance(func, ast.Name) and func.id in _SELF_INSPECTORS:
+        return False
+    return not (
+        isinstance(func, ast.Attribute)
+        and func.attr == "__init__"
+        and is_self(call.args[0])
+        and not any(is_self(a) for a in call.args[1:])
+    )
+
+
 def self_attr(node: ast.AST) -> str | None:
     """``attr`` for ``self.attr``, else None."""
     if isinstance(node, ast.Attribute) and is_self(node.value):

@@ -41,7 +41,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Declined, Fix, FixContext, Source
+from wnlint.fixes import Applicability, Declined, Fix, FixContext, PlainLines, Source
 from wnlint.rules._legacy_api import legacy_sites
 from wnlint.rules._migration_hazards import file_hazard
 from wnlint.syntax import all_nodes, call_arg, char_col, string_value
@@ -65,8 +65,29 @@ def migrate(ctx: FixContext) -> Fix | Declined:
     key = "legacy-migration"
     if key not in ctx.memo:
         with _gc_paused():
-            ctx.memo[key] = _migrate(ctx)
+            ctx.memo[key] = _on_plain_lines(ctx)
     return ctx.memo[key]  # type: ignore[return-value]
+
+
+def _on_plain_lines(ctx: FixContext) -> Fix | Declined:
+    """:func:`_migrate`, on the file with ``\\n`` line ends and no form
+    feeds in front of its lines where it has either: libcst loses a line
+    at a lone ``\\r`` and rejects a form feed in indentation (Python takes
+    both). The rewrite is mapped back: lines it leaves keep their bytes,
+    new lines take the line end of the line before them."""
+    plain = PlainLines.of(ctx.source.text)
+    if plain is None:
+        return _migrate(ctx)
+    findings = frozenset(
+        (line, col - plain.shift(line), code) for line, col, code in ctx.findings
+    )
+    inner = FixContext(Source(plain.text), ctx.enabled, findings, ctx.path)
+    fix = _migrate(inner)
+    if isinstance(fix, Declined):
+        return fix
+    (edit,) = fix.edits
+    rewritten = ctx.source.whole(plain.restore(edit.new))
+    return Fix(fix.applicability, (rewritten,), alone=True)
 
 
 @contextlib.contextmanager

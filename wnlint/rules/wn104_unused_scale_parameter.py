@@ -10,7 +10,7 @@ from wnlint.modules import ModuleClass, ModuleFacts, ParamDecl
 from wnlint.prefilter import MODULE_CLASSES
 from wnlint.rules._edits import parenthesize
 from wnlint.rules.base import Finding, Rule, edits_fix
-from wnlint.syntax import is_call_to, is_self, own_nodes, self_attr
+from wnlint.syntax import hands_self_away, is_call_to, own_nodes, self_attr
 
 
 class UnusedScaleParameter(Rule):
@@ -78,6 +78,9 @@ class UnusedScaleParameter(Rule):
     A class that reads parameters dynamically (`getattr(self, name)`,
     `self.parameters()`, `self.__dict__`) or hands `self` to a function is
     skipped, and so is a parameter that a subclass in the same file reads.
+    The spellings of initialisation (`super(Class, self).__init__()`,
+    `nn.Module.__init__(self)`) and `type(self)`/`isinstance(self, T)` do
+    not count as handing `self` away.
     Parameters inherited from a torch layer (`weight`, `bias`) are not
     reported.
 
@@ -211,6 +214,6 @@ def _dynamic(cls: ModuleClass) -> bool:
                         len(args) >= 2 and isinstance(args[1], ast.Constant)
                     ):
                         return True
-                if any(is_self(a) for a in node.args):
+                if hands_self_away(node):
                     return True
     return False

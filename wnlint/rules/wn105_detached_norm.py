@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Edit, Source
+from wnlint.fixes import Applicability, Edit, Source, span_of
 from wnlint.modules import MethodFacts
 from wnlint.norms import WeightNormExpr
 from wnlint.prefilter import MODULE_CLASSES
@@ -219,7 +219,15 @@ def _unwrap_no_grad(method: MethodFacts, value: ast.expr, src: Source) -> Edit |
     if cut <= 0:
         return None
     lines = src.lines[outer.lineno : outer.end_lineno]
-    body = "".join(line[cut:] if not line[:cut].strip() else line for line in lines)
+    body = "".join(_dedent(line, cut) for line in lines)
     start = src.starts[outer.lineno - 1]
     end = src.line_end(outer.end_lineno)  # type: ignore[arg-type]
-    return Edit(start, end, body)
+    return Edit(start, end, body, span_of(outer), whole_lines=True)
+
+
+def _dedent(line: str, cut: int) -> str:
+    """``line`` less ``cut`` columns of indentation (a form feed Python
+    ignores at the start of the line stays in front)."""
+    rest = line.lstrip("\f")
+    feeds = line[: len(line) - len(rest)]
+    return feeds + rest[cut:] if not rest[:cut].strip() else line

@@ -98,23 +98,33 @@ class OptimizerNonLeaf(Rule):
                         continue
                     yield self.finding(node, owner=owner, attr=attr)
                 for name in opt.names:
-                    value = _latest_def(flow, name.id, opt.order)
-                    if value is not None and _computed_from_norm(value, flow):
+                    found = _latest_def(flow, name.id, opt.order)
+                    if found is not None and _computed_from_norm(*found, flow):
                         yield self.finding(name, "computed", name=name.id)
 
 
-def _latest_def(flow: ScopeFlow, name: str, order: int) -> ast.expr | None:
+#: How many locals :func:`_computed_from_norm` follows (``n = v.norm()``
+#: then ``w = v / n``).
+_MAX_LOCALS = 4
+
+
+def _latest_def(flow: ScopeFlow, name: str, order: int) -> tuple[int, ast.expr] | None:
+    """The last assignment to ``name`` before ``order``, with its order."""
     found = None
     for def_order, value in flow.defs.get(name, ()):
         if def_order < order:
-            found = value
+            found = (def_order, value)
     return found
 
 
-def _computed_from_norm(expr: ast.expr, flow: ScopeFlow) -> bool:
+def _computed_from_norm(
+    order: int, expr: ast.expr, flow: ScopeFlow, depth: int = 0
+) -> bool:
     """``v / v.norm()``, ``g * F.normalize(v)``: arithmetic over a norm of a
     parameter (the result of a later ``.detach()`` or ``nn.Parameter`` is a
-    leaf again, and the outermost call decides)."""
+    leaf again, and the outermost call decides). A norm kept in a local
+    first (``n = v.norm(); w = v / n``) is the same norm: locals assigned
+    before ``order`` are followed."""
     if not isinstance(expr, (ast.BinOp, ast.Call)):
         return False
     if isinstance(expr, ast.Call) and not _is_normalize(expr, flow):
@@ -124,7 +134,20 @@ def _computed_from_norm(expr: ast.expr, flow: ScopeFlow) -> bool:
             tensor = _norm_argument(node, flow)
             if tensor is not None and _requires_grad(tensor, flow):
                 return True
+        elif isinstance(node, ast.Name) and depth < _MAX_LOCALS:
+            found = _latest_def(flow, node.id, order)
+            if found is not None and _holds_norm(*found, flow, depth + 1):
+                return True
     return False
+
+
+def _holds_norm(order: int, expr: ast.expr, flow: ScopeFlow, depth: int) -> bool:
+    """A local's value is a norm of a parameter, or computed from one."""
+    if isinstance(expr, ast.Call):
+        tensor = _norm_argument(expr, flow)
+        if tensor is not None and not _is_normalize(expr, flow):
+            return _requires_grad(tensor, flow)
+    return _computed_from_norm(order, expr, flow, depth)
 
 
 def _is_normalize(call: ast.Call, flow: ScopeFlow) -> bool:
