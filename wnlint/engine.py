@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from wnlint import noqa, prefilter
+from wnlint import deepstack, noqa, prefilter
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import LazyFix
 from wnlint.rules import ALL_RULES, Rule
@@ -175,13 +175,26 @@ class Linter:
         rules = self._admitted(data, _disk_path(path))
         if not rules:
             return []
-        return self._run(rules, tree, source_lines(source), path)
+        try:
+            return self._run(rules, tree, source_lines(source), path)
+        except _TooDeep:
+            return deepstack.run(self.lint_tree, tree, source, path)
 
     def lint_bytes(
         self, data: bytes, path: str, honor_noqa: bool = True, fixes: bool = False
     ) -> list[Diagnostic]:
         """Findings in one file's raw bytes, parse errors included; with
-        ``fixes``, each diagnostic carries its rule's fix (unbuilt)."""
+        ``fixes``, each diagnostic carries its rule's fix (unbuilt). Code
+        nested deeper than the recursion limit allows is linted again on a
+        deep stack (:mod:`wnlint.deepstack`)."""
+        try:
+            return self._lint_bytes(data, path, honor_noqa, fixes)
+        except _TooDeep:
+            return deepstack.run(self._lint_bytes, data, path, honor_noqa, fixes)
+
+    def _lint_bytes(
+        self, data: bytes, path: str, honor_noqa: bool, fixes: bool
+    ) -> list[Diagnostic]:
         rules = self._admitted(data, _disk_path(path))
         if not rules:
             return []
@@ -284,12 +297,20 @@ class Linter:
         try:
             analysis = FileAnalysis(tree, _disk_path(path))
         except RecursionError:
+            if not deepstack.active():
+                raise _TooDeep from None
             error = Diagnostic(path, 1, 1, "WN003", "internal error: nested too deeply")
             return self._system(error)
         out: list[Diagnostic] = []
         for rule in rules:
             try:
                 findings = list(rule.check(analysis))
+            except RecursionError:
+                if not deepstack.active():
+                    raise _TooDeep from None
+                message = f"internal error in {rule.code}: nested too deeply"
+                out.extend(self._system(Diagnostic(path, 1, 1, "WN003", message)))
+                continue
             except Exception as exc:  # a rule bug must not end the run
                 message = (
                     f"internal error in {rule.code}: {exc.__class__.__name__}: {exc}"
@@ -323,6 +344,10 @@ class Linter:
         if diagnostic.code.startswith(self._ignore) and self._ignore:
             return []
         return [diagnostic]
+
+
+class _TooDeep(Exception):
+    """A walk ran out of recursion on the default stack: lint on a deep one."""
 
 
 class FileLinter(Protocol):

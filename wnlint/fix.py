@@ -37,16 +37,15 @@ import re
 import stat
 import sys
 import tempfile
-import threading
 import tokenize
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import libcst as cst
 
-from wnlint import notebook
+from wnlint import deepstack, notebook
 from wnlint.engine import Diagnostic, Linter, can_fork, discover
 from wnlint.fixes import (
     Applicability,
@@ -66,11 +65,6 @@ _T = TypeVar("_T")
 #: Below this many files, worker processes cost more than they save (lower
 #: than ``check``'s: one libcst rewrite costs as much as linting hundreds).
 _PARALLEL_MIN_FILES = 16
-#: libcst builds and visits trees recursively, one frame per nesting level:
-#: a long ``a + a + ...`` chain or a deep call nest needs far more than
-#: Python's default limit, so fixes run in a thread with room for it.
-_RECURSION_LIMIT = 20_000
-_STACK_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
@@ -289,7 +283,7 @@ def fix_guarded(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
     """:func:`fix_source`, with any error in it turned into a note: the file
     keeps its bytes and its findings, and the other files are still fixed."""
     try:
-        return _with_deep_stack(fix_source, original, path, linter, unsafe)
+        return deepstack.run(fix_source, original, path, linter, unsafe)
     except Exception as exc:  # a bug must cost one file, not the run
         result = FileFix(path, original, original)
         result.fail(
@@ -576,35 +570,6 @@ def _keep_final_newline(old: str, new: str) -> str:
         if old.endswith(ending):
             return new if new.endswith(("\r", "\n")) else new + ending
     return new
-
-
-def _with_deep_stack(func: Callable[..., _T], *args: object) -> _T:
-    """``func(*args)`` in a thread whose stack and recursion limit fit
-    libcst's recursion on deeply nested code; its exception, if any, is
-    raised here."""
-    outcome: list[tuple[bool, Any]] = []
-
-    def run() -> None:
-        try:
-            outcome.append((True, func(*args)))
-        except BaseException as exc:
-            outcome.append((False, exc))
-
-    limit = sys.getrecursionlimit()
-    size = threading.stack_size()
-    try:
-        threading.stack_size(_STACK_BYTES)
-        sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        worker.join()
-    finally:
-        sys.setrecursionlimit(limit)
-        threading.stack_size(size)
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value
 
 
 def _collide(a: Edit, b: Edit) -> bool:

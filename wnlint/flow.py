@@ -88,6 +88,21 @@ class ScopeFlow:
     removals: list[tuple[int, str]] = field(default_factory=list)
     #: order -> the branches the statement sits in: ((compound id, arm), ...).
     paths: dict[int, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    #: compound id -> the order of the statement that starts it.
+    starts: dict[int, int] = field(default_factory=dict)
+    _applied: dict[str, tuple[list[Application], list[int]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def applied_to(self, key: str) -> tuple[list[Application], list[int]]:
+        """The applications to module ``key`` in order, and their orders."""
+        if self._applied is None:
+            grouped: dict[str, list[Application]] = {}
+            for app in self.applications:
+                for k in app.keys:
+                    grouped.setdefault(k, []).append(app)
+            self._applied = {k: (v, [a.order for a in v]) for k, v in grouped.items()}
+        return self._applied.get(key, ([], []))
 
     def rebound_between(self, key: str, start: int, end: int) -> bool:
         """Was ``key`` (or a module holding it) rebound or stripped of weight
@@ -97,8 +112,16 @@ class ScopeFlow:
 
     def exclusive(self, a: int, b: int) -> bool:
         """Statements in different arms of one ``if``/``try``/``match``."""
+        return self.exclusive_at(a, b) is not None
+
+    def exclusive_at(self, a: int, b: int) -> int | None:
+        """The compound statement (its ``id``) in different arms of which
+        statements ``a`` and ``b`` sit, or None."""
         arms = dict(self.paths.get(a, ()))
-        return any(arms.get(node, arm) != arm for node, arm in self.paths.get(b, ()))
+        for node, arm in self.paths.get(b, ()):
+            if arms.get(node, arm) != arm:
+                return node
+        return None
 
 
 def covers(outer: str, inner: str) -> bool:
@@ -151,19 +174,32 @@ Path = tuple[tuple[int, str], ...]
 
 def _statements(body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, Path]]:
     """Statements in source order, into compound statements, not into defs,
-    each with the arms of ``if``/``try``/``match`` it sits in."""
-    stack: list[tuple[ast.stmt, Path]] = list(reversed(_block_paths(body, ())))
+    each with the arms of ``if``/``try``/``match`` it sits in.
+
+    An ``if``/``elif``/``else`` chain is one compound whose arms are
+    ``body``, ``elif1``, ``elif2``, ... and ``orelse`` (labelled with the
+    head ``if``): a path stays as short as the nesting a reader sees, and
+    telling two arms apart costs the same in a chain of 2 or 2,000."""
+    stack: list[tuple[ast.stmt, Path, int]] = [
+        (stmt, path, 0) for stmt, path in reversed(_block_paths(body, ()))
+    ]
     while stack:
-        stmt, path = stack.pop()
+        stmt, path, link = stack.pop()
         yield stmt, path
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
         arms: list[tuple[list, Path]] = []
         if isinstance(stmt, ast.If):
-            arms = [
-                (stmt.body, (*path, (id(stmt), "body"))),
-                (stmt.orelse, (*path, (id(stmt), "orelse"))),
-            ]
+            # An elif (link > 0) sits in its own arm of the head's chain.
+            base, head = (path[:-1], path[-1][0]) if link else (path, id(stmt))
+            label = f"elif{link}" if link else "body"
+            arms = [(stmt.body, (*base, (head, label)))]
+            if _is_elif(stmt):
+                stack.append(
+                    (stmt.orelse[0], (*base, (head, f"elif{link + 1}")), link + 1)
+                )
+            else:
+                arms.append((stmt.orelse, (*base, (head, "orelse"))))
         elif (
             isinstance(stmt, getattr(ast, "Try", ()))
             or type(stmt).__name__ == "TryStar"
@@ -179,7 +215,15 @@ def _statements(body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, Path]]:
             inner = [*getattr(stmt, "body", []), *getattr(stmt, "orelse", [])]
             arms = [(inner, path)]
         for block, block_path in reversed(arms):
-            stack.extend(reversed(_block_paths(block, block_path)))
+            stack.extend(
+                (s, p, 0) for s, p in reversed(_block_paths(block, block_path))
+            )
+
+
+def _is_elif(stmt: ast.If) -> bool:
+    """The ``else`` arm is one ``if`` (an ``elif``, or an ``else:`` holding
+    only an ``if``: the same thing)."""
+    return len(stmt.orelse) == 1 and isinstance(stmt.orelse[0], ast.If)
 
 
 def _block_paths(block: list[ast.stmt], path: Path) -> list[tuple[ast.stmt, Path]]:
@@ -224,6 +268,7 @@ def _flow(body: list[ast.stmt], scope: Scope) -> ScopeFlow:
     flow = ScopeFlow(scope)
     for order, (stmt, path) in enumerate(_statements(body)):
         flow.paths[order] = path
+        flow.starts.setdefault(id(stmt), order)
         applied_keys: set[str] = set()
         for node in _own_expressions(stmt):
             if not isinstance(node, ast.Call):
@@ -606,20 +651,35 @@ class Branches:
         body = flow.scope.node.body  # type: ignore[union-attr]
         #: order -> statement, in the order the flow counts them.
         self.statements: list[ast.stmt] = [s for s, _ in _statements(body)]
-        self._tests = {
-            id(stmt): (order, stmt.test)
-            for order, stmt in enumerate(self.statements)
-            if isinstance(stmt, ast.If)
-        }
+        #: head ``if`` -> the (order, test) of it and of each of its elifs.
+        self._chains: dict[int, list[tuple[int, ast.expr]]] = {}
+        elifs: set[int] = set()
+        for order, stmt in enumerate(self.statements):
+            if isinstance(stmt, ast.If) and id(stmt) not in elifs:
+                chain = self._chains[id(stmt)] = []
+                link: ast.stmt = stmt
+                while isinstance(link, ast.If):
+                    chain.append((self.flow.starts.get(id(link), order), link.test))
+                    elifs.add(id(link))
+                    link = link.orelse[0] if _is_elif(link) else None  # type: ignore[assignment]
         self._loops = _loop_spans(self.statements)
 
     def conditions(self, order: int) -> list[Condition]:
-        """What the ``if`` arms (and early exits) around ``order`` imply."""
+        """What the ``if`` arms (and early exits) around ``order`` imply: in
+        arm ``elifN`` of a chain, the tests before it failed and its own
+        held; in ``orelse``, every test failed."""
         found: list[Condition] = []
         for node, arm in self.flow.paths.get(order, ()):
-            test = self._tests.get(node)
-            if test is not None:
-                found += conditions(test[1], arm == "body", test[0])
+            chain = self._chains.get(node)
+            if chain is None:
+                continue
+            taken = 0 if arm == "body" else int(arm[4:]) if arm[:4] == "elif" else None
+            failed = chain if taken is None else chain[:taken]
+            for at, test in failed:
+                found += conditions(test, False, at)
+            if taken is not None:
+                at, test = chain[taken]
+                found += conditions(test, True, at)
         return found
 
     def exclusive(self, a: int, b: int, key: str) -> bool:

@@ -88,6 +88,22 @@ def _word_hits(text: bytes, word: bytes) -> Iterator[int]:
     return (i for i in find_all(text, word) if _is_word_at(text, i, len(word)))
 
 
+#: Beyond this many words, one pass over every word of the text is cheaper
+#: than a search for each (a module binding thousands of normed layers).
+_FEW_WORDS = 8
+
+
+def _words_hits(text: bytes, words: set[bytes]) -> Iterator[int]:
+    """Offsets of any of ``words`` as whole words, in linear time."""
+    if len(words) <= _FEW_WORDS:
+        for word in words:
+            yield from _word_hits(text, word)
+        return
+    for match in _WORD.finditer(text):
+        if match.group() in words:
+            yield match.start()
+
+
 def norm_hits(text: bytes) -> Iterator[int]:
     """Offsets of the norm spellings the module analysis recognizes.
 
@@ -332,8 +348,7 @@ class Prefilter:
         has: list[list[bool]] = []
         for _, finder, binds_alias in self.needs:
             hits = list(finder(data))
-            for word in _aliases(other, binds_alias):
-                hits.extend(_word_hits(data, word))
+            hits.extend(_words_hits(data, _aliases(other, binds_alias)))
             flags = [False] * len(segments)
             for i in hits:
                 flags[bisect_left(starts, i + 1) - 1] = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -59,20 +60,29 @@ def reapplied_before(
 ) -> tuple[str, Application] | None:
     """The module of ``app`` and the latest earlier application in ``flow``
     that normed the same tensor of it and is still in effect (not rebound,
-    removed, or under a test that excludes ``app``)."""
+    removed, or under a test that excludes ``app``).
+
+    Applications are indexed by module, latest first; an earlier one in
+    another arm of a compound statement than ``app`` skips every
+    application of that compound before ``app``'s arm at once, so a file of
+    many applications (or an ``elif`` chain of them) costs linear time."""
     for key in sorted(app.keys):
-        found = None
-        for earlier in flow.applications:
+        apps, orders = flow.applied_to(key)
+        i = bisect.bisect_left(orders, app.order) - 1
+        while i >= 0:
+            earlier = apps[i]
+            compound = flow.exclusive_at(earlier.order, app.order)
+            if compound is not None:
+                # the compound's own statement (an ``if`` test) is in no arm
+                i = bisect.bisect_right(orders, flow.starts[compound]) - 1
+                continue
             if (
-                earlier.order < app.order
-                and key in earlier.keys
-                and _same_tensor(flow, earlier, app)
+                _same_tensor(flow, earlier, app)
                 and not flow.rebound_between(key, earlier.order, app.order)
                 and not branches.exclusive(earlier.order, app.order, key)
             ):
-                found = earlier
-        if found is not None:
-            return key, found
+                return key, earlier
+            i -= 1
     return None
 
 

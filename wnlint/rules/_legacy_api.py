@@ -11,6 +11,7 @@ selector whose other branch is the new API) is left alone.
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterable, Iterator
 
 from wnlint import torchnames
@@ -51,7 +52,7 @@ def in_dual_api_branch(site: Site, tolerant_try: bool = False) -> bool:
     """
     for kind, node, scope in site.guards:
         if kind in ("if", "else"):
-            if mentions_new_api([node], scope):
+            if _test_mentions_new_api(node, scope):
                 return True
         elif kind == "except":
             if mentions_new_api(node.body, scope):
@@ -66,6 +67,18 @@ def in_dual_api_branch(site: Site, tolerant_try: bool = False) -> bool:
             # a removal of the parametrization: removes whichever is there.
             return True
     return False
+
+
+#: test node -> whether it mentions the new API: every site in an ``elif``
+#: chain is guarded by all the tests before it, read once each.
+_TESTS: weakref.WeakKeyDictionary[ast.AST, bool] = weakref.WeakKeyDictionary()
+
+
+def _test_mentions_new_api(test: ast.AST, scope: Scope) -> bool:
+    found = _TESTS.get(test)
+    if found is None:
+        found = _TESTS[test] = mentions_new_api([test], scope)
+    return found
 
 
 def mentions_new_api(nodes: Iterable[ast.AST], scope: Scope) -> bool:
