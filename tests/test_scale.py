@@ -30,7 +30,7 @@ def _check(path, *args: str) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "wnlint", "check", *args, str(path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=60,
         cwd=ROOT,
         check=False,
     )
@@ -77,7 +77,7 @@ def test_deep_nesting_check_and_stdin(tmp_path):
                 input=DEEP,
                 capture_output=True,
                 text=True,
-                timeout=120,
+                timeout=60,
                 cwd=ROOT,
                 check=False,
             )
