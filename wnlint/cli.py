@@ -330,11 +330,21 @@ def _jobs_for(args: argparse.Namespace, resolver: Resolver) -> int:
     return args.jobs or resolver.root.jobs or default_jobs()
 
 
+def _read_stdin() -> bytes:
+    """stdin's bytes, bounded as a file's are (``check - < /dev/zero``)."""
+    from wnlint.sources import read_stream
+
+    try:
+        return read_stream(sys.stdin.buffer)
+    except OSError as exc:
+        raise UsageError(f"cannot read stdin: {exc.strerror or exc}") from None
+
+
 def _check(args: argparse.Namespace) -> int:
     resolver = _resolver(args)
     stdin_name = _stdin_name(args)
     if stdin_name is not None:
-        data = sys.stdin.buffer.read()
+        data = _read_stdin()
         report = Report(files_checked=1)
         if not (args.force_exclude and resolver.excluded_named(stdin_name)):
             report.diagnostics = resolver.lint_bytes(data, stdin_name)
@@ -454,7 +464,7 @@ def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:
     excluded ``--stdin-filename`` (with ``--force-exclude``) passes through."""
     from wnlint.fix import fix_bytes  # libcst only when fixing
 
-    data = sys.stdin.buffer.read()
+    data = _read_stdin()
     if args.force_exclude and resolver.excluded_named(name):
         if not args.diff:
             sys.stdout.buffer.write(data)

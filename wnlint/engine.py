@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from wnlint import deepstack, noqa, prefilter
+from wnlint import deepstack, noqa, prefilter, sources
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import LazyFix
 from wnlint.rules import ALL_RULES, Rule
@@ -257,8 +257,7 @@ class Linter:
 
     def lint_file(self, path: str) -> list[Diagnostic]:
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = sources.read_source(path)
         except OSError as exc:
             reason = exc.strerror or exc.__class__.__name__
             return self._system(

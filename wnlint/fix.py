@@ -45,7 +45,7 @@ from typing import TypeVar
 
 import libcst as cst
 
-from wnlint import deepstack, notebook
+from wnlint import deepstack, notebook, sources
 from wnlint.engine import Diagnostic, Linter, can_fork, discover
 from wnlint.fixes import (
     Applicability,
@@ -262,8 +262,7 @@ def fix_file(path: str, linter: Linter, unsafe: bool) -> FileFix:
     """Fix one file on disk, reading it once; never raises for a problem
     of this file (see the module docstring)."""
     try:
-        with open(path, "rb") as handle:
-            original = handle.read()
+        original = sources.read_source(path)
     except OSError as exc:
         result = FileFix(path, b"", b"")
         result.fail(f"not fixed: cannot read: {exc.strerror or exc}")
@@ -284,6 +283,14 @@ def fix_guarded(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
     keeps its bytes and its findings, and the other files are still fixed."""
     try:
         return deepstack.run(fix_source, original, path, linter, unsafe)
+    except (RecursionError, MemoryError) as exc:
+        result = FileFix(path, original, original)
+        result.fail(
+            "not fixed: nested too deeply for the stack and memory this "
+            f"process could get ({exc.__class__.__name__})"
+        )
+        result.unchanged(linter.lint_bytes(original, path))
+        return result
     except Exception as exc:  # a bug must cost one file, not the run
         result = FileFix(path, original, original)
         result.fail(

@@ -34,6 +34,7 @@ from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.pickling import applied_to, may_pickle, module_pickles
 from wnlint.rules._migration_hazards import legacy_attr_named
+from wnlint.sources import read_source
 from wnlint.summaries import imports_sibling_mentioning
 from wnlint.syntax import all_nodes, own_nodes, string_value
 
@@ -55,8 +56,7 @@ def project_notes(
     notes: dict[str, list[str]] = {}
     for path in files:
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = read_source(path)
         except OSError:
             continue  # the fix run reported it already
         here = os.path.abspath(path)

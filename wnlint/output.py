@@ -42,6 +42,7 @@ from wnlint import __version__
 from wnlint.docs import REPOSITORY_URL, rule_url
 from wnlint.engine import SYSTEM_CODES, Diagnostic, decode_source, source_lines
 from wnlint.rules import RULES_BY_CODE
+from wnlint.sources import read_source
 
 if TYPE_CHECKING:  # libcst is imported only when fixes are asked for
     from wnlint.engine import Linter
@@ -165,8 +166,7 @@ def _has_fix(code: str) -> bool:
 
 def read_file(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_source(path)
     except OSError:
         return None
 

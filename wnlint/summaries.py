@@ -35,6 +35,7 @@ from typing import Union
 
 from wnlint import torchnames as tn
 from wnlint.resolve import OPAQUE, Scope, resolve, resolves_only_to
+from wnlint.sources import read_source
 from wnlint.syntax import (
     call_arg,
     is_self,
@@ -880,8 +881,7 @@ def _text(path: str) -> bytes:
     cached = _TEXT.get(path)
     if cached is None or cached[0] != key:
         try:
-            with open(path, "rb") as handle:
-                cached = (key, handle.read())
+            cached = (key, read_source(path))
         except OSError:
             cached = (key, b"")
         _TEXT[path] = cached
