@@ -92,7 +92,9 @@ class FileFix:
 
         def lines(data: bytes) -> list[str]:
             # git's lines, which end at \n only: a lone \r stays inside one.
-            text = data.decode("utf-8", "replace")
+            # The file's own bytes, whatever its encoding: what is not UTF-8
+            # travels as surrogates, which the CLI writes back as bytes.
+            text = data.decode("utf-8", "surrogateescape")
             return [line for line in re.split(r"(?<=\n)", text) if line]
 
         name = os.path.normpath(self.path).replace(os.sep, "/").lstrip("/")
@@ -627,9 +629,11 @@ class WriteRefused(Exception):
     """The fixed file was not written; the message says why."""
 
 
-def write_fixed(path: str, original: bytes, data: bytes) -> None:
+def write_fixed(path: str, original: bytes, data: bytes) -> list[str]:
     """Replace the bytes of the file at ``path`` (``original``, as read) with
-    ``data``, or raise :class:`WriteRefused` and leave it as it is.
+    ``data``, or raise :class:`WriteRefused` and leave it as it is. Returns
+    notes on what of the file could not be kept (extended attributes the
+    replacement could not be given).
 
     A symlink is written through to its target. A file the user may not
     write (its mode, or its owner's) is refused, whatever the directory
@@ -655,11 +659,15 @@ def write_fixed(path: str, original: bytes, data: bytes) -> None:
         raise WriteRefused("the file changed on disk while it was fixed; left alone")
     try:
         if _can_replace(target, info):
-            _replace(target, info, data)
+            lost = _replace(target, info, data)
         else:
             _overwrite(target, data)
+            lost = []
     except OSError as exc:
         raise WriteRefused(f"cannot write: {exc.strerror or exc}") from None
+    if not lost:
+        return []
+    return [f"written without its extended attributes {', '.join(lost)}"]
 
 
 def _can_replace(target: str, info: os.stat_result) -> bool:
@@ -682,7 +690,7 @@ def _may(path: str, mode: int) -> bool:
     return os.access(path, mode, effective_ids=effective)
 
 
-def _replace(target: str, info: os.stat_result, data: bytes) -> None:
+def _replace(target: str, info: os.stat_result, data: bytes) -> list[str]:
     directory = os.path.dirname(target) or "."
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wnlint-", suffix=".tmp")
     try:
@@ -693,11 +701,35 @@ def _replace(target: str, info: os.stat_result, data: bytes) -> None:
         os.chmod(tmp, stat.S_IMODE(info.st_mode))
         if hasattr(os, "chown") and (info.st_uid, info.st_gid) != _owner(tmp):
             os.chown(tmp, info.st_uid, info.st_gid)
+        # After chown, which may clear some: user.* attributes, an ACL
+        # (system.posix_acl_access), an SELinux label, as editors keep them.
+        lost = _copy_xattrs(target, tmp)
         os.replace(tmp, target)
     except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+    return lost
+
+
+def _copy_xattrs(source: str, dest: str) -> list[str]:
+    """Give ``dest`` every extended attribute of ``source``; the names of
+    those it could not be given (none where the system has no xattrs)."""
+    if not hasattr(os, "listxattr"):
+        return []
+    try:
+        names = os.listxattr(source)
+    except OSError:
+        return []  # the file system has none
+    lost = []
+    for name in names:
+        try:
+            value = os.getxattr(source, name)
+            if name not in os.listxattr(dest) or os.getxattr(dest, name) != value:
+                os.setxattr(dest, name, value)
+        except OSError:
+            lost.append(name)
+    return lost
 
 
 def _owner(path: str) -> tuple[int, int]:
@@ -772,7 +804,8 @@ class _FixTask:
         result = fix_file(path, self.linter, self.unsafe)
         if self.write and result.changed:
             try:
-                write_fixed(path, result.original, result.fixed)
+                for note in write_fixed(path, result.original, result.fixed):
+                    result.note(note)
             except WriteRefused as exc:
                 result.fail(f"not fixed: {exc}")
                 result.unchanged(self.linter.lint_file_bytes(result.original, path))
