@@ -14,7 +14,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from wnlint import fix as fix_module
+from wnlint import safe_write
 
 SOURCE = (
     '"""Mod\u00e8le \u65e5\u672c: caf\u00e9."""\n'
@@ -120,6 +120,6 @@ def test_an_attribute_that_cannot_be_copied_is_said(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "setxattr", refuse_user)
     original = path.read_bytes()
-    notes = fix_module.write_fixed(str(path), original, original + b"# fixed\n")
+    notes = safe_write.write_fixed(str(path), original, original + b"# fixed\n")
     assert notes == ["written without its extended attributes user.wnlint-test"]
     assert path.read_bytes().endswith(b"# fixed\n")

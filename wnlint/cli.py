@@ -266,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a unified diff and write nothing (exit 1 when it would change)",
     )
     fix.add_argument(
+        "--leftovers",
+        choices=("report", "restore", "remove"),
+        default="report",
+        help="what to do with the files an interrupted fix left beside the "
+        "files of this run: report them (default), restore the originals "
+        "they hold (in-place rewrites) and remove the rest, or remove them all",
+    )
+    fix.add_argument(
         "--exit-zero",
         action="store_true",
         help="exit 0 even when findings remain (or, with --diff, would change)",
@@ -319,7 +327,24 @@ def _files(args: argparse.Namespace, resolver: Resolver) -> list[str]:
         raise UsageError("no such file or directory: " + ", ".join(missing))
     files = list(resolver.files(paths, warn=_warn))
     resolver.prepare(files)
+    _leftovers(files, getattr(args, "leftovers", "report"))
     return files
+
+
+def _leftovers(files: list[str], action: str) -> None:
+    """Say what an interrupted ``fix`` left beside these files (or, on
+    ``fix --leftovers``, restore or remove it)."""
+    from wnlint.safe_write import leftovers, settle
+
+    for item in leftovers(files):
+        if action == "report":
+            sys.stderr.write(f"wnlint: warning: {item.describe()}\n")
+            continue
+        try:
+            done = settle(item, action)
+        except OSError as exc:
+            raise UsageError(f"{item.path}: cannot {action}: {exc.strerror}") from None
+        sys.stderr.write(f"wnlint: {done}\n")
 
 
 def _warn(message: str) -> None:
@@ -601,6 +626,33 @@ def _printable_streams() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _printable_streams()
+    with _stopped_by_sigterm():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM (``timeout``, a CI cancel, a supervisor) ends the run as
+    Ctrl-C does: worker pools are stopped on the way out, and the exit
+    status is 143, without a traceback."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

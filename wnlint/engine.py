@@ -386,9 +386,35 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
 
 
-def _init_worker(linter: FileLinter) -> None:
+def _init_worker(linter: FileLinter, parent: int) -> None:
     global _WORKER
     _WORKER = linter
+    guard_worker(parent)
+
+
+def guard_worker(parent: int) -> None:
+    """Set up a forked worker to end with its parent: Ctrl-C is the
+    parent's to handle (it stops the pool), SIGTERM ends the worker at
+    once, and on Linux the kernel sends it SIGTERM when the parent dies,
+    even by SIGKILL, so that no worker goes on fixing files alone."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # parent_alive() still stops it before each write
+    if not parent_alive(parent):
+        os._exit(1)  # the parent died before the request took effect
+
+
+def parent_alive(parent: int) -> bool:
+    """The process that started this worker is still its parent."""
+    return os.getppid() == parent
 
 
 def _lint_chunk(paths: list[str]) -> list[Diagnostic]:
@@ -406,7 +432,8 @@ def _lint_in_processes(
     size = max(16, len(files) // (jobs * 8))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     context = mp.get_context("fork")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(linter,)) as pool:
+    initargs = (linter, os.getpid())
+    with context.Pool(jobs, initializer=_init_worker, initargs=initargs) as pool:
         results = pool.map(_lint_chunk, chunks, chunksize=1)
     return [d for chunk in results for d in chunk]
 

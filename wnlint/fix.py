@@ -20,7 +20,7 @@ which stays byte-identical, and the run goes on. Notes that mean wnlint
 could not do its job are marked ``failed`` so that the command exits 2,
 never 1 (which only ever means "findings"). Writes go through symlinks to
 their target and keep the file's inode (hard links, owner) where a
-replacement could not; see :func:`write_fixed`.
+replacement could not; see :mod:`wnlint.safe_write`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ import io
 import multiprocessing as mp
 import os
 import re
-import stat
 import sys
-import tempfile
 import tokenize
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -46,7 +44,14 @@ from typing import TypeVar
 import libcst as cst
 
 from wnlint import deepstack, notebook, sources
-from wnlint.engine import Diagnostic, Linter, can_fork, discover
+from wnlint.engine import (
+    Diagnostic,
+    Linter,
+    can_fork,
+    discover,
+    guard_worker,
+    parent_alive,
+)
 from wnlint.fixes import (
     Applicability,
     Declined,
@@ -59,6 +64,7 @@ from wnlint.fixes import (
 )
 from wnlint.migration_notes import MIGRATION_CODES
 from wnlint.migration_notes import project_notes as notes_for_project
+from wnlint.safe_write import WriteRefused, write_fixed
 
 _MAX_PASSES = 10
 _T = TypeVar("_T")
@@ -625,127 +631,6 @@ def _encoding(data: bytes) -> str:
     return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
 
 
-class WriteRefused(Exception):
-    """The fixed file was not written; the message says why."""
-
-
-def write_fixed(path: str, original: bytes, data: bytes) -> list[str]:
-    """Replace the bytes of the file at ``path`` (``original``, as read) with
-    ``data``, or raise :class:`WriteRefused` and leave it as it is. Returns
-    notes on what of the file could not be kept (extended attributes the
-    replacement could not be given).
-
-    A symlink is written through to its target. A file the user may not
-    write (its mode, or its owner's) is refused, whatever the directory
-    allows. A file that changed since it was read is left alone. Where
-    replacing the file would change what it is (other hard links to it, an
-    owner we cannot restore, a directory we cannot write), its own inode is
-    rewritten; otherwise a temporary file replaces it in one step, so a
-    crash never leaves half a file.
-    """
-    target = os.path.realpath(path)
-    try:
-        info = os.stat(target)
-    except OSError as exc:
-        raise WriteRefused(f"cannot write: {exc.strerror or exc}") from None
-    if not _may(target, os.W_OK) or not info.st_mode & 0o222:
-        raise WriteRefused("cannot write: the file is read-only for this user")
-    try:
-        with open(target, "rb") as handle:
-            current = handle.read()
-    except OSError as exc:
-        raise WriteRefused(f"cannot write: {exc.strerror or exc}") from None
-    if current != original:
-        raise WriteRefused("the file changed on disk while it was fixed; left alone")
-    try:
-        if _can_replace(target, info):
-            lost = _replace(target, info, data)
-        else:
-            _overwrite(target, data)
-            lost = []
-    except OSError as exc:
-        raise WriteRefused(f"cannot write: {exc.strerror or exc}") from None
-    if not lost:
-        return []
-    return [f"written without its extended attributes {', '.join(lost)}"]
-
-
-def _can_replace(target: str, info: os.stat_result) -> bool:
-    """A new file can stand in for ``target`` without anyone noticing: one
-    link, an owner and group this process can give it, a writable
-    directory."""
-    if info.st_nlink != 1 or not stat.S_ISREG(info.st_mode):
-        return False
-    uid = os.geteuid() if hasattr(os, "geteuid") else 0
-    ours = uid == 0 or (
-        info.st_uid == uid and info.st_gid in (os.getegid(), *os.getgroups())
-    )
-    return ours and _may(os.path.dirname(target) or ".", os.W_OK | os.X_OK)
-
-
-def _may(path: str, mode: int) -> bool:
-    """``os.access`` for the ids this process acts with (they differ from
-    its real ids under ``sudo -E``-like setups and setuid wrappers)."""
-    effective = os.access in os.supports_effective_ids
-    return os.access(path, mode, effective_ids=effective)
-
-
-def _replace(target: str, info: os.stat_result, data: bytes) -> list[str]:
-    directory = os.path.dirname(target) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wnlint-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, stat.S_IMODE(info.st_mode))
-        if hasattr(os, "chown") and (info.st_uid, info.st_gid) != _owner(tmp):
-            os.chown(tmp, info.st_uid, info.st_gid)
-        # After chown, which may clear some: user.* attributes, an ACL
-        # (system.posix_acl_access), an SELinux label, as editors keep them.
-        lost = _copy_xattrs(target, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
-    return lost
-
-
-def _copy_xattrs(source: str, dest: str) -> list[str]:
-    """Give ``dest`` every extended attribute of ``source``; the names of
-    those it could not be given (none where the system has no xattrs)."""
-    if not hasattr(os, "listxattr"):
-        return []
-    try:
-        names = os.listxattr(source)
-    except OSError:
-        return []  # the file system has none
-    lost = []
-    for name in names:
-        try:
-            value = os.getxattr(source, name)
-            if name not in os.listxattr(dest) or os.getxattr(dest, name) != value:
-                os.setxattr(dest, name, value)
-        except OSError:
-            lost.append(name)
-    return lost
-
-
-def _owner(path: str) -> tuple[int, int]:
-    info = os.stat(path)
-    return info.st_uid, info.st_gid
-
-
-def _overwrite(target: str, data: bytes) -> None:
-    """Rewrite ``target``'s own bytes (its inode, links and owner stay)."""
-    with open(target, "r+b") as handle:
-        handle.write(data)
-        handle.truncate()
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def fix_paths(
     paths: Sequence[str],
     linter: Linter,
@@ -799,10 +684,15 @@ class _FixTask:
     linter: Linter
     unsafe: bool
     write: bool
+    #: In a worker process: the pid of the run that started it. A worker
+    #: whose parent is gone writes nothing more.
+    parent: int | None = None
 
     def __call__(self, path: str) -> FileFix:
         result = fix_file(path, self.linter, self.unsafe)
         if self.write and result.changed:
+            if self.parent is not None and not parent_alive(self.parent):
+                os._exit(1)  # the run was stopped: nobody waits for this write
             try:
                 for note in write_fixed(path, result.original, result.fixed):
                     result.note(note)
@@ -817,9 +707,10 @@ class _FixTask:
 _TASK: _FixTask | None = None
 
 
-def _start_worker(task: _FixTask) -> None:
+def _start_worker(task: _FixTask, parent: int) -> None:
     global _TASK
-    _TASK = task
+    _TASK = dataclasses.replace(task, parent=parent)
+    guard_worker(parent)
 
 
 def _run_chunk(paths: list[str]) -> list[FileFix]:
@@ -833,6 +724,7 @@ def _in_processes(task: _FixTask, files: list[str], jobs: int) -> list[FileFix]:
     size = max(4, len(files) // (jobs * 32))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     context = mp.get_context("fork")
-    with context.Pool(jobs, initializer=_start_worker, initargs=(task,)) as pool:
+    initargs = (task, os.getpid())
+    with context.Pool(jobs, initializer=_start_worker, initargs=initargs) as pool:
         results = pool.imap(_run_chunk, chunks, chunksize=1)
         return [r for chunk in results for r in chunk]

@@ -1,0 +1,288 @@
+"""A fix that is interrupted, fails half-way, or races an editor loses
+nothing: the file holds its old bytes or its new ones, or a complete copy of
+the old ones lies beside it and the next run reports it (and restores or
+removes it when asked). Failures are injected with resource limits, patched
+functions in a child process that kills itself at a chosen point, and
+signals sent to a real ``fix``."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from conftest import FIXTURES, ROOT
+
+from wnlint import safe_write
+
+LEGACY = (FIXTURES / "fix" / "legacy_api_before.py").read_bytes()
+FIXED = (FIXTURES / "fix" / "legacy_api_after.py").read_bytes()
+
+
+def _wnlint(*args: str, cwd, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "wnlint", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        **kwargs,
+    )
+
+
+def _fix_dying(tmp_path, patch: str) -> subprocess.CompletedProcess:
+    """``wnlint fix --unsafe-fixes m.py`` in a child whose ``patch`` (code
+    run after ``import os, signal`` and ``from wnlint import safe_write``)
+    makes it die by SIGKILL at a chosen point."""
+    code = textwrap.dedent(
+        """
+        import os, signal, sys
+        from wnlint import safe_write
+        from wnlint.cli import main
+        def die(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+        {patch}
+        sys.exit(main(["fix", "--unsafe-fixes", "m.py"]))
+        """
+    ).format(patch=patch)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def _sidecars(tmp_path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if ".wnlint-" in p.name)
+
+
+# -- 1. a failed in-place write ---------------------------------------------------
+
+
+def test_a_failed_in_place_write_keeps_the_files_bytes(tmp_path):
+    """A second hard link forces the in-place path; a file size limit
+    between the old size and the new one makes the write fail part-way."""
+    path = tmp_path / "m.py"
+    path.write_bytes(LEGACY)
+    os.link(path, tmp_path / "other-name.py")
+    assert len(FIXED) > len(LEGACY)
+    limit = (len(LEGACY) + len(FIXED)) // 2
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = _wnlint("fix", "--unsafe-fixes", "m.py", cwd=tmp_path, preexec_fn=cap)
+    assert result.returncode == 2
+    assert "m.py: not fixed: cannot write: File too large" in result.stderr
+    assert path.read_bytes() == LEGACY  # not half new, half old
+    assert os.stat(path).st_nlink == 2
+    assert _sidecars(tmp_path) == []  # the copy is gone once the bytes are back
+
+
+def test_a_copy_that_could_not_be_used_is_named(tmp_path, monkeypatch):
+    """When even putting the original bytes back fails, the note names the
+    complete copy beside the file."""
+    path = tmp_path / "m.py"
+    path.write_bytes(LEGACY)
+    os.link(path, tmp_path / "other.py")
+
+    def failing(target, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safe_write, "_rewrite", failing)
+    with pytest.raises(
+        safe_write.WriteRefused, match=r"original bytes are in .*wnlint-orig"
+    ):
+        safe_write.write_fixed(str(path), LEGACY, FIXED)
+    (copy,) = _sidecars(tmp_path)
+    assert (tmp_path / copy).read_bytes() == LEGACY
+
+
+# -- 2. kill -9 during an in-place write -------------------------------------------
+
+
+def test_kill_during_an_in_place_write_leaves_a_complete_copy(tmp_path):
+    path = tmp_path / "m.py"
+    shorter = LEGACY + b"# " + b"x" * 4000 + b"\n"  # the fix makes it shorter
+    path.write_bytes(shorter)
+    os.link(path, tmp_path / "other.py")
+    patch = textwrap.dedent(
+        """
+        def _rewrite(target, data):
+            with open(target, "r+b") as handle:
+                handle.write(data)
+                handle.flush()
+                die()  # between the write and the truncate
+        safe_write._rewrite = _rewrite
+        """
+    )
+    child = _fix_dying(tmp_path, patch)
+    assert child.returncode == -signal.SIGKILL
+    damaged = path.read_bytes()
+    assert damaged not in (shorter,) and not damaged.endswith(b"parametrizations\n")
+    (copy,) = _sidecars(tmp_path)
+    assert copy.startswith(".m.py.") and copy.endswith(".wnlint-orig")
+    assert (tmp_path / copy).read_bytes() == shorter
+
+    check = _wnlint("check", "m.py", cwd=tmp_path)
+    assert f"wnlint: warning: {tmp_path / copy}: the original bytes of {path}" in (
+        check.stderr
+    )
+    restored = _wnlint("fix", "--diff", "--leftovers", "restore", "m.py", cwd=tmp_path)
+    assert f"wnlint: {path}: restored from {tmp_path / copy}" in restored.stderr
+    assert path.read_bytes() == shorter
+    assert os.stat(path).st_nlink == 2  # the same inode, its links kept
+    assert _sidecars(tmp_path) == []
+
+
+# -- 3. kill -9 while the temporary file is written --------------------------------
+
+
+def test_kill_while_the_temporary_file_is_written_is_reported_and_removable(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_bytes(LEGACY)
+    child = _fix_dying(tmp_path, "safe_write._copy_xattrs = die")
+    assert child.returncode == -signal.SIGKILL
+    assert path.read_bytes() == LEGACY  # never replaced
+    (temp,) = _sidecars(tmp_path)
+    assert temp.startswith(".m.py.") and temp.endswith(".wnlint-tmp")
+
+    again = _wnlint("fix", "--diff", "m.py", cwd=tmp_path)
+    assert (
+        f"wnlint: warning: {tmp_path / temp}: a temporary file of an interrupted"
+        in (again.stderr)
+    )
+    removed = _wnlint("fix", "--diff", "--leftovers", "remove", "m.py", cwd=tmp_path)
+    assert f"wnlint: {tmp_path / temp}: removed" in removed.stderr
+    assert _sidecars(tmp_path) == [] and path.read_bytes() == LEGACY
+    quiet = _wnlint("check", "m.py", cwd=tmp_path)
+    assert "warning" not in quiet.stderr
+
+
+# -- 4. stopping a parallel fix ----------------------------------------------------
+
+
+def _many(tmp_path, count: int):
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    for i in range(count):
+        (folder / f"m{i:04d}.py").write_bytes(LEGACY)
+    return folder
+
+
+def _fixed_count(folder) -> int:
+    """Fixed files (not the temporary files a worker may be writing)."""
+    return sum(b"parametrizations" in p.read_bytes() for p in folder.glob("m*.py"))
+
+
+def _start(folder) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wnlint",
+            "fix",
+            "--unsafe-fixes",
+            "--jobs",
+            "2",
+            str(folder),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def _wait_for_some_fixed(folder, proc, at_least: int = 3) -> None:
+    deadline = time.monotonic() + 60
+    while _fixed_count(folder) < at_least:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def _workers_of(folder) -> list[int]:
+    """Processes still running a fix over ``folder``."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+        except OSError:
+            continue
+        if str(folder).encode() in cmdline and b"wnlint" in cmdline:
+            found.append(int(pid))
+    return found
+
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="fork pools and /proc")
+
+
+@linux_only
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)]
+)
+def test_a_stopped_parallel_fix_stops_its_workers(tmp_path, sig, status):
+    folder = _many(tmp_path, 200)
+    proc = _start(folder)
+    _wait_for_some_fixed(folder, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status
+    assert "Traceback" not in err, err
+    assert _workers_of(folder) == []
+    settled = _fixed_count(folder)
+    time.sleep(1.0)
+    assert _fixed_count(folder) == settled  # nothing writes after the exit
+
+
+@linux_only
+def test_workers_stop_writing_when_the_run_is_killed(tmp_path):
+    folder = _many(tmp_path, 640)  # chunks of 10 files per worker task
+    proc = _start(folder)
+    _wait_for_some_fixed(folder, proc)
+    proc.kill()
+    proc.wait(timeout=60)
+    at_kill = _fixed_count(folder)
+    time.sleep(2.0)
+    assert _fixed_count(folder) <= at_kill + 2  # at most a write in flight each
+    assert _workers_of(folder) == []
+
+
+# -- 5. an editor's save between the check and the rename --------------------------
+
+
+def test_an_edit_saved_just_before_the_rename_is_kept(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_bytes(LEGACY)
+    saved = LEGACY + b"# saved by an editor at the last moment\n"
+    patch = textwrap.dedent(
+        f"""
+        real = safe_write._copy_xattrs
+        def racing(source, dest):
+            with open(source, "wb") as handle:
+                handle.write({saved!r})
+            return real(source, dest)
+        safe_write._copy_xattrs = racing
+        """
+    )
+    child = _fix_dying(tmp_path, patch)
+    assert child.returncode == 2
+    assert "changed on disk while it was fixed; left alone" in child.stderr
+    assert path.read_bytes() == saved
+    assert _sidecars(tmp_path) == []
