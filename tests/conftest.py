@@ -204,3 +204,11 @@ def pytest_addoption(parser):
         help="rewrite fixtures/fix/*_after.py from their *_before.py with "
         "`wnlint fix --unsafe-fixes` (review the diff before committing)",
     )
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory, monkeypatch):
+    """Each test gets a cache of its own (``check`` caches by default):
+    results never leak from one test into another, and runs inside one test
+    still go through the cache. The cache's own tests set their own."""
+    monkeypatch.setenv("WNLINT_CACHE_DIR", str(tmp_path_factory.mktemp("wnlint-cache")))

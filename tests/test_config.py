@@ -339,7 +339,10 @@ def test_jobs_come_from_the_configuration_unless_given(tmp_path, monkeypatch):
         seen.append(jobs)
         return cli.Report(files_checked=len(files))
 
-    monkeypatch.setattr(cli, "lint_files", fake)
+    from wnlint import cache
+
+    monkeypatch.setattr(cli, "lint_files", fake)  # --no-cache
+    monkeypatch.setattr(cache, "lint_files", fake)  # the cache's misses
     write(tmp_path, {"pyproject.toml": "[tool.wnlint]\njobs = 3\n", "m.py": ""})
     run_cli("check", ".", cwd=tmp_path)
     run_cli("check", "-j", "5", ".", cwd=tmp_path)

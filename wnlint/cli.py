@@ -235,6 +235,17 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
     _run_options(check, "1 checks in this process")
+    check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read and analyse every file, and write no cache",
+    )
+    check.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="the cache's directory (default: WNLINT_CACHE_DIR, the "
+        "configuration's cache-dir, else .wnlint_cache in the project root)",
+    )
     _add_output_options(check, "findings")
     check.add_argument(
         "--statistics",
@@ -284,6 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(fix, "1 fixes in this process")
     _add_output_options(fix, "the findings that remain")
 
+    clean = commands.add_parser(
+        "clean",
+        help="remove the cache",
+        description="Remove the cache directory that `check` would use here "
+        "(see --cache-dir).",
+    )
+    clean.add_argument("--cache-dir", metavar="DIR", help="the cache's directory")
+    clean.add_argument("--config", help=argparse.SUPPRESS)
+    clean.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
+
     rule = commands.add_parser(
         "rule",
         help="print a rule's documentation",
@@ -327,7 +348,7 @@ def _files(args: argparse.Namespace, resolver: Resolver) -> list[str]:
         raise UsageError("no such file or directory: " + ", ".join(missing))
     files = list(resolver.files(paths, warn=_warn))
     resolver.prepare(files)
-    _leftovers(files, getattr(args, "leftovers", "report"))
+    _leftovers(files, getattr(args, "leftovers", "check"))
     return files
 
 
@@ -336,8 +357,8 @@ def _leftovers(files: list[str], action: str) -> None:
     ``fix --leftovers``, restore or remove it)."""
     from wnlint.safe_write import leftovers, settle
 
-    for item in leftovers(files):
-        if action == "report":
+    for item in leftovers(files, follow_links=action != "check"):
+        if action in ("report", "check"):
             sys.stderr.write(f"wnlint: warning: {item.describe()}\n")
             continue
         try:
@@ -353,6 +374,17 @@ def _warn(message: str) -> None:
 
 def _jobs_for(args: argparse.Namespace, resolver: Resolver) -> int:
     return args.jobs or resolver.root.jobs or default_jobs()
+
+
+def _clean(args: argparse.Namespace) -> int:
+    """``wnlint clean``: remove the cache directory."""
+    from wnlint.cache import clean
+
+    resolver = Resolver(config=args.config, isolated=args.isolated)
+    directory = resolver.cache_dir(args.cache_dir)
+    if clean(directory):
+        sys.stderr.write(f"wnlint: removed {directory}\n")
+    return EXIT_CLEAN
 
 
 def _read_stdin() -> bytes:
@@ -375,7 +407,15 @@ def _check(args: argparse.Namespace) -> int:
             report.diagnostics = resolver.lint_bytes(data, stdin_name)
     else:
         files = _files(args, resolver)
-        report = lint_files(resolver, files, jobs=_jobs_for(args, resolver))
+        jobs = _jobs_for(args, resolver)
+        if args.no_cache:
+            report = lint_files(resolver, files, jobs=jobs)
+        else:
+            from wnlint.cache import CachingLinter
+
+            cache = CachingLinter(resolver, resolver.cache_dir(args.cache_dir))
+            report = cache.lint_files(files, jobs)
+            cache.save()
     with _output(args.output_file) as out:
         _report(report.diagnostics, args, out, resolver.linter_for)
     if not args.quiet:
@@ -662,6 +702,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _rule(args)
         if args.command == "fix":
             return _fix(args)
+        if args.command == "clean":
+            return _clean(args)
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:

@@ -48,6 +48,7 @@ from wnlint.globs import PathGlobs
 from wnlint.rules import ALL_RULES
 
 PYPROJECT = "pyproject.toml"
+CACHE_DIR = ".wnlint_cache"
 #: The excludes that ``exclude`` replaces (``extend-exclude`` adds to them).
 DEFAULT_EXCLUDE: tuple[str, ...] = (*sorted(EXCLUDED_DIRS), "*.egg-info")
 
@@ -136,6 +137,15 @@ OPTIONS: tuple[Option, ...] = (
         "`-j`/`--jobs`",
         "Processes for large runs (read from the working directory's configuration).",
     ),
+    Option(
+        "cache-dir",
+        "path",
+        "`.wnlint_cache` in the project root",
+        "`--cache-dir`, `WNLINT_CACHE_DIR`",
+        "Where `check` keeps its results between runs, relative to the "
+        "configuration file (read from the working directory's "
+        "configuration; `--no-cache` turns the cache off).",
+    ),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -179,6 +189,7 @@ class Settings:
     respect_gitignore: bool = True
     unsafe_fixes: bool = False
     jobs: int | None = None
+    cache_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +289,12 @@ def _check_bool(value: Any, at: str) -> bool:
     return value
 
 
+def _check_path(value: Any, at: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{_where(at)}: expected a path")
+    return value
+
+
 def _check_jobs(value: Any, at: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{_where(at)}: expected a whole number of at least 1")
@@ -290,6 +307,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "per-file": _check_per_file,
     "bool": _check_bool,
     "jobs": _check_jobs,
+    "path": _check_path,
 }
 
 
@@ -406,6 +424,8 @@ class Resolver:
         self.overrides = overrides
         self.cwd = os.path.abspath(cwd or os.getcwd())
         self._by_dir: dict[str, Resolved] = {}
+        #: Directory as a path names it -> its configuration.
+        self._by_named_dir: dict[str, Resolved] = {}
         #: Directory as walked -> (absolute path, configuration).
         self._walked: dict[str, tuple[str, Resolved]] = {}
         self._file_settings: dict[str, Settings | None] = {}
@@ -465,8 +485,14 @@ class Resolver:
         return self._file_settings[path]
 
     def for_path(self, path: str) -> Resolved:
-        """The configuration of the file ``path``."""
-        return self.for_directory(os.path.dirname(os.path.abspath(path)))
+        """The configuration of the file ``path`` (looked up once per
+        directory as named: a walk names thousands of files in few)."""
+        named = os.path.dirname(path)
+        found = self._by_named_dir.get(named)
+        if found is None:
+            absolute = os.path.dirname(os.path.abspath(path))
+            found = self._by_named_dir[named] = self.for_directory(absolute)
+        return found
 
     def codes_for(self, path: str) -> frozenset[str]:
         """The codes enabled in ``path``, per-file-ignores applied."""
@@ -505,6 +531,25 @@ class Resolver:
         in a worker process."""
         for path in files:
             self.for_path(path)
+
+    def cache_dir(self, flag: str | None = None) -> str:
+        """Where ``check`` keeps its cache: ``--cache-dir``, else
+        ``WNLINT_CACHE_DIR``, else the working directory's configuration
+        (relative to its file), else ``.wnlint_cache`` in the project root
+        (the nearest directory above with a ``pyproject.toml`` or ``.git``,
+        else the working directory), as ruff does."""
+        chosen = flag or os.environ.get("WNLINT_CACHE_DIR")
+        if chosen:
+            return os.path.abspath(chosen)
+        settings = self.root.settings
+        if settings.cache_dir is not None:
+            return os.path.join(settings.root, settings.cache_dir)
+        for directory in _ancestors(self.cwd):
+            if os.path.exists(os.path.join(directory, PYPROJECT)) or os.path.exists(
+                os.path.join(directory, ".git")
+            ):
+                return os.path.join(directory, CACHE_DIR)
+        return os.path.join(self.cwd, CACHE_DIR)
 
     # -- the engine's linter interface -----------------------------------
     def lint_file(self, path: str) -> list[Diagnostic]:

@@ -18,7 +18,6 @@ import ast
 import dataclasses
 import errno
 import io
-import multiprocessing as mp
 import os
 import sys
 import tokenize
@@ -351,7 +350,9 @@ class _TooDeep(Exception):
 
 class FileLinter(Protocol):
     """What :func:`lint_files` runs on each file: a :class:`Linter`, or one
-    that picks a linter per file (``wnlint.config.Resolver``)."""
+    that picks a linter per file (``wnlint.config.Resolver``). One may also
+    have ``drain()`` (in a worker: what it gathered, for the parent) and
+    ``absorb(gathered)`` (in the parent), as the cache does."""
 
     def lint_file(self, path: str) -> list[Diagnostic]: ...
 
@@ -383,6 +384,8 @@ def default_jobs() -> int:
 
 def can_fork() -> bool:
     # Workers inherit the linter by forking; elsewhere the run stays serial.
+    import multiprocessing as mp  # only where a run may use processes
+
     return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
 
 
@@ -417,12 +420,15 @@ def parent_alive(parent: int) -> bool:
     return os.getppid() == parent
 
 
-def _lint_chunk(paths: list[str]) -> list[Diagnostic]:
+def _lint_chunk(paths: list[str]) -> tuple[list[Diagnostic], object]:
+    """A chunk's findings, and what the linter gathered on the way for the
+    parent (:meth:`FileLinter.drain`: the cache's new entries)."""
     assert _WORKER is not None
     found: list[Diagnostic] = []
     for path in paths:
         found.extend(_WORKER.lint_file(path))
-    return found
+    drain = getattr(_WORKER, "drain", None)
+    return found, drain() if drain is not None else None
 
 
 def _lint_in_processes(
@@ -431,11 +437,19 @@ def _lint_in_processes(
     """Files in contiguous chunks, results in file order."""
     size = max(16, len(files) // (jobs * 8))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    import multiprocessing as mp
+
     context = mp.get_context("fork")
     initargs = (linter, os.getpid())
     with context.Pool(jobs, initializer=_init_worker, initargs=initargs) as pool:
         results = pool.map(_lint_chunk, chunks, chunksize=1)
-    return [d for chunk in results for d in chunk]
+    absorb = getattr(linter, "absorb", None)
+    found: list[Diagnostic] = []
+    for chunk, gathered in results:
+        found.extend(chunk)
+        if absorb is not None and gathered is not None:
+            absorb(gathered)
+    return found
 
 
 #: What directories are searched for: Python files and Jupyter notebooks.

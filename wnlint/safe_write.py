@@ -244,9 +244,17 @@ class Leftover:
         )
 
 
-def leftovers(files: Iterable[str]) -> list[Leftover]:
-    """Leftovers beside ``files`` (one listing per directory), sorted."""
-    folders = {os.path.dirname(os.path.realpath(f)) for f in files}
+def leftovers(files: Iterable[str], follow_links: bool = True) -> list[Leftover]:
+    """Leftovers beside ``files`` (one listing per directory), sorted.
+    A fix writes beside the file a symlink points to; ``follow_links=False``
+    (``check``) looks beside the files as named only, which is cheaper."""
+    files = list(files)
+    folders = {os.path.dirname(f) or "." for f in files}
+    if follow_links:
+        folders = {os.path.realpath(folder) for folder in folders}
+        folders |= {
+            os.path.dirname(os.path.realpath(f)) for f in files if os.path.islink(f)
+        }
     found = []
     for folder in sorted(folders):
         try:
@@ -258,12 +266,16 @@ def leftovers(files: Iterable[str]) -> list[Leftover]:
             if match is not None:
                 found.append(
                     Leftover(
-                        os.path.join(folder, name),
-                        os.path.join(folder, match["name"]),
+                        _beside(folder, name),
+                        _beside(folder, match["name"]),
                         match["kind"],
                     )
                 )
     return sorted(found, key=lambda item: item.path)
+
+
+def _beside(folder: str, name: str) -> str:
+    return name if folder == "." else os.path.join(folder, name)
 
 
 def settle(item: Leftover, action: str) -> str:

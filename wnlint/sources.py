@@ -10,9 +10,11 @@ rest is an ``OSError`` whose ``strerror`` says why (reported as WN002).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from typing import BinaryIO
 
 #: 256 MiB: far above the largest generated Python modules.
@@ -78,3 +80,28 @@ def _bounded(stream: BinaryIO, first: int) -> bytes:
         if total > MAX_SOURCE_BYTES:
             raise _too_large(total)
         size = max(size, 1024 * 1024)
+
+
+# -- what a file's analysis read besides the file ----------------------------------
+
+_RECORDING: list[set[str]] = []
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[set[str]]:
+    """Collect the paths (read, or looked for) that the analysis of one
+    file depends on: sibling modules it followed, and the files a module
+    name could have been. The cache (:mod:`wnlint.cache`) keys a file's
+    findings on their versions too."""
+    paths: set[str] = set()
+    _RECORDING.append(paths)
+    try:
+        yield paths
+    finally:
+        _RECORDING.pop()
+
+
+def depend(path: str) -> None:
+    """The file being analysed depends on ``path`` (existing or not)."""
+    if _RECORDING:
+        _RECORDING[-1].add(path)

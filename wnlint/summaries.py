@@ -35,7 +35,7 @@ from typing import Union
 
 from wnlint import torchnames as tn
 from wnlint.resolve import OPAQUE, Scope, resolve, resolves_only_to
-from wnlint.sources import read_source
+from wnlint.sources import depend, read_source
 from wnlint.syntax import (
     call_arg,
     is_self,
@@ -841,12 +841,36 @@ def _package_parent(path: str, top: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=8192)
 def _module_file(stem: str) -> str | None:
     """The file a module stem names (``stem.py`` or ``stem/__init__.py``),
     never one under ``site-packages``. Looked up once per process (every
     file of a package imports the same few modules); what a file holds is
     read per version, by :func:`_text`."""
+    _depend_on_stem(stem)
+    return _module_file_cached(stem, _listing_version(stem))
+
+
+def _depend_on_stem(stem: str) -> None:
+    """Whether either file of ``stem`` exists decides what is followed."""
+    depend(stem + ".py")
+    depend(os.path.join(stem, "__init__.py"))
+
+
+def _listing_version(stem: str) -> int:
+    """The modification time of the directories that hold ``stem``'s files:
+    a file created or removed there changes it, so a long-lived process (an
+    editor's flake8, the tests) never follows a stale lookup."""
+    stamp = 0
+    for folder in (os.path.dirname(stem), stem):
+        try:
+            stamp = stamp * 31 + os.stat(folder).st_mtime_ns
+        except OSError:
+            stamp = stamp * 31
+    return stamp
+
+
+@lru_cache(maxsize=8192)
+def _module_file_cached(stem: str, listing: int) -> str | None:
     for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
         if os.path.isfile(candidate):
             real = os.path.realpath(candidate)
@@ -877,6 +901,7 @@ _TEXT: dict[str, tuple[tuple[int, int], bytes]] = {}
 
 def _text(path: str) -> bytes:
     """A file's bytes, read once per version of it."""
+    depend(path)
     key = _version(path)
     cached = _TEXT.get(path)
     if cached is None or cached[0] != key:
@@ -928,12 +953,18 @@ def _starts_line(data: bytes, i: int) -> bool:
     return not data[start:i].strip(b" \t")
 
 
-@lru_cache(maxsize=8192)
 def _stem_mentions(stem: str, word: bytes) -> bool:
     """Cached per process: it only decides which files the prefilter lets
     through, on the hot path; the summaries themselves follow each edit."""
     found = _module_file(stem)
-    return found is not None and word in _text(found)
+    if found is None:
+        return False
+    return _stem_mentions_cached(found, _version(found), word)
+
+
+@lru_cache(maxsize=8192)
+def _stem_mentions_cached(found: str, version: tuple[int, int], word: bytes) -> bool:
+    return word in _text(found)
 
 
 @lru_cache(maxsize=8192)

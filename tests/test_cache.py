@@ -1,0 +1,235 @@
+"""``check``'s cache: a warm run gives exactly what a cold one gives, and an
+edit anywhere the analysis looked (the file, a sibling module a rule
+followed, a module that did not exist yet, the settings) is seen on the
+next run; a corrupt, foreign or unwritable cache, or two runs at once, is
+never a wrong result or a crash."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURES, ROOT, run_cli
+
+from wnlint import cache as cache_module
+from wnlint.cache import MAGIC, CachingLinter
+from wnlint.config import Resolver
+
+PACKAGE = FIXTURES / "wn203_package"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A git project with the WN203 package (a helper in a sibling module)
+    and a legacy-API file; the cache at the project root."""
+    monkeypatch.delenv("WNLINT_CACHE_DIR")
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / ".git").mkdir()
+    shutil.copytree(PACKAGE, root / PACKAGE.name)
+    shutil.copy(FIXTURES / "wn301_legacy_weight_norm.py", root / "legacy.py")
+    return root
+
+
+def _check(root, *args: str):
+    return run_cli("check", *args, ".", cwd=root)
+
+
+def _linting_spy(monkeypatch) -> list[str]:
+    """The files the engine really lints (the cache's misses)."""
+    linted: list[str] = []
+    real = Resolver.lint_file
+
+    def spy(self, path):
+        linted.append(os.path.basename(path))
+        return real(self, path)
+
+    monkeypatch.setattr(Resolver, "lint_file", spy)
+    return linted
+
+
+def test_a_warm_run_answers_from_the_cache_with_the_same_report(project, monkeypatch):
+    cold = _check(project, "--no-cache")
+    assert not (project / ".wnlint_cache").exists()  # --no-cache writes nothing
+    first = _check(project)
+    assert (project / ".wnlint_cache").is_dir()
+    linted = _linting_spy(monkeypatch)
+    warm = _check(project)
+    assert linted == []
+    assert warm.stdout == first.stdout == cold.stdout
+    assert warm.returncode == cold.returncode == 1
+    assert "WN203" in warm.stdout and "WN301" in warm.stdout
+    for fmt in ("json", "sarif", "full"):
+        assert (
+            _check(project, "--output-format", fmt).stdout
+            == _check(project, "--no-cache", "--output-format", fmt).stdout
+        )
+
+
+def test_the_cache_directory_is_ignored_and_tagged(project):
+    _check(project)
+    folder = project / ".wnlint_cache"
+    assert (folder / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert (
+        (folder / "CACHEDIR.TAG")
+        .read_text()
+        .startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    )
+
+
+def test_an_edit_to_the_file_is_seen(project, monkeypatch):
+    _check(project)
+    legacy = project / "legacy.py"
+    legacy.write_text(legacy.read_text().replace("nn.utils.weight_norm(", "id(", 1))
+    linted = _linting_spy(monkeypatch)
+    after = _check(project)
+    assert linted == ["legacy.py"]
+    assert after.stdout == _check(project, "--no-cache").stdout
+
+
+def test_an_edit_with_the_same_size_and_mtime_is_seen(project):
+    """A clock-tick race or ``touch -d``: the change time and the hash of
+    the bytes still tell."""
+    _check(project)
+    legacy = project / "legacy.py"
+    before = os.stat(legacy)
+    text = legacy.read_bytes()
+    edited = text.replace(b"nn.utils.weight_norm(", b"nn.utils.xeight_norm(", 1)
+    assert len(edited) == len(text)
+    legacy.write_bytes(edited)
+    os.utime(legacy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert _check(project).stdout == _check(project, "--no-cache").stdout
+
+
+def test_an_edit_to_a_sibling_helper_changes_the_finding_next_run(project, monkeypatch):
+    """WN203 in model.py follows init_weights into utils.py: a fix there
+    must clear the finding in model.py, which did not change."""
+    before = _check(project)
+    assert f"{PACKAGE.name}/model.py" in before.stdout and "WN203" in before.stdout
+    (project / PACKAGE.name / "utils.py").write_text("def init_weights(m):\n    pass\n")
+    linted = _linting_spy(monkeypatch)
+    after = _check(project)
+    assert "model.py" in linted
+    assert "WN203" not in after.stdout
+    assert after.stdout == _check(project, "--no-cache").stdout
+
+
+def test_a_module_that_appears_changes_the_finding(project):
+    """Removing the helper module, then creating it again: an absent file is
+    a dependency too."""
+    helper = project / PACKAGE.name / "utils.py"
+    text = helper.read_text()
+    helper.unlink()
+    assert "WN203" not in _check(project).stdout
+    helper.write_text(text)
+    again = _check(project)
+    assert "WN203" in again.stdout
+    assert again.stdout == _check(project, "--no-cache").stdout
+
+
+def test_other_settings_are_other_entries(project):
+    _check(project)
+    only = _check(project, "--select", "WN301")
+    assert "WN203" not in only.stdout and "WN301" in only.stdout
+    assert only.stdout == _check(project, "--no-cache", "--select", "WN301").stdout
+    assert _check(project).stdout == _check(project, "--no-cache").stdout
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"garbage", MAGIC + b"\x00\x01broken", MAGIC + b"\xe9marshal of a str"],
+    ids=["empty", "foreign", "broken", "wrong-shape"],
+)
+def test_a_corrupt_or_foreign_cache_is_rebuilt(project, content):
+    expected = _check(project, "--no-cache").stdout
+    _check(project)
+    (cache_file,) = (project / ".wnlint_cache").glob("*.cache")
+    cache_file.write_bytes(content)
+    assert _check(project).stdout == expected
+    assert cache_file.read_bytes().startswith(MAGIC)
+    assert _check(project).stdout == expected
+
+
+def test_entries_of_the_wrong_shape_are_misses(project, monkeypatch):
+    _check(project)
+    resolver = Resolver(cwd=str(project))
+    linter = CachingLinter(resolver, str(project / ".wnlint_cache"))
+    for path in list(linter.entries):
+        linter.entries[path] = ("x",)
+    linted = _linting_spy(monkeypatch)
+    assert linter.lint_file(str(project / "legacy.py"))
+    assert linted == ["legacy.py"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only directories")
+def test_a_read_only_project_is_checked_without_a_cache(project):
+    expected = _check(project, "--no-cache").stdout
+    project.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        result = _check(project)
+    finally:
+        project.chmod(stat.S_IRWXU)
+    assert result.stdout == expected and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_cache_directory_is_no_error(project, monkeypatch):
+    expected = _check(project, "--no-cache").stdout
+    blocker = project / "blocked"
+    blocker.write_text("a file where the cache directory would be\n")
+    result = _check(project, "--cache-dir", str(blocker / "cache"))
+    assert result.stdout == expected and result.returncode == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_concurrent_runs_stay_right(project):
+    """Several processes filling one cache at once."""
+    command = [sys.executable, "-m", "wnlint", "check", "."]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("WNLINT_CACHE_DIR", None)
+    expected = _check(project, "--no-cache").stdout
+    procs = [
+        subprocess.Popen(
+            command, cwd=project, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(out == expected for out in outputs)
+    assert _check(project).stdout == expected
+    assert [p.name for p in (project / ".wnlint_cache").glob("*.tmp")] == []
+
+
+def test_where_the_cache_goes(project, tmp_path, monkeypatch):
+    (project / "pyproject.toml").write_text('[tool.wnlint]\ncache-dir = "build/c"\n')
+    _check(project)
+    assert (project / "build" / "c").is_dir()
+    monkeypatch.setenv("WNLINT_CACHE_DIR", str(tmp_path / "env"))
+    _check(project)
+    assert (tmp_path / "env").is_dir()
+    _check(project, "--cache-dir", str(tmp_path / "flag"))
+    assert (tmp_path / "flag").is_dir()
+
+
+def test_clean_removes_the_cache(project):
+    _check(project)
+    assert (project / ".wnlint_cache").is_dir()
+    result = run_cli("clean", cwd=project)
+    assert result.returncode == 0
+    assert f"wnlint: removed {project / '.wnlint_cache'}" in result.stderr
+    assert not (project / ".wnlint_cache").exists()
+    assert run_cli("clean", cwd=project).returncode == 0  # nothing to remove
+
+
+def test_findings_that_may_not_recur_are_not_cached(project, monkeypatch):
+    """A file that could not be read (WN002) is read again next time."""
+    (project / "unreadable.py").write_text("x = 1\n")
+    linted = _linting_spy(monkeypatch)
+    monkeypatch.setattr(cache_module, "_UNCACHED", (*cache_module._UNCACHED, "WN301"))
+    _check(project)
+    _check(project)
+    assert linted.count("legacy.py") == 2  # its WN301 findings are not cached
+    assert linted.count("unreadable.py") == 1
