@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # libcst is imported only when fixing
 #: ``wnlint.output.FORMATS``, spelled here so that building the parser does
 #: not import the formatters (a test keeps the two equal).
 OUTPUT_FORMATS = ("text", "full", "json", "sarif", "github")
+#: ruff's names for wnlint's formats.
+FORMAT_ALIASES = {"concise": "text"}
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -173,6 +175,17 @@ def _selection_options(command: argparse.ArgumentParser) -> None:
 
 def _run_options(command: argparse.ArgumentParser, serial: str) -> None:
     command.add_argument(
+        "--show-settings",
+        action="store_true",
+        help="print the settings the first path (or the working directory) "
+        "is checked with, and exit",
+    )
+    command.add_argument(
+        "--show-files",
+        action="store_true",
+        help="print the files that would be checked, and exit",
+    )
+    command.add_argument(
         "-j",
         "--jobs",
         type=_jobs,
@@ -185,9 +198,10 @@ def _run_options(command: argparse.ArgumentParser, serial: str) -> None:
 def _add_output_options(command: argparse.ArgumentParser, what: str) -> None:
     command.add_argument(
         "--output-format",
-        choices=OUTPUT_FORMATS,
+        choices=(*OUTPUT_FORMATS, *FORMAT_ALIASES),
         default="text",
-        help=f"how {what} are written: text (flake8's layout, the default), "
+        help=f"how {what} are written: text (flake8's layout, the default; "
+        "concise is ruff's name for it), "
         "full (with the source line and the fix), json, sarif (SARIF 2.1.0 "
         "for code scanning) or github (GitHub Actions annotations)",
     )
@@ -235,6 +249,23 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="do not print the summary line"
     )
     _run_options(check, "1 checks in this process")
+    check.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply the fixes, as `wnlint fix` does (ruff's spelling)",
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action=argparse.BooleanOptionalAction,
+        help="with --fix or --diff: apply unsafe fixes too, as `wnlint fix "
+        "--unsafe-fixes` does",
+    )
+    check.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff and write nothing, as `wnlint "
+        "fix --diff` does",
+    )
     check.add_argument(
         "--no-cache",
         action="store_true",
@@ -288,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--exit-zero",
         action="store_true",
         help="exit 0 even when findings remain (or, with --diff, would change)",
+    )
+    fix.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="exit 1 when a file was fixed, even if no finding remains",
+    )
+    fix.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print a count per code of the findings that remain instead of "
+        "the findings",
     )
     fix.add_argument(
         "-q", "--quiet", action="store_true", help="do not print the summary line"
@@ -347,6 +389,10 @@ def _files(args: argparse.Namespace, resolver: Resolver) -> list[str]:
     if missing:
         raise UsageError("no such file or directory: " + ", ".join(missing))
     files = list(resolver.files(paths, warn=_warn))
+    if not files:
+        sys.stderr.write(
+            "wnlint: warning: no Python files found under " + ", ".join(paths) + "\n"
+        )
     resolver.prepare(files)
     _leftovers(files, getattr(args, "leftovers", "check"))
     return files
@@ -374,6 +420,53 @@ def _warn(message: str) -> None:
 
 def _jobs_for(args: argparse.Namespace, resolver: Resolver) -> int:
     return args.jobs or resolver.root.jobs or default_jobs()
+
+
+def _as_fix(args: argparse.Namespace) -> argparse.Namespace:
+    """``check --fix``/``check --diff`` as the ``fix`` command they mean."""
+    defaults = build_parser().parse_args(["fix"])
+    merged = argparse.Namespace(**{**vars(defaults), **vars(args)})
+    merged.command = "fix"
+    return merged
+
+
+def _show(args: argparse.Namespace) -> int:
+    """``--show-files`` and ``--show-settings``, as ruff has them."""
+    resolver = _resolver(args)
+    if args.show_files:
+        for path in _files(args, resolver):
+            sys.stdout.write(f"{path}\n")
+        return EXIT_CLEAN
+    first = (args.paths or ["."])[0]
+    resolved = (
+        resolver.for_directory(os.path.abspath(first))
+        if os.path.isdir(first)
+        else resolver.for_path(first)
+    )
+    settings = resolved.settings
+    rows = [
+        ("configuration", settings.path or "(none: the defaults)"),
+        ("enabled codes", ", ".join(sorted(resolved.codes))),
+        (
+            "per-file-ignores",
+            ", ".join(
+                f"{pattern}: {','.join(codes)}"
+                for pattern, codes in settings.per_file_ignores
+            )
+            or "(none)",
+        ),
+        ("exclude", ", ".join(p for p, _ in resolved.exclude.patterns) or "(none)"),
+        ("respect-gitignore", str(resolved.respect_gitignore).lower()),
+        ("unsafe-fixes", str(resolved.unsafe_fixes).lower()),
+        ("jobs", str(_jobs_for(args, resolver))),
+    ]
+    if args.command == "check":
+        cache = "off" if args.no_cache else resolver.cache_dir(args.cache_dir)
+        rows.append(("cache", cache))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        sys.stdout.write(f"{key:<{width}}  {value}\n")
+    return EXIT_CLEAN
 
 
 def _clean(args: argparse.Namespace) -> int:
@@ -479,6 +572,8 @@ def _fix(args: argparse.Namespace) -> int:
             line += f" ({hidden} fixable with --unsafe-fixes)"
         sys.stderr.write(line + "\n")
     status = _fix_status(results, changed=files if args.diff else remaining)
+    if status == EXIT_CLEAN and files and args.exit_non_zero_on_fix:
+        status = EXIT_FINDINGS  # something was fixed: a pre-commit hook fails
     return _exit_zero(args, status)
 
 
@@ -692,20 +787,37 @@ def _stopped_by_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 
 
+def _command_of(args: argparse.Namespace) -> str | None:
+    """What the arguments ask for: ruff's spellings (``check --fix``,
+    ``--output-format concise``, ``--show-files``) mapped to wnlint's."""
+    if hasattr(args, "output_format"):
+        args.output_format = FORMAT_ALIASES.get(args.output_format, args.output_format)
+    if getattr(args, "show_settings", False) or getattr(args, "show_files", False):
+        return "show"
+    if args.command == "check" and (args.fix or args.diff):
+        return "check-fix"
+    return args.command
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": lambda args: _check(args),
+    "check-fix": lambda args: _fix(_as_fix(args)),
+    "fix": lambda args: _fix(args),
+    "rule": lambda args: _rule(args),
+    "clean": lambda args: _clean(args),
+    "show": lambda args: _show(args),
+}
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command == "check":
-            return _check(args)
-        if args.command == "rule":
-            return _rule(args)
-        if args.command == "fix":
-            return _fix(args)
-        if args.command == "clean":
-            return _clean(args)
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+        command = _COMMANDS.get(_command_of(args) or "")
+        if command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return command(args)
     except UsageError as exc:
         sys.stderr.write(f"wnlint: error: {exc}\n")
         return EXIT_USAGE

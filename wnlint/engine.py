@@ -194,6 +194,9 @@ class Linter:
     def _lint_bytes(
         self, data: bytes, path: str, honor_noqa: bool, fixes: bool
     ) -> list[Diagnostic]:
+        if b"\x00" in data:  # Python reads no NUL byte: a binary file
+            reason = "cannot parse: NUL bytes in the file (not Python source)"
+            return self._system(Diagnostic(path, 1, 1, "WN001", reason))
         rules = self._admitted(data, _disk_path(path))
         if not rules:
             return []
@@ -213,6 +216,17 @@ class Linter:
             return self._system(error)
         lines = source_lines(text)
         found = self._run(rules, tree, lines, path, fixes, seen)
+        if found and reduced is not data:
+            # Findings in a cut of a file that does not parse whole would be
+            # findings flake8 never reports (it runs no plugin on such a
+            # file): the parse error is the answer, as there. Only files
+            # with findings pay for the whole parse.
+            try:
+                compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+            except (SyntaxError, ValueError) as exc:
+                return self._system(_parse_error(path, exc))
+            except (RecursionError, MemoryError):
+                pass  # the cut parsed; Python's own limits are not an error
         if honor_noqa and found:
             # Asked only of files with findings: most parsed files have none.
             if noqa.file_is_ignored(lines):

@@ -47,7 +47,8 @@ class LegacyRemoveWeightNorm(Rule):
     leaves a weight bitwise identical to the legacy remover's, but only on a
     module normed by the new API. The fix is therefore unsafe and applies
     only together with WN301's fix in the same file: applying either alone
-    makes the remover raise `ValueError` at run time.
+    makes the remover raise `ValueError` at run time. (A file with no
+    remover is migrated by WN301's fix alone, `--select WN301` included.)
 
     ## Known problems
     Not flagged: removals in a branch that tests which API is in effect
