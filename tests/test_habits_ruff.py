@@ -106,7 +106,9 @@ def test_a_binary_file_named_on_the_command_line_is_wn001(tmp_path):
     (tmp_path / "data.py").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     result = run_cli("check", "data.py", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stdout.startswith("data.py:1:1: WN001 cannot parse: NUL bytes")
+    assert result.stdout.startswith(
+        "data.py:1:1: WN001 cannot parse: the file holds null"
+    )
 
 
 def test_a_directory_without_python_files_is_warned_about(tmp_path):

@@ -195,7 +195,7 @@ class Linter:
         self, data: bytes, path: str, honor_noqa: bool, fixes: bool
     ) -> list[Diagnostic]:
         if b"\x00" in data:  # Python reads no NUL byte: a binary file
-            reason = "cannot parse: NUL bytes in the file (not Python source)"
+            reason = "cannot parse: the file holds null bytes (not Python source)"
             return self._system(Diagnostic(path, 1, 1, "WN001", reason))
         rules = self._admitted(data, _disk_path(path))
         if not rules:
