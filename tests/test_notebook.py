@@ -300,7 +300,10 @@ def test_a_late_future_import_is_masked_not_an_error(tmp_path):
     )
     assert found(tmp_path, text) == ["nb.ipynb:cell 3:1:5: WN301"]
     cells = notebook.read(text.encode()).cells
-    assert len(cells[0].magics) == 0 and len(cells[1].magics) == 2
+    # The first one opens the module: a header comment, as its escapes are.
+    assert cells[0].masked == "# wnlint-magic 0\n" + IMPORT + "\n"
+    assert len(cells[1].magics) == 2
+    assert cells[1].masked.startswith("pass  # wnlint-magic 1\n")
 
 
 def test_syntax_error_in_a_cell_is_wn001_at_its_cell(tmp_path):
@@ -341,6 +344,98 @@ def test_diagnostic_carries_its_cell():
     assert Diagnostic("a.py", 2, 5, "WN301", "m").format() == "a.py:2:5: WN301 m"
     (first, _) = Linter(select_rules()).lint_file(str(FIXTURE))
     assert (first.cell, first.line, first.col) == (3, 2, 5)
+
+
+# -- lines a message cites ---------------------------------------------------------
+
+
+def test_a_line_a_message_cites_is_a_line_of_its_cell(tmp_path):
+    """``line N`` in a message counts in a cell, as the position does: ``of
+    cell M`` when it is another cell's line."""
+    text = make(
+        "import torch\nimport torch.nn as nn\nfrom torch.nn.utils import weight_norm",
+        ("markdown", "prose"),
+        "m = nn.Linear(2, 2)\nm = weight_norm(m)",
+        "x = 1\nweight_norm(m)",
+        "def build():\n    conv = nn.Linear(2, 2)\n    conv = weight_norm(conv)\n"
+        "    conv = weight_norm(conv)\n    return conv",
+        "n = nn.Linear(2, 2)\nopt = torch.optim.SGD(n.parameters(), lr=0.1)",
+        "n = weight_norm(n)",
+    )
+    result = check(tmp_path, text, "--select", "WN202,WN204")
+    assert [line.split(": the ")[0] for line in result.stdout.splitlines()] == [
+        "nb.ipynb:cell 4:2:1: WN204 weight norm applied to `m` again "
+        "(first on line 2 of cell 3)",
+        "nb.ipynb:cell 5:4:12: WN204 weight norm applied to `conv` again "
+        "(first on line 3)",
+        "nb.ipynb:cell 7:1:5: WN202 weight norm applied to `n` after "
+        "`n.parameters()` went to the optimizer on line 2 of cell 6: it keeps "
+        "the removed weight, and g and v are never stepped",
+    ]
+
+
+def in_cells(message: str, starts: list[int], cell: int | None) -> str:
+    """A ``.py`` file's message with the lines it names (``line N``, not
+    ``line N of other.py``) counted in cells that start at ``starts``, as
+    a notebook whose finding is in ``cell`` names them."""
+
+    def restated(match: re.Match[str]) -> str:
+        line = int(match.group(1))
+        k = max(i for i, start in enumerate(starts) if start <= line)
+        within = f"line {line - starts[k] + 1}"
+        return within if k + 1 == cell else f"{within} of cell {k + 1}"
+
+    return re.sub(r"\bline (\d+)\b(?! of \S+\.py)", restated, message)
+
+
+def test_every_rule_that_cites_a_line_cites_it_in_its_cell(tmp_path):
+    """The fixtures as notebooks (one cell per top-level statement): each
+    message is the ``.py`` file's, with every line it names counted in its
+    cell; a sibling module's line (``line N of other.py``) stays."""
+    linter = Linter(select_rules())
+    cited: set[str] = set()
+    for path in fixture_files():
+        cells = as_cells(path.read_bytes())
+        nb_path = tmp_path / (path.stem + ".ipynb")
+        nb_path.write_text(make(*cells), encoding="utf-8")
+        starts = [1]
+        for cell in cells[:-1]:
+            starts.append(starts[-1] + cell.count("\n"))
+        expected = linter.lint_file(str(path))
+        got = linter.lint_file(str(nb_path))
+        assert len(got) == len(expected), path.name
+        for d, py in zip(got, expected):
+            message = in_cells(py.message, starts, d.cell)
+            assert d.message == message, path.name
+            if message != py.message:
+                cited.add(d.code)
+    assert cited == {"WN202", "WN203", "WN204", "WN304"}
+
+
+def test_full_shows_the_cells_own_lines(tmp_path):
+    """``--output-format full`` shows the lines of the finding's cell, escapes
+    as written, never the notebook's JSON nor the lines of another cell."""
+    text = make(IMPORT, ("markdown", "prose"), "%matplotlib inline\nm = " + LEGACY)
+    result = check(tmp_path, text, "--output-format", "full")
+    assert result.returncode == 1
+    assert result.stdout == (
+        f"nb.ipynb:cell 3:2:5: WN301 {RULES_BY_CODE['WN301'].message}\n"
+        "  |\n"
+        "1 | %matplotlib inline\n"
+        f"2 | m = {LEGACY}\n"
+        "  |     " + "^" * len(LEGACY) + " WN301\n"
+        "  |\n"
+        f"  = help: {RULES_BY_CODE['WN301'].fix_title}\n"
+    )
+
+
+def test_a_notebook_finding_ends_in_its_cell(tmp_path):
+    text = make(IMPORT, "x = 1\nm = " + LEGACY)
+    result = check(tmp_path, text, "--output-format", "json")
+    (finding,) = json.loads(result.stdout)
+    assert finding["cell"] == 2
+    assert finding["location"] == {"row": 2, "column": 5}
+    assert finding["end_location"] == {"row": 2, "column": 5 + len(LEGACY)}
 
 
 # -- the prefilter reads the cells, not the JSON ------------------------------------
@@ -449,15 +544,61 @@ def test_imports_the_migration_adds_go_into_the_first_code_cell(tmp_path):
         "".join(c["source"])
         for c in json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
     ]
-    assert cells[1].startswith(
-        "from torch.nn.utils import parametrizations, parametrize\n"
+    assert cells[1] == (
+        "%load_ext autoreload\nimport torch.nn as nn\n"
+        "from torch.nn.utils import parametrizations, parametrize"
     )
-    assert "%load_ext autoreload\nimport torch.nn as nn" in cells[1]
     assert (
         cells[2]
         == "m = parametrizations.weight_norm(nn.Linear(2, 2))\nprint(m.parametrizations.weight.original0)"
     )
     assert cells[3] == 'parametrize.remove_parametrizations(m, "weight")'
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "!pip install torch",
+        "%matplotlib inline",
+        "%%capture\n!pip install torch",
+        "# setup\n!pip install torch\n\n%load_ext autoreload",
+        "%pip install \\\n    torch",
+        "!pip install torch\nfrom __future__ import annotations",
+        "from __future__ import annotations\n%matplotlib inline",
+    ],
+)
+def test_imports_the_migration_adds_go_after_the_leading_escapes(tmp_path, opening):
+    """The first cell's opening escapes (``!pip install``, ``%%capture``) run
+    first, and ``from __future__`` imports stay first: the migration's import
+    goes after them, still in the first code cell."""
+    first = opening + "\nimport torch.nn as nn\nfrom torch.nn.utils import weight_norm"
+    text = make(("markdown", "# title"), first, "m = weight_norm(nn.Linear(2, 2))")
+    (tmp_path / "nb.ipynb").write_text(text)
+    result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    cells = [
+        "".join(c["source"])
+        for c in json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
+    ]
+    assert cells[1] == (
+        opening + "\nimport torch.nn as nn\nfrom torch.nn.utils import parametrizations"
+    )
+    assert cells[2] == "m = parametrizations.weight_norm(nn.Linear(2, 2))"
+
+
+def test_a_first_cell_of_escapes_only_gets_the_import_after_them(tmp_path):
+    text = make(
+        "!pip install torch",
+        "from torch.nn.utils import weight_norm\nm = weight_norm(x)",
+    )
+    (tmp_path / "nb.ipynb").write_text(text)
+    result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    cells = json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
+    assert "".join(cells[0]["source"]) == (
+        "!pip install torch\nfrom torch.nn.utils import parametrizations"
+    )
+    assert "".join(cells[1]["source"]) == "m = parametrizations.weight_norm(x)"
 
 
 # -- a split that cannot be trusted -----------------------------------------------------
@@ -504,6 +645,16 @@ def test_the_pre_commit_hooks_pass_notebooks():
     kinds = re.findall(r"^  types(?:_or)?: (.+)$", hooks, flags=re.MULTILINE)
     assert kinds == ["[python, jupyter]"] * 2
     assert "  types_or: [python, jupyter]" in hooks
+
+
+def test_the_readme_local_hook_passes_notebooks():
+    """The README's ``repo: local`` hook sees what the shipped hooks see."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## pre-commit\n") :]
+    start = section.index("  - repo: local\n")
+    local = section[start : section.index("```", start)]
+    assert "        types_or: [python, jupyter]\n" in local
+    assert "types:" not in local
 
 
 def test_stdin_reads_a_notebook_by_its_filename(tmp_path):

@@ -707,17 +707,6 @@ def test_full_is_coloured_like_text(project, monkeypatch):
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
 
 
-def test_full_shows_no_source_lines_for_a_notebook_cell(tmp_path):
-    """A notebook finding's line counts in its cell, not in the file's JSON:
-    ``full`` shows the headline and the fix title, never JSON lines."""
-    shutil.copy(FIXTURES / "notebook_wn301.ipynb", tmp_path / "nb.ipynb")
-    result = run_cli("check", "--output-format", "full", "nb.ipynb", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "nb.ipynb:cell " in result.stdout
-    assert "= help: " in result.stdout
-    assert " | " not in result.stdout and "^" not in result.stdout
-
-
 def test_an_output_file_that_fails_while_written_is_exit_2(project):
     if not os.path.exists("/dev/full"):
         pytest.skip("needs /dev/full")

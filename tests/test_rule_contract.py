@@ -77,6 +77,10 @@ def test_every_message_template_is_used_and_filled(rule):
         for finding in rule().check(analysis):
             used.add(finding.variant)
             assert "{" not in finding.message and "}" not in finding.message
+            # A line the message names is where its cite says (a notebook
+            # restates it there, counted in its cell).
+            for start, end, line in finding.cites:
+                assert finding.message[start:end] == f"line {line}"
     assert used == set(rule.templates())
     for template in rule.templates().values():
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]

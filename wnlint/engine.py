@@ -29,6 +29,7 @@ from wnlint import deepstack, noqa, prefilter, sources
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import LazyFix
 from wnlint.rules import ALL_RULES, Rule
+from wnlint.rules.base import Cite
 from wnlint.syntax import char_col
 
 #: Codes the engine itself reports, documented like rules.
@@ -94,6 +95,9 @@ class Diagnostic:
 
     In a notebook, ``cell`` is the 1-based number of the cell (counting
     every cell, as ruff does) and ``line`` is a line of that cell.
+
+    ``cites`` are the lines of the file that ``message`` names, where they
+    stand in it: a notebook restates them in their cells (and drops them).
     """
 
     path: str
@@ -105,6 +109,7 @@ class Diagnostic:
     end_line: int | None = field(default=None, compare=False)
     end_col: int | None = field(default=None, compare=False)
     cell: int | None = None
+    cites: tuple[Cite, ...] = field(default=(), compare=False, repr=False)
 
     def format(self) -> str:
         where = self.path if self.cell is None else f"{self.path}:cell {self.cell}"
@@ -347,6 +352,7 @@ class Linter:
                         fix,
                         end_line=f.end_line if end_col is not None else None,
                         end_col=end_col,
+                        cites=f.cites,
                     )
                 )
         out.sort(key=lambda d: (d.line, d.col, d.code))

@@ -5,8 +5,13 @@ The code cells are joined in order (an import in the first cell resolves a
 name in the fifth), with a boundary line between two cells, and
 every IPython escape (``%matplotlib``, ``!pip``, ``obj?``, a ``%%time``
 line, ``x = !ls``) is replaced by an inert ``pass`` line of the same
-indentation. Line counts stay as they were, so a finding in the joined
-source maps back to ``(cell, line, col)``; cells are numbered from 1
+indentation. The escapes that open the first cell (with the ``from
+__future__`` imports among them) become comment lines instead: the joined
+module's header, after which a fix adds its imports, as libcst adds them
+after a file's opening comments, so that ``!pip install torch`` still runs
+first. Line counts stay as they were, so a finding in the joined
+source maps back to ``(cell, line, col)``, and so do the lines its message
+names; cells are numbered from 1
 counting every cell, markdown and raw ones included, as ruff and editors
 number them. A cell whose cell magic is not Python (``%%bash``,
 ``%%writefile``) is left out, like markdown and raw cells.
@@ -48,7 +53,10 @@ PYTHON_CELL_MAGICS = frozenset(
 _BOUNDARY = "pass  # wnlint-cell-boundary {}\n"
 _BOUNDARY_LINE = re.compile(r"pass  # wnlint-cell-boundary (\d+)(?:\r\n|\r|\n)?")
 _PLACEHOLDER = "{}pass  # wnlint-magic {}"
-_PLACEHOLDER_LINE = re.compile(r"([ \t]*)pass  # wnlint-magic (\d+)")
+#: An escape before the module's first statement: a comment, so that it is
+#: the module's header, which fixes add nothing above.
+_HEADER = "# wnlint-magic {}"
+_PLACEHOLDER_LINE = re.compile(r"[ \t]*(?:pass  )?# wnlint-magic (\d+)")
 #: Characters that start an IPython escape at the start of a statement; none
 #: can start a Python statement.
 _ESCAPES = ("%", "!", "?", "/", ",", ";")
@@ -129,14 +137,49 @@ class Joined:
             line += counts[-1]
         return cls("".join(chunks), numbers, starts, counts)
 
+    def place(self, line: int) -> tuple[int, int, bool]:
+        """Where a joined line is: the index of its cell, the line in that
+        cell, and whether it is really there (False: a line outside every
+        cell, a boundary or the end of the file, put at the end of the cell
+        before)."""
+        k = max(bisect.bisect_right(self.starts, line) - 1, 0)
+        within = line - self.starts[k] + 1
+        if 1 <= within <= self.counts[k]:
+            return k, within, True
+        return k, max(min(within, self.counts[k]), 1), False
+
     def locate(self, d: Diagnostic) -> Diagnostic:
-        """``d`` at its cell's own line; a line outside every cell (a
-        boundary, the end of the file) is put at the end of the cell before."""
-        k = max(bisect.bisect_right(self.starts, d.line) - 1, 0)
-        line = d.line - self.starts[k] + 1
-        if line > self.counts[k]:
-            line = max(self.counts[k], 1)
-        return replace(d, line=max(line, 1), cell=self.numbers[k])
+        """``d`` in its cell: its line, where it ends (a point where that is
+        not in the same cell) and every line its message names (its cites)
+        counted in their cells."""
+        k, line, inside = self.place(d.line)
+        end_line, end_col = d.end_line, d.end_col
+        if end_line is not None:
+            end_line = line + end_line - d.line
+            if not inside or end_line > self.counts[k]:
+                end_line = end_col = None
+        message = d.message
+        for cite in sorted(d.cites, reverse=True):
+            cited = self.cited(cite.line, k)
+            message = message[: cite.start] + cited + message[cite.end :]
+        return replace(
+            d,
+            line=line,
+            cell=self.numbers[k],
+            end_line=end_line,
+            end_col=end_col,
+            message=message,
+            cites=(),
+        )
+
+    def cited(self, line: int, here: int) -> str:
+        """A line a message names, as a notebook names it: ``line N`` in
+        the cell of the finding (index ``here``), ``line N of cell M`` in
+        another."""
+        k, within, _ = self.place(line)
+        if k == here:
+            return f"line {within}"
+        return f"line {within} of cell {self.numbers[k]}"
 
 
 # -- reading -------------------------------------------------------------------
@@ -203,7 +246,9 @@ def _mask(text: str, number: int, first_id: int, started: bool) -> CodeCell | No
     magic is not Python. ``started``: a statement precedes the cell in the
     joined source, so a ``from __future__`` import here (legal in a
     notebook, where each cell is compiled alone) is masked like an escape:
-    it would be a syntax error in the joined module."""
+    it would be a syntax error in the joined module. Before the first
+    statement, escapes and one-line ``from __future__`` imports are masked
+    as comments (the module's header): a fix's imports then go after them."""
     lines = source_lines(text)
     out: list[str] = []
     magics: dict[int, str] = {}
@@ -218,17 +263,20 @@ def _mask(text: str, number: int, first_id: int, started: bool) -> CodeCell | No
                 return None
             escape = True
         else:
+            future = state.at_start() and _FUTURE.match(body) is not None
             escape = continued is not None or (
                 state.at_start()
-                and (_is_escape(body) or (started and _FUTURE.match(body) is not None))
+                and (_is_escape(body) or (future and (started or _one_line(body))))
             )
         if escape:
             indent = continued if continued is not None else _indent(body)
             ident = first_id + len(magics)
             magics[ident] = body
-            out.append(_PLACEHOLDER.format(indent, ident) + ending)
+            if started:
+                out.append(_PLACEHOLDER.format(indent, ident) + ending)
+            else:
+                out.append(_HEADER.format(ident) + ending)
             continued = indent if body.endswith("\\") else None
-            started = True
             continue
         state.feed(line)
         out.append(line)
@@ -248,6 +296,14 @@ def _is_escape(body: str) -> bool:
         or _HELP.fullmatch(stripped) is not None
         or _ASSIGNED.match(stripped) is not None
     )
+
+
+def _one_line(body: str) -> bool:
+    """``body`` is a whole statement, alone on its line (no ``;``, open
+    bracket or continuation), so a comment can stand for it."""
+    state = _Statements()
+    state.feed(body)
+    return ";" not in body and state.at_start()
 
 
 def _is_blank_or_comment(body: str) -> bool:
@@ -392,7 +448,7 @@ def _unmask(cell: CodeCell, piece: str) -> str:
         body = line.rstrip("\r\n")
         match = _PLACEHOLDER_LINE.fullmatch(body)
         if match is not None:
-            ident = int(match.group(2))
+            ident = int(match.group(1))
             if ident not in cell.magics or ident in seen:
                 raise SplitError(f"an IPython escape moved in cell {cell.number}")
             seen.add(ident)

@@ -21,12 +21,12 @@ Fixes for ``json`` and ``sarif`` (and ``--show-fixes``) are built by
 :func:`offered_fixes`, which needs libcst: it is imported only then, and
 only files with a finding of a rule that has a fix are rebuilt.
 
-Notebooks: a diagnostic may later carry a ``cell`` attribute (the 1-based
-code cell its line counts from). Every layout reads it through
-:func:`cell_of`, so adding the attribute to ``Diagnostic`` is all it takes:
-``text`` prints ``path:cell N:line:col``, ``json`` fills ``cell`` (null for
-a ``.py`` file), SARIF puts it in the result's ``properties``, and
-``github`` prefixes the message with ``cell N: ``.
+Notebooks: a diagnostic may carry a ``cell`` attribute (the 1-based cell
+its line counts from). Every layout reads it through :func:`cell_of`:
+``text`` prints ``path:cell N:line:col``, ``full`` shows that cell's lines,
+``json`` fills ``cell`` (null for a ``.py`` file), SARIF puts it in the
+result's ``properties``, and ``github`` prefixes the message with
+``cell N: ``.
 """
 
 from __future__ import annotations
@@ -334,21 +334,52 @@ _CONTEXT = 2
 def _write_full(
     diagnostics: Sequence[Diagnostic], stream: TextIO, style: _Style, read: Reader
 ) -> None:
-    cache: dict[str, list[str] | None] = {}
+    sources = _Sources(read)
     for i, d in enumerate(diagnostics):
         if i:
             stream.write("\n")
         stream.write(_headline(d, style) + "\n")
-        if d.path not in cache:
-            data = read(d.path)
-            text = None if data is None else _decode(data)
-            cache[d.path] = None if text is None else source_lines(text)
-        lines = cache[d.path]
-        if lines and cell_of(d) is None and 0 < d.line <= len(lines):
+        lines = sources.lines(d)
+        if lines and 0 < d.line <= len(lines):
             stream.write(_snippet(d, lines, style))
         if _has_fix(d.code):
             title = RULES_BY_CODE[d.code].fix_title
             stream.write(f"  {style.gutter('=')} {style.help('help')}: {title}\n")
+
+
+class _Sources:
+    """The lines a finding's position counts in, each file read once: the
+    file's own lines or, for a notebook finding (one with a cell), its
+    cell's source as the notebook holds it, escapes and all."""
+
+    def __init__(self, read: Reader) -> None:
+        self.read = read
+        self.files: dict[str, list[str] | None] = {}
+        self.cells: dict[str, dict[int, list[str]]] = {}
+
+    def lines(self, d: Diagnostic) -> list[str] | None:
+        cell = cell_of(d)
+        if cell is None:
+            if d.path not in self.files:
+                data = self.read(d.path)
+                text = None if data is None else _decode(data)
+                self.files[d.path] = None if text is None else source_lines(text)
+            return self.files[d.path]
+        if d.path not in self.cells:
+            self.cells[d.path] = self._cells(d.path)
+        return self.cells[d.path].get(cell)
+
+    def _cells(self, path: str) -> dict[int, list[str]]:
+        from wnlint import notebook  # json, only where a notebook is shown
+
+        data = self.read(path)
+        if data is None:
+            return {}
+        try:
+            nb = notebook.read(data)
+        except notebook.NotebookError:  # changed since it was checked
+            return {}
+        return {c.number: source_lines(c.text) for c in nb.cells}
 
 
 def _snippet(d: Diagnostic, lines: list[str], style: _Style) -> str:

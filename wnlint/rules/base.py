@@ -9,9 +9,10 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix
@@ -32,6 +33,53 @@ _CODE_BLOCK_RE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 @dataclass(frozen=True)
+class LineRef:
+    """A line of the checked file that a message names: a message field
+    holding one reads ``line N``. The finding records where each lands in
+    its message (:class:`Cite`), so that a front end numbering lines another
+    way (a notebook counts them in cells) restates it exactly, never by
+    searching the text for numbers."""
+
+    line: int
+
+    def __format__(self, spec: str) -> str:
+        return format(f"line {self.line}", spec)
+
+
+class Cite(NamedTuple):
+    """``message[start:end]`` is the ``line N`` of a :class:`LineRef`."""
+
+    start: int
+    end: int
+    line: int
+
+
+_FORMATTER = string.Formatter()
+
+
+def fill(template: str, fields: Mapping[str, object]) -> tuple[str, tuple[Cite, ...]]:
+    """``template.format(**fields)``, and where each :class:`LineRef` field
+    landed in it."""
+    out: list[str] = []
+    cites: list[Cite] = []
+    size = 0
+    for literal, name, spec, conversion in _FORMATTER.parse(template):
+        out.append(literal)
+        size += len(literal)
+        if name is None:
+            continue
+        value, _ = _FORMATTER.get_field(name, (), fields)
+        value = _FORMATTER.convert_field(value, conversion)
+        spec = _FORMATTER.vformat(spec, (), fields) if spec else ""
+        text = _FORMATTER.format_field(value, spec)
+        if isinstance(value, LineRef):
+            cites.append(Cite(size, size + len(text), value.line))
+        out.append(text)
+        size += len(text)
+    return "".join(out), tuple(cites)
+
+
+@dataclass(frozen=True)
 class Finding:
     """A rule's raw result: 1-based line, ``ast`` column (UTF-8 bytes), the
     filled-in message, and the fix that repairs it, if the rule has one."""
@@ -46,6 +94,9 @@ class Finding:
     #: exclusive), for machine-readable output; None when it has no end.
     end_line: int | None = None
     end_col: int | None = None
+    #: The lines of this file that ``message`` names (its :class:`LineRef`
+    #: fields).
+    cites: tuple[Cite, ...] = ()
 
 
 class Rule:
@@ -86,16 +137,19 @@ class Rule:
         fix: LazyFix | None = None,
         **fields: object,
     ) -> Finding:
-        """A finding at ``node``, its message filled from ``fields``."""
+        """A finding at ``node``, its message filled from ``fields``; a line
+        of this file the message names is a :class:`LineRef` field."""
         template = self.messages[variant] if variant else self.message
+        message, cites = fill(template, fields)
         return Finding(
             node.lineno,  # type: ignore[attr-defined]
             node.col_offset,  # type: ignore[attr-defined]
-            template.format(**fields),
+            message,
             fix,
             variant,
             getattr(node, "end_lineno", None),
             getattr(node, "end_col_offset", None),
+            cites,
         )
 
     @classmethod

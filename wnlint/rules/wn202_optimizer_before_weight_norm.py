@@ -8,7 +8,7 @@ from wnlint.fixes import Applicability, Edit, Source
 from wnlint.flow import Application, OptimizerCall, ScopeFlow, covers
 from wnlint.prefilter import LEGACY_API
 from wnlint.rules._edits import block_of, statement_of
-from wnlint.rules.base import Finding, Rule, edits_fix
+from wnlint.rules.base import Finding, LineRef, Rule, edits_fix
 
 
 class OptimizerBeforeWeightNorm(Rule):
@@ -72,7 +72,7 @@ class OptimizerBeforeWeightNorm(Rule):
     )
     message = (
         "weight norm applied to `{key}` after `{module}.parameters()` went to "
-        "the optimizer on line {line}: it keeps the removed weight, and g and v "
+        "the optimizer on {line}: it keeps the removed weight, and g and v "
         "are never stepped"
     )
     fix_title = "Apply weight norm before building the optimizer"
@@ -85,7 +85,7 @@ class OptimizerBeforeWeightNorm(Rule):
                 app.node,
                 key=key,
                 module=module,
-                line=opt.node.lineno,
+                line=LineRef(opt.node.lineno),
                 fix=edits_fix(Applicability.UNSAFE, _move_above, flow, app, opt),
             )
 

@@ -10,7 +10,7 @@ from wnlint.analysis import FileAnalysis
 from wnlint.prefilter import INIT_WRITES
 from wnlint.resolve import Scope
 from wnlint.rules._flow_rules import applied_before
-from wnlint.rules.base import Finding, Rule
+from wnlint.rules.base import Finding, LineRef, Rule
 from wnlint.summaries import (
     WRITE_WORDS,
     Def,
@@ -198,9 +198,11 @@ def _weight_chain_root(call: ast.Call) -> ast.expr | None:
     return None
 
 
-def _where(normed: Normed, here: str | None) -> str:
+def _where(normed: Normed, here: str | None) -> LineRef | str:
+    """``line N`` of this file (a :class:`LineRef`, which a notebook counts
+    in its cells); ``line N of other.py`` in a sibling module."""
     if normed.path is None or normed.path == here:
-        return f"line {normed.line}"
+        return LineRef(normed.line)
     return f"line {normed.line} of {os.path.basename(normed.path)}"
 
 

@@ -8,7 +8,7 @@ from wnlint.analysis import FileAnalysis
 from wnlint.flow import Branches, same_tensor, tensor_name
 from wnlint.prefilter import LEGACY_API
 from wnlint.rules._flow_rules import reapplied_before, reapplied_in_methods
-from wnlint.rules.base import Finding, Rule
+from wnlint.rules.base import Finding, LineRef, Rule
 
 
 class RepeatedWeightNorm(Rule):
@@ -77,14 +77,14 @@ class RepeatedWeightNorm(Rule):
         "or a stacked parametrization that raises `TypeError` on first use"
     )
     message = (
-        "weight norm applied to `{key}` again (first on line {line}): the "
+        "weight norm applied to `{key}` again (first on {line}): the "
         "legacy API raises RuntimeError, the new one stacks a second "
         "parametrization that fails on first use"
     )
     messages: ClassVar[Mapping[str, str]] = {
         "nested": "weight norm applied to a module that is already weight-normed",
         "method": (
-            "weight norm applied to `{key}` again (first on line {line}, in "
+            "weight norm applied to `{key}` again (first on {line}, in "
             "`{method}`): the legacy API raises RuntimeError, the new one stacks "
             "a second parametrization that fails on first use"
         ),
@@ -114,7 +114,9 @@ class RepeatedWeightNorm(Rule):
                 if earlier:
                     key, first = earlier
                     reported.add(id(app.node))
-                    yield self.finding(app.node, key=key, line=first.node.lineno)
+                    yield self.finding(
+                        app.node, key=key, line=LineRef(first.node.lineno)
+                    )
         for found in reapplied_in_methods(analysis):
             if id(found.app.node) not in reported:
                 reported.add(id(found.app.node))
@@ -122,6 +124,6 @@ class RepeatedWeightNorm(Rule):
                     found.app.node,
                     "method",
                     key=found.key,
-                    line=found.first.node.lineno,
+                    line=LineRef(found.first.node.lineno),
                     method=found.first_method,
                 )

@@ -17,7 +17,7 @@ from wnlint.pickling import (
     module_pickles,
 )
 from wnlint.prefilter import Prefilter, Segment, declares_global, find_all
-from wnlint.rules.base import Finding, Rule
+from wnlint.rules.base import Finding, LineRef, Rule
 from wnlint.summaries import imports_sibling_mentioning
 
 #: The file applies a parametrization itself (every spelling of the
@@ -207,8 +207,9 @@ def _short(expr: ast.expr) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _where(found: Applied, here: str | None) -> str:
-    """``line N`` in this file; ``file.py:N`` in a sibling module."""
+def _where(found: Applied, here: str | None) -> LineRef | str:
+    """``line N`` in this file (a :class:`LineRef`, which a notebook counts
+    in its cells); ``file.py:N`` in a sibling module."""
     if found.path is None or (here is not None and os.path.abspath(here) == found.path):
-        return f"line {found.line}"
+        return LineRef(found.line)
     return f"{os.path.basename(found.path)}:{found.line}"
