@@ -32,6 +32,7 @@ SCHEMA = json.loads(
 JSON_KEYS = {
     "code",
     "name",
+    "severity",
     "message",
     "filename",
     "cell",
@@ -405,7 +406,7 @@ def test_readme_ci_job_writes_sarif_that_validates(fixtures_copy):
 def test_github_annotations(project):
     result = run_cli("check", "--output-format", "github", ".", cwd=project)
     assert result.stdout.splitlines()[0] == (
-        "::error file=legacy.py,line=2,col=8,endLine=2,endColumn=48,"
+        "::warning file=legacy.py,line=2,col=8,endLine=2,endColumn=48,"
         "title=WN301 legacy-weight-norm::" + RULES_BY_CODE["WN301"].message
     )
 

@@ -13,6 +13,11 @@ lives here, so the front ends stay thin and never disagree on a position.
 * ``sarif``: a SARIF 2.1.0 log for code-scanning services;
 * ``github``: GitHub Actions workflow commands, one annotation per finding.
 
+Every format that grades findings takes the grade from the code's severity
+(:func:`wnlint.engine.severity_of`): a bug is an ``error`` and a deprecation
+(WN301, WN302) a ``warning``, as SARIF's ``level``, as GitHub's
+``::error``/``::warning``, and as JSON's ``severity``.
+
 Positions are 1-based lines and 1-based character columns, as in ``text``;
 end columns are exclusive (the character after the finding), as in SARIF
 and ruff's JSON.
@@ -40,7 +45,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from wnlint import __version__
 from wnlint.docs import REPOSITORY_URL, rule_url
-from wnlint.engine import SYSTEM_CODES, Diagnostic, decode_source, source_lines
+from wnlint.engine import (
+    SYSTEM_CODES,
+    Diagnostic,
+    decode_source,
+    severity_of,
+    source_lines,
+)
 from wnlint.rules import RULES_BY_CODE
 from wnlint.sources import read_source
 
@@ -381,6 +392,7 @@ def json_object(d: Diagnostic, fixes: Fixes | None = None) -> dict[str, Any]:
     return {
         "code": d.code,
         "name": rule_name(d.code),
+        "severity": severity_of(d.code),
         "message": d.message,
         "filename": d.path,
         "cell": cell_of(d),
@@ -420,7 +432,7 @@ def sarif_rules() -> list[dict[str, Any]]:
                 "fullDescription": {"text": what},
                 "help": {"text": doc, "markdown": doc},
                 "helpUri": rule_url(code),
-                "defaultConfiguration": {"level": "error"},
+                "defaultConfiguration": {"level": severity_of(code)},
                 "properties": {
                     "fix_safety": rule.fix_safety or "none",
                     "default_enabled": rule.default_enabled,
@@ -436,7 +448,7 @@ def sarif_rules() -> list[dict[str, Any]]:
                 "fullDescription": {"text": text},
                 "help": {"text": text},
                 "helpUri": rule_url(code),
-                "defaultConfiguration": {"level": "error"},
+                "defaultConfiguration": {"level": severity_of(code)},
             }
         )
     return rules
@@ -496,7 +508,7 @@ def sarif_log(
         result: dict[str, Any] = {
             "ruleId": d.code,
             "ruleIndex": index[d.code],
-            "level": "error",
+            "level": severity_of(d.code),
             "message": {"text": d.message},
             "locations": [
                 {
@@ -564,8 +576,9 @@ def _escape_property(text: str) -> str:
 
 
 def github_annotation(d: Diagnostic) -> str:
-    """An ``::error`` workflow command: GitHub shows it on the file's line
-    in the pull request and the run summary."""
+    """An ``::error`` (a bug) or ``::warning`` (a deprecation) workflow
+    command: GitHub shows it on the file's line in the pull request and the
+    run summary, graded as the code's severity."""
     end_line, end_col = end_of(d)
     properties = {
         "file": d.path[2:] if d.path.startswith("./") else d.path,
@@ -578,7 +591,7 @@ def github_annotation(d: Diagnostic) -> str:
     joined = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items())
     cell = cell_of(d)
     message = d.message if cell is None else f"cell {cell}: {d.message}"
-    return f"::error {joined}::{_escape_data(message)}"
+    return f"::{severity_of(d.code)} {joined}::{_escape_data(message)}"
 
 
 # -- --statistics and --show-fixes ---------------------------------------------------

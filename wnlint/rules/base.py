@@ -11,7 +11,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix
@@ -26,6 +26,13 @@ DOC_SECTIONS = (
     "Known problems",
     "References",
 )
+
+#: How much a finding matters, for the formats that grade findings (SARIF's
+#: ``level``, GitHub's ``::error``/``::warning``, JSON's ``severity``, the
+#: README's editor settings): ``"error"`` is a bug, code that is wrong today;
+#: ``"warning"`` is a deprecation, code that works but should move on.
+Severity = Literal["error", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 
 _SECTION_RE = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
 _CODE_BLOCK_RE = re.compile(r"```python\n(.*?)```", re.DOTALL)
@@ -61,6 +68,10 @@ class Rule:
 
     code: ClassVar[str]
     name: ClassVar[str]
+    #: ``"error"`` (a bug) or ``"warning"`` (a deprecation); every rule
+    #: declares it beside its code, so that a new rule cannot inherit the
+    #: wrong one (a meta-test checks).
+    severity: ClassVar[Severity]
     #: One line: what the rule finds (the README's rules table).
     summary: ClassVar[str]
     #: The message template, filled by :meth:`finding`'s keyword fields.
