@@ -430,6 +430,10 @@ def _check(args: argparse.Namespace) -> int:
             sys.stderr.write(
                 f"wnlint: no findings in {report.files_checked} files checked\n"
             )
+        if args.output_format == "text":  # what the [*] marks add up to
+            from wnlint.output import write_fixable_summary
+
+            write_fixable_summary(report.diagnostics, sys.stderr)
     if any(d.code == INTERNAL_ERROR for d in report.diagnostics):
         return EXIT_ERROR
     if report.diagnostics and not args.exit_zero:
