@@ -37,8 +37,8 @@ def test_findings_layout_and_exit_1(project):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines == [
-        "./legacy.py:2:8: WN301 " + RULES_BY_CODE["WN301"].message,
-        "./remove.py:2:1: WN302 " + RULES_BY_CODE["WN302"].message,
+        "./legacy.py:2:8: WN301 [*] " + RULES_BY_CODE["WN301"].message,
+        "./remove.py:2:1: WN302 [*] " + RULES_BY_CODE["WN302"].message,
     ]
     assert "2 findings in 2 of 3 files checked" in result.stderr
     assert "Traceback" not in result.stderr

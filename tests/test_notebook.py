@@ -138,9 +138,9 @@ def test_fixture_findings_at_their_cells():
     result = run_cli("check", "fixtures/notebook_wn301.ipynb")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "fixtures/notebook_wn301.ipynb:cell 3:2:5: WN301 "
+        "fixtures/notebook_wn301.ipynb:cell 3:2:5: WN301 [*] "
         + RULES_BY_CODE["WN301"].message,
-        "fixtures/notebook_wn301.ipynb:cell 5:5:1: WN302 "
+        "fixtures/notebook_wn301.ipynb:cell 5:5:1: WN302 [*] "
         + RULES_BY_CODE["WN302"].message,
     ]
 

@@ -32,6 +32,7 @@ SCHEMA = json.loads(
 JSON_KEYS = {
     "code",
     "name",
+    "severity",
     "message",
     "filename",
     "cell",
@@ -99,8 +100,8 @@ def test_text_is_the_default_and_flake8s_layout(project):
     text = run_cli("check", "--output-format", "text", ".", cwd=project)
     assert plain.stdout == text.stdout
     assert plain.stdout.splitlines() == [
-        "./legacy.py:2:8: WN301 " + RULES_BY_CODE["WN301"].message,
-        "./remove.py:2:1: WN302 " + RULES_BY_CODE["WN302"].message,
+        "./legacy.py:2:8: WN301 [*] " + RULES_BY_CODE["WN301"].message,
+        "./remove.py:2:1: WN302 [*] " + RULES_BY_CODE["WN302"].message,
     ]
     assert "\x1b[" not in plain.stdout  # piped: no colour
 
@@ -405,7 +406,7 @@ def test_readme_ci_job_writes_sarif_that_validates(fixtures_copy):
 def test_github_annotations(project):
     result = run_cli("check", "--output-format", "github", ".", cwd=project)
     assert result.stdout.splitlines()[0] == (
-        "::error file=legacy.py,line=2,col=8,endLine=2,endColumn=48,"
+        "::warning file=legacy.py,line=2,col=8,endLine=2,endColumn=48,"
         "title=WN301 legacy-weight-norm::" + RULES_BY_CODE["WN301"].message
     )
 
@@ -481,7 +482,7 @@ def test_check_show_fixes_lists_the_fixable_findings(tmp_path):
     result = run_cli("check", "--show-fixes", "m.py", cwd=tmp_path)
     lines = result.stdout.splitlines()
     assert lines[:2] == [
-        "m.py:2:8: WN301 " + RULES_BY_CODE["WN301"].message,
+        "m.py:2:8: WN301 [*] " + RULES_BY_CODE["WN301"].message,
         "m.py:6:18: WN106 " + RULES_BY_CODE["WN106"].message,
     ]
     assert lines[2:] == [
@@ -514,7 +515,7 @@ def test_formats_show_a_cell_when_a_diagnostic_has_one():
     )
     stream = io.StringIO()
     output.write_report([d], "text", stream)
-    assert stream.getvalue() == "nb.ipynb:cell 3:2:8: WN301 legacy\n"
+    assert stream.getvalue() == "nb.ipynb:cell 3:2:8: WN301 [*] legacy\n"
     assert json.loads(_json_of([d]))[0]["cell"] == 3
     assert output.github_annotation(d).endswith("::cell 3: legacy")
     log = output.sarif_log([d], None, str(ROOT))

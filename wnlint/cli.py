@@ -284,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a count per code instead of the findings "
         "(json with --output-format json)",
     )
+    check.add_argument(
+        "--add-noqa",
+        action="store_true",
+        help="append `# noqa: CODE` comments to the lines of the findings, so "
+        "that check passes now and they can be fixed later; then report what "
+        "remains (files that do not parse; notebooks, which are not edited)",
+    )
 
     fix = commands.add_parser(
         "fix",
@@ -493,6 +500,8 @@ def _read_stdin() -> bytes:
 def _check(args: argparse.Namespace) -> int:
     resolver = _resolver(args)
     stdin_name = _stdin_name(args)
+    if stdin_name is not None and args.add_noqa:
+        raise UsageError("--add-noqa edits files in place; it cannot read stdin")
     if stdin_name is not None:
         data = _read_stdin()
         report = Report(files_checked=1)
@@ -509,6 +518,8 @@ def _check(args: argparse.Namespace) -> int:
             cache = CachingLinter(resolver, resolver.cache_dir(args.cache_dir))
             report = cache.lint_files(files, jobs)
             cache.save()
+    if args.add_noqa:
+        return _add_noqa(args, resolver, report)
     with _output(args.output_file) as out:
         _report(report.diagnostics, args, out, resolver.linter_for)
     if not args.quiet:
@@ -523,11 +534,38 @@ def _check(args: argparse.Namespace) -> int:
             sys.stderr.write(
                 f"wnlint: no findings in {report.files_checked} files checked\n"
             )
+        if args.output_format == "text":  # what the [*] marks add up to
+            from wnlint.output import write_fixable_summary
+
+            write_fixable_summary(report.diagnostics, sys.stderr)
     if any(d.code == INTERNAL_ERROR for d in report.diagnostics):
         return EXIT_ERROR
     if report.diagnostics and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _add_noqa(args: argparse.Namespace, resolver: Resolver, report: Report) -> int:
+    """``check --add-noqa``: silence the findings in their files, then
+    report what remains as ``check`` would (exit 1 if anything does)."""
+    from wnlint.add_noqa import add_noqa
+    from wnlint.sources import read_source
+
+    results = add_noqa(report.diagnostics, resolver.linter_for, read_source)
+    left = [d for result in results for d in result.remaining]
+    with _output(args.output_file) as out:
+        _report(left, args, out, resolver.linter_for)
+    for result in results:
+        for note in result.notes:
+            sys.stderr.write(f"{result.path}: {note}\n")
+    if not args.quiet:
+        added = sum(result.directives for result in results)
+        files = sum(1 for result in results if result.directives)
+        noun = "directive" if added == 1 else "directives"
+        sys.stderr.write(f"wnlint: added {added} noqa {noun} in {files} files\n")
+    if any(r.failed for r in results) or any(d.code == INTERNAL_ERROR for d in left):
+        return EXIT_ERROR
+    return _exit_zero(args, EXIT_FINDINGS if left else EXIT_CLEAN)
 
 
 def _fix(args: argparse.Namespace) -> int:

@@ -28,8 +28,8 @@ from typing import Protocol
 from wnlint import deepstack, noqa, prefilter, sources
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import LazyFix
-from wnlint.rules import ALL_RULES, Rule
-from wnlint.rules.base import Cite
+from wnlint.rules import ALL_RULES, RULES_BY_CODE, Rule
+from wnlint.rules.base import Cite, Severity
 from wnlint.syntax import char_col
 
 #: Codes the engine itself reports, documented like rules.
@@ -132,6 +132,13 @@ class UsageError(Exception):
 
 def known_codes() -> list[str]:
     return sorted([*SYSTEM_CODES, *(rule.code for rule in ALL_RULES)])
+
+
+def severity_of(code: str) -> Severity:
+    """A code's severity: its rule's declared one; the engine's own codes
+    are errors, since each means a file was not (fully) checked."""
+    rule = RULES_BY_CODE.get(code)
+    return "error" if rule is None else rule.severity
 
 
 def select_rules(

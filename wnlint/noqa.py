@@ -2,15 +2,18 @@
 
 The CLI and the flake8 plugin must never disagree, so the CLI applies
 flake8's own rules: the inline regex and its prefix matching
-(``# noqa: WN3`` silences WN301), the mapping that lets one comment cover a
-whole multi-line logical line, and the file-level ``# flake8: noqa``.
+(``# noqa: WN3`` silences WN301), the mapping that lets one comment after
+a multi-line string (or a backslash continuation) cover each of its lines,
+and the file-level ``# flake8: noqa``. ``check --add-noqa`` writes its
+comments where that mapping reads them (:func:`comment_places`).
 """
 
 from __future__ import annotations
 
 import re
 import tokenize
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 NOQA_INLINE = re.compile(
     r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE
@@ -27,12 +30,34 @@ def file_is_ignored(lines: Sequence[str]) -> bool:
 def noqa_text_by_line(lines: Sequence[str], upto: int | None = None) -> dict[int, str]:
     """Map each line number to the text searched for ``# noqa``.
 
-    Every physical line of a multi-line logical line (a call spread over
-    several lines, a triple-quoted string) maps to the joined text of all of
-    them, so one comment anywhere in it applies to each. Tokenizing stops
-    after the logical line that holds line ``upto``.
+    Every physical line of a multi-line token (a triple-quoted string, a
+    backslash continuation) maps to the joined text of all of them, so one
+    comment after it applies to each. A bracketed call spread over several
+    lines is not joined (tokenize ends each of its lines with ``NL``), as
+    under flake8. Tokenizing stops after the logical line that holds line
+    ``upto``.
     """
     mapping: dict[int, str] = {}
+    try:
+        for lo, hi in _ranges(lines, upto):
+            joined = "".join(lines[lo - 1 : hi])
+            for number in range(lo, hi + 1):
+                mapping[number] = joined
+    except (tokenize.TokenError, SyntaxError):
+        # flake8 drops the whole mapping then and reads physical lines.
+        return {}
+    return mapping
+
+
+def _ranges(
+    lines: Sequence[str],
+    upto: int | None = None,
+    comments: dict[int, int] | None = None,
+) -> Iterator[tuple[int, int]]:
+    """flake8's noqa ranges, in order: the first and last line of the tokens
+    up to each ``NL`` or ``NEWLINE``; raises what tokenize raises where the
+    text stops tokenizing. ``comments`` gets each comment's line and
+    character column."""
     # tokenize ends lines at \n only; flake8 reads files with universal
     # newlines, so a line ending in a lone \r is one line to both.
     position = (
@@ -40,23 +65,51 @@ def noqa_text_by_line(lines: Sequence[str], upto: int | None = None) -> dict[int
     )
     last = len(lines) if upto is None else upto
     lo, hi = len(lines) + 2, -1
+    for tok in tokenize.generate_tokens(lambda: next(position, "")):
+        if tok.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+            continue
+        if comments is not None and tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.start[1]
+        lo = min(lo, tok.start[0])
+        hi = max(hi, tok.end[0])
+        if tok.type in (tokenize.NL, tokenize.NEWLINE):
+            yield lo, hi
+            if hi >= last:
+                return
+            lo, hi = len(lines) + 2, -1
+
+
+@dataclass(frozen=True)
+class CommentPlaces:
+    """Where a ``# noqa`` comment for a line must go so that flake8 (and
+    so ``wnlint check``) reads it for that line (:func:`comment_places`)."""
+
+    #: A line -> the last line of its noqa range, the only one of the range
+    #: that ends outside a token: a comment there covers the whole range,
+    #: and one anywhere else would land inside a string or after a ``\``.
+    #: Lines past the point where the text stops tokenizing, or past the
+    #: range of line ``upto``, are missing.
+    target: dict[int, int]
+    #: A line -> the character column where its comment starts.
+    comments: dict[int, int]
+    #: The text tokenizes up to line ``upto``. When it does not, flake8
+    #: reads each line by itself, so a comment covers only its own line.
+    complete: bool
+
+
+def comment_places(lines: Sequence[str], upto: int | None = None) -> CommentPlaces:
+    """Each line's noqa range, as :func:`noqa_text_by_line` reads it with
+    the same ``upto`` (the engine's: the last line of any finding, noqa or
+    not), and the comments already there (``check --add-noqa``)."""
+    target: dict[int, int] = {}
+    comments: dict[int, int] = {}
+    complete = True
     try:
-        for tok in tokenize.generate_tokens(lambda: next(position, "")):
-            if tok.type in (tokenize.ENDMARKER, tokenize.DEDENT):
-                continue
-            lo = min(lo, tok.start[0])
-            hi = max(hi, tok.end[0])
-            if tok.type in (tokenize.NL, tokenize.NEWLINE):
-                joined = "".join(lines[lo - 1 : hi])
-                for number in range(lo, hi + 1):
-                    mapping[number] = joined
-                if hi >= last:
-                    break
-                lo, hi = len(lines) + 2, -1
+        for lo, hi in _ranges(lines, upto, comments):
+            target.update(dict.fromkeys(range(lo, hi + 1), hi))
     except (tokenize.TokenError, SyntaxError):
-        # flake8 drops the whole mapping then and reads physical lines.
-        return {}
-    return mapping
+        complete = False
+    return CommentPlaces(target, comments, complete)
 
 
 def may_suppress(lines: Sequence[str], codes: set[str]) -> bool:

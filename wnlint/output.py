@@ -4,14 +4,22 @@ The command line parses options and hands a list of
 :class:`~wnlint.engine.Diagnostic` to :func:`write_report`; every layout
 lives here, so the front ends stay thin and never disagree on a position.
 
-* ``text``: flake8's ``path:line:col: CODE message``, byte for byte what
-  flake8 prints for the plugin (colours only on a terminal);
+* ``text``: flake8's ``path:line:col: CODE message`` (colours only on a
+  terminal), with ``[*]`` between the code and the message when the rule has
+  a fix (ruff's mark; otherwise the bytes flake8 prints for the plugin);
+  ``check`` ends its summary with how many ``wnlint fix`` can repair
+  (:func:`write_fixable_summary`);
 * ``full``: ``text`` plus the source lines with a caret under the finding
   and, when the rule has a fix, its title (ruff's ``full``);
 * ``json``: a list of objects, one per finding (the schema is in the
   README, and :func:`json_object` builds one);
 * ``sarif``: a SARIF 2.1.0 log for code-scanning services;
 * ``github``: GitHub Actions workflow commands, one annotation per finding.
+
+Every format that grades findings takes the grade from the code's severity
+(:func:`wnlint.engine.severity_of`): a bug is an ``error`` and a deprecation
+(WN301, WN302) a ``warning``, as SARIF's ``level``, as GitHub's
+``::error``/``::warning``, and as JSON's ``severity``.
 
 Positions are 1-based lines and 1-based character columns, as in ``text``;
 end columns are exclusive (the character after the finding), as in SARIF
@@ -40,7 +48,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from wnlint import __version__
 from wnlint.docs import REPOSITORY_URL, rule_url
-from wnlint.engine import SYSTEM_CODES, Diagnostic, decode_source, source_lines
+from wnlint.engine import (
+    SYSTEM_CODES,
+    Diagnostic,
+    decode_source,
+    severity_of,
+    source_lines,
+)
 from wnlint.rules import RULES_BY_CODE
 from wnlint.sources import read_source
 
@@ -159,9 +173,20 @@ def end_of(d: Diagnostic) -> Position:
     return (d.end_line, d.end_col)
 
 
-def _has_fix(code: str) -> bool:
+def fix_level(code: str) -> str | None:
+    """What it takes to fix a finding of ``code``, by its rule's declared
+    fix safety: ``"safe"`` (``wnlint fix``), ``"unsafe"`` (``--unsafe-fixes``;
+    a rule whose fixes are safe or unsafe counts here, since only building
+    the fix tells) or None (no fix). Every count of fixable findings (the
+    ``[*]`` marks, ``--statistics``, the summary) reads this one answer."""
     rule = RULES_BY_CODE.get(code)
-    return rule is not None and rule.fix_safety is not None
+    if rule is None or rule.fix_safety is None:
+        return None
+    return "safe" if rule.fix_safety == "safe" else "unsafe"
+
+
+def _has_fix(code: str) -> bool:
+    return fix_level(code) is not None
 
 
 def read_file(path: str) -> bytes | None:
@@ -293,7 +318,7 @@ def write_report(
     if fmt == "text":
         style = _Style(color)
         for d in diagnostics:
-            stream.write(_headline(d, style) + "\n")
+            stream.write(_headline(d, style, mark=True) + "\n")
     elif fmt == "full":
         _write_full(diagnostics, stream, _Style(color), read)
     elif fmt == "json":
@@ -315,16 +340,26 @@ def _where(d: Diagnostic) -> str:
     return f"{where}:{d.line}:{d.col}"
 
 
-def _headline(d: Diagnostic, style: _Style) -> str:
+#: Between the code and the message in ``text``: the rule has a fix.
+FIXABLE_MARK = "[*]"
+
+
+def _headline(d: Diagnostic, style: _Style, mark: bool = False) -> str:
+    """``path:line:col: CODE message``; with ``mark`` (``text`` only, so
+    that other one-line layouts stay flake8's), ``[*]`` before the message
+    of a finding whose rule has a fix."""
+    code = style.code(d.code)
+    if mark and _has_fix(d.code):
+        code += " " + style.help(FIXABLE_MARK)
     if not style.color:
-        return f"{_where(d)}: {d.code} {d.message}"
+        return f"{_where(d)}: {code} {d.message}"
     cell = cell_of(d)
     sep = style.sep(":")
     parts = [style.path(d.path)]
     if cell is not None:
         parts.append(f"cell {cell}")
     parts += [str(d.line), str(d.col)]
-    return f"{sep.join(parts)}{sep} {style.code(d.code)} {d.message}"
+    return f"{sep.join(parts)}{sep} {code} {d.message}"
 
 
 #: Lines of context above and below a finding in ``full``, as ruff shows.
@@ -412,6 +447,7 @@ def json_object(d: Diagnostic, fixes: Fixes | None = None) -> dict[str, Any]:
     return {
         "code": d.code,
         "name": rule_name(d.code),
+        "severity": severity_of(d.code),
         "message": d.message,
         "filename": d.path,
         "cell": cell_of(d),
@@ -451,7 +487,7 @@ def sarif_rules() -> list[dict[str, Any]]:
                 "fullDescription": {"text": what},
                 "help": {"text": doc, "markdown": doc},
                 "helpUri": rule_url(code),
-                "defaultConfiguration": {"level": "error"},
+                "defaultConfiguration": {"level": severity_of(code)},
                 "properties": {
                     "fix_safety": rule.fix_safety or "none",
                     "default_enabled": rule.default_enabled,
@@ -467,7 +503,7 @@ def sarif_rules() -> list[dict[str, Any]]:
                 "fullDescription": {"text": text},
                 "help": {"text": text},
                 "helpUri": rule_url(code),
-                "defaultConfiguration": {"level": "error"},
+                "defaultConfiguration": {"level": severity_of(code)},
             }
         )
     return rules
@@ -527,7 +563,7 @@ def sarif_log(
         result: dict[str, Any] = {
             "ruleId": d.code,
             "ruleIndex": index[d.code],
-            "level": "error",
+            "level": severity_of(d.code),
             "message": {"text": d.message},
             "locations": [
                 {
@@ -595,8 +631,9 @@ def _escape_property(text: str) -> str:
 
 
 def github_annotation(d: Diagnostic) -> str:
-    """An ``::error`` workflow command: GitHub shows it on the file's line
-    in the pull request and the run summary."""
+    """An ``::error`` (a bug) or ``::warning`` (a deprecation) workflow
+    command: GitHub shows it on the file's line in the pull request and the
+    run summary, graded as the code's severity."""
     end_line, end_col = end_of(d)
     properties = {
         "file": d.path[2:] if d.path.startswith("./") else d.path,
@@ -609,7 +646,7 @@ def github_annotation(d: Diagnostic) -> str:
     joined = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items())
     cell = cell_of(d)
     message = d.message if cell is None else f"cell {cell}: {d.message}"
-    return f"::error {joined}::{_escape_data(message)}"
+    return f"::{severity_of(d.code)} {joined}::{_escape_data(message)}"
 
 
 # -- --statistics and --show-fixes ---------------------------------------------------
@@ -637,6 +674,29 @@ def write_statistics(
     for code, count in rows:
         mark = "[*]" if _has_fix(code) else "[ ]"
         stream.write(f"{count:>{width}}\t{code}\t{mark} {rule_name(code)}\n")
+
+
+def fixable_counts(diagnostics: Iterable[Diagnostic]) -> tuple[int, int]:
+    """How many findings ``wnlint fix`` repairs, and how many more it
+    repairs with ``--unsafe-fixes`` (by :func:`fix_level`: their sum is the
+    count of ``--statistics``' fixable codes)."""
+    levels = Counter(fix_level(d.code) for d in diagnostics)
+    return levels["safe"], levels["unsafe"]
+
+
+def write_fixable_summary(diagnostics: Sequence[Diagnostic], stream: TextIO) -> None:
+    """``check``'s last summary lines: what ``wnlint fix`` can repair (the
+    findings marked ``[*]``), then what only ``--unsafe-fixes`` repairs;
+    nothing when no finding has a fix."""
+    safe, unsafe = fixable_counts(diagnostics)
+    if safe:
+        stream.write(f"wnlint: {FIXABLE_MARK} {safe} fixable with `wnlint fix`\n")
+    if unsafe:
+        more = " more" if safe else ""
+        stream.write(
+            f"wnlint: {FIXABLE_MARK} {unsafe}{more} fixable with "
+            "`wnlint fix --unsafe-fixes`\n"
+        )
 
 
 def write_available_fixes(

@@ -12,7 +12,7 @@ import re
 import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix
@@ -27,6 +27,13 @@ DOC_SECTIONS = (
     "Known problems",
     "References",
 )
+
+#: How much a finding matters, for the formats that grade findings (SARIF's
+#: ``level``, GitHub's ``::error``/``::warning``, JSON's ``severity``, the
+#: README's editor settings): ``"error"`` is a bug, code that is wrong today;
+#: ``"warning"`` is a deprecation, code that works but should move on.
+Severity = Literal["error", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 
 _SECTION_RE = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
 _CODE_BLOCK_RE = re.compile(r"```python\n(.*?)```", re.DOTALL)
@@ -112,6 +119,10 @@ class Rule:
 
     code: ClassVar[str]
     name: ClassVar[str]
+    #: ``"error"`` (a bug) or ``"warning"`` (a deprecation); every rule
+    #: declares it beside its code, so that a new rule cannot inherit the
+    #: wrong one (a meta-test checks).
+    severity: ClassVar[Severity]
     #: One line: what the rule finds (the README's rules table).
     summary: ClassVar[str]
     #: The message template, filled by :meth:`finding`'s keyword fields.

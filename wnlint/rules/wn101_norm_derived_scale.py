@@ -95,6 +95,7 @@ class NormDerivedScale(Rule):
 
     code = "WN101"
     name = "norm-derived-scale"
+    severity = "error"
     summary = (
         "a weight-norm scale computed from the norm of its own direction: the "
         "weight equals the direction and has no learnable magnitude"

@@ -151,6 +151,7 @@ class StoredComputedWeight(Rule):
 
     code = "WN102"
     name = "stored-computed-weight"
+    severity = "error"
     summary = (
         "a computed weight stored on `self` in `forward`: a non-leaf tensor "
         "that breaks `deepcopy` and optimizers (or a `TypeError` over a "

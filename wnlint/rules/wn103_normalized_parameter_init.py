@@ -87,6 +87,7 @@ class NormalizedParameterInit(Rule):
 
     code = "WN103"
     name = "normalized-parameter-init"
+    severity = "error"
     summary = (
         "a parameter initialised normalized that `forward` scales without "
         "renormalizing: `||w||` drifts away from `|g|`"

@@ -90,6 +90,7 @@ class UnusedScaleParameter(Rule):
 
     code = "WN104"
     name = "unused-scale-parameter"
+    severity = "error"
     summary = (
         "a declared scale parameter that is never read: no gradient, never "
         "trained, DDP errors"

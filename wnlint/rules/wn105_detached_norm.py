@@ -89,6 +89,7 @@ class DetachedNorm(Rule):
 
     code = "WN105"
     name = "detached-norm"
+    severity = "error"
     summary = (
         "a weight-norm division whose norm (or direction) is detached: wrong "
         "gradients for the direction"

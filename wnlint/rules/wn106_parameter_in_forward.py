@@ -88,6 +88,7 @@ class ParameterInForward(Rule):
 
     code = "WN106"
     name = "parameter-in-forward"
+    severity = "error"
     summary = (
         "`nn.Parameter(...)` created in `forward`: never registered in time, "
         "never learned"

@@ -67,6 +67,7 @@ class OptimizerNonLeaf(Rule):
 
     code = "WN201"
     name = "optimizer-non-leaf"
+    severity = "error"
     summary = (
         "an optimizer handed the `.weight` of a weight-normed module, or a "
         "tensor computed from a norm: `ValueError: can't optimize a non-leaf "

@@ -66,6 +66,7 @@ class OptimizerBeforeWeightNorm(Rule):
 
     code = "WN202"
     name = "optimizer-before-weight-norm"
+    severity = "error"
     summary = (
         "weight norm applied after the module's parameters went to an "
         "optimizer: `g` and `v` are never stepped"

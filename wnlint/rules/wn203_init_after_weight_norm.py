@@ -99,6 +99,7 @@ class InitAfterWeightNorm(Rule):
 
     code = "WN203"
     name = "init-after-weight-norm"
+    severity = "error"
     summary = (
         "`nn.init.*_(m.weight)` or `m.weight.data` writes after weight norm, "
         "also through helpers, `.apply(init_fn)`, later methods, typed hooks and "

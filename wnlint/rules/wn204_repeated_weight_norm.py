@@ -72,6 +72,7 @@ class RepeatedWeightNorm(Rule):
 
     code = "WN204"
     name = "repeated-weight-norm"
+    severity = "error"
     summary = (
         "weight norm applied twice to one module: `RuntimeError` (legacy API), "
         "or a stacked parametrization that raises `TypeError` on first use"

@@ -101,6 +101,7 @@ class LegacyWeightNorm(Rule):
 
     code = "WN301"
     name = "legacy-weight-norm"
+    severity = "warning"
     summary = (
         "calls to the deprecated `torch.nn.utils.weight_norm`, whose non-leaf "
         "`.weight` breaks `copy.deepcopy` and `torch.jit.script`"

@@ -65,6 +65,7 @@ class LegacyRemoveWeightNorm(Rule):
 
     code = "WN302"
     name = "legacy-remove-weight-norm"
+    severity = "warning"
     summary = (
         "calls to `torch.nn.utils.remove_weight_norm`, which raises "
         "`ValueError` on a module normed by `torch.nn.utils.parametrizations`"

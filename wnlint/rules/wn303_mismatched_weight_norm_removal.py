@@ -99,6 +99,7 @@ class MismatchedWeightNormRemoval(Rule):
 
     code = "WN303"
     name = "mismatched-weight-norm-removal"
+    severity = "error"
     summary = (
         "a remover that does not match the API that applied weight norm in the "
         "class or file (the version-gated shim included): `ValueError` at "

@@ -164,6 +164,7 @@ class PickledParametrizedModule(Rule):
 
     code = "WN304"
     name = "pickled-parametrized-module"
+    severity = "error"
     summary = (
         "a parametrized module (`parametrizations.weight_norm`, "
         "`register_parametrization`) pickled whole with `torch.save`, `pickle` "

@@ -1,0 +1,106 @@
+"""Each code's severity (a bug is an error, a deprecation a warning) and
+the formats that grade findings by it: SARIF, GitHub, JSON, and the README's
+VS Code settings, which are generated from it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+import pytest
+from conftest import ROOT, run_cli
+
+from wnlint.engine import SYSTEM_CODES, known_codes, severity_of
+from wnlint.rules import ALL_RULES
+from wnlint.rules.base import SEVERITIES
+
+#: The deprecated-API rules; every other rule finds a bug.
+DEPRECATIONS = {"WN301", "WN302"}
+LEGACY = "import torch.nn as nn\nconv = nn.utils.weight_norm(nn.Conv1d(1, 1, 1))\n"
+IN_FORWARD = (
+    "import torch.nn as nn\n\n"
+    "class M(nn.Module):\n"
+    "    def forward(self, x):\n"
+    "        self.w = nn.Parameter(x)\n"
+    "        return x\n"
+)
+SCHEMA = json.loads(
+    (ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
+)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A deprecation (WN301) in one file, a bug (WN106) in another, and a
+    file that does not parse (WN001)."""
+    (tmp_path / "legacy.py").write_text(LEGACY)
+    (tmp_path / "bug.py").write_text(IN_FORWARD)
+    (tmp_path / "broken.py").write_text(LEGACY + "def (:\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_every_rule_declares_its_severity_on_its_own_class(rule):
+    """Declared beside the code, never inherited: a new rule must choose."""
+    assert "severity" in vars(rule), f"{rule.code}: declare severity"
+    assert rule.severity in SEVERITIES
+    expected = "warning" if rule.code in DEPRECATIONS else "error"
+    assert rule.severity == expected
+    assert severity_of(rule.code) == expected
+
+
+def test_the_engine_codes_are_errors():
+    assert SYSTEM_CODES
+    for code in SYSTEM_CODES:
+        assert severity_of(code) == "error"
+
+
+def test_sarif_levels_follow_the_severity(project):
+    result = run_cli("check", "--output-format", "sarif", ".", cwd=project)
+    log = json.loads(result.stdout)
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    assert not list(validator.iter_errors(log))
+    [run] = log["runs"]
+    levels = {r["ruleId"]: r["level"] for r in run["results"]}
+    assert levels == {"WN301": "warning", "WN106": "error", "WN001": "error"}
+    rules = run["tool"]["driver"]["rules"]
+    assert {r["id"] for r in rules} == set(known_codes())
+    for rule in rules:
+        assert rule["defaultConfiguration"]["level"] == severity_of(rule["id"])
+
+
+def test_github_annotations_warn_on_deprecations_and_fail_on_bugs(project):
+    result = run_cli("check", "--output-format", "github", ".", cwd=project)
+    commands = {
+        re.search(r"title=(WN\d+)", line)[1]: line.split(" ", 1)[0]
+        for line in result.stdout.splitlines()
+    }
+    assert commands == {"WN301": "::warning", "WN106": "::error", "WN001": "::error"}
+
+
+def test_json_carries_the_severity(project):
+    result = run_cli("check", "--output-format", "json", ".", cwd=project)
+    found = {o["code"]: o["severity"] for o in json.loads(result.stdout)}
+    assert found == {"WN301": "warning", "WN106": "error", "WN001": "error"}
+
+
+def test_readme_vs_code_settings_are_generated_from_the_severities():
+    from wnlint.docs import VSCODE_SEVERITY, with_vscode_settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert with_vscode_settings(readme) == readme, "run: python -m wnlint.docs"
+    section = readme.split("### VS Code", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```json\n(.*?)```", section, flags=re.DOTALL)
+    severity = json.loads(block)["flake8.severity"]
+    assert severity == {
+        code: VSCODE_SEVERITY[severity_of(code)] for code in known_codes()
+    }
+    assert severity["WN301"] != severity["WN101"]
+
+
+def test_readme_documents_the_json_severity_field():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Output formats", 1)[1].split("\n## ", 1)[0]
+    assert '"severity": "warning"' in section
+    assert "`severity` is" in section
