@@ -368,7 +368,7 @@ def test_a_line_a_message_cites_is_a_line_of_its_cell(tmp_path):
         "(first on line 2 of cell 3)",
         "nb.ipynb:cell 5:4:12: WN204 weight norm applied to `conv` again "
         "(first on line 3)",
-        "nb.ipynb:cell 7:1:5: WN202 weight norm applied to `n` after "
+        "nb.ipynb:cell 7:1:5: WN202 [*] weight norm applied to `n` after "
         "`n.parameters()` went to the optimizer on line 2 of cell 6: it keeps "
         "the removed weight, and g and v are never stepped",
     ]
