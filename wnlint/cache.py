@@ -23,11 +23,11 @@ to a temporary file renamed into place.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import marshal
 import os
 import sys
 import time
+import zlib
 from typing import Any
 
 from wnlint.engine import Diagnostic, Report, lint_files
@@ -66,7 +66,7 @@ def _engine_key() -> str:
             if name.endswith(".py"):
                 path = os.path.join(folder, name)
                 parts.append(f"{os.path.relpath(path, package)}:{_version(path)}")
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+    return _short("\n".join(parts).encode())
 
 
 class CachingLinter:
@@ -142,7 +142,7 @@ class CachingLinter:
         key = self._keys.get(codes)
         if key is None:
             text = ",".join(sorted(codes)).encode()
-            key = self._keys[codes] = hashlib.sha1(text).hexdigest()[:12]
+            key = self._keys[codes] = _short(text)
         return key
 
     def _version(self, path: str) -> tuple[int, int] | None:
@@ -249,7 +249,16 @@ def _finding(path: str, row: tuple) -> Diagnostic:
 
 
 def _digest(data: bytes) -> str:
+    """What a file's bytes are (hashlib is imported only when one is read)."""
+    import hashlib
+
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _short(data: bytes) -> str:
+    """A name for a key (two checksums: nothing secret rests on it, and
+    hashlib's import is not paid on every run)."""
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
 def _load(path: str) -> tuple[list[str], dict[str, tuple]]:
