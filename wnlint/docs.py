@@ -47,13 +47,19 @@ def rules_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _between(readme: str, begin: str, end: str, body: str, what: str) -> str:
+    """``readme`` with the text between its ``begin`` and ``end`` markers
+    replaced by ``body`` (a generated section)."""
+    head, found, rest = readme.partition(begin)
+    _, found_end, tail = rest.partition(end)
+    if not found or not found_end:
+        raise ValueError(f"README.md has no {what} markers")
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
 def with_rules_table(readme: str) -> str:
     """``readme`` with the text between the markers replaced by the table."""
-    head, found, rest = readme.partition(BEGIN)
-    _, found_end, tail = rest.partition(END)
-    if not found or not found_end:
-        raise ValueError("README.md has no rules-table markers")
-    return f"{head}{BEGIN}\n{rules_table()}{END}{tail}"
+    return _between(readme, BEGIN, END, rules_table(), "rules-table")
 
 
 def with_config_table(readme: str) -> str:
@@ -61,11 +67,7 @@ def with_config_table(readme: str) -> str:
     :data:`wnlint.config.OPTIONS`."""
     from wnlint.config import CONFIG_BEGIN, CONFIG_END, config_table
 
-    head, found, rest = readme.partition(CONFIG_BEGIN)
-    _, found_end, tail = rest.partition(CONFIG_END)
-    if not found or not found_end:
-        raise ValueError("README.md has no config-table markers")
-    return f"{head}{CONFIG_BEGIN}\n{config_table()}{CONFIG_END}{tail}"
+    return _between(readme, CONFIG_BEGIN, CONFIG_END, config_table(), "config-table")
 
 
 VSCODE_BEGIN = (
@@ -108,11 +110,9 @@ def vscode_settings() -> str:
 
 def with_vscode_settings(readme: str) -> str:
     """``readme`` with its VS Code settings regenerated from the severities."""
-    head, found, rest = readme.partition(VSCODE_BEGIN)
-    _, found_end, tail = rest.partition(VSCODE_END)
-    if not found or not found_end:
-        raise ValueError("README.md has no vscode-settings markers")
-    return f"{head}{VSCODE_BEGIN}\n{vscode_settings()}{VSCODE_END}{tail}"
+    return _between(
+        readme, VSCODE_BEGIN, VSCODE_END, vscode_settings(), "vscode-settings"
+    )
 
 
 def rule_url(code: str) -> str:
