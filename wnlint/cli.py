@@ -395,22 +395,32 @@ def _files(args: argparse.Namespace, resolver: Resolver) -> list[str]:
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise UsageError("no such file or directory: " + ", ".join(missing))
-    files = list(resolver.files(paths, warn=_warn))
+    sidecars: list[str] = []
+    files = list(resolver.files(paths, warn=_warn, sidecar=sidecars.append))
     if not files:
         sys.stderr.write(
             "wnlint: warning: no Python files found under " + ", ".join(paths) + "\n"
         )
     resolver.prepare(files)
-    _leftovers(files, getattr(args, "leftovers", "check"))
+    _leftovers(files, paths, sidecars, getattr(args, "leftovers", "check"))
     return files
 
 
-def _leftovers(files: list[str], action: str) -> None:
+def _leftovers(
+    files: list[str], paths: list[str], sidecars: list[str], action: str
+) -> None:
     """Say what an interrupted ``fix`` left beside these files (or, on
-    ``fix --leftovers``, restore or remove it)."""
-    from wnlint.safe_write import leftovers, settle
+    ``fix --leftovers``, restore or remove it). ``check`` reads what the
+    walk saw and lists only the directories of files named on the command
+    line; ``fix`` also looks beside the targets of symlinks."""
+    from wnlint.safe_write import leftovers, leftovers_among, settle
 
-    for item in leftovers(files, follow_links=action != "check"):
+    if action == "check":
+        named = [p for p in paths if not os.path.isdir(p)]
+        found = leftovers_among(sidecars) + leftovers(named, follow_links=False)
+    else:
+        found = leftovers(files)
+    for item in sorted(set(found), key=lambda item: item.path):
         if action in ("report", "check"):
             sys.stderr.write(f"wnlint: warning: {item.describe()}\n")
             continue

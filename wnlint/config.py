@@ -584,7 +584,10 @@ class Resolver:
         )
 
     def files(
-        self, paths: Sequence[str], warn: Callable[[str], None] | None = None
+        self,
+        paths: Sequence[str],
+        warn: Callable[[str], None] | None = None,
+        sidecar: Callable[[str], None] | None = None,
     ) -> Iterator[str]:
         """The files to check under ``paths``: directories walked with the
         excludes; files named explicitly always, unless ``--force-exclude``
@@ -596,7 +599,7 @@ class Resolver:
                 and self.excluded_named(path)
             ):
                 continue
-            yield from discover([path], skip=self.excluded, warn=warn)
+            yield from discover([path], skip=self.excluded, warn=warn, sidecar=sidecar)
 
     def excluded_named(self, path: str) -> bool:
         """``--force-exclude`` for a named file: it, or a directory between

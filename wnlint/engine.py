@@ -488,6 +488,7 @@ def discover(
     paths: Sequence[str],
     skip: Callable[[str, bool], bool] | None = None,
     warn: Callable[[str], None] | None = None,
+    sidecar: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """Python files and notebooks under ``paths``, in a stable order.
 
@@ -497,7 +498,9 @@ def discover(
     the configured excludes). Directories that cannot be read and entries
     that cannot be examined (a symlink loop) are skipped, and told to
     ``warn`` when given, never silently dropped by the CLI. Symlinked
-    directories are not followed.
+    directories are not followed. ``sidecar`` is told of every entry named
+    like a file :mod:`wnlint.safe_write` leaves (the walk lists each
+    directory anyway).
     """
     excluded = skip or _excluded_by_default
     for path in paths:
@@ -506,32 +509,43 @@ def discover(
             continue
         stack = [path]
         while stack:
-            current = stack.pop()
-            try:
-                entries = sorted(os.scandir(current), key=lambda e: e.name)
-            except OSError as exc:
-                if warn is not None:
-                    warn(f"{current}: cannot read directory: {_reason(exc)}")
-                continue
-            subdirs = []
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if not excluded(entry.path, True) and not _is_virtualenv(
-                            entry.path
-                        ):
-                            subdirs.append(entry.path)
-                    elif (
-                        entry.name.endswith(SOURCE_SUFFIXES)
-                        and entry.is_file()
-                        and not excluded(entry.path, False)
-                    ):
-                        yield entry.path
-                except OSError as exc:
-                    if warn is not None:
-                        warn(f"{entry.path}: cannot examine: {_reason(exc)}")
-                    continue
+            found, subdirs = _scan(stack.pop(), excluded, warn, sidecar)
+            yield from found
             stack.extend(reversed(subdirs))
+
+
+def _scan(
+    current: str,
+    excluded: Callable[[str, bool], bool],
+    warn: Callable[[str], None] | None,
+    sidecar: Callable[[str], None] | None,
+) -> tuple[list[str], list[str]]:
+    """One directory of :func:`discover`'s walk: its files to check and its
+    subdirectories to walk, in name order."""
+    try:
+        entries = sorted(os.scandir(current), key=lambda e: e.name)
+    except OSError as exc:
+        if warn is not None:
+            warn(f"{current}: cannot read directory: {_reason(exc)}")
+        return [], []
+    files, subdirs = [], []
+    for entry in entries:
+        if sidecar is not None and ".wnlint-" in entry.name:
+            sidecar(entry.path)  # what an interrupted fix left
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if not excluded(entry.path, True) and not _is_virtualenv(entry.path):
+                    subdirs.append(entry.path)
+            elif (
+                entry.name.endswith(SOURCE_SUFFIXES)
+                and entry.is_file()
+                and not excluded(entry.path, False)
+            ):
+                files.append(entry.path)
+        except OSError as exc:
+            if warn is not None:
+                warn(f"{entry.path}: cannot examine: {_reason(exc)}")
+    return files, subdirs
 
 
 def _reason(exc: OSError) -> str:

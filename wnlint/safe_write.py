@@ -255,22 +255,25 @@ def leftovers(files: Iterable[str], follow_links: bool = True) -> list[Leftover]
         folders |= {
             os.path.dirname(os.path.realpath(f)) for f in files if os.path.islink(f)
         }
-    found = []
+    paths = []
     for folder in sorted(folders):
         try:
             names = os.listdir(folder)
         except OSError:
             continue
-        for name in names:
-            match = _LEFTOVER.match(name) if ".wnlint-" in name else None
-            if match is not None:
-                found.append(
-                    Leftover(
-                        _beside(folder, name),
-                        _beside(folder, match["name"]),
-                        match["kind"],
-                    )
-                )
+        paths += [_beside(folder, name) for name in names if ".wnlint-" in name]
+    return leftovers_among(paths)
+
+
+def leftovers_among(paths: Iterable[str]) -> list[Leftover]:
+    """The leftovers among ``paths`` (what a walk saw), sorted."""
+    found = []
+    for path in paths:
+        folder, name = os.path.split(path)
+        match = _LEFTOVER.match(name)
+        if match is not None:
+            target = _beside(folder or ".", match["name"])
+            found.append(Leftover(path, target, match["kind"]))
     return sorted(found, key=lambda item: item.path)
 
 
