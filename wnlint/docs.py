@@ -15,9 +15,12 @@ JSON's ``url`` link to its anchors.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
+
+if TYPE_CHECKING:  # pathlib only for regenerating the pages, not for `check`
+    from pathlib import Path
 
 #: Where wnlint is published: the rules page's links (SARIF ``helpUri``,
 #: JSON ``url``) point into it.
@@ -159,6 +162,8 @@ def _demoted(markdown: str) -> str:
 
 
 def main() -> int:
+    from pathlib import Path
+
     root = Path(__file__).resolve().parent.parent
     readme = root / "README.md"
     text = readme.read_text(encoding="utf-8")
