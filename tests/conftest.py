@@ -28,6 +28,7 @@ import contextlib
 import importlib.util
 import io
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -212,3 +213,26 @@ def _own_cache_dir(tmp_path_factory, monkeypatch):
     results never leak from one test into another, and runs inside one test
     still go through the cache. The cache's own tests set their own."""
     monkeypatch.setenv("WNLINT_CACHE_DIR", str(tmp_path_factory.mktemp("wnlint-cache")))
+
+
+def unprivileged_user() -> pwd.struct_passwd | None:
+    """``nobody``, when this process is root and can act as it."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+
+
+@contextlib.contextmanager
+def as_user(user: pwd.struct_passwd):
+    """Run the block with ``user``'s effective ids (root keeps its real id,
+    so it can switch back)."""
+    os.setegid(user.pw_gid)
+    os.seteuid(user.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)

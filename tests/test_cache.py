@@ -11,9 +11,10 @@ import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT, as_user, run_cli, unprivileged_user
 
 from wnlint import cache as cache_module
 from wnlint.cache import MAGIC, CachingLinter
@@ -165,15 +166,29 @@ def test_entries_of_the_wrong_shape_are_misses(project, monkeypatch):
     assert linted == ["legacy.py"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only directories")
 def test_a_read_only_project_is_checked_without_a_cache(project):
+    """A project this user cannot write (run as ``nobody`` when root, who
+    writes anywhere): the run is right, and says nothing of the cache."""
     expected = _check(project, "--no-cache").stdout
-    project.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        result = _check(project)
-    finally:
-        project.chmod(stat.S_IRWXU)
-    assert result.stdout == expected and "Traceback" not in result.stderr
+    user = unprivileged_user()
+    if user is None:
+        project.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        try:
+            result = _check(project)
+        finally:
+            project.chmod(stat.S_IRWXU)
+    else:
+        shared = Path("/tmp") / f"wnlint-readonly-{os.getpid()}"
+        shutil.copytree(project, shared)
+        try:
+            shared.chmod(0o755)  # root's: readable, not writable, by nobody
+            with as_user(user):
+                result = _check(shared)
+            assert not (shared / ".wnlint_cache").exists()
+        finally:
+            shutil.rmtree(shared)
+    assert result.stdout == expected, result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr
 
 
 def test_an_unwritable_cache_directory_is_no_error(project, monkeypatch):

@@ -5,9 +5,7 @@ symlinks, hard links, owners, read-only files, line endings."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pwd
 import shutil
 import stat
 import subprocess
@@ -15,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, as_user, run_cli, unprivileged_user
 
 import wnlint.fix as fixmod
 from wnlint.engine import Linter, select_rules
@@ -264,28 +262,6 @@ def test_mixed_line_endings_survive_exactly(tmp_path):
 # -- as a user who is not root ----------------------------------------------
 
 
-def _unprivileged() -> pwd.struct_passwd | None:
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        return None
-
-
-@contextlib.contextmanager
-def _as_user(user: pwd.struct_passwd):
-    """Run the block with ``user``'s effective ids (root keeps its real id,
-    so it can switch back)."""
-    os.setegid(user.pw_gid)
-    os.seteuid(user.pw_uid)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
-
-
 def _shared_dir(tmp_path: Path, mode: int) -> Path:
     """A directory ``nobody`` can reach: pytest's own are private to root."""
     base = Path("/tmp") / f"wnlint-perm-{os.getpid()}-{tmp_path.name}"
@@ -295,21 +271,21 @@ def _shared_dir(tmp_path: Path, mode: int) -> Path:
 
 
 needs_root = pytest.mark.skipif(
-    _unprivileged() is None,
+    unprivileged_user() is None,
     reason="needs root to act as the unprivileged user 'nobody'",
 )
 
 
 @needs_root
 def test_unprivileged_user_file_writable_in_a_read_only_directory(tmp_path):
-    user = _unprivileged()
+    user = unprivileged_user()
     assert user is not None
     directory = _shared_dir(tmp_path, 0o755)  # root's, not writable by nobody
     try:
         path = _write(directory / "m.py", LEGACY)
         os.chown(path, user.pw_uid, user.pw_gid)
         linter = Linter(select_rules())
-        with _as_user(user):
+        with as_user(user):
             (result,) = fixmod.fix_paths([str(path)], linter, True, write=True)
         assert not result.failed, result.notes
         assert MIGRATED in path.read_text()
@@ -321,7 +297,7 @@ def test_unprivileged_user_file_writable_in_a_read_only_directory(tmp_path):
 
 @needs_root
 def test_unprivileged_user_cannot_rewrite_another_users_file(tmp_path):
-    user = _unprivileged()
+    user = unprivileged_user()
     assert user is not None
     directory = _shared_dir(tmp_path, 0o777)  # anyone may create files here
     try:
@@ -330,7 +306,7 @@ def test_unprivileged_user_cannot_rewrite_another_users_file(tmp_path):
         shared = _write(directory / "shared.py", LEGACY)  # root's, mode 666
         shared.chmod(0o666)
         linter = Linter(select_rules())
-        with _as_user(user):
+        with as_user(user):
             results = fixmod.fix_paths([str(directory)], linter, True, write=True)
         by_name = {Path(r.path).name: r for r in results}
         assert by_name["theirs.py"].failed
