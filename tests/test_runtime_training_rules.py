@@ -118,6 +118,23 @@ def test_wn203_legacy_write_is_undone_by_the_next_forward(device):
     assert not torch.allclose(layer.weight, written)
 
 
+def test_wn203_init_of_data_after_weight_norm_has_no_effect(device):
+    """`nn.init.normal_(conv.weight.data, ...)` writes the storage of a
+    tensor that is computed anew on every access: nothing changes."""
+    torch.manual_seed(0)
+    conv = f203.init_of_data_after_weight_norm().to(device)
+    torch.manual_seed(0)
+    untouched = nn.utils.parametrizations.weight_norm(nn.Conv1d(4, 4, 3)).to(device)
+    assert torch.equal(conv.weight, untouched.weight)
+    assert conv.weight.std().item() > 0.05  # torch's default, not std 0.01
+
+
+def test_wn203_init_of_data_before_weight_norm_takes_effect():
+    torch.manual_seed(0)
+    conv = f203.init_of_data_before_weight_norm()
+    assert conv.weight.std().item() < 0.02  # the init's std 0.01 holds
+
+
 def test_wn203_init_before_weight_norm_takes_effect():
     torch.manual_seed(0)
     conv = f203.init_before_weight_norm()

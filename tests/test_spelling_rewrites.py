@@ -250,7 +250,29 @@ def norm_in_local(source: str) -> str:
     return _apply(source, spans)
 
 
+def init_data(source: str) -> str:
+    """``nn.init.normal_(m.weight)`` -> ``nn.init.normal_(m.weight.data)``:
+    the same tensor's storage, a spelling much real init code uses."""
+    tree = ast.parse(source)
+    spans: list[Span] = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and ast.unparse(node.func.value) in ("nn.init", "torch.nn.init", "init")
+            and node.args
+            and isinstance(node.args[0], ast.Attribute)
+            and node.args[0].attr != "data"
+            and _one_line(node.args[0])
+        ):
+            arg = node.args[0]
+            end = arg.end_col_offset
+            spans.append((arg.end_lineno, end, end, ".data"))  # type: ignore[arg-type]
+    return _apply(source, spans)
+
+
 REWRITES = [
+    init_data,
     old_style_super,
     type_of_self_super,
     module_init_call,
@@ -307,6 +329,8 @@ def test_rewrites_read_as_intended():
     assert "torch.linalg.vector_norm(v, dim=1, keepdim=True)" in norm_spelling(
         "linalg"
     )(source)
+    init = "nn.init.normal_(self.conv.weight, 0.0, 0.02)\n"
+    assert init_data(init) == "nn.init.normal_(self.conv.weight.data, 0.0, 0.02)\n"
     local = norm_in_local(source)
     assert (
         "        _norm0 = torch.norm(v, dim=1, keepdim=True); w = v / _norm0\n" in local

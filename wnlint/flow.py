@@ -485,18 +485,19 @@ def _container_params(expr: ast.expr) -> list[ast.expr]:
 def _init_write(call: ast.Call, order: int, scope: Scope) -> Write | None:
     """``nn.init.*_(m.weight)``, ``m.weight.data.normal_()``, ``m.weight.copy_()``."""
     func = call.func
-    if (
-        isinstance(func, (ast.Name, ast.Attribute))
-        and call.args
-        and isinstance(call.args[0], ast.Attribute)
+    target = call.args[0] if call.args else None
+    if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
+        target = target.value  # `nn.init.normal_(m.weight.data)`: the same tensor
+    if isinstance(func, (ast.Name, ast.Attribute)) and isinstance(
+        target, ast.Attribute
     ):
         names = resolve(func, scope)
         if names and all(
             n is not None and n.startswith(tn.INIT_NAMESPACE) for n in names
         ):
-            owner = key_of(call.args[0].value)
+            owner = key_of(target.value)
             if owner:
-                return Write(call, order, owner, call.args[0].attr)
+                return Write(call, order, owner, target.attr)
     if isinstance(func, ast.Attribute) and func.attr.endswith("_"):
         receiver = func.value
         if isinstance(receiver, ast.Attribute) and receiver.attr == "data":

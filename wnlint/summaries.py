@@ -505,7 +505,10 @@ class FileSummaries:
             return None
         callee = node.func
         if node.args and self._is_init_function(callee, scope):
-            return node.args[0]
+            target = node.args[0]
+            if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
+                return target.value  # `nn.init.normal_(m.weight.data)`
+            return target
         if (
             isinstance(callee, ast.Attribute)
             and callee.attr.endswith("_")
