@@ -28,8 +28,7 @@ class InitAfterWeightNorm(Rule):
     Flags writes to the weight of a module that weight norm (either API) has
     already wrapped: `nn.init.*_(m.weight)` (or `m.weight.data`), in-place
     writes such as `m.weight.data.normal_()` or `m.weight.copy_(...)`,
-    assignments to
-    `m.weight.data`, and calls of functions that make such a write
+    assignments to `m.weight.data`, and calls of functions that make such a write
     (transformers' `initialization` wrappers included). It follows the code
     the way real models are written, within the file and into sibling
     modules of the same package (`from .utils import init_weights`,
