@@ -11,10 +11,13 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, ROOT, as_user, run_cli, unprivileged_user
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from wnlint import cache as cache_module
 from wnlint.cache import MAGIC, CachingLinter
@@ -248,3 +251,80 @@ def test_findings_that_may_not_recur_are_not_cached(project, monkeypatch):
     _check(project)
     assert linted.count("legacy.py") == 2  # its WN301 findings are not cached
     assert linted.count("unreadable.py") == 1
+
+
+# -- any sequence of edits ---------------------------------------------------------
+
+#: Versions of the project's files, each a real-code shape: the helper that
+#: writes weights (or does not), the model that applies it after weight
+#: norm (or before), and a legacy call (or none).
+HELPERS = [
+    "import torch.nn as nn\n\n\ndef init_weights(m):\n"
+    "    if isinstance(m, nn.Conv1d):\n        nn.init.normal_(m.weight, 0.0, 0.01)\n",
+    "def init_weights(m):\n    pass\n",
+    "import torch.nn as nn\n\n\ndef init_weights(m):\n"
+    "    nn.init.zeros_(m.weight.data)\n",
+    None,  # the module does not exist
+]
+MODELS = [
+    "import torch.nn as nn\nfrom torch.nn.utils.parametrizations import weight_norm\n"
+    "\nfrom .helpers import init_weights\n\n\nclass M(nn.Module):\n"
+    "    def __init__(self):\n        super().__init__()\n"
+    "        self.convs = nn.ModuleList([weight_norm(nn.Conv1d(1, 1, 1))])\n"
+    "        self.convs.apply(init_weights)\n",
+    "import torch.nn as nn\nfrom torch.nn.utils.parametrizations import weight_norm\n"
+    "\nfrom .helpers import init_weights\n\n\nclass M(nn.Module):\n"
+    "    def __init__(self):\n        super().__init__()\n"
+    "        self.convs = nn.ModuleList([nn.Conv1d(1, 1, 1)])\n"
+    "        self.convs.apply(init_weights)\n",
+    "import torch.nn as nn\n\nm = nn.utils.weight_norm(nn.Linear(1, 1))\n",
+]
+SELECTIONS = [(), ("--select", "WN2"), ("--ignore", "WN301")]
+
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("helper"), st.sampled_from(range(len(HELPERS)))),
+        st.tuples(st.just("model"), st.sampled_from(range(len(MODELS)))),
+        st.tuples(st.just("select"), st.sampled_from(range(len(SELECTIONS)))),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(steps=STEPS)
+def test_after_any_edits_the_cache_answers_as_a_fresh_run(tmp_path, steps):
+    """Edits to a file, to the sibling module its finding depends on (also
+    removing and recreating it), and to the selection, in any order: each
+    cached run prints exactly what a run without the cache prints."""
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+        root = Path(folder)
+        package = root / "pkg"
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        (root / ".git").mkdir()
+        cache = str(root / "cache")
+        selection: tuple[str, ...] = ()
+        for kind, index in [("model", 0), ("helper", 0), *steps]:
+            if kind == "helper":
+                helper = package / "helpers.py"
+                if HELPERS[index] is None:
+                    helper.unlink(missing_ok=True)
+                else:
+                    helper.write_text(HELPERS[index])
+            elif kind == "model":
+                (package / "model.py").write_text(MODELS[index])
+            else:
+                selection = SELECTIONS[index]
+            cached = run_cli("check", "--cache-dir", cache, *selection, ".", cwd=root)
+            fresh = run_cli("check", "--no-cache", *selection, ".", cwd=root)
+            assert cached.stdout == fresh.stdout, (steps, kind, index)
+            assert cached.returncode == fresh.returncode
