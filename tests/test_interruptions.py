@@ -7,16 +7,20 @@ signals sent to a real ``fix``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, as_user, run_cli, unprivileged_user
 
 from wnlint import safe_write
 
@@ -284,3 +288,78 @@ def test_an_edit_saved_just_before_the_rename_is_kept(tmp_path):
     assert "changed on disk while it was fixed; left alone" in child.stderr
     assert path.read_bytes() == saved
     assert _sidecars(tmp_path) == []
+
+
+def test_a_copy_kept_elsewhere_is_found_by_the_next_run(tmp_path, monkeypatch):
+    """In a directory this user cannot write, the copy of the original goes
+    to a private directory of the temporary directory, with a note of its
+    file; killed mid-write, the next run still reports it and restores it.
+    (As ``nobody`` when root; the kill is a forked child's ``_exit``.)"""
+    user = unprivileged_user()
+    # As nobody, no new module can be imported from root's Python: load now
+    # what the runs below use.
+    import hashlib  # noqa: F401
+    import multiprocessing  # noqa: F401
+
+    import wnlint.cache
+    import wnlint.fix
+    import wnlint.output  # noqa: F401
+
+    base = tmp_path if user is None else Path("/tmp") / f"wnlint-ro-{os.getpid()}"
+    folder = base / "project"
+    folder.mkdir(parents=True)
+    path = folder / "m.py"
+    path.write_bytes(LEGACY)
+    os.link(path, folder / "other.py")  # the in-place path
+    if user is not None:
+        base.chmod(0o755)
+        os.chown(path, user.pw_uid, user.pw_gid)
+    folder.chmod(0o555)  # nobody (or this user) may not create files here
+    temp = base / "temp"  # the temporary directory, writable by everyone
+    temp.mkdir(mode=0o777)
+    temp.chmod(0o777)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    try:
+        pid = os.fork()
+        if pid == 0:  # the run that is killed between write and truncate
+            try:
+                if user is not None:
+                    os.setegid(user.pw_gid)
+                    os.seteuid(user.pw_uid)
+
+                def dying(target, data):
+                    with open(target, "r+b") as handle:
+                        handle.write(b"# half written\n" + data[:100])
+                        handle.flush()
+                    os._exit(9)
+
+                safe_write._rewrite = dying
+                safe_write.write_fixed(str(path), LEGACY, FIXED)
+            except BaseException as exc:
+                (temp / "child-error").write_text(repr(exc))
+            finally:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        error = temp / "child-error"
+        assert os.waitstatus_to_exitcode(status) == 9, (
+            error.read_text() if error.exists() else status
+        )
+        assert path.read_bytes() != LEGACY  # damaged: new bytes over old ones
+        assert _sidecars(folder) == []  # nothing could be written beside it
+        with as_user(user) if user is not None else contextlib.nullcontext():
+            report = run_cli("check", str(path), cwd=folder)
+            assert (
+                "the original bytes of" in report.stderr and str(path) in report.stderr
+            )
+            restored = run_cli(
+                "fix", "--diff", "--leftovers", "restore", str(path), cwd=folder
+            )
+        assert f"{path}: restored from" in restored.stderr
+        assert path.read_bytes() == LEGACY
+        assert os.stat(path).st_nlink == 2
+        kept = list(temp.glob("wnlint-leftovers-*"))  # the copy was kept there
+        assert kept and all(not any(folder.iterdir()) for folder in kept)
+    finally:
+        folder.chmod(0o755)
+        if user is not None:
+            shutil.rmtree(base)

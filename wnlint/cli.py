@@ -413,11 +413,12 @@ def _leftovers(
     ``fix --leftovers``, restore or remove it). ``check`` reads what the
     walk saw and lists only the directories of files named on the command
     line; ``fix`` also looks beside the targets of symlinks."""
-    from wnlint.safe_write import leftovers, leftovers_among, settle
+    from wnlint.safe_write import kept_elsewhere, leftovers, leftovers_among, settle
 
     if action == "check":
         named = [p for p in paths if not os.path.isdir(p)]
         found = leftovers_among(sidecars) + leftovers(named, follow_links=False)
+        found += kept_elsewhere(files)
     else:
         found = leftovers(files)
     for item in sorted(set(found), key=lambda item: item.path):

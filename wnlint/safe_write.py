@@ -183,29 +183,56 @@ def _overwrite(target: str, data: bytes, original: bytes) -> None:
                     f"bytes are in {backup}",
                 ) from None
             raise
-        os.unlink(backup)
+        _discard(backup)
         raise
-    os.unlink(backup)
+    _discard(backup)
 
 
 def _backup(target: str, original: bytes) -> str:
-    """A complete, synced copy of ``original`` beside ``target`` (in the
-    temporary directory when ``target``'s cannot be written)."""
-    import tempfile
-
+    """A complete, synced copy of ``original`` beside ``target``, or, when
+    ``target``'s directory cannot be written, in :func:`elsewhere` with a
+    note of the file it belongs to (so the next run finds it too)."""
     try:
         fd, path = _sidecar(target, ORIGINAL)
+        pointer = None
     except OSError:
-        fd, path = _sidecar(target, ORIGINAL, tempfile.gettempdir())
+        fd, path = _sidecar(target, ORIGINAL, elsewhere(create=True))
+        pointer = path + POINTER
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(original)
             handle.flush()
             os.fsync(handle.fileno())
+        if pointer is not None:
+            with open(pointer, "w", encoding="utf-8", errors="surrogateescape") as note:
+                note.write(os.path.abspath(target))
     except BaseException:
-        os.unlink(path)
+        _discard(path)
         raise
     return path
+
+
+#: Beside a copy kept in :func:`elsewhere`: the path of the file it is of.
+POINTER = ".target"
+
+
+def elsewhere(create: bool = False) -> str:
+    """Where copies go whose file's directory cannot be written: a private
+    directory of this user's in the system's temporary directory."""
+    import tempfile
+
+    uid = os.geteuid() if hasattr(os, "geteuid") else 0
+    folder = os.path.join(tempfile.gettempdir(), f"wnlint-leftovers-{uid}")
+    if create:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    return folder
+
+
+def _discard(path: str) -> None:
+    """Remove a copy (and its note, for one kept elsewhere)."""
+    for name in (path, path + POINTER):
+        if os.path.lexists(name):
+            os.unlink(name)
 
 
 def _rewrite(target: str, data: bytes) -> None:
@@ -262,7 +289,35 @@ def leftovers(files: Iterable[str], follow_links: bool = True) -> list[Leftover]
         except OSError:
             continue
         paths += [_beside(folder, name) for name in names if ".wnlint-" in name]
-    return leftovers_among(paths)
+    return sorted(
+        leftovers_among(paths) + kept_elsewhere(files), key=lambda item: item.path
+    )
+
+
+def kept_elsewhere(files: list[str]) -> list[Leftover]:
+    """Copies in :func:`elsewhere` of the files of this run (or of files in
+    their directories)."""
+    folder = elsewhere()
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(ORIGINAL + POINTER)]
+    except OSError:
+        return []  # the usual case: nothing was ever kept there
+    if not names:
+        return []
+    here = {os.path.dirname(os.path.realpath(f)) for f in files}
+    found = []
+    for name in names:
+        copy = os.path.join(folder, name[: -len(POINTER)])
+        try:
+            with open(
+                copy + POINTER, encoding="utf-8", errors="surrogateescape"
+            ) as note:
+                target = note.read()
+        except OSError:
+            continue
+        if os.path.exists(copy) and os.path.dirname(target) in here:
+            found.append(Leftover(copy, target, ORIGINAL))
+    return found
 
 
 def leftovers_among(paths: Iterable[str]) -> list[Leftover]:
@@ -292,7 +347,7 @@ def settle(item: Leftover, action: str) -> str:
         else:
             with open(item.target, "wb") as handle:
                 handle.write(original)
-        os.unlink(item.path)
+        _discard(item.path)
         return f"{item.target}: restored from {item.path}"
-    os.unlink(item.path)
+    _discard(item.path)
     return f"{item.path}: removed"
