@@ -236,3 +236,17 @@ def as_user(user: pwd.struct_passwd):
     finally:
         os.seteuid(0)
         os.setegid(0)
+
+
+#: One legacy-API finding (WN301, a warning with an unsafe fix).
+LEGACY_SNIPPET = (
+    "import torch.nn as nn\nconv = nn.utils.weight_norm(nn.Conv1d(1, 1, 1))\n"
+)
+#: One bug finding (WN106, a parameter created in forward), an error.
+IN_FORWARD_SNIPPET = (
+    "import torch.nn as nn\n\n"
+    "class M(nn.Module):\n"
+    "    def forward(self, x):\n"
+    "        self.w = nn.Parameter(x)\n"
+    "        return x\n"
+)

@@ -9,17 +9,11 @@ import shutil
 
 import pytest
 from conftest import FIXTURES, run_cli
+from conftest import IN_FORWARD_SNIPPET as IN_FORWARD
+from conftest import LEGACY_SNIPPET as LEGACY
 
 from wnlint.rules import RULES_BY_CODE
 
-LEGACY = "import torch.nn as nn\nconv = nn.utils.weight_norm(nn.Conv1d(1, 1, 1))\n"
-IN_FORWARD = (
-    "import torch.nn as nn\n\n"
-    "class M(nn.Module):\n"
-    "    def forward(self, x):\n"
-    "        self.w = nn.Parameter(x)\n"
-    "        return x\n"
-)
 SAFE = "wnlint: [*] {} fixable with `wnlint fix`"
 UNSAFE = "wnlint: [*] {} more fixable with `wnlint fix --unsafe-fixes`"
 UNSAFE_ONLY = "wnlint: [*] {} fixable with `wnlint fix --unsafe-fixes`"

@@ -28,9 +28,10 @@ LEGACY = (FIXTURES / "fix" / "legacy_api_before.py").read_bytes()
 FIXED = (FIXTURES / "fix" / "legacy_api_after.py").read_bytes()
 
 
-def _wnlint(*args: str, cwd, **kwargs) -> subprocess.CompletedProcess:
+def _python(*args: str, cwd, **kwargs) -> subprocess.CompletedProcess:
+    """This checkout's Python with ``args``, output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "wnlint", *args],
+        [sys.executable, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -39,6 +40,10 @@ def _wnlint(*args: str, cwd, **kwargs) -> subprocess.CompletedProcess:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         **kwargs,
     )
+
+
+def _wnlint(*args: str, cwd, **kwargs) -> subprocess.CompletedProcess:
+    return _python("-m", "wnlint", *args, cwd=cwd, **kwargs)
 
 
 def _fix_dying(tmp_path, patch: str) -> subprocess.CompletedProcess:
@@ -56,15 +61,7 @@ def _fix_dying(tmp_path, patch: str) -> subprocess.CompletedProcess:
         sys.exit(main(["fix", "--unsafe-fixes", "m.py"]))
         """
     ).format(patch=patch)
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    return _python("-c", code, cwd=tmp_path)
 
 
 def _sidecars(tmp_path) -> list[str]:

@@ -9,6 +9,8 @@ import re
 
 import jsonschema
 import pytest
+from conftest import IN_FORWARD_SNIPPET as IN_FORWARD
+from conftest import LEGACY_SNIPPET as LEGACY
 from conftest import ROOT, run_cli
 
 from wnlint.engine import SYSTEM_CODES, known_codes, severity_of
@@ -17,14 +19,6 @@ from wnlint.rules.base import SEVERITIES
 
 #: The deprecated-API rules; every other rule finds a bug.
 DEPRECATIONS = {"WN301", "WN302"}
-LEGACY = "import torch.nn as nn\nconv = nn.utils.weight_norm(nn.Conv1d(1, 1, 1))\n"
-IN_FORWARD = (
-    "import torch.nn as nn\n\n"
-    "class M(nn.Module):\n"
-    "    def forward(self, x):\n"
-    "        self.w = nn.Parameter(x)\n"
-    "        return x\n"
-)
 SCHEMA = json.loads(
     (ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
 )
