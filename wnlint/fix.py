@@ -34,12 +34,10 @@ import io
 import multiprocessing as mp
 import os
 import re
-import sys
 import tokenize
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import libcst as cst
 
@@ -67,7 +65,6 @@ from wnlint.migration_notes import project_notes as notes_for_project
 from wnlint.safe_write import WriteRefused, write_fixed
 
 _MAX_PASSES = 10
-_T = TypeVar("_T")
 #: Below this many files, worker processes cost more than they save (lower
 #: than ``check``'s: one libcst rewrite costs as much as linting hundreds).
 _PARALLEL_MIN_FILES = 16
@@ -328,18 +325,11 @@ def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
     enabled = frozenset(rule.code for rule in linter.rules)
     order = {rule.code: i for i, rule in enumerate(linter.rules)}
     found: list[Diagnostic] | None = None
-    for attempt in range(_MAX_PASSES):
+    for _ in range(_MAX_PASSES):
         found = linter.lint_bytes(result.fixed, path, fixes=True)
         todo = [d for d in found if d.fix is not None and _wanted(d.fix, unsafe)]
         if not todo:
             break
-        if attempt == 0:
-            problem = _unparsable(original)
-            if problem is not None:
-                # `check` may have read only a cut of the file (the
-                # prefilter's); a fix rewrites, and so must parse, all of it.
-                result.note(f"not fixed: {problem}")
-                break
         todo.sort(key=lambda d: (order[d.code], d.line, d.col))
         encoding = _encoding(result.fixed)
         ctx = _context(result.fixed, encoding, enabled, found, path)
@@ -561,21 +551,6 @@ def _parsed(text: str, encoding: str) -> bytes | None:
     except (RecursionError, MemoryError):
         return None  # what cannot be verified is not written
     return data
-
-
-def _unparsable(data: bytes) -> str | None:
-    """Why the whole of ``data`` does not parse on this Python, or None."""
-    version = "Python {}.{}".format(*sys.version_info[:2])
-    try:
-        ast.parse(data)
-    except SyntaxError as exc:
-        where = f"line {exc.lineno}: " if exc.lineno else ""
-        return f"the file does not parse on {version} ({where}{exc.msg})"
-    except (ValueError, UnicodeError) as exc:
-        return f"the file does not parse on {version} ({exc})"
-    except (RecursionError, MemoryError):
-        return f"the file is nested too deeply to parse on {version}"
-    return None
 
 
 def _keep_final_newline(old: str, new: str) -> str:
