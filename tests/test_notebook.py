@@ -530,6 +530,18 @@ def test_an_empty_source_list_gains_lines_in_the_notebooks_indent(tmp_path):
     )
 
 
+def fixed_sources(tmp_path, text: str) -> list[str]:
+    """The cells' sources after ``wnlint fix --unsafe-fixes`` of the notebook
+    ``text``, which must succeed."""
+    (tmp_path / "nb.ipynb").write_text(text)
+    result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [
+        "".join(c["source"])
+        for c in json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
+    ]
+
+
 def test_imports_the_migration_adds_go_into_the_first_code_cell(tmp_path):
     text = make(
         ("markdown", "# title"),
@@ -537,13 +549,7 @@ def test_imports_the_migration_adds_go_into_the_first_code_cell(tmp_path):
         "m = weight_norm(nn.Linear(2, 2))\nprint(m.weight_g)",
         "from torch.nn.utils import remove_weight_norm\nremove_weight_norm(m)",
     )
-    (tmp_path / "nb.ipynb").write_text(text)
-    result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    cells = [
-        "".join(c["source"])
-        for c in json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
-    ]
+    cells = fixed_sources(tmp_path, text)
     assert cells[1] == (
         "%load_ext autoreload\nimport torch.nn as nn\n"
         "from torch.nn.utils import parametrizations, parametrize"
@@ -573,13 +579,7 @@ def test_imports_the_migration_adds_go_after_the_leading_escapes(tmp_path, openi
     goes after them, still in the first code cell."""
     first = opening + "\nimport torch.nn as nn\nfrom torch.nn.utils import weight_norm"
     text = make(("markdown", "# title"), first, "m = weight_norm(nn.Linear(2, 2))")
-    (tmp_path / "nb.ipynb").write_text(text)
-    result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    cells = [
-        "".join(c["source"])
-        for c in json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
-    ]
+    cells = fixed_sources(tmp_path, text)
     assert cells[1] == (
         opening + "\nimport torch.nn as nn\nfrom torch.nn.utils import parametrizations"
     )
@@ -591,14 +591,11 @@ def test_a_first_cell_of_escapes_only_gets_the_import_after_them(tmp_path):
         "!pip install torch",
         "from torch.nn.utils import weight_norm\nm = weight_norm(x)",
     )
-    (tmp_path / "nb.ipynb").write_text(text)
-    result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    cells = json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
-    assert "".join(cells[0]["source"]) == (
+    cells = fixed_sources(tmp_path, text)
+    assert cells[0] == (
         "!pip install torch\nfrom torch.nn.utils import parametrizations"
     )
-    assert "".join(cells[1]["source"]) == "m = parametrizations.weight_norm(x)"
+    assert cells[1] == "m = parametrizations.weight_norm(x)"
 
 
 # -- a split that cannot be trusted -----------------------------------------------------

@@ -28,10 +28,13 @@ import os
 import sys
 import time
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wnlint.engine import Diagnostic, Report, lint_files
 from wnlint.sources import read_source, recording
+
+if TYPE_CHECKING:
+    from wnlint.config import Resolver
 
 #: First bytes of a cache file: anything else is ignored.
 MAGIC = b"wnlint-cache-1\n"
@@ -73,7 +76,7 @@ class CachingLinter:
     """A :class:`wnlint.engine.FileLinter` over ``inner`` (the run's
     resolver) that answers from the cache in ``directory`` when it can."""
 
-    def __init__(self, inner: Any, directory: str) -> None:
+    def __init__(self, inner: Resolver, directory: str) -> None:
         self.inner = inner
         self.directory = directory
         self.path = os.path.join(directory, f"{_engine_key()}.cache")
@@ -131,9 +134,6 @@ class CachingLinter:
 
     def absorb(self, gathered: dict[str, tuple]) -> None:
         self.fresh.update(gathered)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # linter_for, for_path, ...
 
     # -- entries -----------------------------------------------------------
     def _settings(self, path: str) -> str:
