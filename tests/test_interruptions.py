@@ -315,7 +315,8 @@ def test_a_copy_kept_elsewhere_is_found_by_the_next_run(tmp_path, monkeypatch):
     temp = base / "temp"  # the temporary directory, writable by everyone
     temp.mkdir(mode=0o777)
     temp.chmod(0o777)
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setenv("TMPDIR", str(temp))
     try:
         pid = os.fork()
         if pid == 0:  # the run that is killed between write and truncate

@@ -3,7 +3,6 @@ colours, and the generated rules page."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
@@ -504,15 +503,8 @@ def test_fix_show_fixes_lists_what_was_applied(project):
 
 
 # -- notebooks: the cell hook ---------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class CellDiagnostic(Diagnostic):
-    cell: int | None = None
-
-
 def test_formats_show_a_cell_when_a_diagnostic_has_one():
-    d = CellDiagnostic(
-        "nb.ipynb", 2, 8, "WN301", "legacy", end_line=2, end_col=10, cell=3
-    )
+    d = Diagnostic("nb.ipynb", 2, 8, "WN301", "legacy", end_line=2, end_col=10, cell=3)
     stream = io.StringIO()
     output.write_report([d], "text", stream)
     assert stream.getvalue() == "nb.ipynb:cell 3:2:8: WN301 [*] legacy\n"

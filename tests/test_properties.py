@@ -965,8 +965,7 @@ def _plant_builder_bug(patch: pytest.MonkeyPatch) -> None:
     def lint_bytes(self, data, path, honor_noqa=True, fixes=False):
         found = real(self, data, path, honor_noqa, fixes)
         return [
-            replace(d, fix=replace(d.fix, build=_failing)) if d.fix else d
-            for d in found
+            d.replace(fix=replace(d.fix, build=_failing)) if d.fix else d for d in found
         ]
 
     patch.setattr(Linter, "lint_bytes", lint_bytes)

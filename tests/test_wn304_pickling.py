@@ -14,8 +14,7 @@ from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.engine import Linter, select_rules
 from wnlint.pickling import applied_to, module_pickles, pickle_sites, pickled_parts
-from wnlint.prefilter import split
-from wnlint.rules.wn304_pickled_parametrized_module import PICKLES_PARAMETRIZED
+from wnlint.prefilter import PICKLES_PARAMETRIZED, split
 
 
 def analyse(source: str) -> FileAnalysis:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from wnlint import __version__
+from wnlint import rules as registry  # the rules load when first used
 from wnlint.config import Resolved, Resolver, check_codes, overrides_from_args
 from wnlint.engine import (
     SYSTEM_CODES,
@@ -26,7 +28,6 @@ from wnlint.engine import (
     default_jobs,
     lint_files,
 )
-from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
 if TYPE_CHECKING:  # libcst is imported only when fixing
     from wnlint.engine import Diagnostic
@@ -66,9 +67,31 @@ The same rules run as a flake8 plugin: flake8 --extend-select WN
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        layout = kwargs.get("formatter_class", argparse.HelpFormatter)
+        kwargs["formatter_class"] = functools.partial(layout, width=_help_width())
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         raise UsageError(message)
+
+
+def _help_width() -> int:
+    """The width argparse would find (the terminal's, less 2), found as
+    ``shutil.get_terminal_size`` does: left to find it, argparse imports
+    ``shutil``, which costs a one-file ``check`` more than the check."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    stream = sys.__stdout__
+    if columns <= 0 and stream is not None:
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 def _jobs(value: str) -> int:
@@ -218,7 +241,10 @@ def _add_output_options(command: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``only``, the parser of that command alone
+    (what a run of it needs: building the others costs more than checking
+    a file), which parses its arguments exactly as the whole one does."""
     parser = _Parser(
         prog="wnlint",
         description=_DESCRIPTION,
@@ -232,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
 
+    for name, add in _COMMAND_PARSERS.items():
+        if only is None or name == only:
+            add(commands)
+    return parser
+
+
+def _check_command(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check",
         help="lint files and directories",
@@ -292,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
         "remains (files that do not parse; notebooks, which are not edited)",
     )
 
+
+def _fix_command(commands: argparse._SubParsersAction) -> None:
     fix = commands.add_parser(
         "fix",
         help="rewrite findings in place",
@@ -344,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(fix, "1 fixes in this process")
     _add_output_options(fix, "the findings that remain")
 
+
+def _clean_command(commands: argparse._SubParsersAction) -> None:
     clean = commands.add_parser(
         "clean",
         help="remove the cache",
@@ -354,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--config", help=argparse.SUPPRESS)
     clean.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
 
+
+def _rule_command(commands: argparse._SubParsersAction) -> None:
     rule = commands.add_parser(
         "rule",
         help="print a rule's documentation",
@@ -366,7 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print every rule's documentation (the page docs/rules.md)",
     )
-    return parser
+
+
+_COMMAND_PARSERS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
+    "check": _check_command,
+    "fix": _fix_command,
+    "clean": _clean_command,
+    "rule": _rule_command,
+}
 
 
 def _resolver(args: argparse.Namespace) -> Resolver:
@@ -593,7 +639,7 @@ def _fix(args: argparse.Namespace) -> int:
             out.write(result.diff())
             if not args.quiet and not args.show_fixes:
                 for code, count in sorted(result.applied_codes.items()):
-                    title = RULES_BY_CODE[code].fix_title
+                    title = registry.RULES_BY_CODE[code].fix_title
                     sys.stderr.write(f"{result.path}: {code} x{count}: {title}\n")
         for note in result.notes:
             sys.stderr.write(f"{result.path}: {note}\n")
@@ -779,15 +825,15 @@ def _rule(args: argparse.Namespace) -> int:
         sys.stdout.write(rules_page())
         return EXIT_CLEAN
     if args.code is None:
-        for rule in ALL_RULES:
+        for rule in registry.ALL_RULES:
             state = "" if rule.default_enabled else "  (opt-in)"
             sys.stdout.write(f"{rule.code}  {rule.name:32} {state}\n")
         for code, (name, _) in SYSTEM_CODES.items():
             sys.stdout.write(f"{code}  {name}\n")
         return EXIT_CLEAN
     code = args.code.upper()
-    if code in RULES_BY_CODE:
-        sys.stdout.write(RULES_BY_CODE[code].documentation())
+    if code in registry.RULES_BY_CODE:
+        sys.stdout.write(registry.RULES_BY_CODE[code].documentation())
         return EXIT_CLEAN
     if code in SYSTEM_CODES:
         name, text = SYSTEM_CODES[code]
@@ -820,16 +866,15 @@ def _stopped_by_sigterm() -> Iterator[None]:
     Ctrl-C does: worker pools are stopped on the way out, and the exit
     status is 143, without a traceback."""
     import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding program's worker)
+        yield
+        return
     try:
         yield
     finally:
@@ -859,7 +904,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv and argv[0] in _COMMAND_PARSERS else None)
     try:
         args = parser.parse_args(argv)
         command = _COMMANDS.get(_command_of(args) or "")

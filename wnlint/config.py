@@ -31,8 +31,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from wnlint.engine import (
     EXCLUDED_DIRS,
@@ -45,7 +44,7 @@ from wnlint.engine import (
 )
 from wnlint.gitignore import GitIgnore
 from wnlint.globs import PathGlobs
-from wnlint.rules import ALL_RULES
+from wnlint.rules import CODES, default_enabled
 
 PYPROJECT = "pyproject.toml"
 CACHE_DIR = ".wnlint_cache"
@@ -57,8 +56,7 @@ class ConfigError(UsageError):
     """A configuration file that cannot be used: exit status 2."""
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One ``[tool.wnlint]`` key: its README row and how it is checked."""
 
     name: str
@@ -168,8 +166,7 @@ def config_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """One configuration file's settings (or the defaults), as declared.
 
     Glob patterns are stored with the directory they are relative to
@@ -192,8 +189,7 @@ class Settings:
     cache_dir: str | None = None
 
 
-@dataclass(frozen=True)
-class Overrides:
+class Overrides(NamedTuple):
     """What the command line says; None (or empty) leaves the file's value."""
 
     select: tuple[str, ...] | None = None
@@ -322,8 +318,8 @@ def check_codes(prefixes: Iterable[str], where: str) -> None:
 
 # -- rule selection ------------------------------------------------------
 
-_RULE_CODES = tuple(rule.code for rule in ALL_RULES)
-_DEFAULT_CODES = frozenset(rule.code for rule in ALL_RULES if rule.default_enabled)
+_RULE_CODES = CODES
+_DEFAULT_CODES = frozenset(code for code in CODES if default_enabled(code))
 
 
 def _matching(prefixes: Iterable[str], codes: Iterable[str]) -> set[str]:
@@ -355,8 +351,11 @@ def selected_codes(
 # -- resolution ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Resolved:
+#: The command line when it changes nothing.
+_NO_OVERRIDES = Overrides()
+
+
+class Resolved(NamedTuple):
     """One configuration merged with the command line: what a file needs."""
 
     settings: Settings
@@ -416,7 +415,7 @@ class Resolver:
 
     def __init__(
         self,
-        overrides: Overrides = Overrides(),
+        overrides: Overrides = _NO_OVERRIDES,
         config: str | None = None,
         isolated: bool = False,
         cwd: str | None = None,
@@ -440,7 +439,7 @@ class Resolver:
             assert settings is not None
             # As in ruff: a --config file's patterns are relative to the
             # working directory.
-            self._fixed = resolve(replace(settings, root=self.cwd), overrides, self.cwd)
+            self._fixed = resolve(settings._replace(root=self.cwd), overrides, self.cwd)
         self.root = self._fixed or self.for_directory(self.cwd)
 
     # -- lookup ----------------------------------------------------------
@@ -519,7 +518,7 @@ class Resolver:
         codes = self.codes_for(path)
         linter = self._linters.get(codes)
         if linter is None:
-            rules = [rule for rule in ALL_RULES if rule.code in codes]
+            rules = [code for code in CODES if code in codes]
             ignore = tuple(code for code in SYSTEM_CODES if code not in codes)
             linter = Linter(rules, ignore=ignore)
             self._linters[codes] = linter
@@ -628,11 +627,11 @@ def overrides_from_args(args: Any) -> Overrides:
     """The :class:`Overrides` of parsed ``check``/``fix`` arguments (a flag a
     command does not have is left unset)."""
     values: dict[str, Any] = {}
-    for spec in fields(Overrides):
-        value = getattr(args, spec.name, None)
+    for name in Overrides._fields:
+        value = getattr(args, name, None)
         if value is None:
             continue
         if isinstance(value, list):
             value = tuple(value)
-        values[spec.name] = value
+        values[name] = value
     return Overrides(**values)

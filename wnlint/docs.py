@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from wnlint.rules import ALL_RULES, RULES_BY_CODE
+from wnlint import rules as registry  # the rules load when first used
 
 if TYPE_CHECKING:  # pathlib only for regenerating the pages, not for `check`
     from pathlib import Path
@@ -43,7 +43,7 @@ def rules_table() -> str:
         "| Code | Name | What it finds | Fix |",
         "| --- | --- | --- | --- |",
     ]
-    for rule in ALL_RULES:
+    for rule in registry.ALL_RULES:
         fix = _FIX_COLUMN[rule.fix_safety]
         summary = rule.summary.replace("|", "\\|")  # a `|` would end the cell
         rows.append(f"| {rule.code} | `{rule.name}` | {summary} | {fix} |")
@@ -92,7 +92,7 @@ def vscode_settings() -> str:
     from wnlint.engine import SYSTEM_CODES, severity_of
 
     groups = [
-        [rule.code for rule in ALL_RULES if rule.severity == severity]
+        [rule.code for rule in registry.ALL_RULES if rule.severity == severity]
         for severity in VSCODE_SEVERITY
     ]
     groups.append(list(SYSTEM_CODES))
@@ -137,7 +137,7 @@ def rules_page() -> str:
         "`--unsafe-fixes`).",
         rules_table().rstrip("\n"),
     ]
-    for code, rule in RULES_BY_CODE.items():
+    for code, rule in registry.RULES_BY_CODE.items():
         parts.append(f'<a id="{code.lower()}"></a>')
         parts.append(_demoted(rule.documentation()).rstrip("\n"))
     parts.append("## Engine codes")
@@ -161,6 +161,48 @@ def _demoted(markdown: str) -> str:
     return "\n".join(out) + "\n"
 
 
+#: What the front ends show of each rule, generated so that printing a
+#: finding never imports the rules (and the analysis under them).
+CATALOG = "wnlint/rules/catalog.py"
+_CATALOG_FIELDS = ("name", "severity", "fix_safety", "fix_title")
+
+
+def catalog() -> str:
+    """The text of :data:`CATALOG`, from the rule classes."""
+    out = [
+        '"""Each rule\'s name, severity, fix safety and fix title, for the front',
+        "ends: generated from the rule classes by `python -m wnlint.docs` (a",
+        'test fails while it is stale); do not edit."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import NamedTuple",
+        "",
+        "",
+        "class RuleInfo(NamedTuple):",
+        "    name: str",
+        "    severity: str",
+        "    fix_safety: str | None",
+        "    fix_title: str",
+        "",
+        "",
+        "RULES: dict[str, RuleInfo] = {",
+    ]
+    for rule in registry.ALL_RULES:
+        out.append(f'    "{rule.code}": RuleInfo(')
+        out += [f"        {f}={_literal(getattr(rule, f))}," for f in _CATALOG_FIELDS]
+        out.append("    ),")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _literal(value: str | None) -> str:
+    """``value`` as Python source, double-quoted as the formatter writes it."""
+    import json
+
+    return "None" if value is None else json.dumps(value)
+
+
 def main() -> int:
     from pathlib import Path
 
@@ -170,6 +212,7 @@ def main() -> int:
     generated = with_vscode_settings(with_config_table(with_rules_table(text)))
     _write_if_changed(readme, generated)
     _write_if_changed(root / RULES_PAGE, rules_page())
+    _write_if_changed(root / CATALOG, catalog())
     return 0
 
 

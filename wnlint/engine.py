@@ -14,25 +14,29 @@ parsed becomes a diagnostic, and so does a rule that fails on a file.
 
 from __future__ import annotations
 
-import ast
-import dataclasses
 import errno
 import io
 import os
 import sys
-import tokenize
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from wnlint import deepstack, noqa, prefilter, sources
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import LazyFix
-from wnlint.rules import ALL_RULES, RULES_BY_CODE, Rule
-from wnlint.rules.base import Cite, Severity
-from wnlint.syntax import char_col
+from wnlint import prefilter, sources
+from wnlint.rules import CODES, default_enabled
+
+# What only a file some rule may match needs (parsing, the analysis, noqa
+# comments, deep stacks) is imported where it is used: a run over files
+# that cannot match, or over a warm cache, never loads it.
+if TYPE_CHECKING:
+    import ast
+
+    from wnlint.fixes import LazyFix
+    from wnlint.rules.base import Cite, Rule, Severity
 
 #: Codes the engine itself reports, documented like rules.
+#: ``ast.PyCF_ONLY_AST``, without importing ``ast`` for it.
+_ONLY_AST = 0x400
+
 SYSTEM_CODES: dict[str, tuple[str, str]] = {
     "WN001": (
         "syntax-error",
@@ -84,7 +88,6 @@ EXCLUDED_DIRS = frozenset(
 )
 
 
-@dataclass(frozen=True)
 class Diagnostic:
     """One finding: 1-based line and 1-based character column, and its fix
     when the caller asked for fixes (``lint_bytes(..., fixes=True)``).
@@ -98,28 +101,117 @@ class Diagnostic:
 
     ``cites`` are the lines of the file that ``message`` names, where they
     stand in it: a notebook restates them in their cells (and drops them).
+
+    Immutable, and compared (and hashed) by where it is and what it says:
+    its fix, cites and end are not part of its identity. A plain class
+    rather than a dataclass: ``dataclasses`` costs a one-file ``check``
+    more than the rest of its imports.
     """
 
+    #: The fields, in the order of the constructor's arguments.
+    FIELDS = (
+        "path",
+        "line",
+        "col",
+        "code",
+        "message",
+        "fix",
+        "end_line",
+        "end_col",
+        "cell",
+        "cites",
+    )
+    __slots__ = FIELDS
     path: str
     line: int
     col: int
     code: str
     message: str
-    fix: LazyFix | None = field(default=None, compare=False, repr=False)
-    end_line: int | None = field(default=None, compare=False)
-    end_col: int | None = field(default=None, compare=False)
-    cell: int | None = None
-    cites: tuple[Cite, ...] = field(default=(), compare=False, repr=False)
+    fix: LazyFix | None
+    end_line: int | None
+    end_col: int | None
+    cell: int | None
+    cites: tuple[Cite, ...]
+
+    def __init__(
+        self,
+        path: str,
+        line: int,
+        col: int,
+        code: str,
+        message: str,
+        fix: LazyFix | None = None,
+        end_line: int | None = None,
+        end_col: int | None = None,
+        cell: int | None = None,
+        cites: tuple[Cite, ...] = (),
+    ) -> None:
+        values = (path, line, col, code, message, fix, end_line, end_col, cell, cites)
+        for name, value in zip(self.FIELDS, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Diagnostic is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Diagnostic is immutable: cannot delete {name!r}")
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def _identity(self) -> tuple:
+        return (self.path, self.line, self.col, self.code, self.message, self.cell)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        shown = (
+            "path",
+            "line",
+            "col",
+            "code",
+            "message",
+            "end_line",
+            "end_col",
+            "cell",
+        )
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in shown)
+        return f"Diagnostic({fields})"
+
+    def __reduce__(self) -> tuple:
+        return (Diagnostic, self._values())
+
+    def replace(self, **changes: object) -> Diagnostic:
+        """A copy with ``changes`` (field name -> value) applied."""
+        values = dict(zip(self.FIELDS, self._values()))
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"Diagnostic has no field {sorted(unknown)[0]!r}")
+        values.update(changes)
+        return Diagnostic(**values)
 
     def format(self) -> str:
         where = self.path if self.cell is None else f"{self.path}:cell {self.cell}"
         return f"{where}:{self.line}:{self.col}: {self.code} {self.message}"
 
 
-@dataclass
 class Report:
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    files_checked: int = 0
+    """What a run found, and how many files it checked."""
+
+    def __init__(
+        self, diagnostics: list[Diagnostic] | None = None, files_checked: int = 0
+    ) -> None:
+        self.diagnostics: list[Diagnostic] = [] if diagnostics is None else diagnostics
+        self.files_checked = files_checked
+
+    def __repr__(self) -> str:
+        return f"Report({self.diagnostics!r}, files_checked={self.files_checked})"
 
     @property
     def files_with_findings(self) -> int:
@@ -131,14 +223,16 @@ class UsageError(Exception):
 
 
 def known_codes() -> list[str]:
-    return sorted([*SYSTEM_CODES, *(rule.code for rule in ALL_RULES)])
+    return sorted([*SYSTEM_CODES, *CODES])
 
 
 def severity_of(code: str) -> Severity:
     """A code's severity: its rule's declared one; the engine's own codes
     are errors, since each means a file was not (fully) checked."""
-    rule = RULES_BY_CODE.get(code)
-    return "error" if rule is None else rule.severity
+    from wnlint.rules import info
+
+    rule = info(code)
+    return "error" if rule is None else rule.severity  # type: ignore[return-value]
 
 
 def select_rules(
@@ -153,29 +247,47 @@ def select_rules(
     for prefix in [*(select or ()), *ignore]:
         if not any(code.startswith(prefix) for code in codes):
             raise UsageError(f"unknown rule code or prefix: {prefix!r}")
+    from wnlint.rules import RULES_BY_CODE
+
     if select is None:
-        chosen = [rule for rule in ALL_RULES if rule.default_enabled]
+        chosen = [code for code in CODES if default_enabled(code)]
     else:
-        chosen = [r for r in ALL_RULES if r.code.startswith(tuple(select))]
-    return [r for r in chosen if not r.code.startswith(tuple(ignore))]
+        chosen = [code for code in CODES if code.startswith(tuple(select))]
+    return [RULES_BY_CODE[c] for c in chosen if not c.startswith(tuple(ignore))]
 
 
 class Linter:
     """Runs a fixed set of rules over sources, trees and paths.
 
+    ``rules`` are rule classes or their codes; codes are imported (with
+    the analysis they need) only when a file some rule's prefilter admits
+    comes, so a run over files that cannot match never pays for them.
     ``reduce=False`` parses whole files even where the module-class
     prefilter could skip definitions (the tests compare both).
     """
 
     def __init__(
         self,
-        rules: Iterable[type[Rule]],
+        rules: Iterable[type[Rule] | str],
         ignore: Sequence[str] = (),
         reduce: bool = True,
     ) -> None:
-        self.rules: list[Rule] = [rule() for rule in rules]
+        self._chosen = list(rules)
+        self._rules: list[Rule] | None = None
         self._ignore = tuple(ignore)
         self._reduce = reduce
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The rules, instantiated (and imported) on first use."""
+        if self._rules is None:
+            from wnlint.rules import RULES_BY_CODE
+
+            self._rules = [
+                (RULES_BY_CODE[rule] if isinstance(rule, str) else rule)()
+                for rule in self._chosen
+            ]
+        return self._rules
 
     # -- entry points ----------------------------------------------------
     def lint_tree(
@@ -189,6 +301,8 @@ class Linter:
         try:
             return self._run(rules, tree, source_lines(source), path)
         except _TooDeep:
+            from wnlint import deepstack
+
             return deepstack.run(self.lint_tree, tree, source, path)
 
     def lint_bytes(
@@ -201,6 +315,8 @@ class Linter:
         try:
             return self._lint_bytes(data, path, honor_noqa, fixes)
         except _TooDeep:
+            from wnlint import deepstack
+
             return deepstack.run(self._lint_bytes, data, path, honor_noqa, fixes)
 
     def _lint_bytes(
@@ -234,13 +350,15 @@ class Linter:
             # file): the parse error is the answer, as there. Only files
             # with findings pay for the whole parse.
             try:
-                compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+                compile(data, path, "exec", _ONLY_AST, dont_inherit=True)
             except (SyntaxError, ValueError) as exc:
                 return self._system(_parse_error(path, exc))
             except (RecursionError, MemoryError):
                 pass  # the cut parsed; Python's own limits are not an error
         if honor_noqa and found:
             # Asked only of files with findings: most parsed files have none.
+            from wnlint import noqa
+
             if noqa.file_is_ignored(lines):
                 return []
             found = _drop_suppressed(found, lines)
@@ -249,6 +367,8 @@ class Linter:
     def _admitted(self, data: bytes, path: str | None = None) -> list[Rule]:
         """Rules whose prefilter admits ``data`` (each prefilter asked once);
         ``path`` is the file on disk, when there is one."""
+        if self._rules is None and not prefilter.any_admits(data, path):
+            return []  # settled before any rule is imported
         verdicts: dict[int, bool] = {}
         admitted = []
         for rule in self.rules:
@@ -264,6 +384,8 @@ class Linter:
     ) -> tuple[ast.Module, bytes] | None:
         """Parse only what the rules can use (None: nothing can match); the
         whole file when in doubt. Returns the tree and the bytes parsed."""
+        import ast
+
         filters = {id(r.prefilter): r.prefilter for r in rules}.values()
         if self._reduce:
             segments = prefilter.split(data)
@@ -318,6 +440,11 @@ class Linter:
         fixes: bool = False,
         seen: str | None = None,
     ) -> list[Diagnostic]:
+        import dataclasses  # loaded with the rules: LazyFix is one
+
+        from wnlint import deepstack
+        from wnlint.analysis import FileAnalysis
+
         try:
             analysis = FileAnalysis(tree, _disk_path(path))
         except RecursionError:
@@ -466,6 +593,11 @@ def _lint_in_processes(
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     import multiprocessing as mp
 
+    from wnlint import rules
+
+    # A run this large parses files: the rules (and the analysis) are
+    # imported once here, for every worker, rather than in each of them.
+    assert rules.ALL_RULES
     context = mp.get_context("fork")
     initargs = (linter, os.getpid())
     with context.Pool(jobs, initializer=_init_worker, initargs=initargs) as pool:
@@ -572,6 +704,8 @@ def _disk_path(path: str) -> str | None:
 def decode_source(data: bytes) -> str:
     """Python source bytes as text, in their declared encoding (a coding
     line, a byte-order mark, else UTF-8); raises what decoding raises."""
+    import tokenize
+
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     return data.decode(encoding)
 
@@ -585,6 +719,8 @@ def source_lines(text: str) -> list[str]:
 
 def _char_col(lines: list[str], line: int, byte_col: int) -> int:
     """``ast`` columns count UTF-8 bytes; editors and flake8 users count characters."""
+    from wnlint.syntax import char_col
+
     if not 0 < line <= len(lines):
         return byte_col
     return char_col(lines[line - 1], byte_col)
@@ -601,6 +737,8 @@ def _parse_error(path: str, exc: Exception) -> Diagnostic:
 
 
 def _drop_suppressed(found: list[Diagnostic], lines: list[str]) -> list[Diagnostic]:
+    from wnlint import noqa
+
     if not noqa.may_suppress(lines, {d.code for d in found}):
         return found  # the common case, and tokenizing is the slow part
     by_line = noqa.noqa_text_by_line(lines, upto=max(d.line for d in found))

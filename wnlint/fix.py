@@ -599,7 +599,7 @@ def _count_unsafe(
 
 
 def _without_fix(d: Diagnostic) -> Diagnostic:
-    return dataclasses.replace(d, fix=None)
+    return d.replace(fix=None)
 
 
 def _encoding(data: bytes) -> str:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from wnlint.globs import translate
 
 
-@dataclass(frozen=True)
-class _Pattern:
+class _Pattern(NamedTuple):
     regex: re.Pattern[str]
     negated: bool
     dir_only: bool

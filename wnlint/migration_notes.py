@@ -32,10 +32,11 @@ from collections.abc import Iterable
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
-from wnlint.pickling import applied_to, may_pickle, module_pickles
+from wnlint.pickling import applied_to, module_pickles
+from wnlint.prefilter import may_pickle
 from wnlint.rules._migration_hazards import legacy_attr_named
+from wnlint.siblings import imports_sibling_mentioning
 from wnlint.sources import read_source
-from wnlint.summaries import imports_sibling_mentioning
 from wnlint.syntax import all_nodes, own_nodes, string_value
 
 #: The fix codes whose application makes a file migrated.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tokenize
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 NOQA_INLINE = re.compile(
     r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE
@@ -79,8 +79,7 @@ def _ranges(
             lo, hi = len(lines) + 2, -1
 
 
-@dataclass(frozen=True)
-class CommentPlaces:
+class CommentPlaces(NamedTuple):
     """Where a ``# noqa`` comment for a line must go so that flake8 (and
     so ``wnlint check``) reads it for that line (:func:`comment_places`)."""
 

@@ -31,7 +31,7 @@ import bisect
 import copy
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
@@ -162,8 +162,7 @@ class Joined:
         for cite in sorted(d.cites, reverse=True):
             cited = self.cited(cite.line, k)
             message = message[: cite.start] + cited + message[cite.end :]
-        return replace(
-            d,
+        return d.replace(
             line=line,
             cell=self.numbers[k],
             end_line=end_line,

@@ -43,10 +43,10 @@ import bisect
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from wnlint import __version__
+from wnlint import rules as registry  # the rules load when first used
 from wnlint.docs import REPOSITORY_URL, rule_url
 from wnlint.engine import (
     SYSTEM_CODES,
@@ -55,7 +55,6 @@ from wnlint.engine import (
     severity_of,
     source_lines,
 )
-from wnlint.rules import RULES_BY_CODE
 from wnlint.sources import read_source
 
 if TYPE_CHECKING:  # libcst is imported only when fixes are asked for
@@ -73,8 +72,7 @@ Reader = Callable[[str], "bytes | None"]
 Position = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class EditInfo:
+class EditInfo(NamedTuple):
     """Replace the text from ``start`` to ``end`` (line, 1-based character
     column; the end exclusive) with ``content``."""
 
@@ -83,8 +81,7 @@ class EditInfo:
     end: Position
 
 
-@dataclass(frozen=True)
-class FixInfo:
+class FixInfo(NamedTuple):
     """A finding's fix as the machine-readable formats show it."""
 
     applicability: str
@@ -161,8 +158,9 @@ def cell_of(d: Diagnostic) -> int | None:
 
 
 def rule_name(code: str) -> str:
-    if code in RULES_BY_CODE:
-        return RULES_BY_CODE[code].name
+    rule = registry.info(code)
+    if rule is not None:
+        return rule.name
     return SYSTEM_CODES[code][0] if code in SYSTEM_CODES else ""
 
 
@@ -179,10 +177,15 @@ def fix_level(code: str) -> str | None:
     a rule whose fixes are safe or unsafe counts here, since only building
     the fix tells) or None (no fix). Every count of fixable findings (the
     ``[*]`` marks, ``--statistics``, the summary) reads this one answer."""
-    rule = RULES_BY_CODE.get(code)
+    rule = registry.info(code)
     if rule is None or rule.fix_safety is None:
         return None
     return "safe" if rule.fix_safety == "safe" else "unsafe"
+
+
+def _fix_title(code: str) -> str:
+    rule = registry.info(code)
+    return "" if rule is None else rule.fix_title
 
 
 def _has_fix(code: str) -> bool:
@@ -242,7 +245,7 @@ def offered_fixes(
             if isinstance(fix, Fix) and fix.edits:
                 fixes[fix_key(d)] = FixInfo(
                     fix.applicability.value,
-                    RULES_BY_CODE[d.code].fix_title,
+                    _fix_title(d.code),
                     source.edits(fix.edits, whole=fix.alone),
                     whole_file=fix.alone,
                 )
@@ -378,7 +381,7 @@ def _write_full(
         if lines and 0 < d.line <= len(lines):
             stream.write(_snippet(d, lines, style))
         if _has_fix(d.code):
-            title = RULES_BY_CODE[d.code].fix_title
+            title = _fix_title(d.code)
             stream.write(f"  {style.gutter('=')} {style.help('help')}: {title}\n")
 
 
@@ -476,7 +479,7 @@ def json_object(d: Diagnostic, fixes: Fixes | None = None) -> dict[str, Any]:
 def sarif_rules() -> list[dict[str, Any]]:
     """Every code's reporting descriptor: id, name, descriptions, help."""
     rules = []
-    for code, rule in RULES_BY_CODE.items():
+    for code, rule in registry.RULES_BY_CODE.items():
         what = rule.doc_sections().get("What it does", rule.summary)
         doc = rule.documentation()
         rules.append(

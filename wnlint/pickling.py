@@ -40,22 +40,6 @@ from wnlint.syntax import (
     parameter_names,
 )
 
-#: How a pickler is spelled: ``torch.save(``/``T.save(``, ``from torch import
-#: save``, and the pickling modules (``pickle``, ``cloudpickle``,
-#: ``save_pickle``, ``dill``, ``joblib``). Plain substring searches: a regular
-#: expression with no literal prefix costs seconds over a large code base.
-PICKLER_WORDS = (b".save(", b"import save", b", save", b"pickle", b"dill", b"joblib")
-
-
-def may_pickle(data: bytes) -> bool:
-    """Whether a file's text can hold a pickling call (a prefilter)."""
-    # Every pickling call spells `save` or `dump`: two searches settle most
-    # files before the six that say which.
-    return (b"save" in data or b"dump" in data) and any(
-        word in data for word in PICKLER_WORDS
-    )
-
-
 _MAX_DEPTH = 6
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

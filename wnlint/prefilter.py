@@ -31,10 +31,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
-from wnlint.summaries import imports_sibling_mentioning
+from wnlint.siblings import imports_sibling_mentioning
 
 #: A new top-level statement starts at column 0 with something that is not
 #: a comment or a closing bracket. (A line inside a string may look the
@@ -48,8 +48,7 @@ _WORD = re.compile(rb"\w+")
 _ALIAS = re.compile(rb"(?m)\bas[ \t]+(\w+)|^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
 
 
-@dataclass
-class Segment:
+class Segment(NamedTuple):
     """A top-level statement: ``name`` is set for a def or class."""
 
     start: int
@@ -751,3 +750,92 @@ WRAPPED_STORES = Prefilter(
     ("param", _shared_param_hits, lambda line: b"Parameter" in line),
     ("norm or store", _norm_or_store_hits, _binds_norm),
 )
+
+
+#: How a pickler is spelled: ``torch.save(``/``T.save(``, ``from torch import
+#: save``, and the pickling modules (``pickle``, ``cloudpickle``,
+#: ``save_pickle``, ``dill``, ``joblib``). Plain substring searches: a regular
+#: expression with no literal prefix costs seconds over a large code base.
+PICKLER_WORDS = (b".save(", b"import save", b", save", b"pickle", b"dill", b"joblib")
+
+
+def may_pickle(data: bytes) -> bool:
+    """Whether a file's text can hold a pickling call (a prefilter)."""
+    # Every pickling call spells `save` or `dump`: two searches settle most
+    # files before the six that say which.
+    return (b"save" in data or b"dump" in data) and any(
+        word in data for word in PICKLER_WORDS
+    )
+
+
+#: The file applies a parametrization itself (every spelling of the
+#: functions goes through ``torch.nn.utils.parametriz*``), or imports from
+#: a sibling module that may hand it a weight-normed module.
+_APPLIES = b"parametriz"
+
+
+class _PicklesParametrized(Prefilter):
+    """A pickler and a parametrization (here or in a sibling module).
+
+    Kept: the definitions that spell a pickler, every definition their
+    kept text names (the classes and helpers a pickled value is traced
+    through), transitively, the same-file bases and subclasses of kept
+    classes, module-level code, and functions with a ``global`` statement
+    (they bind module names)."""
+
+    def file_may_match(self, data: bytes, path: str | None = None) -> bool:
+        if not may_pickle(data):
+            return False
+        if _APPLIES in data:
+            return True
+        # A sibling module can hand over a parametrized module only if its
+        # text spells the new API (legacy weight norm pickles fine).
+        return path is not None and imports_sibling_mentioning(data, path, _APPLIES)
+
+    def keep(
+        self, data: bytes, segments: list[Segment], path: str | None = None
+    ) -> list[bool] | None:
+        if not self.file_may_match(data, path):
+            return None
+        starts = [s.start for s in segments]
+        keep = [s.name is None or declares_global(s.text) for s in segments]
+        for word in PICKLER_WORDS:
+            for i in find_all(data, word):
+                keep[bisect_left(starts, i + 1) - 1] = True
+        by_name = {s.name: i for i, s in enumerate(segments) if s.name}
+        todo = [i for i, kept in enumerate(keep) if kept]
+        while todo:
+            while todo:
+                for word in set(_WORD.findall(segments[todo.pop()].text)):
+                    j = by_name.get(word)
+                    if j is not None and not keep[j]:
+                        keep[j] = True
+                        todo.append(j)
+            kept_names = {s.name for s, kept in zip(segments, keep) if kept}
+            for j, segment in enumerate(segments):
+                if not keep[j] and kept_names.intersection(segment.bases):
+                    keep[j] = True  # a subclass runs the kept methods
+                    todo.append(j)
+        return keep
+
+
+PICKLES_PARAMETRIZED = _PicklesParametrized()
+
+
+#: Every prefilter a rule declares (a test checks each rule's is here). A
+#: file that none of them admits has no finding, so the engine settles it
+#: before a rule or the analysis is even imported: the cheapest first.
+FILE_FILTERS = (
+    LEGACY_API,
+    MODULE_CLASSES,
+    PARAMETER_CALLS,
+    OPTIMIZER_INPUTS,
+    WRAPPED_STORES,
+    INIT_WRITES,
+    PICKLES_PARAMETRIZED,
+)
+
+
+def any_admits(data: bytes, path: str | None = None) -> bool:
+    """Some rule's prefilter admits ``data`` (the file at ``path``)."""
+    return any(f.file_may_match(data, path) for f in FILE_FILTERS)

@@ -31,7 +31,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 TEMP = ".wnlint-tmp"
 ORIGINAL = ".wnlint-orig"
@@ -221,11 +221,28 @@ def elsewhere(create: bool = False) -> str:
     directory of this user's in the system's temporary directory."""
     import tempfile
 
-    uid = os.geteuid() if hasattr(os, "geteuid") else 0
-    folder = os.path.join(tempfile.gettempdir(), f"wnlint-leftovers-{uid}")
+    folder = os.path.join(tempfile.gettempdir(), _ELSEWHERE)
     if create:
         os.makedirs(folder, mode=0o700, exist_ok=True)
     return folder
+
+
+_ELSEWHERE = f"wnlint-leftovers-{os.geteuid() if hasattr(os, 'geteuid') else 0}"
+
+
+def _elsewhere_folders() -> list[str]:
+    """Each place :func:`elsewhere` can be: in every directory the system's
+    temporary directory may be (``tempfile``'s candidates), so that
+    ``check`` looks without importing ``tempfile`` (or creating anything)."""
+    places = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
+    places += ["/tmp", "/var/tmp", "/usr/tmp"]
+    found = []
+    for place in places:
+        if place:
+            folder = os.path.join(os.path.realpath(place), _ELSEWHERE)
+            if folder not in found:
+                found.append(folder)
+    return found
 
 
 def _discard(path: str) -> None:
@@ -246,8 +263,7 @@ def _rewrite(target: str, data: bytes) -> None:
 # -- leftovers of interrupted runs --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Leftover:
+class Leftover(NamedTuple):
     """A file an interrupted ``fix`` left beside ``target``."""
 
     path: str
@@ -297,14 +313,21 @@ def leftovers(files: Iterable[str], follow_links: bool = True) -> list[Leftover]
 def kept_elsewhere(files: list[str]) -> list[Leftover]:
     """Copies in :func:`elsewhere` of the files of this run (or of files in
     their directories)."""
-    folder = elsewhere()
-    try:
-        names = [n for n in os.listdir(folder) if n.endswith(ORIGINAL + POINTER)]
-    except OSError:
-        return []  # the usual case: nothing was ever kept there
-    if not names:
-        return []
-    here = {os.path.dirname(os.path.realpath(f)) for f in files}
+    here: set[str] | None = None
+    found = []
+    for folder in _elsewhere_folders():
+        try:
+            names = [n for n in os.listdir(folder) if n.endswith(ORIGINAL + POINTER)]
+        except OSError:
+            continue  # the usual case: nothing was ever kept there
+        if names and here is None:
+            here = {os.path.dirname(os.path.realpath(f)) for f in files}
+        found += _kept_in(folder, names, here or set())
+    return found
+
+
+def _kept_in(folder: str, names: list[str], here: set[str]) -> list[Leftover]:
+    """The copies whose notes ``names`` are, of files in ``here``."""
     found = []
     for name in names:
         copy = os.path.join(folder, name[: -len(POINTER)])

@@ -1,42 +1,96 @@
-"""The rule registry: every rule, once, in code order."""
+"""The rule registry: every rule, once, in code order.
+
+A rule is a module of this package named after its code
+(``wn203_init_after_weight_norm.py``) that defines one :class:`Rule`
+subclass with that code; nothing else lists it. The codes come from the
+file names, so that configuration, ``--select`` and a file no rule's
+prefilter admits never import a rule (or the analysis the rules need):
+``ALL_RULES`` and ``RULES_BY_CODE`` import the rule modules the first time
+they are asked for.
+"""
 
 from __future__ import annotations
 
-from wnlint.rules.base import Finding, Rule
-from wnlint.rules.wn101_norm_derived_scale import NormDerivedScale
-from wnlint.rules.wn102_stored_computed_weight import StoredComputedWeight
-from wnlint.rules.wn103_normalized_parameter_init import NormalizedParameterInit
-from wnlint.rules.wn104_unused_scale_parameter import UnusedScaleParameter
-from wnlint.rules.wn105_detached_norm import DetachedNorm
-from wnlint.rules.wn106_parameter_in_forward import ParameterInForward
-from wnlint.rules.wn201_optimizer_non_leaf import OptimizerNonLeaf
-from wnlint.rules.wn202_optimizer_before_weight_norm import OptimizerBeforeWeightNorm
-from wnlint.rules.wn203_init_after_weight_norm import InitAfterWeightNorm
-from wnlint.rules.wn204_repeated_weight_norm import RepeatedWeightNorm
-from wnlint.rules.wn301_legacy_weight_norm import LegacyWeightNorm
-from wnlint.rules.wn302_legacy_remove_weight_norm import LegacyRemoveWeightNorm
-from wnlint.rules.wn303_mismatched_weight_norm_removal import (
-    MismatchedWeightNormRemoval,
-)
-from wnlint.rules.wn304_pickled_parametrized_module import PickledParametrizedModule
+import importlib
+import os
+import re
+from typing import TYPE_CHECKING
 
-ALL_RULES: tuple[type[Rule], ...] = (
-    NormDerivedScale,
-    StoredComputedWeight,
-    NormalizedParameterInit,
-    UnusedScaleParameter,
-    DetachedNorm,
-    ParameterInForward,
-    OptimizerNonLeaf,
-    OptimizerBeforeWeightNorm,
-    InitAfterWeightNorm,
-    RepeatedWeightNorm,
-    LegacyWeightNorm,
-    LegacyRemoveWeightNorm,
-    MismatchedWeightNormRemoval,
-    PickledParametrizedModule,
-)
+if TYPE_CHECKING:
+    from wnlint.rules.base import Finding, Rule
+    from wnlint.rules.catalog import RuleInfo
 
-RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
+_MODULE = re.compile(r"(wn\d{3})_\w+\.py\Z")
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "Finding", "Rule"]
+
+def _modules() -> dict[str, str]:
+    """Rule code -> module name, from the files of this package."""
+    found = {}
+    for name in os.listdir(os.path.dirname(os.path.abspath(__file__))):
+        match = _MODULE.match(name)
+        if match:
+            found[match.group(1).upper()] = name[: -len(".py")]
+    return dict(sorted(found.items()))
+
+
+_MODULES = _modules()
+#: Every rule's code, in order.
+CODES: tuple[str, ...] = tuple(_MODULES)
+
+
+def default_enabled(code: str) -> bool:
+    """Whether a rule runs without ``--select`` naming it: WN9xx
+    heuristics are opt-in, every other rule is on."""
+    return not code.startswith("WN9")
+
+
+def info(code: str) -> RuleInfo | None:
+    """What the front ends show of a rule (:mod:`wnlint.rules.catalog`),
+    without importing it; None for a code that is no rule's."""
+    from wnlint.rules.catalog import RULES
+
+    return RULES.get(code)
+
+
+def _load(code: str) -> type[Rule]:
+    from wnlint.rules.base import Rule
+
+    module = importlib.import_module(f"{__name__}.{_MODULES[code]}")
+    found = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, Rule)
+        and value.__module__ == module.__name__
+        and getattr(value, "code", None) == code
+    ]
+    if len(found) != 1:
+        raise ImportError(f"{module.__name__} must define one rule with code {code}")
+    return found[0]
+
+
+def __getattr__(name: str) -> object:
+    if name in ("ALL_RULES", "RULES_BY_CODE"):
+        rules = tuple(_load(code) for code in CODES)
+        globals()["ALL_RULES"] = rules
+        globals()["RULES_BY_CODE"] = {rule.code: rule for rule in rules}
+        return globals()[name]
+    if name in ("Finding", "Rule"):
+        from wnlint.rules import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+ALL_RULES: tuple[type[Rule], ...]
+RULES_BY_CODE: dict[str, type[Rule]]
+
+__all__ = [
+    "ALL_RULES",
+    "CODES",
+    "RULES_BY_CODE",
+    "Finding",
+    "Rule",
+    "default_enabled",
+    "info",
+]

@@ -2,77 +2,18 @@ from __future__ import annotations
 
 import ast
 import os
-import re
-from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis
 from wnlint.pickling import (
-    PICKLER_WORDS,
     Applied,
     applied_to,
-    may_pickle,
     module_pickles,
 )
-from wnlint.prefilter import Prefilter, Segment, declares_global, find_all
+from wnlint.prefilter import PICKLES_PARAMETRIZED
 from wnlint.rules.base import Finding, LineRef, Rule
-from wnlint.summaries import imports_sibling_mentioning
-
-#: The file applies a parametrization itself (every spelling of the
-#: functions goes through ``torch.nn.utils.parametriz*``), or imports from
-#: a sibling module that may hand it a weight-normed module.
-_APPLIES = b"parametriz"
-_WORD = re.compile(rb"\w+")
-
-
-class _PicklesParametrized(Prefilter):
-    """A pickler and a parametrization (here or in a sibling module).
-
-    Kept: the definitions that spell a pickler, every definition their
-    kept text names (the classes and helpers a pickled value is traced
-    through), transitively, the same-file bases and subclasses of kept
-    classes, module-level code, and functions with a ``global`` statement
-    (they bind module names)."""
-
-    def file_may_match(self, data: bytes, path: str | None = None) -> bool:
-        if not may_pickle(data):
-            return False
-        if _APPLIES in data:
-            return True
-        # A sibling module can hand over a parametrized module only if its
-        # text spells the new API (legacy weight norm pickles fine).
-        return path is not None and imports_sibling_mentioning(data, path, _APPLIES)
-
-    def keep(
-        self, data: bytes, segments: list[Segment], path: str | None = None
-    ) -> list[bool] | None:
-        if not self.file_may_match(data, path):
-            return None
-        starts = [s.start for s in segments]
-        keep = [s.name is None or declares_global(s.text) for s in segments]
-        for word in PICKLER_WORDS:
-            for i in find_all(data, word):
-                keep[bisect_left(starts, i + 1) - 1] = True
-        by_name = {s.name: i for i, s in enumerate(segments) if s.name}
-        todo = [i for i, kept in enumerate(keep) if kept]
-        while todo:
-            while todo:
-                for word in set(_WORD.findall(segments[todo.pop()].text)):
-                    j = by_name.get(word)
-                    if j is not None and not keep[j]:
-                        keep[j] = True
-                        todo.append(j)
-            kept_names = {s.name for s, kept in zip(segments, keep) if kept}
-            for j, segment in enumerate(segments):
-                if not keep[j] and kept_names.intersection(segment.bases):
-                    keep[j] = True  # a subclass runs the kept methods
-                    todo.append(j)
-        return keep
-
-
-PICKLES_PARAMETRIZED = _PicklesParametrized()
 
 
 class PickledParametrizedModule(Rule):
