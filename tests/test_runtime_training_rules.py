@@ -4,6 +4,7 @@ Runs on CUDA when available, else on the CPU."""
 
 from __future__ import annotations
 
+import types
 import warnings
 
 import pytest
@@ -45,6 +46,18 @@ def test_wn201_optimizer_rejects_the_derived_tensor(build):
 )
 def test_wn201_near_misses_build(build):
     assert isinstance(getattr(f201, build)(), torch.optim.Optimizer)
+
+
+def test_wn201_a_tensor_normalized_from_data_is_a_leaf_that_trains():
+    torch.manual_seed(0)
+    batch = types.SimpleNamespace(embeddings=torch.randn(3, 4))
+    opt = f201.normalized_data(batch)
+    (start,) = opt.param_groups[0]["params"]
+    assert start.is_leaf and start.requires_grad
+    before = start.detach().clone()
+    start.sum().backward()
+    opt.step()
+    assert not torch.equal(before, start.detach())
 
 
 # -- WN202 optimizer-before-weight-norm ----------------------------------------

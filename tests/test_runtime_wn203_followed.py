@@ -309,6 +309,41 @@ def test_isinstance_hook_on_a_weight_normed_layer(monkeypatch):
     assert_initialised(before, [plain.pos_conv.conv], std=0.1)
 
 
+# -- Pattern 5: a hook that skips some classes ---------------------------------------
+
+
+def test_a_hook_skipping_linear_still_reaches_the_normed_conv(monkeypatch):
+    model, before = build(
+        monkeypatch, f203.ConvAndHeadButLinear, record=("init_all_but_linear",)
+    )
+    assert_untouched(before, [model.conv])
+    assert default_scale(effective_weight(model.conv), 0.01)
+    assert torch.equal(model.head.weight, before[model.head])  # skipped
+    plain, before = build(
+        monkeypatch,
+        f203.ConvAndHeadButLinear,
+        normed=False,
+        record=("init_all_but_linear",),
+    )
+    assert_initialised(before, [plain.conv], std=0.01)
+
+
+@pytest.mark.parametrize(
+    ("factory", "hook"),
+    [
+        (f203.ConvAndHeadButConv, "init_all_but_conv"),
+        (f203.ConvAndHeadLinearOnly, "init_linear_only"),
+    ],
+)
+def test_hooks_that_skip_the_normed_conv_init_the_head_alone(
+    monkeypatch, factory, hook
+):
+    model, before = build(monkeypatch, factory, record=(hook,))
+    assert torch.equal(effective_weight(model.conv), before[model.conv])
+    assert_initialised(before, [model.head], std=0.01)
+    assert model(torch.randn(2, 4, 5)).shape == (2, 5, 2)
+
+
 # -- Near misses: correct code ------------------------------------------------------
 
 
@@ -321,6 +356,8 @@ def test_isinstance_hook_on_a_weight_normed_layer(monkeypatch):
         f203.PlainStack,
         f203.ConvThenHead,
         f203.ResetsThePlainConv,
+        f203.ConvAndHeadButConv,
+        f203.ConvAndHeadLinearOnly,
     ],
     ids=lambda f: f.__name__,
 )

@@ -263,7 +263,9 @@ class Linter:
     the analysis they need) only when a file some rule's prefilter admits
     comes, so a run over files that cannot match never pays for them.
     ``reduce=False`` parses whole files even where the module-class
-    prefilter could skip definitions (the tests compare both).
+    prefilter could skip definitions; ``prefilter=False`` also runs every
+    rule on every file, whatever its text (the tests compare all three:
+    a prefilter may only save work, never lose a finding).
     """
 
     def __init__(
@@ -271,11 +273,13 @@ class Linter:
         rules: Iterable[type[Rule] | str],
         ignore: Sequence[str] = (),
         reduce: bool = True,
+        prefilter: bool = True,
     ) -> None:
         self._chosen = list(rules)
         self._rules: list[Rule] | None = None
         self._ignore = tuple(ignore)
-        self._reduce = reduce
+        self._reduce = reduce and prefilter
+        self._prefilter = prefilter
 
     @property
     def rules(self) -> list[Rule]:
@@ -367,6 +371,8 @@ class Linter:
     def _admitted(self, data: bytes, path: str | None = None) -> list[Rule]:
         """Rules whose prefilter admits ``data`` (each prefilter asked once);
         ``path`` is the file on disk, when there is one."""
+        if not self._prefilter:
+            return self.rules
         if self._rules is None and not prefilter.any_admits(data, path):
             return []  # settled before any rule is imported
         verdicts: dict[int, bool] = {}

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from typing import NamedTuple
 
+from wnlint import torchnames as tn
 from wnlint.siblings import imports_sibling_mentioning
 
 #: A new top-level statement starts at column 0 with something that is not
@@ -156,9 +157,12 @@ def _classify_norm(text: bytes, i: int) -> Iterator[int]:
 
 
 #: A class statement with a torch layer among its bases (whose weight it
-#: inherits); the literal prefix keeps the search fast.
+#: inherits): the layers the analysis knows (``LAYERS_WITH_WEIGHT``); the
+#: literal prefix keeps the search fast.
 _LAYER_CLASS = re.compile(
-    rb"class[ \t]+\w+[ \t]*\([^)]*(?:Linear|Conv|Bilinear|Embedding)"
+    rb"class[ \t]+\w+[ \t]*\([^)]*(?:"
+    + b"|".join(re.escape(n.encode()) for n in sorted(tn.LAYERS_WITH_WEIGHT))
+    + rb")"
 )
 
 

@@ -423,8 +423,12 @@ class FileSummaries:
                 if not (isinstance(module, ast.Name) and module.id == first):
                     continue
                 api = resolve(node.func, scope)
-                tests = [_guard(t, pos, [first], self, scope) for t, pos in guards]
-                types = [g for g in tests if g is not None and g.positive and g.types]
+                tests = [
+                    g
+                    for t, pos in guards
+                    for g in _guards(t, pos, [first], self, scope)
+                ]
+                types = [g for g in tests if g.positive and g.types]
                 if not types:
                     out.append((None, api))
                 for guard in types:
@@ -452,10 +456,8 @@ class FileSummaries:
                     path = path + callee_write
                     mine = tuple(
                         g
-                        for g in (
-                            _guard(t, pos, params, self, scope) for t, pos in guards
-                        )
-                        if g
+                        for t, pos in guards
+                        for g in _guards(t, pos, params, self, scope)
                     )
                     out.append(ParamWrite(index, params[index], path, mine, node))
             return out
@@ -678,32 +680,58 @@ def _guarded_nodes(
     func: ast.AST,
 ) -> Iterator[tuple[ast.AST, list[tuple[ast.expr, bool]]]]:
     """Nodes of a function body with the ``if`` tests around them
-    (``True``: in the body, ``False``: in the ``else``)."""
-    stack: list[tuple[ast.AST, list[tuple[ast.expr, bool]]]] = [
-        (s, []) for s in reversed(getattr(func, "body", []))
-    ]
+    (``True``: in the body, ``False``: in the ``else``). After ``if t:
+    return`` (or ``continue``, ``raise``) with no ``else``, the rest of the
+    block runs only where ``t`` is false, as an ``else`` would."""
+    stack = _block(getattr(func, "body", []), [])
     while stack:
         node, guards = stack.pop()
         if isinstance(node, (*_FUNCS, ast.ClassDef, ast.Lambda)):
             continue
         if isinstance(node, ast.If):
-            stack.extend(
-                (s, [*guards, (node.test, False)]) for s in reversed(node.orelse)
-            )
-            stack.extend((s, [*guards, (node.test, True)]) for s in reversed(node.body))
+            stack += _block(node.orelse, [*guards, (node.test, False)])
+            stack += _block(node.body, [*guards, (node.test, True)])
             continue
         yield node, guards
-        stack.extend((c, guards) for c in ast.iter_child_nodes(node))
+        for _, value in ast.iter_fields(node):
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                stack += _block(value, guards)
+            elif isinstance(value, list):
+                stack += [(c, guards) for c in value if isinstance(c, ast.AST)]
+            elif isinstance(value, ast.AST):
+                stack.append((value, guards))
 
 
-def _guard(
+_LEAVES = (ast.Return, ast.Continue, ast.Raise)
+
+
+def _block(
+    stmts: list[ast.stmt], guards: list[tuple[ast.expr, bool]]
+) -> list[tuple[ast.AST, list[tuple[ast.expr, bool]]]]:
+    """A block's statements with their guards, last first (for a stack)."""
+    out: list[tuple[ast.AST, list[tuple[ast.expr, bool]]]] = []
+    for stmt in stmts:
+        out.append((stmt, guards))
+        if (
+            isinstance(stmt, ast.If)
+            and not stmt.orelse
+            and isinstance(stmt.body[-1], _LEAVES)
+        ):
+            guards = [*guards, (stmt.test, False)]
+    out.reverse()
+    return out
+
+
+def _guards(
     test: ast.expr, positive: bool, params: list[str], file: FileSummaries, scope: Scope
-) -> Guard | None:
-    """An ``isinstance(p, T)`` or class-name test on a parameter, or None."""
+) -> list[Guard]:
+    """What ``isinstance(p, T)`` and class-name tests on a parameter in
+    ``test`` say when it is true (``positive``) or false: guards that all
+    hold (a test they cannot express restricts nothing)."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        return _guard(test.operand, not positive, params, file, scope)
+        return _guards(test.operand, not positive, params, file, scope)
     if isinstance(test, ast.BoolOp):
-        return _bool_guard(test, positive, params, file, scope)
+        return _bool_guards(test, positive, params, file, scope)
     if (
         isinstance(test, ast.Call)
         and isinstance(test.func, ast.Name)
@@ -716,34 +744,36 @@ def _guard(
         kinds_list = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
         # A type that cannot be named matches no known layer class.
         keys = {file.type_key(k, scope) or "?" for k in kinds_list}
-        return Guard(
-            params.index(test.args[0].id), frozenset(keys), frozenset(), positive
-        )
+        index = params.index(test.args[0].id)
+        return [Guard(index, frozenset(keys), frozenset(), positive)]
     name = _classname_test(test, params, scope, file)
     if name is not None:
-        return Guard(name[0], frozenset(), frozenset({name[1]}), positive)
-    return None
+        return [Guard(name[0], frozenset(), frozenset({name[1]}), positive)]
+    return []
 
 
-def _bool_guard(
+def _bool_guards(
     test: ast.BoolOp,
     positive: bool,
     params: list[str],
     file: FileSummaries,
     scope: Scope,
-) -> Guard | None:
-    """``isinstance(m, A) or isinstance(m, B)`` is one test of both types;
-    in ``isinstance(m, A) and <other>``, the type test is what restricts."""
-    parts = [_guard(v, True, params, file, scope) for v in test.values]
-    typed = [g for g in parts if g is not None and g.types and g.positive]
-    if isinstance(test.op, ast.Or):
-        if len(typed) != len(parts) or len({g.param for g in typed}) != 1:
-            return None
-        types = frozenset().union(*(g.types for g in typed))
-        return Guard(typed[0].param, types, frozenset(), positive)
-    if not typed or not positive:
-        return None
-    return typed[0]
+) -> list[Guard]:
+    """``a and b`` true (``a or b`` false) is every part's guards at once;
+    ``isinstance(m, A) or isinstance(m, B)`` true (``and`` of negations
+    false) is one test of both types. Any other mix says nothing."""
+    conjunction = isinstance(test.op, ast.And) == positive
+    parts = [_guards(v, positive, params, file, scope) for v in test.values]
+    if conjunction:
+        return [g for part in parts for g in part]
+    single = [part[0] if len(part) == 1 else None for part in parts]
+    if any(g is None or not g.types for g in single):
+        return []
+    typed = [g for g in single if g is not None]
+    if len({(g.param, g.positive) for g in typed}) != 1:
+        return []
+    types = frozenset().union(*(g.types for g in typed))
+    return [Guard(typed[0].param, types, frozenset(), typed[0].positive)]
 
 
 def _classname_test(
