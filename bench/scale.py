@@ -3,7 +3,8 @@
 
 Generates each shape of ``bench/shapes.py`` at 1x, 2x, 4x and 8x a base size
 (many weight-norm calls in one scope from 2,000; an ``elif`` chain of them
-from 100 arms; conditional expressions nested from 250 deep) and times
+from 100 arms; conditional expressions nested from 250 deep; a model file
+of 400 helper-and-module blocks, about 6,800 lines) and times
 ``python -m wnlint check`` on each in its own process, from the repository
 root so that this checkout is measured. It prints the user+system CPU
 seconds (steadier than wall time on a busy machine) of the median of
@@ -28,12 +29,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shapes import elif_chain, many_calls, nested_conditionals  # noqa: E402
+from shapes import (  # noqa: E402
+    elif_chain,
+    many_calls,
+    many_classes,
+    nested_conditionals,
+)
 
 SHAPES = {
     "calls": (many_calls, 2_000),
     "chain": (elif_chain, 100),
     "nested": (nested_conditionals, 250),
+    "classes": (many_classes, 400),
 }
 
 

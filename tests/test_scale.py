@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from shapes import elif_chain, many_calls, nested_conditionals
+from shapes import elif_chain, many_calls, many_classes, nested_conditionals
 
 from wnlint.engine import Linter, select_rules
 from wnlint.flake8_plugin import WnlintPlugin
@@ -48,6 +48,24 @@ def test_many_applications_finish_with_every_finding(source, count, tmp_path):
     assert proc.returncode == 1, proc.stderr
     codes = [line.split()[1] for line in proc.stdout.splitlines()]
     assert codes == ["WN301"] * count
+
+
+def test_a_large_model_file_finishes_with_every_finding(tmp_path):
+    """1,000 helper-and-module blocks (17,000 lines): the lookups of
+    definitions, subclasses and the prefilter's kept classes once grew
+    with the square of the file; each block's dead init is found."""
+    blocks = 1_000
+    path = tmp_path / "models.py"
+    path.write_text(many_classes(blocks))
+    proc = _check(path, "--no-cache")
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split()[1] for line in lines] == ["WN203"] * blocks
+    # Every block's .apply line, in order: a lookup that found another
+    # block's helper or class would report elsewhere or twice.
+    source = path.read_text().splitlines()
+    applies = [i + 1 for i, text in enumerate(source) if "self.apply(" in text]
+    assert [int(line.split(":")[1]) for line in lines] == applies
 
 
 def test_elif_arms_exclude_each_other_but_not_what_follows(tmp_path):

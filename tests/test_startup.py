@@ -16,7 +16,7 @@ from conftest import ROOT
 from wnlint import cli, prefilter
 from wnlint.cli import build_parser
 from wnlint.docs import CATALOG, catalog
-from wnlint.engine import _ONLY_AST, Diagnostic, Report
+from wnlint.engine import _ONLY_AST, Diagnostic, Linter, Report
 from wnlint.rules import ALL_RULES, CODES, info
 
 #: Loaded only for a file some rule's prefilter admits (or a finding).
@@ -178,3 +178,37 @@ def test_a_report_starts_empty_and_counts_files_with_findings():
     assert Report().diagnostics is not Report().diagnostics
     found = [Diagnostic("a.py", 1, 1, "WN301", "m"), Diagnostic("a.py", 2, 1, "X", "n")]
     assert Report(found, files_checked=3).files_with_findings == 1
+
+
+# -- what a run leaves behind ---------------------------------------------------------
+
+
+def test_checking_a_file_leaves_nothing_to_the_cycle_collector(tmp_path):
+    """Every object of a file's analysis (its tree, scopes, summaries,
+    module facts) is freed by reference counting when the file is done:
+    the CLI can run the cycle collector rarely, and a long-lived process
+    (an editor's flake8) holds no tree it is done with."""
+    import gc
+
+    from conftest import FIXTURES
+
+    from wnlint.engine import select_rules
+
+    linter = Linter(select_rules())
+    paths = sorted(FIXTURES.glob("wn*.py")) + sorted(
+        (FIXTURES / "wn203_package").rglob("*.py")
+    )
+    for path in paths:  # warm: sibling files parsed once, caches filled
+        linter.lint_file(str(path))
+    gc.collect()
+    gc.disable()
+    try:
+        left = {}
+        for path in paths:
+            assert linter.lint_file(str(path)) is not None
+            found = gc.collect()
+            if found:
+                left[path.name] = found
+    finally:
+        gc.enable()
+    assert left == {}

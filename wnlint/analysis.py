@@ -14,6 +14,7 @@ expression must not crash the linter.
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -41,7 +42,7 @@ class Site(NamedTuple):
 def _alias_value(value: ast.expr, scope: Scope) -> Binding:
     """What ``name = value`` binds: a lazily resolved alias, or OPAQUE."""
     if isinstance(value, (ast.Name, ast.Attribute, ast.IfExp)):
-        return (value, scope)
+        return (value, weakref.ref(scope))
     return OPAQUE
 
 

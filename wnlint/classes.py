@@ -9,6 +9,7 @@ those that compute a norm: a plain base class or mixin that reads
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterable
 
 
@@ -65,9 +66,9 @@ class ClassGraph:
         node: ast.ClassDef, edges: dict[int, list[ast.ClassDef]]
     ) -> list[ast.ClassDef]:
         seen: dict[int, ast.ClassDef] = {}
-        todo = list(edges.get(id(node), []))
+        todo = deque(edges.get(id(node), []))
         while todo:
-            current = todo.pop(0)
+            current = todo.popleft()
             if id(current) in seen or current is node:
                 continue
             seen[id(current)] = current

@@ -279,8 +279,40 @@ def fix_bytes(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileF
     """Fix the bytes of the file ``path`` names (a notebook by its suffix,
     else Python source), as read from disk or stdin; never raises."""
     if notebook.is_notebook(path):
-        return notebook.fix(original, path, linter, unsafe)
+        return _fix_notebook(original, path, linter, unsafe)
     return fix_guarded(original, path, linter, unsafe)
+
+
+def _fix_notebook(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+    """``wnlint fix`` on a notebook: the joined code cells fixed as one
+    module, then only the changed cells' sources rewritten."""
+    try:
+        nb = notebook.read(original)
+    except notebook.NotebookError:
+        result = FileFix(path, original, original)
+        result.remaining = linter.lint_file_bytes(original, path)  # not a notebook
+        return result
+    if not nb.cells:
+        return FileFix(path, original, original)
+    joined = nb.joined()
+    inner = fix_guarded(joined.text.encode("utf-8"), path, linter, unsafe)
+    result = FileFix(path, original, original, hidden=inner.hidden)
+    result.notes, result.failed = inner.notes, inner.failed
+    layout = joined
+    if inner.changed:
+        try:
+            fixed_text = inner.fixed.decode("utf-8")
+            result.fixed, layout = notebook.rewrite(nb, fixed_text)
+        except (notebook.SplitError, UnicodeError) as exc:
+            result.fail(f"not fixed: {exc}")
+            result.remaining = [
+                joined.locate(d)
+                for d in linter.lint_bytes(joined.text.encode("utf-8"), path)
+            ]
+            return result
+        result.applied, result.applied_codes = inner.applied, inner.applied_codes
+    result.remaining = [layout.locate(d) for d in inner.remaining]
+    return result
 
 
 def fix_guarded(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:

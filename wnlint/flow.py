@@ -28,7 +28,7 @@ from typing import Any
 
 from wnlint import torchnames as tn
 from wnlint.resolve import Scope, resolve, resolves_only_to
-from wnlint.syntax import call_arg
+from wnlint.syntax import call_arg, shape
 
 #: Attributes that hold a real parameter (a leaf) of a module.
 LEAF_ATTRS = tn.WEIGHT_NORM_LEAVES
@@ -513,7 +513,7 @@ def _init_write(call: ast.Call, order: int, scope: Scope) -> Write | None:
 
 #: A normed tensor's name as far as it is known: ``("text", "weight")``, an
 #: f-string's ``("pattern", ("weight_ih_l", None))`` (None: a formatted
-#: value), or an unresolved expression's ``("expr", ast.dump(...))``.
+#: value), or an unresolved expression's ``("expr", shape(...))``.
 TensorName = tuple[str, Any]
 
 
@@ -531,7 +531,7 @@ def tensor_name(app: Application, flow: ScopeFlow) -> TensorName:
         return ("text", expr.value)
     if isinstance(expr, ast.JoinedStr):
         return ("pattern", _fstring_parts(expr))
-    return ("expr", ast.dump(expr))
+    return ("expr", shape(expr))
 
 
 def _fstring_parts(expr: ast.JoinedStr) -> tuple[str | None, ...]:

@@ -12,6 +12,7 @@ autograd. What a norm or a weight-norm product is lives in
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from wnlint.syntax import (
     reachable_methods,
     record_bindings,
     self_attr,
+    shape,
     single_value,
     string_value,
 )
@@ -55,12 +57,20 @@ class MethodFacts:
     name: str
     node: ast.FunctionDef | ast.AsyncFunctionDef
     scope: Scope
-    owner: ModuleClass
+    #: The class, held weakly: it holds its methods, and a cycle would leave
+    #: the parsed tree to the cycle collector.
+    owner_ref: weakref.ref[ModuleClass]
     #: Local name -> every expression assigned to it (None: not an alias).
     defs: dict[str, list[ast.expr | None]] = field(default_factory=dict)
     #: ids of nodes that run under ``torch.no_grad()``/``inference_mode()``.
     no_grad_nodes: set[int] = field(default_factory=set)
     no_grad_method: bool = False
+
+    @property
+    def owner(self) -> ModuleClass:
+        owner = self.owner_ref()
+        assert owner is not None, "a method outlived its class's analysis"
+        return owner
 
     def in_no_grad(self, node: ast.AST) -> bool:
         return self.no_grad_method or id(node) in self.no_grad_nodes
@@ -159,6 +169,7 @@ class ModuleFacts:
         self.graph = ClassGraph(class_nodes)
         self.classes: list[ModuleClass] = []
         self._wn_cache: dict[int, list[WeightNormExpr]] = {}
+        self._by_node: dict[int, tuple[int, ModuleClass]] | None = None
         everything = self._module_classes(class_nodes, scopes, calls)
         needed: set[int] = set()
         for cls in everything:
@@ -212,9 +223,13 @@ class ModuleFacts:
         return self.graph.family(cls.node)
 
     def subclasses(self, cls: ModuleClass) -> list[ModuleClass]:
-        """Analysed classes that derive from ``cls`` in this file."""
-        below = {id(node) for node in self.graph.descendants(cls.node)}
-        return [c for c in self.classes if id(c.node) in below]
+        """Analysed classes that derive from ``cls`` in this file, in file
+        order (looked up by node: linear in the answer, not the file)."""
+        if self._by_node is None:
+            self._by_node = {id(c.node): (i, c) for i, c in enumerate(self.classes)}
+        below = self.graph.descendants(cls.node)
+        found = sorted(self._by_node[id(n)] for n in below if id(n) in self._by_node)
+        return [c for _, c in found]
 
     def weight_norm_exprs(self, cls: ModuleClass) -> list[WeightNormExpr]:
         """Weight-norm products in the methods ``forward`` reaches."""
@@ -298,7 +313,7 @@ def _is_no_grad(expr: ast.expr, scope: Scope) -> bool:
 def _method_facts(
     func: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope, owner: ModuleClass
 ) -> MethodFacts:
-    facts = MethodFacts(func.name, func, scope, owner)
+    facts = MethodFacts(func.name, func, scope, weakref.ref(owner))
     facts.no_grad_method = any(_is_no_grad(d, scope) for d in func.decorator_list)
     # (node, inside no_grad?)
     stack: list[tuple[ast.AST, bool]] = [(s, False) for s in func.body]
@@ -378,7 +393,7 @@ _MAX_ALIASES = 8
 
 def name_key(expr: ast.expr, method: MethodFacts) -> str | None:
     """An attribute name as a key comparable across methods: the text of a
-    string literal, else ``ast.dump`` of the expression (``f"{name}_g"``,
+    string literal, else the expression's :func:`~wnlint.syntax.shape` (``f"{name}_g"``,
     ``self.name + "_bar"``), a local followed to its one definition. None for
     a bare name that is not a local defined once: an argument or a loop
     variable means something else in each method."""
@@ -392,7 +407,7 @@ def name_key(expr: ast.expr, method: MethodFacts) -> str | None:
     if isinstance(expr, ast.Name):
         return None
     text = string_value(expr)
-    return repr(text) if text is not None else ast.dump(expr)
+    return repr(text) if text is not None else repr(shape(expr))
 
 
 def owner_of(expr: ast.AST) -> str | None:

@@ -18,16 +18,38 @@ norm, with their scale factors).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from wnlint import torchnames as tn
 from wnlint.resolve import Scope, resolve, resolves_only_to
 from wnlint.syntax import child_nodes, is_call_to, own_nodes, self_attr
 
-if TYPE_CHECKING:
-    from wnlint.modules import MethodFacts
+
+class _Owner(Protocol):
+    @property
+    def params(self) -> Mapping[str, object]: ...
+
+
+class MethodFacts(Protocol):
+    """What the norms read of a method (:class:`wnlint.modules.MethodFacts`,
+    which builds on this module, has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def node(self) -> ast.FunctionDef | ast.AsyncFunctionDef: ...
+    @property
+    def scope(self) -> Scope: ...
+    @property
+    def defs(self) -> Mapping[str, list[ast.expr | None]]: ...
+    @property
+    def owner(self) -> _Owner: ...
+
+    def single_def(self, name: str) -> ast.expr | None: ...
+    def in_no_grad(self, node: ast.AST) -> bool: ...
+
 
 _MAX_DEPTH = 12
 

@@ -33,13 +33,17 @@ import json
 import re
 from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from wnlint.engine import NOTEBOOK_SUFFIX, Diagnostic, source_lines
+from wnlint.diagnostics import Diagnostic, source_lines
+from wnlint.sources import NOTEBOOK_SUFFIX
 
-if TYPE_CHECKING:
-    from wnlint.engine import Linter
-    from wnlint.fix import FileFix
+
+class Linter(Protocol):
+    """What linting a notebook asks of the engine's linter."""
+
+    def lint_bytes(self, data: bytes, path: str) -> list[Diagnostic]: ...
+
 
 #: Cell magics whose body is Python (ruff's list): the ``%%`` line is an
 #: escape, the rest is checked. Any other cell magic's cell is left out.
@@ -372,44 +376,7 @@ def lint(linter: Linter, data: bytes, path: str) -> list[Diagnostic]:
     return [joined.locate(d) for d in found]
 
 
-# -- fixing --------------------------------------------------------------------
-
-
-def fix(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
-    """``wnlint fix`` on a notebook: the joined code cells fixed as one
-    module, then only the changed cells' sources rewritten."""
-    from wnlint.fix import FileFix, fix_guarded  # libcst only when fixing
-
-    try:
-        nb = read(original)
-    except NotebookError:
-        result = FileFix(path, original, original)
-        result.remaining = linter.lint_file_bytes(original, path)  # the WN001
-        return result
-    if not nb.cells:
-        return FileFix(path, original, original)
-    joined = nb.joined()
-    inner = fix_guarded(joined.text.encode("utf-8"), path, linter, unsafe)
-    result = FileFix(path, original, original, hidden=inner.hidden)
-    result.notes, result.failed = inner.notes, inner.failed
-    layout = joined
-    if inner.changed:
-        try:
-            fixed_text = inner.fixed.decode("utf-8")
-            result.fixed, layout = _rewrite(nb, fixed_text)
-        except (SplitError, UnicodeError) as exc:
-            result.fail(f"not fixed: {exc}")
-            result.remaining = [
-                joined.locate(d)
-                for d in linter.lint_bytes(joined.text.encode("utf-8"), path)
-            ]
-            return result
-        result.applied, result.applied_codes = inner.applied, inner.applied_codes
-    result.remaining = [layout.locate(d) for d in inner.remaining]
-    return result
-
-
-def _rewrite(nb: Notebook, fixed: str) -> tuple[bytes, Joined]:
+def rewrite(nb: Notebook, fixed: str) -> tuple[bytes, Joined]:
     """The notebook's bytes with the fixed joined source put back into its
     cells, and the layout of that source."""
     pieces = _split(fixed, len(nb.cells))

@@ -493,7 +493,7 @@ def sarif_rules() -> list[dict[str, Any]]:
                 "defaultConfiguration": {"level": severity_of(code)},
                 "properties": {
                     "fix_safety": rule.fix_safety or "none",
-                    "default_enabled": rule.default_enabled,
+                    "default_enabled": registry.default_enabled(code),
                 },
             }
         )

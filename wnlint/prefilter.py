@@ -628,7 +628,7 @@ class InitWrites:
                 or b".apply(" in text
                 or segment.name in callbacks
                 or (_is_hook(text) and _tests_normed_type(text, normed, defined))
-                or any(word in text for word in helpers)
+                or not helpers.isdisjoint(_WORD.findall(text))
             ):
                 keep[i] = True
         by_name = {s.name: i for i, s in enumerate(segments) if s.name}
@@ -659,9 +659,9 @@ def _keep_applied_classes(
     transitively: the classes its instances may hold."""
     todo = [i for i, s in enumerate(segments) if b"self.apply(" in s.text]
     while todo:
-        text = segments[todo.pop()].text
-        for name, j in by_name.items():
-            if not keep[j] and name in text:
+        for name in set(_WORD.findall(segments[todo.pop()].text)):
+            j = by_name.get(name)
+            if j is not None and not keep[j]:
                 keep[j] = True
                 todo.append(j)
 

@@ -17,6 +17,7 @@ function hides an earlier legacy call), which is the right side to err on.
 from __future__ import annotations
 
 import ast
+import weakref
 from functools import lru_cache
 from typing import Optional, Union
 
@@ -25,8 +26,10 @@ from typing import Optional, Union
 OPAQUE = None
 
 #: What one binding may hold: a qualified name, :data:`OPAQUE`, or an alias
-#: expression resolved lazily in the scope where it was evaluated.
-Binding = Union[str, None, tuple[ast.expr, "Scope"]]
+#: expression resolved lazily in the scope where it was evaluated. That
+#: scope is held weakly: it is usually the scope holding the binding, and
+#: a scope that held itself would leave its tree to the cycle collector.
+Binding = Union[str, None, tuple[ast.expr, "weakref.ref[Scope]"]]
 
 #: The result of a resolution: qualified names, with ``None`` standing for
 #: "something else". An empty set means the name is not bound anywhere
@@ -41,7 +44,9 @@ class Scope:
     """One Python scope: module, class, function, lambda or comprehension."""
 
     __slots__ = (
+        "__weakref__",
         "_cache",
+        "_definitions",
         "bindings",
         "global_names",
         "kind",
@@ -63,6 +68,15 @@ class Scope:
         self.nonlocal_names: set[str] = set()
         self.star_imports: list[str] = []
         self._cache: dict[str, Resolution] = {}
+        self._definitions: dict[str, ast.AST] | None = None
+
+    def definition(self, name: str) -> ast.AST | None:
+        """The ``def`` or ``class`` named ``name`` among this scope's own
+        statements (inside ``if``/``try``/loops, not nested defs); indexed
+        once, so that following many names is linear in the file."""
+        if self._definitions is None:
+            self._definitions = _definitions(self.node)
+        return self._definitions.get(name)
 
     @property
     def module(self) -> Scope:
@@ -136,10 +150,34 @@ class Scope:
             if binding is None or isinstance(binding, str):
                 out.add(binding)
             else:
-                expr, scope = binding
-                resolved = resolve(expr, scope)
+                expr, where = binding
+                scope = where()
+                resolved = resolve(expr, scope) if scope is not None else None
                 out.update(resolved if resolved else _OPAQUE_ONLY)
         return frozenset(out)
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _definitions(node: ast.AST | None) -> dict[str, ast.AST]:
+    """The defs and classes among ``node``'s own statements, by name; of
+    two with one name, the one a walk from the last statement meets first."""
+    found: dict[str, ast.AST] = {}
+    body = getattr(node, "body", None)
+    if not isinstance(body, list):
+        return found
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, _DEFS):
+            found.setdefault(stmt.name, stmt)
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(stmt, field, None)
+            if isinstance(block, list):
+                stack.extend(block)
+    return found
 
 
 def resolve(node: ast.expr, scope: Scope) -> Resolution:

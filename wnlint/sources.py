@@ -17,6 +17,10 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO
 
+#: The suffix of the one kind of file that is not Python source: a
+#: Jupyter notebook, whose code cells are checked.
+NOTEBOOK_SUFFIX = ".ipynb"
+
 #: 256 MiB: far above the largest generated Python modules.
 MAX_SOURCE_BYTES = 256 * 1024 * 1024
 

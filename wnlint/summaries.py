@@ -29,7 +29,7 @@ import ast
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from wnlint import torchnames as tn
 from wnlint.resolve import OPAQUE, Scope, resolve, resolves_only_to
@@ -128,8 +128,15 @@ class _Scoped:
 class FileSummaries:
     """Summaries of one file's functions and classes (see the module doc)."""
 
-    def __init__(self, analysis: object, path: str | None) -> None:
-        self.analysis = analysis
+    def __init__(self, analysis: Any, path: str | None) -> None:
+        # What is read of the analysis, not the analysis, which holds these
+        # summaries: the two form no reference cycle, so a parsed tree is
+        # freed as soon as its analysis is, not left to the cycle collector.
+        self.scopes: dict[int, Scope] = analysis.scopes
+        #: How a sibling file is analysed: as this one was (the analysis
+        #: builds on this module, which so never imports it).
+        self.analyze: Callable[[ast.Module, str], Any] = type(analysis)
+        self.module_scope: Scope = analysis.module_scope
         self.path = os.path.abspath(path) if path else None
         self._memo: dict[tuple[str, int], object] = {}
         self._busy: set[tuple[str, int]] = set()
@@ -144,7 +151,7 @@ class FileSummaries:
 
     # -- definitions -------------------------------------------------------
     def scope_of(self, node: ast.AST) -> Scope:
-        return self.analysis.scopes[id(node)]  # type: ignore[attr-defined]
+        return self.scopes[id(node)]
 
     def definition(
         self, expr: ast.expr, scope: Scope, needs: tuple[bytes, ...] = ()
@@ -165,7 +172,7 @@ class FileSummaries:
         (qual,) = names
         if qual is None or _is_torch(qual):
             return None
-        return _sibling_definition(self.path, qual, needs)
+        return _sibling_definition(self, qual, needs)
 
     # -- weight-normed values ----------------------------------------------
     def normed(
@@ -181,7 +188,7 @@ class FileSummaries:
                 n for e in expr.elts for n in self.normed(e, scope, func, depth + 1)
             ]
         if isinstance(expr, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
-            inner = self.analysis.scopes.get(id(expr), scope)  # type: ignore[attr-defined]
+            inner = self.scopes.get(id(expr), scope)
             return self.normed(expr.elt, inner, func, depth + 1)
         if isinstance(expr, ast.Starred):
             return self.normed(expr.value, scope, func, depth + 1)
@@ -232,7 +239,7 @@ class FileSummaries:
             return _Scoped(found, self) if isinstance(found, ast.ClassDef) else None
         if _is_torch(key):
             return None
-        found_def = _sibling_definition(self.path, key, NORM_WORDS)
+        found_def = _sibling_definition(self, key, NORM_WORDS)
         if found_def is not None and isinstance(found_def.node, ast.ClassDef):
             return found_def
         return None
@@ -565,30 +572,9 @@ def _local_definition(name: str, scope: Scope) -> Def | None:
             bindings = current.bindings[name]
             if len(bindings) != 1 or bindings[0] is not OPAQUE:
                 return None
-            return _def_in(current.node, name)
+            return current.definition(name)  # type: ignore[return-value]
         first = False
         current = current.parent
-    return None
-
-
-def _def_in(node: ast.AST | None, name: str) -> Def | None:
-    """The def or class named ``name`` among ``node``'s own statements."""
-    if node is None:
-        return None
-    body = getattr(node, "body", None)
-    if not isinstance(body, list):
-        return None
-    stack = list(body)
-    while stack:
-        stmt = stack.pop()
-        if isinstance(stmt, (*_FUNCS, ast.ClassDef)):
-            if stmt.name == name:
-                return stmt
-            continue
-        for field in ("body", "orelse", "finalbody", "handlers"):
-            block = getattr(stmt, field, None)
-            if isinstance(block, list):
-                stack.extend(block)
     return None
 
 
@@ -822,7 +808,8 @@ def _class_name_of(
 
 # -- sibling files -------------------------------------------------------------------
 
-_FILES: dict[str, tuple[tuple[int, int], FileSummaries | None]] = {}
+#: Sibling files' analyses (which hold their summaries), by path.
+_FILES: dict[str, tuple[tuple[int, int], Any]] = {}
 
 
 def _is_torch(qual: str) -> bool:
@@ -831,11 +818,13 @@ def _is_torch(qual: str) -> bool:
 
 
 def _sibling_definition(
-    path: str | None, qual: str, needs: tuple[bytes, ...] = ()
+    here: FileSummaries, qual: str, needs: tuple[bytes, ...] = ()
 ) -> _Scoped | None:
-    """The def or class ``qual`` names in a file of the same package, when
-    that file's text holds one of ``needs`` (any file when empty)."""
+    """The def or class ``qual`` names (from the file of ``here``) in a file
+    of the same package, when that file's text holds one of ``needs`` (any
+    file when empty)."""
     module, _, name = qual.rpartition(".")
+    path = here.path
     if path is None or not module.strip("."):
         return None
     stem = module_stem(os.path.dirname(path), module)
@@ -844,31 +833,33 @@ def _sibling_definition(
         return None
     if needs and not any(word in file_text(found_file) for word in needs):
         return None
-    summaries = _summaries(found_file)
+    summaries = _summaries(found_file, here.analyze)
     if summaries is None:
         return None
-    tree = summaries.analysis.tree  # type: ignore[attr-defined]
-    found = _def_in(tree, name)
-    module_scope = summaries.analysis.module_scope  # type: ignore[attr-defined]
-    if found is not None and _local_definition(name, module_scope) is found:
-        return _Scoped(found, summaries)
+    module_scope = summaries.module_scope
+    found = module_scope.definition(name)
+    local = _local_definition(name, module_scope)
+    if found is not None and local is found:
+        return _Scoped(local, summaries)
     return None
 
 
-def _summaries(path: str) -> FileSummaries | None:
+def _summaries(
+    path: str, analyze: Callable[[ast.Module, str], Any]
+) -> FileSummaries | None:
     """The summaries of a sibling file, parsed once per version of it."""
     key = version(path)
     if _FILES.get(path, (None, None))[0] != key:
-        _FILES[path] = (key, _load(path))
-    return _FILES[path][1]
+        _FILES[path] = (key, _load(path, analyze))
+    analysis = _FILES[path][1]
+    return None if analysis is None else analysis.summaries
 
 
-def _load(path: str) -> FileSummaries | None:
-    from wnlint.analysis import FileAnalysis
-
+def _load(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:
+    """A sibling file's analysis (None: it does not parse)."""
     try:
         tree = ast.parse(file_text(path), filename=path)
-        analysis = FileAnalysis(tree, path)
+        analysis = analyze(tree, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return analysis.summaries
+    return analysis

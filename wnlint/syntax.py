@@ -151,6 +151,18 @@ def is_name_of(node: ast.AST, scope: Scope, targets: frozenset[str]) -> bool:
     )
 
 
+def shape(node: object) -> object:
+    """``node``'s structure as nested tuples: equal for the expressions that
+    ``ast.dump`` shows equal, and hashable, without the reference cycle
+    each ``ast.dump`` call leaves to the cycle collector."""
+    if isinstance(node, ast.AST):
+        fields = tuple(shape(getattr(node, f, None)) for f in node._fields)
+        return (type(node).__name__, *fields)
+    if isinstance(node, list):
+        return tuple(shape(item) for item in node)
+    return node
+
+
 def char_col(line: str, byte_col: int) -> int:
     """The character column of ``ast``'s UTF-8 byte column on ``line``:
     editors, flake8 and string slicing count characters."""

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 
 from wnlint import torchnames
 from wnlint.analysis import FileAnalysis, Site
-from wnlint.fixes import Applicability, Declined, Fix, FixContext, LazyFix
 from wnlint.resolve import Scope, resolve, resolves_only_to, resolves_to_any
 
 _NEW_API = torchnames.PARAMETRIZATIONS_WEIGHT_NORM | torchnames.REMOVE_PARAMETRIZATIONS
@@ -132,14 +131,3 @@ def _is_value_use(site: Site) -> bool:
         other = parent.orelse if node is parent.body else parent.body
         return not resolves_to_any(other, site.scope, _NEW_API)
     return True
-
-
-def _migration(ctx: FixContext) -> Fix | Declined:
-    # libcst is imported only when a fix is built: `check` never pays for it.
-    from wnlint.rules._legacy_migration import migrate
-
-    return migrate(ctx)
-
-
-#: The fix of every WN301 and WN302 finding: one whole-file migration.
-MIGRATION = LazyFix(_migration, Applicability.UNSAFE, expensive=True)

@@ -17,7 +17,6 @@ from typing import ClassVar, Literal, NamedTuple
 from wnlint.analysis import FileAnalysis
 from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix
 from wnlint.prefilter import AnyOf, InitWrites, Prefilter
-from wnlint.rules import default_enabled
 
 DOC_SECTIONS = (
     "What it does",
@@ -134,16 +133,8 @@ class Rule:
     #: The source text the rule needs (see :mod:`wnlint.prefilter`): files
     #: that no enabled rule's prefilter admits are never parsed.
     prefilter: ClassVar[Prefilter | AnyOf | InitWrites]
-    #: Set from the code (:func:`wnlint.rules.default_enabled`): WN9xx
-    #: heuristics are opt-in.
-    default_enabled: ClassVar[bool] = True
     #: None (report only), "safe", "unsafe", or "mixed" (each fix says).
     fix_safety: ClassVar[str | None] = None
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        if "code" in vars(cls):
-            cls.default_enabled = default_enabled(cls.code)
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         raise NotImplementedError

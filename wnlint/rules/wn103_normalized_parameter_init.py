@@ -12,7 +12,14 @@ from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts, ParamDecl
 from wnlint.prefilter import MODULE_CLASSES
 from wnlint.rules._edits import local_names, parenthesize
 from wnlint.rules.base import Finding, Rule, edits_fix
-from wnlint.syntax import call_arg, is_call_to, own_nodes, self_attr, self_attrs_in
+from wnlint.syntax import (
+    call_arg,
+    is_call_to,
+    own_nodes,
+    self_attr,
+    self_attrs_in,
+    shape,
+)
 
 
 class NormalizedParameterInit(Rule):
@@ -173,11 +180,11 @@ def _renormalizer(call: ast.Call, init: MethodFacts, name: str) -> ast.expr | No
     elif isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div):
         # The parameter is the numerator: wherever the norm reads that same
         # expression, it now reads the parameter.
-        numerator = ast.dump(value.left)
+        numerator = shape(value.left)
 
         class _Swap(ast.NodeTransformer):
             def visit(self, node: ast.AST) -> ast.AST:
-                if isinstance(node, ast.expr) and ast.dump(node) == numerator:
+                if isinstance(node, ast.expr) and shape(node) == numerator:
                     return copy.deepcopy(param)
                 return super().visit(node)
 
@@ -222,9 +229,7 @@ def _is_normalized(value: ast.expr, method: MethodFacts) -> bool:
     if not (isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div)):
         return False
     norm = norms.norm_operand(value.right, norms.MethodNorms(method))
-    return norm is not None and ast.dump(_peel(norm.operand)) == ast.dump(
-        _peel(value.left)
-    )
+    return norm is not None and shape(_peel(norm.operand)) == shape(_peel(value.left))
 
 
 def _renormalized(facts: ModuleFacts, cls: ModuleClass, name: str) -> bool:

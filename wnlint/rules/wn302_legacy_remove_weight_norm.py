@@ -5,7 +5,8 @@ from collections.abc import Iterator
 from wnlint import torchnames
 from wnlint.analysis import FileAnalysis
 from wnlint.prefilter import LEGACY_API
-from wnlint.rules._legacy_api import MIGRATION, legacy_sites
+from wnlint.rules._legacy_api import legacy_sites
+from wnlint.rules._legacy_fix import MIGRATION
 from wnlint.rules.base import Finding, Rule
 
 
