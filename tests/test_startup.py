@@ -212,3 +212,23 @@ def test_checking_a_file_leaves_nothing_to_the_cycle_collector(tmp_path):
     finally:
         gc.enable()
     assert left == {}
+
+
+def test_a_run_restores_the_collectors_settings():
+    """``main`` runs inside other programs (tests, editors): the collector's
+    thresholds and a freeze of the caller's own are as they were after it."""
+    import gc
+
+    from wnlint.cli import main
+
+    before = gc.get_threshold()
+    gc.freeze()
+    try:
+        assert main(["rule", "WN301"]) == 0
+        assert gc.get_threshold() == before
+        assert gc.get_freeze_count() > 0  # still frozen: not undone by main
+    finally:
+        gc.unfreeze()
+    assert main(["rule", "WN301"]) == 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

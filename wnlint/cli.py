@@ -869,19 +869,23 @@ def _fewer_collections() -> Iterator[None]:
     """A run allocates parse trees by the million and frees them by
     reference count: the analysis holds no reference cycle (a test checks),
     so the cycle collector finds next to nothing, yet at Python's default
-    pace it costs a sixth of the run. What was imported is frozen out of
-    its scans and the young generation is collected less often; both are
-    restored afterwards (``main`` also runs inside other programs)."""
+    pace it costs about a tenth of the run. What was imported is frozen out
+    of its scans (unless the calling program froze objects of its own) and
+    the young generation is collected less often; both are restored
+    afterwards (``main`` also runs inside other programs)."""
     import gc
 
     before = gc.get_threshold()
-    gc.freeze()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     gc.set_threshold(_YOUNG_COLLECTION_EVERY, before[1], before[2])
     try:
         yield
     finally:
         gc.set_threshold(*before)
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
 
 
 @contextlib.contextmanager
