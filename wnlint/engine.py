@@ -102,7 +102,7 @@ def severity_of(code: str) -> Severity:
     from wnlint.rules import info
 
     rule = info(code)
-    return "error" if rule is None else rule.severity  # type: ignore[return-value]
+    return "error" if rule is None else rule.severity
 
 
 def select_rules(

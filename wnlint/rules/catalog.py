@@ -4,12 +4,12 @@ test fails while it is stale); do not edit."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 
 class RuleInfo(NamedTuple):
     name: str
-    severity: str
+    severity: Literal["error", "warning"]
     fix_safety: str | None
     fix_title: str
 
