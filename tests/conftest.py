@@ -41,6 +41,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+#: A code and a prefix that no code can have, for the tests of unknown
+#: ones: rule codes are WN[1-9]NN and the engine's own WN00N
+#: (``test_registry.py`` checks both, and that these stay unknown).
+UNKNOWN_CODE = "WN099"
+UNKNOWN_PREFIX = "WN09"
 
 _REASON = r" \(unfixed: [^()\s][^()]*\)"
 _CODE = rf"WN\d{{3}}(?:{_REASON})?"

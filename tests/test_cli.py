@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, run_cli, run_module
+from conftest import FIXTURES, ROOT, UNKNOWN_CODE, run_cli, run_module
 
 from wnlint import __version__
 from wnlint.cli import main
@@ -79,14 +79,17 @@ def test_exit_zero_and_quiet(project):
     "args, needle",
     [
         (["check", "--select", "XX9"], "unknown rule code or prefix: 'XX9'"),
-        (["check", "--ignore", "WN999"], "unknown rule code or prefix: 'WN999'"),
+        (
+            ["check", "--ignore", UNKNOWN_CODE],
+            f"unknown rule code or prefix: '{UNKNOWN_CODE}'",
+        ),
         (
             ["check", "does-not-exist.py"],
             "no such file or directory: does-not-exist.py",
         ),
         (["check", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
-        (["rule", "WN999"], "unknown rule code: 'WN999'"),
+        (["rule", UNKNOWN_CODE], f"unknown rule code: '{UNKNOWN_CODE}'"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args, needle, project):

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, UNKNOWN_CODE, UNKNOWN_PREFIX, run_cli
 
 from wnlint import config
 from wnlint.config import ConfigError, Resolver, read_pyproject
@@ -94,7 +94,10 @@ def test_each_pyproject_is_read_once_per_run(tmp_path, monkeypatch):
     [
         ('selekt = ["WN3"]', "unknown key 'tool.wnlint.selekt'"),
         ('select = "WN3"', "tool.wnlint.select: expected a list of strings"),
-        ('ignore = ["WN999"]', "unknown rule code or prefix: 'WN999'"),
+        (
+            f'ignore = ["{UNKNOWN_CODE}"]',
+            f"unknown rule code or prefix: '{UNKNOWN_CODE}'",
+        ),
         ("respect-gitignore = 'yes'", "tool.wnlint.respect-gitignore: expected"),
         ("jobs = 0", "tool.wnlint.jobs: expected a whole number"),
         ("unsafe-fixes = 1", "tool.wnlint.unsafe-fixes: expected true or false"),
@@ -174,9 +177,10 @@ def test_a_select_that_selects_no_rule_is_a_usage_error(tmp_path):
 
 def test_unknown_codes_on_the_command_line_name_the_flag(tmp_path):
     for flag in ("--extend-select", "--extend-ignore"):
-        result = run_cli("check", flag, "WN9", ".", cwd=tmp_path)
+        result = run_cli("check", flag, UNKNOWN_PREFIX, ".", cwd=tmp_path)
         assert result.returncode == 2
-        assert f"unknown rule code or prefix: 'WN9' ({flag})" in result.stderr
+        needle = f"unknown rule code or prefix: '{UNKNOWN_PREFIX}' ({flag})"
+        assert needle in result.stderr
 
 
 def test_per_file_ignores_globs_negation_and_system_codes(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import UNKNOWN_PREFIX
 
 from wnlint import noqa
 from wnlint.engine import Linter, discover, select_rules
@@ -164,7 +165,7 @@ def test_select_defaults_and_unknown_prefixes():
     assert [r.code for r in select_rules()] == [r.code for r in ALL_RULES]
     assert [r.code for r in select_rules(["WN302"])] == ["WN302"]
     with pytest.raises(Exception, match="unknown rule code"):
-        select_rules(["WN9"])
+        select_rules([UNKNOWN_PREFIX])
 
 
 def test_parallel_run_matches_serial_run(tmp_path):

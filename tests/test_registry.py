@@ -7,9 +7,9 @@ import inspect
 import re
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, UNKNOWN_CODE, UNKNOWN_PREFIX
 
-from wnlint.engine import SYSTEM_CODES, Linter
+from wnlint.engine import SYSTEM_CODES, Linter, known_codes
 from wnlint.rules import ALL_RULES, Rule
 from wnlint.rules.base import DOC_SECTIONS
 
@@ -25,6 +25,13 @@ def test_codes_and_names_are_unique_and_well_formed():
         assert re.fullmatch(r"WN[1-9]\d\d", rule.code)
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
         assert rule.message and rule.fix_title and rule.prefilter
+
+
+def test_the_unknown_sentinels_stay_unknown():
+    codes = known_codes()
+    assert all(re.fullmatch(r"WN00\d", code) for code in SYSTEM_CODES)
+    assert not any(code.startswith(UNKNOWN_PREFIX) for code in codes)
+    assert UNKNOWN_CODE.startswith(UNKNOWN_PREFIX)
 
 
 def test_every_rule_module_is_registered():

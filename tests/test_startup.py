@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, UNKNOWN_CODE
 
 from wnlint import cli, prefilter
 from wnlint.cli import build_parser
@@ -97,7 +97,7 @@ def test_the_catalog_is_generated_from_the_rules():
         assert shown is not None
         assert (shown.name, shown.severity) == (rule.name, rule.severity)
         assert (shown.fix_safety, shown.fix_title) == (rule.fix_safety, rule.fix_title)
-    assert info("WN999") is None
+    assert info(UNKNOWN_CODE) is None
 
 
 def test_every_rules_prefilter_is_one_the_engine_asks_first():
