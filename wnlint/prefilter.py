@@ -658,6 +658,15 @@ def _keep_applied_classes(
     """For a class that runs ``self.apply(``, every segment its text names,
     transitively: the classes its instances may hold."""
     todo = [i for i, s in enumerate(segments) if b"self.apply(" in s.text]
+    _keep_named(segments, by_name, keep, todo)
+
+
+def _keep_named(
+    segments: list[Segment], by_name: dict, keep: list[bool], todo: list[int]
+) -> None:
+    """Keep every segment that the text of a segment in ``todo`` names (a
+    whole word), and what the text of those names, transitively: one read
+    of each segment's words, so linear in the file."""
     while todo:
         for name in set(_WORD.findall(segments[todo.pop()].text)):
             j = by_name.get(name)
@@ -809,12 +818,7 @@ class _PicklesParametrized(Prefilter):
         by_name = {s.name: i for i, s in enumerate(segments) if s.name}
         todo = [i for i, kept in enumerate(keep) if kept]
         while todo:
-            while todo:
-                for word in set(_WORD.findall(segments[todo.pop()].text)):
-                    j = by_name.get(word)
-                    if j is not None and not keep[j]:
-                        keep[j] = True
-                        todo.append(j)
+            _keep_named(segments, by_name, keep, todo)
             kept_names = {s.name for s, kept in zip(segments, keep) if kept}
             for j, segment in enumerate(segments):
                 if not keep[j] and kept_names.intersection(segment.bases):
