@@ -32,7 +32,7 @@ class _Owner(Protocol):
     def params(self) -> Mapping[str, object]: ...
 
 
-class MethodFacts(Protocol):
+class MethodLike(Protocol):
     """What the norms read of a method (:class:`wnlint.modules.MethodFacts`,
     which builds on this module, has it)."""
 
@@ -91,7 +91,7 @@ class MethodNorms(NormContext):
     definition, ``no_grad`` regions are known, and an epsilon must not be a
     parameter or a norm itself."""
 
-    def __init__(self, method: MethodFacts) -> None:
+    def __init__(self, method: MethodLike) -> None:
         super().__init__(method.scope)
         self.method = method
 
@@ -291,7 +291,7 @@ class WeightNormExpr:
 
 
 def param_of(
-    expr: ast.expr, method: MethodFacts, depth: int = 0
+    expr: ast.expr, method: MethodLike, depth: int = 0
 ) -> tuple[str, bool] | None:
     """(parameter name, read detached?) when ``expr`` is a parameter the
     class declares, or a reshaped/aliased read of one; None otherwise."""
@@ -322,7 +322,7 @@ def param_of(
     return None
 
 
-def norm_of(expr: ast.expr, method: MethodFacts) -> NormInfo | None:
+def norm_of(expr: ast.expr, method: MethodLike) -> NormInfo | None:
     """The norm of a declared parameter, as :func:`norm_operand` sees it."""
     found = norm_operand(expr, MethodNorms(method))
     if found is None:
@@ -333,7 +333,7 @@ def norm_of(expr: ast.expr, method: MethodFacts) -> NormInfo | None:
     return NormInfo(found.node, param[0], found.detached or param[1])
 
 
-def reads_param(expr: ast.AST, method: MethodFacts) -> bool:
+def reads_param(expr: ast.AST, method: MethodLike) -> bool:
     """True when ``expr`` depends on a parameter through differentiable ops."""
     stack = [expr]
     seen_names: set[str] = set()
@@ -346,7 +346,7 @@ def reads_param(expr: ast.AST, method: MethodFacts) -> bool:
 
 
 def param_read_step(
-    node: ast.AST, method: MethodFacts, seen: set[str], stack: list[ast.AST]
+    node: ast.AST, method: MethodLike, seen: set[str], stack: list[ast.AST]
 ) -> bool:
     """One step of the differentiable-dependency walk of :func:`reads_param`:
     True on a parameter read; pushes onto ``stack`` what still needs a look
@@ -435,7 +435,7 @@ def split_product(node: ast.expr, scope: Scope) -> tuple[list, list] | None:
 
 
 def _factors(
-    node: ast.expr, method: MethodFacts
+    node: ast.expr, method: MethodLike
 ) -> tuple[list[ast.expr], list[ast.expr]]:
     """Flatten a product into numerator and denominator factors, following
     local names defined once as products (``w = g * v_hat``)."""
@@ -470,7 +470,7 @@ def _product_nodes(node: ast.AST, scope: Scope) -> Iterator[ast.AST]:
             stack.extend(p for p in parts[0] + parts[1] if is_product(p, scope))
 
 
-def weight_norm_products(method: MethodFacts) -> Iterator[WeightNormExpr]:
+def weight_norm_products(method: MethodLike) -> Iterator[WeightNormExpr]:
     """Products in ``method`` that divide a parameter by its own norm (or
     ``F.normalize`` it), outermost product only."""
     covered: set[int] = set()
@@ -485,7 +485,7 @@ def weight_norm_products(method: MethodFacts) -> Iterator[WeightNormExpr]:
             yield expr
 
 
-def _match_weight_norm(node: ast.expr, method: MethodFacts) -> WeightNormExpr | None:
+def _match_weight_norm(node: ast.expr, method: MethodLike) -> WeightNormExpr | None:
     normalize = tn.NORMALIZE_FUNCTIONS
     if is_call_to(node, method.scope, normalize):
         return _normalized(node, node, method, ())  # type: ignore[arg-type]
@@ -509,7 +509,7 @@ def _match_weight_norm(node: ast.expr, method: MethodFacts) -> WeightNormExpr | 
 
 
 def _normalized(
-    node: ast.expr, call: ast.Call, method: MethodFacts, scales: tuple[ast.expr, ...]
+    node: ast.expr, call: ast.Call, method: MethodLike, scales: tuple[ast.expr, ...]
 ) -> WeightNormExpr | None:
     if not call.args:
         return None
