@@ -22,12 +22,20 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wnlint import torchnames as tn
-from wnlint.resolve import Scope, resolve, resolves_only_to
+from wnlint.events import (
+    Body,
+    is_optimizer,
+    norm_api,
+    own_expressions,
+    removal_api,
+    written_tensor,
+)
+from wnlint.resolve import Scope, resolves_only_to
 from wnlint.syntax import call_arg, shape
 
 #: Attributes that hold a real parameter (a leaf) of a module.
@@ -90,6 +98,8 @@ class ScopeFlow:
     paths: dict[int, tuple[tuple[int, str], ...]] = field(default_factory=dict)
     #: compound id -> the order of the statement that starts it.
     starts: dict[int, int] = field(default_factory=dict)
+    #: The walk the orders count.
+    body: Body | None = field(default=None, repr=False, compare=False)
     _applied: dict[str, tuple[list[Application], list[int]]] | None = field(
         default=None, repr=False, compare=False
     )
@@ -151,7 +161,7 @@ def flows(
     wanted: dict[int, Scope] = {}
     for site in calls:
         func = site.node.func
-        if not (_api(func, site.scope) or is_optimizer(func, site.scope)):
+        if not (norm_api(func, site.scope) or is_optimizer(func, site.scope)):
             continue
         scope = site.scope
         while scope.kind not in ("function", "module") and scope.parent is not None:
@@ -169,108 +179,15 @@ def flows(
 # -- building ----------------------------------------------------------------------
 
 
-Path = tuple[tuple[int, str], ...]
-
-
-def _statements(body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, Path]]:
-    """Statements in source order, into compound statements, not into defs,
-    each with the arms of ``if``/``try``/``match`` it sits in.
-
-    An ``if``/``elif``/``else`` chain is one compound whose arms are
-    ``body``, ``elif1``, ``elif2``, ... and ``orelse`` (labelled with the
-    head ``if``): a path stays as short as the nesting a reader sees, and
-    telling two arms apart costs the same in a chain of 2 or 2,000."""
-    stack: list[tuple[ast.stmt, Path, int]] = [
-        (stmt, path, 0) for stmt, path in reversed(_block_paths(body, ()))
-    ]
-    while stack:
-        stmt, path, link = stack.pop()
-        yield stmt, path
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        arms: list[tuple[list, Path]] = []
-        if isinstance(stmt, ast.If):
-            # An elif (link > 0) sits in its own arm of the head's chain.
-            base, head = (path[:-1], path[-1][0]) if link else (path, id(stmt))
-            label = f"elif{link}" if link else "body"
-            arms = [(stmt.body, (*base, (head, label)))]
-            if _is_elif(stmt):
-                stack.append(
-                    (stmt.orelse[0], (*base, (head, f"elif{link + 1}")), link + 1)
-                )
-            else:
-                arms.append((stmt.orelse, (*base, (head, "orelse"))))
-        elif (
-            isinstance(stmt, getattr(ast, "Try", ()))
-            or type(stmt).__name__ == "TryStar"
-        ):
-            arms = [(stmt.body + stmt.orelse, (*path, (id(stmt), "body")))]  # type: ignore[attr-defined]
-            for i, handler in enumerate(stmt.handlers):  # type: ignore[attr-defined]
-                arms.append((handler.body, (*path, (id(stmt), f"except{i}"))))
-            arms.append((stmt.finalbody, path))  # type: ignore[attr-defined]
-        elif type(stmt).__name__ == "Match":
-            for i, case in enumerate(stmt.cases):  # type: ignore[attr-defined]
-                arms.append((case.body, (*path, (id(stmt), f"case{i}"))))
-        else:
-            inner = [*getattr(stmt, "body", []), *getattr(stmt, "orelse", [])]
-            arms = [(inner, path)]
-        for block, block_path in reversed(arms):
-            stack.extend(
-                (s, p, 0) for s, p in reversed(_block_paths(block, block_path))
-            )
-
-
-def _is_elif(stmt: ast.If) -> bool:
-    """The ``else`` arm is one ``if`` (an ``elif``, or an ``else:`` holding
-    only an ``if``: the same thing)."""
-    return len(stmt.orelse) == 1 and isinstance(stmt.orelse[0], ast.If)
-
-
-def _block_paths(block: list[ast.stmt], path: Path) -> list[tuple[ast.stmt, Path]]:
-    """``if c: return ...`` puts the statements after it in its else arm."""
-    out = []
-    for stmt in block:
-        out.append((stmt, path))
-        if (
-            isinstance(stmt, ast.If)
-            and not stmt.orelse
-            and stmt.body
-            and isinstance(
-                stmt.body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break)
-            )
-        ):
-            path = (*path, (id(stmt), "orelse"))
-    return out
-
-
-def _own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
-    """Nodes of a statement, not of the statements nested in it."""
-    stack: list[ast.AST] = [
-        child
-        for child in ast.iter_child_nodes(stmt)
-        if not isinstance(child, (ast.stmt, ast.ExceptHandler))
-        and not _is_match_case(child)
-    ]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, ast.Lambda):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _is_match_case(node: ast.AST) -> bool:
-    match_case = getattr(ast, "match_case", None)
-    return match_case is not None and isinstance(node, match_case)
-
-
 def _flow(body: list[ast.stmt], scope: Scope) -> ScopeFlow:
     flow = ScopeFlow(scope)
-    for order, (stmt, path) in enumerate(_statements(body)):
+    walk = Body(body)
+    flow.body = walk
+    for order, (stmt, path) in enumerate(walk.statements):
         flow.paths[order] = path
         flow.starts.setdefault(id(stmt), order)
         applied_keys: set[str] = set()
-        for node in _own_expressions(stmt):
+        for node in own_expressions(stmt):
             if not isinstance(node, ast.Call):
                 continue
             application = _application(node, order, scope, _result_keys(stmt, node))
@@ -286,11 +203,19 @@ def _flow(body: list[ast.stmt], scope: Scope) -> ScopeFlow:
             if optimizer is not None:
                 flow.optimizers.append(optimizer)
                 continue
-            write = _init_write(node, order, scope)
-            if write is not None:
-                flow.writes.append(write)
+            _write(written_tensor(node, scope), node, order, flow)
+        if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            _write(written_tensor(stmt, scope), stmt, order, flow)
         _assignments(stmt, order, flow, applied_keys)
     return flow
+
+
+def _write(tensor: ast.expr | None, node: ast.AST, order: int, flow: ScopeFlow) -> None:
+    """``<module>.<attr>`` written in place: an init or ``.data`` write."""
+    if isinstance(tensor, ast.Attribute):
+        owner = key_of(tensor.value)
+        if owner:
+            flow.writes.append(Write(node, order, owner, tensor.attr))
 
 
 def _assignments(
@@ -300,10 +225,8 @@ def _assignments(
     # Only a lone target names the value: `a = b = f()` is not tracked.
     definition = value if len(targets) == 1 else None
     for target in targets:
-        if isinstance(target, ast.Attribute) and target.attr == "data":
-            # `.data` writes are init writes, not rebinding the module.
-            _data_write(target, stmt, order, flow)
-        else:
+        # `.data` writes are init writes, not rebinding the module.
+        if not (isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS):
             _rebinds(target, order, flow, applied, definition)
 
 
@@ -320,16 +243,6 @@ def _assigned(stmt: ast.stmt) -> tuple[list[ast.expr], ast.expr | None]:
             i.optional_vars for i in stmt.items if i.optional_vars is not None
         ], None
     return [], None
-
-
-def _data_write(
-    target: ast.Attribute, stmt: ast.stmt, order: int, flow: ScopeFlow
-) -> None:
-    key = key_of(target.value)
-    if isinstance(target.value, ast.Attribute) and key:
-        owner = key_of(target.value.value)
-        if owner:
-            flow.writes.append(Write(stmt, order, owner, target.value.attr))
 
 
 def _rebinds(
@@ -350,17 +263,6 @@ def _rebinds(
                 flow.defs.setdefault(key, []).append((order, definition))
 
 
-def _api(func: ast.expr, scope: Scope) -> str | None:
-    if not isinstance(func, (ast.Name, ast.Attribute)):
-        return None
-    if not resolves_only_to(func, scope, tn.WEIGHT_NORM_ANY):
-        return None
-    names = resolve(func, scope)
-    legacy = any(n in tn.LEGACY_WEIGHT_NORM for n in names)
-    new = any(n in tn.PARAMETRIZATIONS_WEIGHT_NORM for n in names)
-    return "either" if legacy and new else "legacy" if legacy else "new"
-
-
 def _result_keys(stmt: ast.stmt, call: ast.Call) -> set[str]:
     """``conv = weight_norm(...)``: ``conv`` names the normed module too."""
     if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is call:
@@ -370,18 +272,15 @@ def _result_keys(stmt: ast.stmt, call: ast.Call) -> set[str]:
 
 
 def _removal(call: ast.Call, scope: Scope) -> str | None:
-    func = call.func
-    if call.args and isinstance(func, (ast.Name, ast.Attribute)):
-        removers = tn.LEGACY_REMOVE_WEIGHT_NORM | tn.REMOVE_PARAMETRIZATIONS
-        if resolves_only_to(func, scope, removers):
-            return key_of(call.args[0])
+    if call.args and removal_api(call.func, scope):
+        return key_of(call.args[0])
     return None
 
 
 def _application(
     call: ast.Call, order: int, scope: Scope, result_keys: set[str]
 ) -> Application | None:
-    api = _api(call.func, scope)
+    api = norm_api(call.func, scope)
     if api is None:
         return None
     target = call_arg(call, 0, "module")
@@ -395,20 +294,6 @@ def _application(
     keys = {key_of(target)} if target is not None else set()
     keys |= result_keys
     return Application(call, order, frozenset(k for k in keys if k), name, api)
-
-
-def is_optimizer(func: ast.expr, scope: Scope) -> bool:
-    if not isinstance(func, (ast.Name, ast.Attribute)):
-        return False
-    names = resolve(func, scope)
-    return bool(names) and all(
-        n is not None
-        and n.startswith(tn.OPTIM)
-        and not n.startswith(tn.NOT_OPTIMIZERS)
-        and n.rsplit(".", 1)[-1][:1].isupper()
-        and n not in tn.OPTIMIZER_BASE
-        for n in names
-    )
 
 
 def _optimizer(call: ast.Call, order: int, scope: Scope) -> OptimizerCall | None:
@@ -480,33 +365,6 @@ def _container_params(expr: ast.expr) -> list[ast.expr]:
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
         return [expr.left, expr.right]
     return []
-
-
-def _init_write(call: ast.Call, order: int, scope: Scope) -> Write | None:
-    """``nn.init.*_(m.weight)``, ``m.weight.data.normal_()``, ``m.weight.copy_()``."""
-    func = call.func
-    target = call.args[0] if call.args else None
-    if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
-        target = target.value  # `nn.init.normal_(m.weight.data)`: the same tensor
-    if isinstance(func, (ast.Name, ast.Attribute)) and isinstance(
-        target, ast.Attribute
-    ):
-        names = resolve(func, scope)
-        if names and all(
-            n is not None and n.startswith(tn.INIT_NAMESPACE) for n in names
-        ):
-            owner = key_of(target.value)
-            if owner:
-                return Write(call, order, owner, target.attr)
-    if isinstance(func, ast.Attribute) and func.attr.endswith("_"):
-        receiver = func.value
-        if isinstance(receiver, ast.Attribute) and receiver.attr == "data":
-            receiver = receiver.value
-        if isinstance(receiver, ast.Attribute):
-            owner = key_of(receiver.value)
-            if owner:
-                return Write(call, order, owner, receiver.attr)
-    return None
 
 
 # -- which tensor an application norms (WN204) ----------------------------------
@@ -649,39 +507,20 @@ class Branches:
 
     def __init__(self, flow: ScopeFlow) -> None:
         self.flow = flow
-        body = flow.scope.node.body  # type: ignore[union-attr]
+        assert flow.body is not None
+        self.body = flow.body
         #: order -> statement, in the order the flow counts them.
-        self.statements: list[ast.stmt] = [s for s, _ in _statements(body)]
-        #: head ``if`` -> the (order, test) of it and of each of its elifs.
-        self._chains: dict[int, list[tuple[int, ast.expr]]] = {}
-        elifs: set[int] = set()
-        for order, stmt in enumerate(self.statements):
-            if isinstance(stmt, ast.If) and id(stmt) not in elifs:
-                chain = self._chains[id(stmt)] = []
-                link: ast.stmt = stmt
-                while isinstance(link, ast.If):
-                    chain.append((self.flow.starts.get(id(link), order), link.test))
-                    elifs.add(id(link))
-                    link = link.orelse[0] if _is_elif(link) else None  # type: ignore[assignment]
+        self.statements: list[ast.stmt] = [s for s, _ in flow.body.statements]
         self._loops = _loop_spans(self.statements)
 
     def conditions(self, order: int) -> list[Condition]:
-        """What the ``if`` arms (and early exits) around ``order`` imply: in
-        arm ``elifN`` of a chain, the tests before it failed and its own
-        held; in ``orelse``, every test failed."""
-        found: list[Condition] = []
-        for node, arm in self.flow.paths.get(order, ()):
-            chain = self._chains.get(node)
-            if chain is None:
-                continue
-            taken = 0 if arm == "body" else int(arm[4:]) if arm[:4] == "elif" else None
-            failed = chain if taken is None else chain[:taken]
-            for at, test in failed:
-                found += conditions(test, False, at)
-            if taken is not None:
-                at, test = chain[taken]
-                found += conditions(test, True, at)
-        return found
+        """What the ``if`` arms (and early exits) around ``order`` imply."""
+        starts = self.flow.starts
+        return [
+            c
+            for node, holds in self.body.tests(self.flow.paths.get(order, ()))
+            for c in conditions(node.test, holds, starts[id(node)])
+        ]
 
     def exclusive(self, a: int, b: int, key: str) -> bool:
         """Statements ``a`` and ``b`` (applications to module ``key``) never

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from wnlint import torchnames as tn
+from wnlint.events import Body, Test, norm_api, own_expressions, written_tensor
 from wnlint.resolve import OPAQUE, Scope, resolve, resolves_only_to
 from wnlint.siblings import file_text, module_file, module_stem, version
 from wnlint.syntax import (
@@ -204,7 +205,7 @@ class FileSummaries:
         callee = call.func
         if not isinstance(callee, (ast.Name, ast.Attribute)):
             return []
-        if resolves_only_to(callee, scope, tn.WEIGHT_NORM_ANY):
+        if norm_api(callee, scope):
             module = call_arg(call, 0, "module")
             layer = self.layer_of(module, scope, func) if module is not None else None
             return [Normed(call.lineno, self.path, layer, resolve(callee, scope))]
@@ -371,9 +372,7 @@ class FileSummaries:
                     n for a in node.args for n in self.normed(a, scope, func, depth + 1)
                 ]
                 yield self_root_attr(func_node.value), found  # type: ignore[misc]
-            elif isinstance(func_node, (ast.Name, ast.Attribute)) and resolves_only_to(
-                func_node, scope, tn.WEIGHT_NORM_ANY
-            ):
+            elif norm_api(func_node, scope):
                 module = call_arg(node, 0, "module")
                 attr = _applied_attr(module, func) if module is not None else None
                 if attr:
@@ -420,11 +419,7 @@ class FileSummaries:
             scope = self.scope_of(func)
             out: list[tuple[str | None, frozenset[str | None]]] = []
             for node, guards in _guarded_nodes(func):
-                if not (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, (ast.Name, ast.Attribute))
-                    and resolves_only_to(node.func, scope, tn.WEIGHT_NORM_ANY)
-                ):
+                if not (isinstance(node, ast.Call) and norm_api(node.func, scope)):
                     continue
                 module = call_arg(node, 0, "module")
                 if not (isinstance(module, ast.Name) and module.id == first):
@@ -475,7 +470,7 @@ class FileSummaries:
         self, node: ast.AST, scope: Scope, depth: int, params: list[str]
     ) -> Iterator[tuple[ast.expr, tuple[str, ...]]]:
         """(tensor expression, attribute path appended) that ``node`` writes."""
-        direct = self._direct_write(node, scope)
+        direct = written_tensor(node, scope)
         if direct is not None:
             yield direct, ()
             return
@@ -496,51 +491,6 @@ class FileSummaries:
             arg = _argument_for(node, found.node, write.index)
             if arg is not None:
                 yield arg, write.path
-
-    def _direct_write(self, node: ast.AST, scope: Scope) -> ast.expr | None:
-        """The tensor an init call, an in-place method or a ``.data``
-        assignment writes: ``nn.init.normal_(t)``, ``t.data.normal_()``,
-        ``t.data = ...``."""
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
-                    return target.value
-            return None
-        if not isinstance(node, ast.Call):
-            return None
-        callee = node.func
-        if node.args and self._is_init_function(callee, scope):
-            target = node.args[0]
-            if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
-                return target.value  # `nn.init.normal_(m.weight.data)`
-            return target
-        if (
-            isinstance(callee, ast.Attribute)
-            and callee.attr.endswith("_")
-            and not callee.attr.startswith("_")
-        ):
-            receiver = callee.value
-            if isinstance(receiver, ast.Attribute) and receiver.attr in tn.DETACH_ATTRS:
-                receiver = receiver.value
-            if isinstance(receiver, ast.Attribute):
-                return receiver
-        return None
-
-    def _is_init_function(self, callee: ast.expr, scope: Scope) -> bool:
-        """``nn.init.normal_``, or ``FUNCS["normal_"]`` over a module-level
-        dict whose values are all ``torch.nn.init`` functions."""
-        if isinstance(callee, (ast.Name, ast.Attribute)):
-            names = resolve(callee, scope)
-            return bool(names) and all(
-                n is not None and n.startswith(tn.INIT_NAMESPACE) for n in names
-            )
-        if isinstance(callee, ast.Subscript) and isinstance(callee.value, ast.Name):
-            table = _module_dict(callee.value.id, scope)
-            return table is not None and all(
-                v is not None and self._is_init_function(v, scope.module)
-                for v in table.values
-            )
-        return False
 
     # -- memo ------------------------------------------------------------------
     def _cached(
@@ -586,15 +536,7 @@ def _ordered_statements(func: ast.AST) -> list[ast.stmt]:
 
 
 def _own_calls(stmt: ast.stmt) -> Iterator[ast.Call]:
-    stack: list[ast.AST] = [
-        c for c in ast.iter_child_nodes(stmt) if not isinstance(c, ast.stmt)
-    ]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Call):
-            yield node
-        if not isinstance(node, (ast.Lambda, *_FUNCS)):
-            stack.extend(ast.iter_child_nodes(node))
+    return (n for n in own_expressions(stmt) if isinstance(n, ast.Call))
 
 
 def self_root_attr(expr: ast.AST) -> str | None:
@@ -645,67 +587,15 @@ def _argument_for(call: ast.Call, func: Def, index: int) -> ast.expr | None:
     return call_arg(call, index, names[index])
 
 
-def _module_dict(name: str, scope: Scope) -> ast.Dict | None:
-    module = scope.module
-    bindings = module.bindings.get(name)
-    if not bindings or len(bindings) != 1 or module.node is None:
-        return None
-    for stmt in module.node.body:  # type: ignore[attr-defined]
-        if (
-            isinstance(stmt, ast.Assign)
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-            and stmt.targets[0].id == name
-            and isinstance(stmt.value, ast.Dict)
-        ):
-            return stmt.value
-    return None
-
-
-def _guarded_nodes(
-    func: ast.AST,
-) -> Iterator[tuple[ast.AST, list[tuple[ast.expr, bool]]]]:
-    """Nodes of a function body with the ``if`` tests around them
-    (``True``: in the body, ``False``: in the ``else``). After ``if t:
-    return`` (or ``continue``, ``raise``) with no ``else``, the rest of the
-    block runs only where ``t`` is false, as an ``else`` would."""
-    stack = _block(getattr(func, "body", []), [])
-    while stack:
-        node, guards = stack.pop()
-        if isinstance(node, (*_FUNCS, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.If):
-            stack += _block(node.orelse, [*guards, (node.test, False)])
-            stack += _block(node.body, [*guards, (node.test, True)])
-            continue
-        yield node, guards
-        for _, value in ast.iter_fields(node):
-            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                stack += _block(value, guards)
-            elif isinstance(value, list):
-                stack += [(c, guards) for c in value if isinstance(c, ast.AST)]
-            elif isinstance(value, ast.AST):
-                stack.append((value, guards))
-
-
-_LEAVES = (ast.Return, ast.Continue, ast.Raise)
-
-
-def _block(
-    stmts: list[ast.stmt], guards: list[tuple[ast.expr, bool]]
-) -> list[tuple[ast.AST, list[tuple[ast.expr, bool]]]]:
-    """A block's statements with their guards, last first (for a stack)."""
-    out: list[tuple[ast.AST, list[tuple[ast.expr, bool]]]] = []
-    for stmt in stmts:
-        out.append((stmt, guards))
-        if (
-            isinstance(stmt, ast.If)
-            and not stmt.orelse
-            and isinstance(stmt.body[-1], _LEAVES)
-        ):
-            guards = [*guards, (stmt.test, False)]
-    out.reverse()
-    return out
+def _guarded_nodes(func: ast.AST) -> Iterator[tuple[ast.AST, list[Test]]]:
+    """Nodes of a function body with the ``if`` tests around them, and
+    whether each holds there (see :meth:`wnlint.events.Body.tests`)."""
+    body = Body(getattr(func, "body", []))
+    for stmt, path in body.statements:
+        tests = body.guards(path)
+        yield stmt, tests
+        for node in own_expressions(stmt):
+            yield node, tests
 
 
 def _guards(

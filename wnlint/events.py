@@ -1,0 +1,279 @@
+"""The one recognizer of each weight-norm event, and the one walk of a body.
+
+Every fact engine and rule asks here what a call does to modules: weight
+norm applied (and by which API), weight norm removed, an optimizer built,
+a tensor written in place. A spelling learned here (an alias, a shim that
+may be either API, ``nn.init.normal_(m.weight.data)``, an init function
+looked up in a dict of them) is learned by all of them at once.
+
+The walk gives a body's statements in source order, into compound
+statements but not into nested definitions, each with the arms of
+``if``/``try``/``match`` it sits in (:data:`Path`). Whether two statements
+can both run in one call, and which ``if`` tests hold where a statement
+runs (:func:`guards`), are both read off those arms: the statement-order
+rules and the summaries that follow calls share one model of branches.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from wnlint import torchnames as tn
+from wnlint.resolve import Scope, resolve, resolves_only_to
+
+#: The arms a statement sits in, outermost first: (id of the compound
+#: statement, arm). An ``if``/``elif``/``else`` chain is one compound whose
+#: arms are ``body``, ``elif1``, ``elif2``, ... and ``orelse``.
+Path = tuple[tuple[int, str], ...]
+#: An ``if`` test and whether it holds where a statement runs.
+Test = tuple[ast.expr, bool]
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: A statement after which the rest of its block does not run.
+_LEAVES = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+#: What holds statements of its own: not part of a statement's expressions.
+_NOT_EXPRESSIONS = (
+    ast.stmt,
+    ast.ExceptHandler,
+    *((ast.match_case,) if hasattr(ast, "match_case") else ()),
+)
+_TRY = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+
+
+# -- what a call does --------------------------------------------------------------
+
+
+def norm_api(func: ast.expr, scope: Scope) -> str | None:
+    """Which weight norm ``func`` applies: ``"legacy"``, ``"new"`` (the
+    parametrizations API), ``"either"`` (a shim bound to both); None when
+    it is not one for certain."""
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        return None
+    if not resolves_only_to(func, scope, tn.WEIGHT_NORM_ANY):
+        return None
+    names = resolve(func, scope)
+    legacy = any(n in tn.LEGACY_WEIGHT_NORM for n in names)
+    new = any(n in tn.PARAMETRIZATIONS_WEIGHT_NORM for n in names)
+    return "either" if legacy and new else "legacy" if legacy else "new"
+
+
+def removal_api(func: ast.expr, scope: Scope) -> str | None:
+    """Which weight norm ``func`` removes, as :func:`norm_api` says it."""
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        return None
+    if resolves_only_to(func, scope, tn.LEGACY_REMOVE_WEIGHT_NORM):
+        return "legacy"
+    if resolves_only_to(func, scope, tn.REMOVE_PARAMETRIZATIONS):
+        return "new"
+    if resolves_only_to(
+        func, scope, tn.LEGACY_REMOVE_WEIGHT_NORM | tn.REMOVE_PARAMETRIZATIONS
+    ):
+        return "either"
+    return None
+
+
+def is_optimizer(func: ast.expr, scope: Scope) -> bool:
+    """``torch.optim.<Class>`` (not a scheduler or a helper)."""
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        return False
+    names = resolve(func, scope)
+    return bool(names) and all(
+        n is not None
+        and n.startswith(tn.OPTIM)
+        and not n.startswith(tn.NOT_OPTIMIZERS)
+        and n.rsplit(".", 1)[-1][:1].isupper()
+        and n not in tn.OPTIMIZER_BASE
+        for n in names
+    )
+
+
+def is_init_function(callee: ast.expr, scope: Scope) -> bool:
+    """``nn.init.normal_``, or ``FUNCS["normal_"]`` over a module-level
+    dict whose values are all ``torch.nn.init`` functions."""
+    if isinstance(callee, (ast.Name, ast.Attribute)):
+        names = resolve(callee, scope)
+        return bool(names) and all(
+            n is not None and n.startswith(tn.INIT_NAMESPACE) for n in names
+        )
+    if isinstance(callee, ast.Subscript) and isinstance(callee.value, ast.Name):
+        table = _module_dict(callee.value.id, scope)
+        return table is not None and all(
+            v is not None and is_init_function(v, scope.module) for v in table.values
+        )
+    return False
+
+
+def _module_dict(name: str, scope: Scope) -> ast.Dict | None:
+    """The dict display a module-level name is bound to, once and only."""
+    module = scope.module
+    bindings = module.bindings.get(name)
+    if not bindings or len(bindings) != 1 or module.node is None:
+        return None
+    for stmt in module.node.body:  # type: ignore[attr-defined]
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name
+            and isinstance(stmt.value, ast.Dict)
+        ):
+            return stmt.value
+    return None
+
+
+def _undetached(expr: ast.expr) -> ast.expr:
+    """``t`` for ``t.data``: writing either writes the same storage."""
+    if isinstance(expr, ast.Attribute) and expr.attr in tn.DETACH_ATTRS:
+        return expr.value
+    return expr
+
+
+def written_tensor(node: ast.AST, scope: Scope) -> ast.expr | None:
+    """The tensor ``node`` writes in place: an init function's first
+    argument (``nn.init.normal_(m.weight)``, ``.data`` or not), the receiver
+    of an in-place method (``m.weight.data.normal_()``, ``m.weight.copy_(w)``)
+    or of a ``.data`` assignment (``m.weight.data = w``, ``*= 0.1``)."""
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets if node.value is not None else ():
+            if isinstance(target, ast.Attribute) and target.attr in tn.DETACH_ATTRS:
+                return target.value
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    callee = node.func
+    if node.args and is_init_function(callee, scope):
+        return _undetached(node.args[0])
+    if (
+        isinstance(callee, ast.Attribute)
+        and callee.attr.endswith("_")
+        and not callee.attr.startswith("_")
+    ):
+        receiver = _undetached(callee.value)
+        if isinstance(receiver, ast.Attribute):
+            return receiver
+    return None
+
+
+# -- the walk of a body --------------------------------------------------------------
+
+
+class Body:
+    """A function's (or the module's) statements in source order, with
+    their arms, and the ``if`` statements those arms belong to."""
+
+    def __init__(self, body: list[ast.stmt]) -> None:
+        #: ``if`` statements by id: the heads of the arms in the paths.
+        self.ifs: dict[int, ast.If] = {}
+        self.statements: list[tuple[ast.stmt, Path]] = list(self._walk(body))
+
+    def _walk(self, body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, Path]]:
+        """Each ``elif`` sits in its own arm of its head's chain, so that a
+        path stays as short as the nesting a reader sees, and telling two
+        arms apart costs the same in a chain of 2 or 2,000."""
+        stack: list[tuple[ast.stmt, Path, int]] = [
+            (stmt, path, 0) for stmt, path in reversed(_block_paths(body, (), self))
+        ]
+        while stack:
+            stmt, path, link = stack.pop()
+            yield stmt, path
+            if isinstance(stmt, _DEFS):
+                continue
+            arms: list[tuple[list, Path]] = []
+            if isinstance(stmt, ast.If):
+                # An elif (link > 0) sits in its own arm of the head's chain.
+                base, head = (path[:-1], path[-1][0]) if link else (path, id(stmt))
+                if not link:
+                    self.ifs[head] = stmt
+                arms = [(stmt.body, (*base, (head, f"elif{link}" if link else "body")))]
+                if _is_elif(stmt):
+                    label = f"elif{link + 1}"
+                    stack.append((stmt.orelse[0], (*base, (head, label)), link + 1))
+                else:
+                    arms.append((stmt.orelse, (*base, (head, "orelse"))))
+            elif isinstance(stmt, _TRY):
+                arms = [(stmt.body + stmt.orelse, (*path, (id(stmt), "body")))]
+                for i, handler in enumerate(stmt.handlers):
+                    arms.append((handler.body, (*path, (id(stmt), f"except{i}"))))
+                arms.append((stmt.finalbody, path))
+            elif type(stmt).__name__ == "Match":
+                for i, case in enumerate(stmt.cases):  # type: ignore[attr-defined]
+                    arms.append((case.body, (*path, (id(stmt), f"case{i}"))))
+            else:
+                inner = [*getattr(stmt, "body", []), *getattr(stmt, "orelse", [])]
+                arms = [(inner, path)]
+            for block, block_path in reversed(arms):
+                paths = _block_paths(block, block_path, self)
+                stack.extend((s, p, 0) for s, p in reversed(paths))
+
+    def tests(self, path: Path) -> list[tuple[ast.If, bool]]:
+        """The ``if`` statements whose tests decide whether a statement with
+        ``path`` runs, each with whether its test holds there: in arm
+        ``body`` the head's test holds; in ``elifK`` the tests before the
+        K-th elif fail and its own holds; in ``orelse`` (an ``else``, or the
+        rest of a block after ``if t: return``) every test of the chain
+        fails. ``try`` and ``match`` arms test nothing."""
+        out: list[tuple[ast.If, bool]] = []
+        for head_id, arm in path:
+            node = self.ifs.get(head_id)
+            if node is None:
+                continue
+            if arm == "body":
+                out.append((node, True))
+                continue
+            k = int(arm[4:]) if arm.startswith("elif") else -1
+            i = 0
+            while i != k:
+                out.append((node, False))
+                if not _is_elif(node):
+                    break
+                node, i = node.orelse[0], i + 1
+            else:
+                out.append((node, True))
+        return out
+
+    def guards(self, path: Path) -> list[Test]:
+        """The ``if`` tests around a statement with ``path``, and whether
+        each holds where it runs (see :meth:`tests`)."""
+        return [(node.test, holds) for node, holds in self.tests(path)]
+
+
+def _is_elif(stmt: ast.If) -> bool:
+    """The ``else`` arm is one ``if`` (an ``elif``, or an ``else:`` holding
+    only an ``if``: the same thing)."""
+    return len(stmt.orelse) == 1 and isinstance(stmt.orelse[0], ast.If)
+
+
+def _block_paths(
+    block: list[ast.stmt], path: Path, body: Body
+) -> list[tuple[ast.stmt, Path]]:
+    """``if c: return ...`` puts the statements after it in its else arm."""
+    out = []
+    for stmt in block:
+        out.append((stmt, path))
+        if (
+            isinstance(stmt, ast.If)
+            and not stmt.orelse
+            and stmt.body
+            and isinstance(stmt.body[-1], _LEAVES)
+        ):
+            body.ifs[id(stmt)] = stmt
+            path = (*path, (id(stmt), "orelse"))
+    return out
+
+
+def own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """Nodes of a statement, not of the statements nested in it, nor of a
+    lambda's body."""
+    stack: list[ast.AST] = [
+        child
+        for child in ast.iter_child_nodes(stmt)
+        if not isinstance(child, _NOT_EXPRESSIONS)
+    ]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.Lambda):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
