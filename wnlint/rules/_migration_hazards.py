@@ -34,6 +34,7 @@ import os
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis, Site
+from wnlint.events import norm_api
 from wnlint.pickling import applied_to, module_pickles
 from wnlint.resolve import resolve, resolves_only_to
 from wnlint.syntax import all_nodes
@@ -184,9 +185,10 @@ def _legacy_choice(analysis: FileAnalysis) -> str | None:
     legacy: list[Site] = []
     for site in analysis.calls:
         func = site.node.func  # type: ignore[attr-defined]
-        if resolves_only_to(func, site.scope, tn.PARAMETRIZATIONS_WEIGHT_NORM):
+        api = norm_api(func, site.scope)
+        if api == "new":
             new_api.setdefault(id(site.scope), site.node.lineno)
-        elif resolves_only_to(func, site.scope, tn.LEGACY_WEIGHT_NORM):
+        elif api == "legacy":
             legacy.append(site)
     for site in legacy:
         other = new_api.get(id(site.scope))

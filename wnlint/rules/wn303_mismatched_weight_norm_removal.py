@@ -6,9 +6,10 @@ from typing import ClassVar
 
 from wnlint import torchnames as tn
 from wnlint.analysis import FileAnalysis, Site
+from wnlint.events import norm_api, removal_api
 from wnlint.fixes import Applicability, Edit, Source
 from wnlint.prefilter import LEGACY_API
-from wnlint.resolve import Scope, resolve, resolves_only_to
+from wnlint.resolve import Scope, resolves_only_to
 from wnlint.rules._legacy_api import in_dual_api_branch
 from wnlint.rules.base import Finding, Rule, edits_fix
 from wnlint.syntax import call_arg, string_value
@@ -127,20 +128,18 @@ class MismatchedWeightNormRemoval(Rule):
         for site in analysis.calls:
             func = site.node.func  # type: ignore[attr-defined]
             owner = _class_of(site)
-            if resolves_only_to(func, site.scope, tn.WEIGHT_NORM_ANY):
-                names = resolve(func, site.scope)
-                kinds = applied.setdefault(owner, set())
-                if any(n in tn.PARAMETRIZATIONS_WEIGHT_NORM for n in names):
-                    kinds.add("new")
-                if all(n in tn.LEGACY_WEIGHT_NORM for n in names):
-                    kinds.add("legacy")
-            elif resolves_only_to(func, site.scope, tn.LEGACY_REMOVE_WEIGHT_NORM):
-                removals.append((site, "legacy"))
-            elif (
-                resolves_only_to(func, site.scope, tn.REMOVE_PARAMETRIZATIONS)
-                and _tensor_name(site.node) == tn.DEFAULT_WEIGHT_NAME  # type: ignore[arg-type]
+            api = norm_api(func, site.scope)
+            if api is not None:
+                # A shim that may be either counts as the new API.
+                applied.setdefault(owner, set()).add(
+                    "legacy" if api == "legacy" else "new"
+                )
+                continue
+            removes = removal_api(func, site.scope)
+            if removes == "legacy" or (
+                removes == "new" and _tensor_name(site.node) == tn.DEFAULT_WEIGHT_NAME  # type: ignore[arg-type]
             ):
-                removals.append((site, "new"))
+                removals.append((site, removes))
         everywhere = set().union(*applied.values()) if applied else set()
         for site, kind in removals:
             kinds = applied.get(_class_of(site)) or everywhere
