@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from wnlint.engine import Linter, discover, select_rules
+from wnlint.engine.linter import Linter, discover, select_rules
 
 
 def main() -> int:

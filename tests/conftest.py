@@ -79,7 +79,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     (``--help``, ``--version``) become the return code. The working
     directory is restored however the call ends.
     """
-    from wnlint.cli import main
+    from wnlint.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     previous = os.getcwd()

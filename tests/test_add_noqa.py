@@ -11,7 +11,7 @@ import stat
 import pytest
 from conftest import FIXTURES, run_cli, run_module
 
-from wnlint.add_noqa import add_noqa_comments
+from wnlint.cli.add_noqa import add_noqa_comments
 
 HEAD = "import torch.nn as nn\n"
 CALL = "nn.utils.weight_norm(nn.Conv1d(1, 1, 1))"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from wnlint.analysis import FileAnalysis, Site
+from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.rules._legacy_api import in_dual_api_branch, mentions_new_api
 
 

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from conftest import ROOT
 
-from wnlint.analysis import FileAnalysis
+from wnlint.facts.analysis import FileAnalysis
 
 
 def analyse(source: str) -> FileAnalysis:
@@ -167,8 +167,8 @@ def test_match_captures_are_bound():
 
 
 def test_the_analysis_knows_no_torch_vocabulary():
-    # Torch names live in wnlint.torchnames; rule-specific queries live with
+    # Torch names live in wnlint.facts.torchnames; rule-specific queries live with
     # their rules, so FileAnalysis serves every rule the same way.
-    source = (ROOT / "wnlint" / "analysis.py").read_text(encoding="utf-8")
+    source = (ROOT / "wnlint" / "facts" / "analysis.py").read_text(encoding="utf-8")
     assert "torch" not in source
     assert "parametrizations" not in source

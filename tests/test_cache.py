@@ -19,9 +19,9 @@ from conftest import FIXTURES, ROOT, as_user, run_cli, unprivileged_user
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from wnlint import cache as cache_module
-from wnlint.cache import MAGIC, CachingLinter
-from wnlint.config import Resolver
+from wnlint.cli import cache as cache_module
+from wnlint.cli.cache import MAGIC, CachingLinter
+from wnlint.cli.config import Resolver
 
 PACKAGE = FIXTURES / "wn203_package"
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import FIXTURES, ROOT, UNKNOWN_CODE, run_cli, run_module
 
 from wnlint import __version__
-from wnlint.cli import main
+from wnlint.cli.main import main
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
 LEGACY = "import torch.nn as nn\nconv = nn.utils.weight_norm(nn.Conv1d(1, 1, 1))\n"
@@ -178,8 +178,8 @@ def test_console_script_entry_point(project):
 def test_linting_never_imports_torch():
     """A new interpreter: this one has torch and libcst loaded already."""
     code = (
-        "import sys, wnlint.cli, wnlint.flake8_plugin\n"
-        "from wnlint.cli import main\n"
+        "import sys, wnlint.cli.main, wnlint.flake8_plugin\n"
+        "from wnlint.cli.main import main\n"
         f"assert main(['check', '-q', '--exit-zero', {str(FIXTURES)!r}]) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert 'libcst' not in sys.modules, 'check must not pay for libcst'\n"

@@ -16,8 +16,8 @@ from conftest import (
     run_cli,
 )
 
-from wnlint import config
-from wnlint.config import ConfigError, Resolver, read_pyproject
+from wnlint.cli import config
+from wnlint.cli.config import ConfigError, Resolver, read_pyproject
 
 # Snippets with known findings, not the rule fixtures: a fixture that gains
 # a finding must not change what these tests expect.
@@ -217,7 +217,7 @@ def test_per_file_ignores_globs_negation_and_system_codes(tmp_path):
 
 
 def test_per_file_ignores_hold_in_worker_processes(tmp_path, monkeypatch):
-    from wnlint import engine
+    from wnlint.engine import linter as engine
 
     monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 2)
     files = {f"src/m{i}.py": BOTH for i in range(6)}
@@ -343,7 +343,7 @@ def test_config_flag_uses_one_file_with_globs_relative_to_the_working_dir(
 
 
 def test_jobs_come_from_the_configuration_unless_given(tmp_path, monkeypatch):
-    from wnlint import cli
+    from wnlint.cli import main as cli
 
     seen: list[int] = []
 
@@ -351,7 +351,7 @@ def test_jobs_come_from_the_configuration_unless_given(tmp_path, monkeypatch):
         seen.append(jobs)
         return cli.Report(files_checked=len(files))
 
-    from wnlint import cache
+    from wnlint.cli import cache
 
     monkeypatch.setattr(cli, "lint_files", fake)  # --no-cache
     monkeypatch.setattr(cache, "lint_files", fake)  # the cache's misses
@@ -452,7 +452,7 @@ def test_symlink_loops_are_reported_on_stderr(tmp_path):
 
 
 def test_gitignore_double_star_info_exclude_and_dir_only(tmp_path):
-    from wnlint.gitignore import GitIgnore
+    from wnlint.cli.gitignore import GitIgnore
 
     write(
         tmp_path,
@@ -595,7 +595,7 @@ def test_more_broken_values_are_usage_errors(tmp_path, table, message):
 
 def test_a_broken_nested_configuration_in_a_parallel_run(tmp_path, monkeypatch):
     """Read before the workers start: a usage error, never a worker's crash."""
-    from wnlint import engine
+    from wnlint.engine import linter as engine
 
     monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 2)
     files = {f"m{i}.py": LEGACY for i in range(4)}
@@ -632,7 +632,7 @@ def test_named_files_that_are_excluded_themselves(tmp_path):
 
 
 def test_gitignore_precedence_and_syntax(tmp_path):
-    from wnlint.gitignore import GitIgnore
+    from wnlint.cli.gitignore import GitIgnore
 
     write(
         tmp_path,

@@ -8,8 +8,8 @@ import os
 import pytest
 from conftest import UNKNOWN_PREFIX
 
-from wnlint import noqa
-from wnlint.engine import Linter, discover, select_rules
+from wnlint.engine import noqa
+from wnlint.engine.linter import Linter, discover, select_rules
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
 CALL = "import torch.nn as nn\nnn.utils.weight_norm(c)\n"

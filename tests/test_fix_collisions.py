@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from wnlint.engine import Diagnostic
-from wnlint.fix import _apply, _non_colliding
-from wnlint.fixes import Applicability, Edit, Fix
+from wnlint.engine.linter import Diagnostic
+from wnlint.fixing.fixer import _apply, _non_colliding
+from wnlint.rules.fixes import Applicability, Edit, Fix
 
 
 def _fix(*spans: tuple[int, int, str]) -> Fix:

@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from wnlint.engine import Linter, select_rules
-from wnlint.fix import fix_source
-from wnlint.fixes import Applicability, Edit, Fix, LazyFix
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.fixing.fixer import fix_source
+from wnlint.rules.fixes import Applicability, Edit, Fix, LazyFix
 
 HEADER = """\
 import torch

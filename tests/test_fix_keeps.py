@@ -14,7 +14,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from wnlint import safe_write
+from wnlint.fixing import safe_write
 
 SOURCE = (
     '"""Mod\u00e8le \u65e5\u672c: caf\u00e9."""\n'

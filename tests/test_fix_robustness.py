@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, as_user, run_cli, unprivileged_user
 
-import wnlint.fix as fixmod
-from wnlint.engine import Linter, select_rules
+import wnlint.fixing.fixer as fixmod
+from wnlint.engine.linter import Linter, select_rules
 
 LEGACY = (
     "import torch.nn as nn\n"

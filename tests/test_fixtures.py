@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from conftest import fixture_files, markers
 
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
 from wnlint.rules import ALL_RULES
 
 FILES = fixture_files()

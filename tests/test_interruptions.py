@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, as_user, run_cli, unprivileged_user
 
-from wnlint import safe_write
+from wnlint.fixing import safe_write
 
 LEGACY = (FIXTURES / "fix" / "legacy_api_before.py").read_bytes()
 FIXED = (FIXTURES / "fix" / "legacy_api_after.py").read_bytes()
@@ -53,8 +53,8 @@ def _fix_dying(tmp_path, patch: str) -> subprocess.CompletedProcess:
     code = textwrap.dedent(
         """
         import os, signal, sys
-        from wnlint import safe_write
-        from wnlint.cli import main
+        from wnlint.fixing import safe_write
+        from wnlint.cli.main import main
         def die(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
         {patch}
@@ -297,10 +297,6 @@ def test_a_copy_kept_elsewhere_is_found_by_the_next_run(tmp_path, monkeypatch):
     # what the runs below use.
     import hashlib  # noqa: F401
     import multiprocessing  # noqa: F401
-
-    import wnlint.cache
-    import wnlint.fix
-    import wnlint.output  # noqa: F401
 
     base = tmp_path if user is None else Path("/tmp") / f"wnlint-ro-{os.getpid()}"
     folder = base / "project"

@@ -67,7 +67,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_read():
     graph = _graph()
-    assert "wnlint.diagnostics" in graph["wnlint.engine"]
+    assert "wnlint.engine.diagnostics" in graph["wnlint.engine.linter"]
     assert "wnlint.rules.base" in graph["wnlint.rules.wn301_legacy_weight_norm"]
 
 
@@ -79,3 +79,40 @@ def test_a_cycle_is_found():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycle(graph) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+#: The layers, bottom first: a module imports only from its own layer and
+#: the layers below it. The top-level modules are the entry points other
+#: tools name (``python -m wnlint``, the flake8 plugin, libcst's codemod).
+LAYERS = ("facts", "rules", "engine", "fixing", "cli")
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) < 2 or parts[1] not in LAYERS:
+        return len(LAYERS)  # `wnlint`, an entry point: above every layer
+    return LAYERS.index(parts[1])
+
+
+def test_imports_only_go_down_the_layers():
+    upward = sorted(
+        (name, dep)
+        for name, deps in _graph().items()
+        for dep in deps
+        if _layer(dep) > _layer(name) and dep != "wnlint"
+    )
+    assert upward == []
+
+
+def test_every_module_sits_in_a_layer_or_is_an_entry_point():
+    loose = {
+        name
+        for name in _graph()
+        if _layer(name) == len(LAYERS) and name.count(".") == 1
+    }
+    assert loose == {"wnlint.__main__", "wnlint.codemod", "wnlint.flake8_plugin"}
+
+
+def test_a_module_over_its_layer_is_caught():
+    assert _layer("wnlint.facts.events") < _layer("wnlint.rules.base")
+    assert _layer("wnlint.cli.main") > _layer("wnlint.fixing.fixer")

@@ -17,11 +17,11 @@ import sys
 import pytest
 from conftest import FIXTURES, ROOT, fixture_files
 
-from wnlint import fix as fix_module
-from wnlint import prefilter
-from wnlint.engine import Linter, select_rules
-from wnlint.fix import fix_guarded
-from wnlint.fixes import Edit, Fix
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.facts import prefilter
+from wnlint.fixing import fixer as fix_module
+from wnlint.fixing.fixer import fix_guarded
+from wnlint.rules.fixes import Edit, Fix
 
 SOURCES = [p for p in fixture_files() if p.suffix == ".py"] + sorted(
     (FIXTURES / "fix").glob("*_before.py")
@@ -178,7 +178,7 @@ def test_a_shifted_edit_is_an_internal_error_and_the_file_keeps_its_bytes(
 def test_the_guard_passes_edits_that_match():
     """Every fixture's fixes pass the guard when the prefilter cuts the file
     (no internal error anywhere above); and a matching fix passes it here."""
-    from wnlint.fixes import Source, mismatch
+    from wnlint.rules.fixes import Source, mismatch
 
     source = Source("a = 1\nb = 2\n")
     seen = Source("a = 1\nb = 2\n")

@@ -640,7 +640,7 @@ def test_the_migration_runs_where_ast_has_no_match_statement(tmp_path):
         "for name in ('Match', 'match_case', 'pattern', 'MatchAs', 'MatchStar'):\n"
         "    if hasattr(ast, name):\n"
         "        delattr(ast, name)\n"
-        "from wnlint.cli import main\n"
+        "from wnlint.cli.main import main\n"
         "sys.exit(main(['fix', '--unsafe-fixes', '--diff', 'm.py']))\n"
     )
     result = subprocess.run(

@@ -10,10 +10,10 @@ import libcst as cst
 import pytest
 from conftest import FIXTURES
 
-from wnlint import fix
-from wnlint.engine import Linter, select_rules
-from wnlint.fixes import Declined, Fix
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.fixing import fixer as fix
 from wnlint.rules import _legacy_migration as migration
+from wnlint.rules.fixes import Declined, Fix
 
 HEAD = (
     "import torch\n"

@@ -12,10 +12,11 @@ import sys
 import pytest
 from conftest import FIXTURES, ROOT, fixture_files, run_cli
 
-from wnlint import fix as fix_module
-from wnlint import notebook, prefilter
-from wnlint.engine import Diagnostic, Linter, select_rules
-from wnlint.fix import FileFix
+from wnlint.engine import notebook
+from wnlint.engine.linter import Diagnostic, Linter, select_rules
+from wnlint.facts import prefilter
+from wnlint.fixing import fixer as fix_module
+from wnlint.fixing.fixer import FileFix
 from wnlint.rules import RULES_BY_CODE
 
 FIXTURE = FIXTURES / "notebook_wn301.ipynb"

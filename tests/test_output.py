@@ -16,12 +16,12 @@ import jsonschema
 import pytest
 from conftest import FIXTURES, ROOT, run_cli
 
-from wnlint import output
-from wnlint.docs import REPOSITORY_URL, RULES_PAGE, rule_url, rules_page
-from wnlint.engine import SYSTEM_CODES, Diagnostic, Linter, select_rules
-from wnlint.fix import offered_fixes as built_fixes
-from wnlint.fixes import Fix, Source
+from wnlint.cli import output
+from wnlint.cli.docs import REPOSITORY_URL, RULES_PAGE, rule_url, rules_page
+from wnlint.engine.linter import SYSTEM_CODES, Diagnostic, Linter, select_rules
+from wnlint.fixing.fixer import offered_fixes as built_fixes
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
+from wnlint.rules.fixes import Fix, Source
 
 LEGACY = "import torch.nn as nn\nconv = nn.utils.weight_norm(nn.Conv1d(1, 1, 1))\n"
 REMOVE = "from torch.nn.utils import remove_weight_norm\nremove_weight_norm(conv)\n"
@@ -140,7 +140,7 @@ def test_only_json_sarif_and_show_fixes_pay_for_libcst(project):
     """Building fixes needs libcst; the other formats never import it."""
     code = (
         "import sys\n"
-        "from wnlint.cli import main\n"
+        "from wnlint.cli.main import main\n"
         "for fmt in ('text', 'full', 'github'):\n"
         "    main(['check', '-q', '--output-format', fmt, '.'])\n"
         "main(['check', '-q', '--statistics', '.'])\n"
@@ -517,7 +517,7 @@ def test_formats_show_a_cell_when_a_diagnostic_has_one():
 # -- the rules page -----------------------------------------------------------------------
 def test_rules_page_is_up_to_date():
     page = (ROOT / RULES_PAGE).read_text(encoding="utf-8")
-    assert page == rules_page(), "run: python -m wnlint.docs"
+    assert page == rules_page(), "run: python -m wnlint.cli.docs"
 
 
 def test_rules_page_has_an_anchor_and_the_documentation_of_every_code():
@@ -540,7 +540,7 @@ def test_rule_all_prints_the_rules_page():
 
 
 def test_the_cli_offers_every_output_format():
-    from wnlint.cli import OUTPUT_FORMATS
+    from wnlint.cli.main import OUTPUT_FORMATS
 
     assert OUTPUT_FORMATS == output.FORMATS
 
@@ -709,7 +709,7 @@ def test_an_output_file_that_fails_while_written_is_exit_2(project):
 
 
 def test_headings_inside_code_blocks_are_not_demoted():
-    from wnlint.docs import _demoted
+    from wnlint.cli.docs import _demoted
 
     page = "# Title\n\n```python\n# a comment\nx = 1\n```\n\n## Section\n"
     assert _demoted(page) == (

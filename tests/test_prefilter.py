@@ -9,8 +9,8 @@ import textwrap
 import pytest
 from conftest import ROOT, fixture_files
 
-from wnlint import prefilter
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.facts import prefilter
 
 CASES = {
     "base class in another segment": """

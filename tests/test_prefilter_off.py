@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, fixture_files
 
-from wnlint import torchnames as tn
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.facts import torchnames as tn
 
 ON = Linter(select_rules())
 OFF = Linter(select_rules(), prefilter=False)

@@ -49,9 +49,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-import wnlint.fix
-from wnlint.engine import Diagnostic, Linter, select_rules
-from wnlint.fix import FileFix, fix_source
+import wnlint.fixing.fixer
+from wnlint.engine.linter import Diagnostic, Linter, select_rules
+from wnlint.fixing.fixer import FileFix, fix_source
 
 PATH = "t.py"
 LINTER = Linter(select_rules())
@@ -904,7 +904,7 @@ def test_notebooks_never_break_check_or_fix(data, unsafe):
     to do on its own output."""
     import json
 
-    from wnlint.fix import fix_bytes
+    from wnlint.fixing.fixer import fix_bytes
 
     with _time_limit("check", data):
         found = LINTER.lint_file_bytes(data, "t.ipynb")
@@ -956,7 +956,7 @@ def _plant_hang(patch: pytest.MonkeyPatch) -> None:
 
 
 def _plant_fixer_bug(patch: pytest.MonkeyPatch) -> None:
-    patch.setattr(wnlint.fix, "_apply_pass", _failing)
+    patch.setattr(wnlint.fixing.fixer, "_apply_pass", _failing)
 
 
 def _plant_builder_bug(patch: pytest.MonkeyPatch) -> None:

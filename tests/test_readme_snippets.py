@@ -27,10 +27,10 @@ def blocks(text: str, language: str) -> list[str]:
 
 
 def test_readme_config_table_is_generated_from_the_options():
-    from wnlint.config import OPTIONS
-    from wnlint.docs import with_config_table
+    from wnlint.cli.config import OPTIONS
+    from wnlint.cli.docs import with_config_table
 
-    assert with_config_table(README) == README, "run: python -m wnlint.docs"
+    assert with_config_table(README) == README, "run: python -m wnlint.cli.docs"
     for option in OPTIONS:
         assert f"| `{option.name}` |" in section("Configuration")
 
@@ -169,7 +169,7 @@ def test_readme_flake8_advice(tmp_path):
 
 
 def test_readme_pre_commit_snippet_points_at_the_repository():
-    from wnlint.docs import REPOSITORY_URL
+    from wnlint.cli.docs import REPOSITORY_URL
 
     remote, _ = blocks(section("pre-commit"), "yaml")
     assert f"  - repo: {REPOSITORY_URL}\n" in remote
@@ -180,7 +180,7 @@ def test_readme_vs_code_settings_map_every_code_to_a_severity():
     has no plugins) and give every wnlint code a VS Code severity."""
     import json
 
-    from wnlint.engine import known_codes
+    from wnlint.engine.linter import known_codes
 
     text = section("Editors and stdin").split("### VS Code", 1)[1]
     (settings,) = blocks(text, "json")

@@ -9,7 +9,7 @@ import re
 import pytest
 from conftest import ROOT, UNKNOWN_CODE, UNKNOWN_PREFIX
 
-from wnlint.engine import SYSTEM_CODES, Linter, known_codes
+from wnlint.engine.linter import SYSTEM_CODES, Linter, known_codes
 from wnlint.rules import ALL_RULES, Rule
 from wnlint.rules.base import DOC_SECTIONS
 

@@ -11,9 +11,9 @@ import textwrap
 import pytest
 from conftest import ROOT
 
-from wnlint import torchnames
-from wnlint.analysis import FileAnalysis
-from wnlint.resolve import resolve, resolves_only_to
+from wnlint.facts import torchnames
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.resolve import resolve, resolves_only_to
 
 LEGACY = "torch.nn.utils.weight_norm"
 NEW = "torch.nn.utils.parametrizations.weight_norm"

@@ -15,7 +15,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "bench"))
 from shapes import elif_chain, many_calls, many_classes, nested_conditionals
 
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
 from wnlint.flake8_plugin import WnlintPlugin
 
 #: Each took minutes before (quadratic and cubic passes); now seconds.

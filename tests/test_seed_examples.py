@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from conftest import FIXTURES, ROOT
 
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
 
 SEEDS = FIXTURES / "seeds"
 

@@ -13,7 +13,7 @@ from conftest import IN_FORWARD_SNIPPET as IN_FORWARD
 from conftest import LEGACY_SNIPPET as LEGACY
 from conftest import ROOT, run_cli
 
-from wnlint.engine import SYSTEM_CODES, known_codes, severity_of
+from wnlint.engine.linter import SYSTEM_CODES, known_codes, severity_of
 from wnlint.rules import ALL_RULES
 from wnlint.rules.base import SEVERITIES
 
@@ -80,10 +80,10 @@ def test_json_carries_the_severity(project):
 
 
 def test_readme_vs_code_settings_are_generated_from_the_severities():
-    from wnlint.docs import VSCODE_SEVERITY, with_vscode_settings
+    from wnlint.cli.docs import VSCODE_SEVERITY, with_vscode_settings
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert with_vscode_settings(readme) == readme, "run: python -m wnlint.docs"
+    assert with_vscode_settings(readme) == readme, "run: python -m wnlint.cli.docs"
     section = readme.split("### VS Code", 1)[1].split("\n## ", 1)[0]
     [block] = re.findall(r"```json\n(.*?)```", section, flags=re.DOTALL)
     severity = json.loads(block)["flake8.severity"]

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from wnlint.engine import Linter, select_rules
-from wnlint.fix import fix_source
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.fixing.fixer import fix_source
 
 HEADER = """\
 import torch

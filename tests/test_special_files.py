@@ -17,7 +17,7 @@ import sys
 import pytest
 from conftest import FIXTURES, ROOT
 
-from wnlint import sources
+from wnlint.facts import sources
 
 LEGACY = FIXTURES / "fix" / "legacy_api_before.py"
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import fixture_files
 
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
 
 FILES = [p for p in fixture_files() if p.suffix == ".py"]
 

@@ -13,20 +13,21 @@ import sys
 import pytest
 from conftest import ROOT, UNKNOWN_CODE
 
-from wnlint import cli, prefilter
-from wnlint.cli import build_parser
-from wnlint.docs import CATALOG, catalog
-from wnlint.engine import _ONLY_AST, Diagnostic, Linter, Report
+from wnlint.cli import main as cli
+from wnlint.cli.docs import CATALOG, catalog
+from wnlint.cli.main import build_parser
+from wnlint.engine.linter import _ONLY_AST, Diagnostic, Linter, Report
+from wnlint.facts import prefilter
 from wnlint.rules import ALL_RULES, CODES, info
 
 #: Loaded only for a file some rule's prefilter admits (or a finding).
 HEAVY = (
-    "wnlint.analysis",
-    "wnlint.summaries",
-    "wnlint.flow",
-    "wnlint.fixes",
+    "wnlint.facts.analysis",
+    "wnlint.facts.calls",
+    "wnlint.facts.order",
+    "wnlint.rules.fixes",
     "wnlint.rules.base",
-    "wnlint.noqa",
+    "wnlint.engine.noqa",
     "dataclasses",
     "tempfile",
     "shutil",
@@ -34,7 +35,7 @@ HEAVY = (
 
 _PROBE = """
 import json, sys
-from wnlint.cli import main
+from wnlint.cli.main import main
 status = main(sys.argv[1:])
 print(json.dumps([status, sorted(sys.modules)]))
 """
@@ -71,7 +72,7 @@ def test_a_file_a_rule_matches_loads_the_rules(tmp_path):
     )
     status, modules = _modules_after("check", "--no-cache", "-q", str(legacy))
     assert status == 1
-    assert {"wnlint.analysis", "wnlint.rules.wn301_legacy_weight_norm"} <= modules
+    assert {"wnlint.facts.analysis", "wnlint.rules.wn301_legacy_weight_norm"} <= modules
 
 
 def test_findings_from_the_cache_are_printed_without_importing_a_rule(tmp_path):
@@ -86,12 +87,12 @@ def test_findings_from_the_cache_are_printed_without_importing_a_rule(tmp_path):
     status, modules = _modules_after(*argv)
     assert cold == status == 1
     assert not any(m.startswith("wnlint.rules.wn") for m in modules)
-    assert "wnlint.analysis" not in modules
+    assert "wnlint.facts.analysis" not in modules
 
 
 def test_the_catalog_is_generated_from_the_rules():
     page = (ROOT / CATALOG).read_text(encoding="utf-8")
-    assert page == catalog(), "run: python -m wnlint.docs"
+    assert page == catalog(), "run: python -m wnlint.cli.docs"
     for rule in ALL_RULES:
         shown = info(rule.code)
         assert shown is not None
@@ -192,7 +193,7 @@ def test_checking_a_file_leaves_nothing_to_the_cycle_collector(tmp_path):
 
     from conftest import FIXTURES
 
-    from wnlint.engine import select_rules
+    from wnlint.engine.linter import select_rules
 
     linter = Linter(select_rules())
     paths = sorted(FIXTURES.glob("wn*.py")) + sorted(
@@ -219,7 +220,7 @@ def test_a_run_restores_the_collectors_settings():
     thresholds and a freeze of the caller's own are as they were after it."""
     import gc
 
-    from wnlint.cli import main
+    from wnlint.cli.main import main
 
     before = gc.get_threshold()
     gc.freeze()

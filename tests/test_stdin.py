@@ -23,7 +23,7 @@ IN_FORWARD = FIXTURES / "wn106_parameter_in_forward.py"
 def run_stdin(data: bytes, *args: str, cwd: Path) -> tuple[int, bytes, str]:
     """``wnlint <args>`` in this process, in ``cwd``, with ``data`` on stdin:
     the exit status, stdout's bytes and stderr's text."""
-    from wnlint.cli import main
+    from wnlint.cli.main import main
 
     out = io.BytesIO()
     err = io.StringIO()

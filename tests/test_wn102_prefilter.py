@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from wnlint import prefilter
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.facts import prefilter
 
 FAST = Linter(select_rules())
 FULL = Linter(select_rules(), reduce=False)

@@ -10,10 +10,10 @@ import textwrap
 
 import pytest
 
-from wnlint import prefilter
-from wnlint.analysis import FileAnalysis
-from wnlint.engine import Linter, select_rules
-from wnlint.modules import named_param_read
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.facts import prefilter
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.module_classes import named_param_read
 
 HEADER = """\
 import torch

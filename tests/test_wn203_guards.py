@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
 
 LINTER = Linter(select_rules(["WN203"]))
 

@@ -16,7 +16,7 @@ from collections import Counter
 import pytest
 from conftest import FIXTURES, markers, run_cli
 
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
 from wnlint.flake8_plugin import WnlintPlugin
 
 PACKAGE = FIXTURES / "wn203_package"
@@ -76,7 +76,7 @@ def test_cli_on_the_package_directory():
 def test_an_edited_sibling_is_read_again(tmp_path):
     """The summaries of a sibling file are cached, but never served stale:
     an init that stops writing the weight stops the finding."""
-    from wnlint.engine import Linter, select_rules
+    from wnlint.engine.linter import Linter, select_rules
 
     package = tmp_path / "pkg"
     package.mkdir()
@@ -111,7 +111,7 @@ def test_an_edited_sibling_is_read_again(tmp_path):
 def test_nothing_under_site_packages_is_followed(tmp_path):
     """Installed packages are not the user's code: a helper there is not
     summarized, so nothing is reported through it."""
-    from wnlint.engine import Linter, select_rules
+    from wnlint.engine.linter import Linter, select_rules
 
     package = tmp_path / "site-packages" / "pkg"
     package.mkdir(parents=True)

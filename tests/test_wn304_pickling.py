@@ -1,4 +1,4 @@
-"""The whole-object pickling recognizer (``wnlint.pickling``) and WN304's
+"""The whole-object pickling recognizer (``wnlint.facts.pickling``) and WN304's
 prefilter: every import spelling of a pickler, what counts as pickling a
 module, tracing to where a function was applied (either API), and cut and
 whole parses agreeing."""
@@ -10,11 +10,16 @@ import textwrap
 
 import pytest
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.engine import Linter, select_rules
-from wnlint.pickling import applied_to, module_pickles, pickle_sites, pickled_parts
-from wnlint.prefilter import PICKLES_PARAMETRIZED, split
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.pickling import (
+    applied_to,
+    module_pickles,
+    pickle_sites,
+    pickled_parts,
+)
+from wnlint.facts.prefilter import PICKLES_PARAMETRIZED, split
 
 
 def analyse(source: str) -> FileAnalysis:

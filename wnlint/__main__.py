@@ -2,6 +2,6 @@
 
 import sys
 
-from wnlint.cli import main
+from wnlint.cli.main import main
 
 sys.exit(main())

@@ -17,8 +17,8 @@ import argparse
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
 
-from wnlint.engine import Linter, select_rules
-from wnlint.fix import fix_source
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.fixing.fixer import fix_source
 
 
 class WnlintFixCommand(CodemodCommand):

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from wnlint import __version__
-from wnlint.engine import Linter, select_rules
+from wnlint.engine.linter import Linter, select_rules
 
 _LINTER: Linter | None = None
 

@@ -1,6 +1,6 @@
 """What the WN1xx and WN2xx fixes share when they rewrite code.
 
-Fixes are span edits (:mod:`wnlint.fixes`) located on the same ``ast`` the
+Fixes are span edits (:mod:`wnlint.rules.fixes`) located on the same ``ast`` the
 rules read; these helpers find the statement and block around a node, the
 names a method binds, a free attribute name for the whole class family, and
 render new code with ``ast.unparse``, in the file's own indentation and line
@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 import copy
 
-from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts
-from wnlint.syntax import own_nodes, parameter_names, self_attr
+from wnlint.facts.module_classes import MethodFacts, ModuleClass, ModuleFacts
+from wnlint.facts.syntax import own_nodes, parameter_names, self_attr
 
 
 def statement_of(func: ast.AST, node: ast.AST) -> ast.stmt | None:

@@ -7,8 +7,8 @@ import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from wnlint.analysis import FileAnalysis
-from wnlint.flow import (
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.order import (
     Application,
     Branches,
     Condition,
@@ -19,7 +19,7 @@ from wnlint.flow import (
     same_tensor,
     tensor_name,
 )
-from wnlint.syntax import reachable_methods, self_attr
+from wnlint.facts.syntax import reachable_methods, self_attr
 
 
 def applied_before(

@@ -14,9 +14,9 @@ import ast
 import weakref
 from collections.abc import Iterable, Iterator
 
-from wnlint import torchnames
-from wnlint.analysis import FileAnalysis, Site
-from wnlint.resolve import Scope, resolve, resolves_only_to, resolves_to_any
+from wnlint.facts import torchnames
+from wnlint.facts.analysis import FileAnalysis, Site
+from wnlint.facts.resolve import Scope, resolve, resolves_only_to, resolves_to_any
 
 _NEW_API = torchnames.PARAMETRIZATIONS_WEIGHT_NORM | torchnames.REMOVE_PARAMETRIZATIONS
 

@@ -8,7 +8,7 @@ fix is built, so ``check`` never pays for it.
 
 from __future__ import annotations
 
-from wnlint.fixes import Applicability, Declined, Fix, FixContext, LazyFix
+from wnlint.rules.fixes import Applicability, Declined, Fix, FixContext, LazyFix
 
 
 def _migration(ctx: FixContext) -> Fix | Declined:

@@ -39,12 +39,19 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Declined, Fix, FixContext, PlainLines, Source
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.syntax import all_nodes, call_arg, char_col, string_value
 from wnlint.rules._legacy_api import legacy_sites
 from wnlint.rules._migration_hazards import file_hazard
-from wnlint.syntax import all_nodes, call_arg, char_col, string_value
+from wnlint.rules.fixes import (
+    Applicability,
+    Declined,
+    Fix,
+    FixContext,
+    PlainLines,
+    Source,
+)
 
 CODES = ("WN301", "WN302")
 _TOGETHER = "WN301/WN302 not fixed: the two fixes apply together only"

@@ -24,7 +24,7 @@ declined, with the line and the reason:
 
 Hazards in *other* files (a loader that filters a checkpoint by the
 model's own keys, a script that pickles a class this file defines) are the
-business of :func:`wnlint.migration_notes.project_notes`.
+business of :func:`wnlint.fixing.migration_notes.project_notes`.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from __future__ import annotations
 import ast
 import os
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis, Site
-from wnlint.events import norm_api
-from wnlint.pickling import applied_to, module_pickles
-from wnlint.resolve import resolve, resolves_only_to
-from wnlint.syntax import all_nodes
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis, Site
+from wnlint.facts.events import norm_api
+from wnlint.facts.pickling import applied_to, module_pickles
+from wnlint.facts.resolve import resolve, resolves_only_to
+from wnlint.facts.syntax import all_nodes
 
 #: The attribute names the rename covers, as strings can spell them.
 _LEGACY_NAMES = tuple(tn.LEGACY_TO_PARAMETRIZED)

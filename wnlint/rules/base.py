@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal, NamedTuple
 
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix
-from wnlint.prefilter import AnyOf, InitWrites, Prefilter
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.prefilter import AnyOf, InitWrites, Prefilter
+from wnlint.rules.fixes import Applicability, Edit, Fix, FixContext, LazyFix
 
 DOC_SECTIONS = (
     "What it does",
@@ -130,7 +130,7 @@ class Rule:
     #: Further templates, by name (``finding(node, variant="...")``).
     messages: ClassVar[Mapping[str, str]] = {}
     fix_title: ClassVar[str]
-    #: The source text the rule needs (see :mod:`wnlint.prefilter`): files
+    #: The source text the rule needs (see :mod:`wnlint.facts.prefilter`): files
     #: that no enabled rule's prefilter admits are never parsed.
     prefilter: ClassVar[Prefilter | AnyOf | InitWrites]
     #: None (report only), "safe", "unsafe", or "mixed" (each fix says).

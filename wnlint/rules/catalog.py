@@ -1,5 +1,5 @@
 """Each rule's name, severity, fix safety and fix title, for the front
-ends: generated from the rule classes by `python -m wnlint.docs` (a
+ends: generated from the rule classes by `python -m wnlint.cli.docs` (a
 test fails while it is stale); do not edit."""
 
 from __future__ import annotations

@@ -3,12 +3,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from wnlint import norms
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Edit, Source
-from wnlint.modules import ModuleClass, ModuleFacts
-from wnlint.norms import WeightNormExpr
-from wnlint.prefilter import MODULE_CLASSES
+from wnlint.facts import norms
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.module_classes import ModuleClass, ModuleFacts
+from wnlint.facts.norms import WeightNormExpr
+from wnlint.facts.prefilter import MODULE_CLASSES
+from wnlint.facts.syntax import own_nodes, self_attrs_in
 from wnlint.rules._edits import (
     family_attrs,
     inline_locals,
@@ -18,7 +18,7 @@ from wnlint.rules._edits import (
 )
 from wnlint.rules._module_rules import source
 from wnlint.rules.base import Finding, Rule, edits_fix
-from wnlint.syntax import own_nodes, self_attrs_in
+from wnlint.rules.fixes import Applicability, Edit, Source
 
 
 class NormDerivedScale(Rule):

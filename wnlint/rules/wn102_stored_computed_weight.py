@@ -4,10 +4,9 @@ import ast
 from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Edit, Fix, FixContext, LazyFix, Source
-from wnlint.modules import (
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.module_classes import (
     MethodFacts,
     ModuleClass,
     ModuleFacts,
@@ -16,16 +15,9 @@ from wnlint.modules import (
     reads_any_param,
     reads_argument,
 )
-from wnlint.norms import reads_param
-from wnlint.prefilter import WRAPPED_STORES
-from wnlint.rules._edits import (
-    block_of,
-    inline_locals,
-    local_names,
-    statement_of,
-)
-from wnlint.rules.base import Finding, Rule
-from wnlint.syntax import (
+from wnlint.facts.norms import reads_param
+from wnlint.facts.prefilter import WRAPPED_STORES
+from wnlint.facts.syntax import (
     is_call_to,
     is_self,
     own_nodes,
@@ -33,6 +25,14 @@ from wnlint.syntax import (
     self_attrs_in,
     string_value,
 )
+from wnlint.rules._edits import (
+    block_of,
+    inline_locals,
+    local_names,
+    statement_of,
+)
+from wnlint.rules.base import Finding, Rule
+from wnlint.rules.fixes import Applicability, Edit, Fix, FixContext, LazyFix, Source
 
 
 class StoredComputedWeight(Rule):

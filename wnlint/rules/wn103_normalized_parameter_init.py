@@ -4,15 +4,12 @@ import ast
 import copy
 from collections.abc import Iterator
 
-from wnlint import norms
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Edit, Source
-from wnlint.modules import MethodFacts, ModuleClass, ModuleFacts, ParamDecl
-from wnlint.prefilter import MODULE_CLASSES
-from wnlint.rules._edits import local_names, parenthesize
-from wnlint.rules.base import Finding, Rule, edits_fix
-from wnlint.syntax import (
+from wnlint.facts import norms
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.module_classes import MethodFacts, ModuleClass, ModuleFacts, ParamDecl
+from wnlint.facts.prefilter import MODULE_CLASSES
+from wnlint.facts.syntax import (
     call_arg,
     is_call_to,
     own_nodes,
@@ -20,6 +17,9 @@ from wnlint.syntax import (
     self_attrs_in,
     shape,
 )
+from wnlint.rules._edits import local_names, parenthesize
+from wnlint.rules.base import Finding, Rule, edits_fix
+from wnlint.rules.fixes import Applicability, Edit, Source
 
 
 class NormalizedParameterInit(Rule):

@@ -3,14 +3,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Edit, Source
-from wnlint.modules import ModuleClass, ModuleFacts, ParamDecl
-from wnlint.prefilter import MODULE_CLASSES
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.module_classes import ModuleClass, ModuleFacts, ParamDecl
+from wnlint.facts.prefilter import MODULE_CLASSES
+from wnlint.facts.syntax import hands_self_away, is_call_to, own_nodes, self_attr
 from wnlint.rules._edits import parenthesize
 from wnlint.rules.base import Finding, Rule, edits_fix
-from wnlint.syntax import hands_self_away, is_call_to, own_nodes, self_attr
+from wnlint.rules.fixes import Applicability, Edit, Source
 
 
 class UnusedScaleParameter(Rule):

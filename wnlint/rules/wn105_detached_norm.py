@@ -4,15 +4,15 @@ import ast
 from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Edit, Source, span_of
-from wnlint.modules import MethodFacts
-from wnlint.norms import WeightNormExpr
-from wnlint.prefilter import MODULE_CLASSES
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.module_classes import MethodFacts
+from wnlint.facts.norms import WeightNormExpr
+from wnlint.facts.prefilter import MODULE_CLASSES
+from wnlint.facts.syntax import self_attrs_in
 from wnlint.rules._edits import inline_locals, statement_of
 from wnlint.rules.base import Finding, Rule, edits_fix
-from wnlint.syntax import self_attrs_in
+from wnlint.rules.fixes import Applicability, Edit, Source, span_of
 
 
 class DetachedNorm(Rule):

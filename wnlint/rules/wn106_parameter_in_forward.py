@@ -3,12 +3,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.modules import MethodFacts, ModuleClass, method_class
-from wnlint.prefilter import PARAMETER_CALLS
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.module_classes import MethodFacts, ModuleClass, method_class
+from wnlint.facts.prefilter import PARAMETER_CALLS
+from wnlint.facts.syntax import call_arg, is_call_to, own_nodes, self_attr
 from wnlint.rules.base import Finding, Rule
-from wnlint.syntax import call_arg, is_call_to, own_nodes, self_attr
 
 
 class ParameterInForward(Rule):

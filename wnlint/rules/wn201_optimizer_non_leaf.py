@@ -4,14 +4,14 @@ import ast
 from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.flow import LEAF_ATTRS, ScopeFlow
-from wnlint.norms import NormContext, norm_operand
-from wnlint.prefilter import OPTIMIZER_INPUTS
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.norms import NormContext, norm_operand
+from wnlint.facts.order import LEAF_ATTRS, ScopeFlow
+from wnlint.facts.prefilter import OPTIMIZER_INPUTS
+from wnlint.facts.syntax import is_call_to
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules.base import Finding, Rule
-from wnlint.syntax import is_call_to
 
 _PARAM_ATTRS = frozenset({"weight", "bias", *LEAF_ATTRS})
 

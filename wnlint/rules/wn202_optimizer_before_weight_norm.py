@@ -3,12 +3,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from wnlint.analysis import FileAnalysis
-from wnlint.fixes import Applicability, Edit, Source
-from wnlint.flow import Application, OptimizerCall, ScopeFlow, covers
-from wnlint.prefilter import LEGACY_API
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.order import Application, OptimizerCall, ScopeFlow, covers
+from wnlint.facts.prefilter import LEGACY_API
 from wnlint.rules._edits import block_of, statement_of
 from wnlint.rules.base import Finding, LineRef, Rule, edits_fix
+from wnlint.rules.fixes import Applicability, Edit, Source
 
 
 class OptimizerBeforeWeightNorm(Rule):

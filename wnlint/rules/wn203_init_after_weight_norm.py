@@ -5,13 +5,9 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.prefilter import INIT_WRITES
-from wnlint.resolve import Scope
-from wnlint.rules._flow_rules import applied_before
-from wnlint.rules.base import Finding, LineRef, Rule
-from wnlint.summaries import (
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.calls import (
     WRITE_WORDS,
     Def,
     FileSummaries,
@@ -19,7 +15,11 @@ from wnlint.summaries import (
     ParamWrite,
     self_root_attr,
 )
-from wnlint.syntax import is_self, parameter_names
+from wnlint.facts.prefilter import INIT_WRITES
+from wnlint.facts.resolve import Scope
+from wnlint.facts.syntax import is_self, parameter_names
+from wnlint.rules._flow_rules import applied_before
+from wnlint.rules.base import Finding, LineRef, Rule
 
 
 class InitAfterWeightNorm(Rule):

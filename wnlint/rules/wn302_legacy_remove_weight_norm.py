@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wnlint import torchnames
-from wnlint.analysis import FileAnalysis
-from wnlint.prefilter import LEGACY_API
+from wnlint.facts import torchnames
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.prefilter import LEGACY_API
 from wnlint.rules._legacy_api import legacy_sites
 from wnlint.rules._legacy_fix import MIGRATION
 from wnlint.rules.base import Finding, Rule

@@ -4,15 +4,15 @@ import ast
 from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis, Site
-from wnlint.events import norm_api, removal_api
-from wnlint.fixes import Applicability, Edit, Source
-from wnlint.prefilter import LEGACY_API
-from wnlint.resolve import Scope, resolves_only_to
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis, Site
+from wnlint.facts.events import norm_api, removal_api
+from wnlint.facts.prefilter import LEGACY_API
+from wnlint.facts.resolve import Scope, resolves_only_to
+from wnlint.facts.syntax import call_arg, string_value
 from wnlint.rules._legacy_api import in_dual_api_branch
 from wnlint.rules.base import Finding, Rule, edits_fix
-from wnlint.syntax import call_arg, string_value
+from wnlint.rules.fixes import Applicability, Edit, Source
 
 
 class MismatchedWeightNormRemoval(Rule):

@@ -5,14 +5,14 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.pickling import (
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.pickling import (
     Applied,
     applied_to,
     module_pickles,
 )
-from wnlint.prefilter import PICKLES_PARAMETRIZED
+from wnlint.facts.prefilter import PICKLES_PARAMETRIZED
 from wnlint.rules.base import Finding, LineRef, Rule
 
 

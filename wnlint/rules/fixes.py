@@ -17,7 +17,7 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from wnlint.syntax import char_col
+from wnlint.facts.syntax import char_col
 
 
 class Applicability(enum.Enum):

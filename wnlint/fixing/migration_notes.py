@@ -30,14 +30,14 @@ import ast
 import os
 from collections.abc import Iterable
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis
-from wnlint.pickling import applied_to, module_pickles
-from wnlint.prefilter import may_pickle
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.pickling import applied_to, module_pickles
+from wnlint.facts.prefilter import may_pickle
+from wnlint.facts.siblings import imports_sibling_mentioning
+from wnlint.facts.sources import read_source
+from wnlint.facts.syntax import all_nodes, own_nodes, string_value
 from wnlint.rules._migration_hazards import legacy_attr_named
-from wnlint.siblings import imports_sibling_mentioning
-from wnlint.sources import read_source
-from wnlint.syntax import all_nodes, own_nodes, string_value
 
 #: The fix codes whose application makes a file migrated.
 MIGRATION_CODES = frozenset({"WN301", "WN302"})

@@ -2,10 +2,10 @@
 
 Byte-level and cheap: the prefilters ask whether a file imports from a
 module of its own package that mentions a word, before anything is parsed;
-the summaries (:mod:`wnlint.summaries`) use the same lookups to follow a
+the summaries (:mod:`wnlint.facts.calls`) use the same lookups to follow a
 call into that module. Nothing is imported or run, nothing under
 ``site-packages`` is followed, and every file read is recorded as a
-dependency (:func:`wnlint.sources.depend`) for the cache.
+dependency (:func:`wnlint.facts.sources.depend`) for the cache.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import re
 from functools import lru_cache
 
-from wnlint.sources import depend, read_source
+from wnlint.facts.sources import depend, read_source
 
 #: How far up from a file its top-level package directory is looked for.
 _MAX_PACKAGE_DEPTH = 12

@@ -1,7 +1,7 @@
 """``wnlint fix``: repair findings in place, never leaving a broken file.
 
 The loop knows no rule: each finding arrives with its own fix (built on the
-analysis that found it, see :mod:`wnlint.fixes`), and this module only
+analysis that found it, see :mod:`wnlint.rules.fixes`), and this module only
 
 * lints, builds the fixes of the findings this run may fix (safe ones, and
   unsafe ones with ``--unsafe-fixes``), and notes the ones declined;
@@ -20,7 +20,7 @@ which stays byte-identical, and the run goes on. Notes that mean wnlint
 could not do its job are marked ``failed`` so that the command exits 2,
 never 1 (which only ever means "findings"). Writes go through symlinks to
 their target and keep the file's inode (hard links, owner) where a
-replacement could not; see :mod:`wnlint.safe_write`.
+replacement could not; see :mod:`wnlint.fixing.safe_write`.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from wnlint import deepstack, notebook, sources
-from wnlint.engine import (
+from wnlint.engine import deepstack, notebook
+from wnlint.engine.linter import (
     Diagnostic,
     Linter,
     can_fork,
@@ -50,7 +50,11 @@ from wnlint.engine import (
     guard_worker,
     parent_alive,
 )
-from wnlint.fixes import (
+from wnlint.facts import sources
+from wnlint.fixing.migration_notes import MIGRATION_CODES
+from wnlint.fixing.migration_notes import project_notes as notes_for_project
+from wnlint.fixing.safe_write import WriteRefused, write_fixed
+from wnlint.rules.fixes import (
     Applicability,
     Declined,
     Edit,
@@ -60,9 +64,6 @@ from wnlint.fixes import (
     Source,
     mismatch,
 )
-from wnlint.migration_notes import MIGRATION_CODES
-from wnlint.migration_notes import project_notes as notes_for_project
-from wnlint.safe_write import WriteRefused, write_fixed
 
 _MAX_PASSES = 10
 #: Below this many files, worker processes cost more than they save (lower
@@ -670,7 +671,7 @@ def fix_paths(
 
 def add_project_notes(results: list[FileFix]) -> None:
     """Warnings for what the run's migrations break in other files of the
-    run (see :mod:`wnlint.migration_notes`)."""
+    run (see :mod:`wnlint.fixing.migration_notes`)."""
     migrated = [
         r.path
         for r in results

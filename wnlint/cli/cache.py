@@ -30,11 +30,11 @@ import time
 import zlib
 from typing import TYPE_CHECKING
 
-from wnlint.engine import Diagnostic, Report, lint_files
-from wnlint.sources import read_source, recording
+from wnlint.engine.linter import Diagnostic, Report, lint_files
+from wnlint.facts.sources import read_source, recording
 
 if TYPE_CHECKING:
-    from wnlint.config import Resolver
+    from wnlint.cli.config import Resolver
 
 #: First bytes of a cache file: anything else is ignored.
 MAGIC = b"wnlint-cache-1\n"
@@ -73,7 +73,7 @@ def _engine_key() -> str:
 
 
 class CachingLinter:
-    """A :class:`wnlint.engine.FileLinter` over ``inner`` (the run's
+    """A :class:`wnlint.engine.linter.FileLinter` over ``inner`` (the run's
     resolver) that answers from the cache in ``directory`` when it can."""
 
     def __init__(self, inner: Resolver, directory: str) -> None:
@@ -91,7 +91,7 @@ class CachingLinter:
 
     # -- the FileLinter interface ----------------------------------------
     def lint_files(self, files: list[str], jobs: int) -> Report:
-        """:func:`wnlint.engine.lint_files` over the files the cache cannot
+        """:func:`wnlint.engine.linter.lint_files` over the files the cache cannot
         answer for (so a warm run starts no worker processes), the findings
         in the order of ``files``."""
         known: dict[str, list[Diagnostic]] = {}

@@ -1,7 +1,7 @@
 """The shared per-file analysis every rule queries.
 
 One iterative pass over the stdlib ``ast`` builds the scopes (see
-:mod:`wnlint.resolve`) and collects the sites rules look at: calls whose
+:mod:`wnlint.facts.resolve`) and collects the sites rules look at: calls whose
 callee is a name or attribute, and value references (maximal ``Name`` /
 ``Attribute`` chains read as values). Each site carries the lexical guards
 around it (``if`` tests, ``try`` bodies and handlers), so a rule can tell a
@@ -18,11 +18,11 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
-from wnlint.flow import ScopeFlow, flows
-from wnlint.modules import ModuleFacts
-from wnlint.resolve import OPAQUE, Binding, Scope
-from wnlint.summaries import FileSummaries
-from wnlint.syntax import child_nodes
+from wnlint.facts.calls import FileSummaries
+from wnlint.facts.module_classes import ModuleFacts
+from wnlint.facts.order import ScopeFlow, flows
+from wnlint.facts.resolve import OPAQUE, Binding, Scope
+from wnlint.facts.syntax import child_nodes
 
 #: (kind, node, scope): kind is "if"/"else" (node is the test), "try" or
 #: "except" (node is the ``Try`` statement).

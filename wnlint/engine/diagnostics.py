@@ -10,8 +10,8 @@ import io
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wnlint.fixes import LazyFix
     from wnlint.rules.base import Cite
+    from wnlint.rules.fixes import LazyFix
 
 
 class Diagnostic:
@@ -20,7 +20,7 @@ class Diagnostic:
 
     ``end_line``/``end_col`` are where the reported node ends (the column
     1-based, exclusive, in characters), for the machine-readable formats of
-    :mod:`wnlint.output`; None where the finding is a point (a parse error).
+    :mod:`wnlint.cli.output`; None where the finding is a point (a parse error).
 
     In a notebook, ``cell`` is the 1-based number of the cell (counting
     every cell, as ruff does) and ``line`` is a line of that cell.

@@ -95,7 +95,7 @@ _RECORDING: list[set[str]] = []
 def recording() -> Iterator[set[str]]:
     """Collect the paths (read, or looked for) that the analysis of one
     file depends on: sibling modules it followed, and the files a module
-    name could have been. The cache (:mod:`wnlint.cache`) keys a file's
+    name could have been. The cache (:mod:`wnlint.cli.cache`) keys a file's
     findings on their versions too."""
     paths: set[str] = set()
     _RECORDING.append(paths)

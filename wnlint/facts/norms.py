@@ -22,9 +22,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from wnlint import torchnames as tn
-from wnlint.resolve import Scope, resolve, resolves_only_to
-from wnlint.syntax import child_nodes, is_call_to, own_nodes, self_attr
+from wnlint.facts import torchnames as tn
+from wnlint.facts.resolve import Scope, resolve, resolves_only_to
+from wnlint.facts.syntax import child_nodes, is_call_to, own_nodes, self_attr
 
 
 class _Owner(Protocol):
@@ -33,7 +33,8 @@ class _Owner(Protocol):
 
 
 class MethodLike(Protocol):
-    """What the norms read of a method (:class:`wnlint.modules.MethodFacts`,
+    """What the norms read of a method
+    (:class:`wnlint.facts.module_classes.MethodFacts`,
     which builds on this module, has it)."""
 
     @property

@@ -31,11 +31,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Union
 
-from wnlint import torchnames as tn
-from wnlint.events import Body, Test, norm_api, own_expressions, written_tensor
-from wnlint.resolve import OPAQUE, Scope, resolve, resolves_only_to
-from wnlint.siblings import file_text, module_file, module_stem, version
-from wnlint.syntax import (
+from wnlint.facts import torchnames as tn
+from wnlint.facts.events import Body, Test, norm_api, own_expressions, written_tensor
+from wnlint.facts.resolve import OPAQUE, Scope, resolve, resolves_only_to
+from wnlint.facts.siblings import file_text, module_file, module_stem, version
+from wnlint.facts.syntax import (
     call_arg,
     is_self,
     local_definitions,
@@ -589,7 +589,7 @@ def _argument_for(call: ast.Call, func: Def, index: int) -> ast.expr | None:
 
 def _guarded_nodes(func: ast.AST) -> Iterator[tuple[ast.AST, list[Test]]]:
     """Nodes of a function body with the ``if`` tests around them, and
-    whether each holds there (see :meth:`wnlint.events.Body.tests`)."""
+    whether each holds there (see :meth:`wnlint.facts.events.Body.tests`)."""
     body = Body(getattr(func, "body", []))
     for stmt, path in body.statements:
         tests = body.guards(path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator, Mapping
 
-from wnlint.resolve import Scope, resolves_only_to
+from wnlint.facts.resolve import Scope, resolves_only_to
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 

@@ -1,7 +1,7 @@
 """How findings are written: ``--output-format`` and ``--statistics``.
 
 The command line parses options and hands a list of
-:class:`~wnlint.engine.Diagnostic` to :func:`write_report`; every layout
+:class:`~wnlint.engine.linter.Diagnostic` to :func:`write_report`; every layout
 lives here, so the front ends stay thin and never disagree on a position.
 
 * ``text``: flake8's ``path:line:col: CODE message`` (colours only on a
@@ -17,7 +17,7 @@ lives here, so the front ends stay thin and never disagree on a position.
 * ``github``: GitHub Actions workflow commands, one annotation per finding.
 
 Every format that grades findings takes the grade from the code's severity
-(:func:`wnlint.engine.severity_of`): a bug is an ``error`` and a deprecation
+(:func:`wnlint.engine.linter.severity_of`): a bug is an ``error`` and a deprecation
 (WN301, WN302) a ``warning``, as SARIF's ``level``, as GitHub's
 ``::error``/``::warning``, and as JSON's ``severity``.
 
@@ -47,18 +47,18 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from wnlint import __version__
 from wnlint import rules as registry  # the rules load when first used
-from wnlint.docs import REPOSITORY_URL, rule_url
-from wnlint.engine import (
+from wnlint.cli.docs import REPOSITORY_URL, rule_url
+from wnlint.engine.linter import (
     SYSTEM_CODES,
     Diagnostic,
     decode_source,
     severity_of,
     source_lines,
 )
-from wnlint.sources import read_source
+from wnlint.facts.sources import read_source
 
 if TYPE_CHECKING:  # libcst is imported only when fixes are asked for
-    from wnlint.engine import Linter
+    from wnlint.engine.linter import Linter
 
 FORMATS = ("text", "full", "json", "sarif", "github")
 #: The formats whose findings carry their fixes' edits.
@@ -219,8 +219,8 @@ def offered_fixes(
     their fixes built (libcst is imported here, not before); a file whose
     fixes fail to build simply shows none.
     """
-    from wnlint.fix import offered_fixes as build_fixes
-    from wnlint.fixes import Fix
+    from wnlint.fixing.fixer import offered_fixes as build_fixes
+    from wnlint.rules.fixes import Fix
 
     linter_for = linter if callable(linter) else (lambda _: linter)
     fixes: Fixes = {}
@@ -408,7 +408,7 @@ class _Sources:
         return self.cells[d.path].get(cell)
 
     def _cells(self, path: str) -> dict[int, list[str]]:
-        from wnlint import notebook  # json, only where a notebook is shown
+        from wnlint.engine import notebook  # json, only where a notebook is shown
 
         data = self.read(path)
         if data is None:

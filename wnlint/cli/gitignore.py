@@ -20,7 +20,7 @@ import os
 import re
 from typing import NamedTuple
 
-from wnlint.globs import translate
+from wnlint.cli.globs import translate
 
 
 class _Pattern(NamedTuple):

@@ -3,7 +3,7 @@ large code base can adopt wnlint now and fix the findings later (ruff's
 ``--add-noqa``).
 
 Each finding gets its code in a ``# noqa: CODE`` comment on the line that
-flake8 reads for it (:func:`wnlint.noqa.comment_places`): the reported line,
+flake8 reads for it (:func:`wnlint.engine.noqa.comment_places`): the reported line,
 or, when that line ends inside a multi-line string or a backslash
 continuation, the last line of that range; never inside a string. A line
 that already has a ``# noqa: X`` comment gets the code added to its list; a
@@ -11,7 +11,7 @@ bare ``# noqa`` already silences everything and is left alone.
 
 A file is written only when the result, linted again, has lost exactly the
 findings that were meant to go (so a second run adds nothing, and ``check``
-then reports nothing there), through :func:`wnlint.safe_write.write_fixed`.
+then reports nothing there), through :func:`wnlint.fixing.safe_write.write_fixed`.
 Files that do not parse, notebooks (flake8 does not read them, and their
 cells are not rewritten here) and findings with no line that can hold the
 comment are left as they are, with a note; they stay findings.
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import TYPE_CHECKING
 
-from wnlint.engine import NOTEBOOK_SUFFIX, SYSTEM_CODES, Diagnostic, source_lines
-from wnlint.noqa import NOQA_INLINE, comment_places, is_suppressed
+from wnlint.engine.linter import NOTEBOOK_SUFFIX, SYSTEM_CODES, Diagnostic, source_lines
+from wnlint.engine.noqa import NOQA_INLINE, comment_places, is_suppressed
 
 if TYPE_CHECKING:
-    from wnlint.engine import Linter
+    from wnlint.engine.linter import Linter
 
 _LINE_END = re.compile(r"(\r\n|\r|\n)?\Z")
 
@@ -163,7 +163,7 @@ def _add_to_file(
     linter: Linter,
     read: Callable[[str], bytes],
 ) -> None:
-    from wnlint.safe_write import WriteRefused, write_fixed
+    from wnlint.fixing.safe_write import WriteRefused, write_fixed
 
     path = result.path
     try:

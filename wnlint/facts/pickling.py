@@ -26,13 +26,13 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from wnlint import torchnames as tn
-from wnlint.analysis import FileAnalysis, Site
-from wnlint.classes import ClassGraph
-from wnlint.modules import method_class
-from wnlint.resolve import Scope, resolve, resolves_only_to
-from wnlint.summaries import FileSummaries, Normed, self_root_attr
-from wnlint.syntax import (
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis, Site
+from wnlint.facts.calls import FileSummaries, Normed, self_root_attr
+from wnlint.facts.classes import ClassGraph
+from wnlint.facts.module_classes import method_class
+from wnlint.facts.resolve import Scope, resolve, resolves_only_to
+from wnlint.facts.syntax import (
     call_arg,
     is_call_to,
     is_self,
@@ -310,7 +310,7 @@ def applied_to(
     analysis: FileAnalysis, pickled: PickleSite, names: frozenset[str]
 ) -> Applied | None:
     """Where a function in ``names`` (qualified names, e.g.
-    :data:`wnlint.torchnames.PARAMETRIZING`) was applied to a module that
+    :data:`wnlint.facts.torchnames.PARAMETRIZING`) was applied to a module that
     the pickled value is or holds; None when none is known.
 
     Traced: ``self`` in a method of a class whose ``__init__`` (or a method

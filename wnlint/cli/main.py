@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from wnlint import __version__
 from wnlint import rules as registry  # the rules load when first used
-from wnlint.config import Resolved, Resolver, check_codes, overrides_from_args
-from wnlint.engine import (
+from wnlint.cli.config import Resolved, Resolver, check_codes, overrides_from_args
+from wnlint.engine.linter import (
     SYSTEM_CODES,
     Linter,
     Report,
@@ -30,10 +30,10 @@ from wnlint.engine import (
 )
 
 if TYPE_CHECKING:  # libcst is imported only when fixing
-    from wnlint.engine import Diagnostic
-    from wnlint.fix import FileFix
+    from wnlint.engine.linter import Diagnostic
+    from wnlint.fixing.fixer import FileFix
 
-#: ``wnlint.output.FORMATS``, spelled here so that building the parser does
+#: ``wnlint.cli.output.FORMATS``, spelled here so that building the parser does
 #: not import the formatters (a test keeps the two equal).
 OUTPUT_FORMATS = ("text", "full", "json", "sarif", "github")
 #: ruff's names for wnlint's formats.
@@ -459,7 +459,12 @@ def _leftovers(
     ``fix --leftovers``, restore or remove it). ``check`` reads what the
     walk saw and lists only the directories of files named on the command
     line; ``fix`` also looks beside the targets of symlinks."""
-    from wnlint.safe_write import kept_elsewhere, leftovers, leftovers_among, settle
+    from wnlint.fixing.safe_write import (
+        kept_elsewhere,
+        leftovers,
+        leftovers_among,
+        settle,
+    )
 
     if action == "check":
         named = [p for p in paths if not os.path.isdir(p)]
@@ -535,7 +540,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _clean(args: argparse.Namespace) -> int:
     """``wnlint clean``: remove the cache directory."""
-    from wnlint.cache import clean
+    from wnlint.cli.cache import clean
 
     resolver = Resolver(config=args.config, isolated=args.isolated)
     directory = resolver.cache_dir(args.cache_dir)
@@ -546,7 +551,7 @@ def _clean(args: argparse.Namespace) -> int:
 
 def _read_stdin() -> bytes:
     """stdin's bytes, bounded as a file's are (``check - < /dev/zero``)."""
-    from wnlint.sources import read_stream
+    from wnlint.facts.sources import read_stream
 
     try:
         return read_stream(sys.stdin.buffer)
@@ -570,7 +575,7 @@ def _check(args: argparse.Namespace) -> int:
         if args.no_cache:
             report = lint_files(resolver, files, jobs=jobs)
         else:
-            from wnlint.cache import CachingLinter
+            from wnlint.cli.cache import CachingLinter
 
             cache = CachingLinter(resolver, resolver.cache_dir(args.cache_dir))
             report = cache.lint_files(files, jobs)
@@ -592,7 +597,7 @@ def _check(args: argparse.Namespace) -> int:
                 f"wnlint: no findings in {report.files_checked} files checked\n"
             )
         if args.output_format == "text":  # what the [*] marks add up to
-            from wnlint.output import write_fixable_summary
+            from wnlint.cli.output import write_fixable_summary
 
             write_fixable_summary(report.diagnostics, sys.stderr)
     if any(d.code == INTERNAL_ERROR for d in report.diagnostics):
@@ -605,8 +610,8 @@ def _check(args: argparse.Namespace) -> int:
 def _add_noqa(args: argparse.Namespace, resolver: Resolver, report: Report) -> int:
     """``check --add-noqa``: silence the findings in their files, then
     report what remains as ``check`` would (exit 1 if anything does)."""
-    from wnlint.add_noqa import add_noqa
-    from wnlint.sources import read_source
+    from wnlint.cli.add_noqa import add_noqa
+    from wnlint.facts.sources import read_source
 
     results = add_noqa(report.diagnostics, resolver.linter_for, read_source)
     left = [d for result in results for d in result.remaining]
@@ -652,7 +657,7 @@ def _fix(args: argparse.Namespace) -> int:
         with _output(args.output_file) as stream:
             _report(left, args, stream, resolver.linter_for)
     if args.show_fixes:
-        from wnlint.output import write_applied_fixes
+        from wnlint.cli.output import write_applied_fixes
 
         applied = [(r.path, r.applied_codes) for r in results]
         write_applied_fixes(applied, sys.stderr, would=args.diff)
@@ -682,7 +687,10 @@ def _fix_files(
     """Fix ``files``, each with its own configuration's rules and fix
     safety: files that share both are fixed together (in processes when
     there are many), and the results come back in ``files``' order."""
-    from wnlint.fix import add_project_notes, fix_paths  # libcst only when fixing
+    from wnlint.fixing.fixer import (  # libcst only when fixing
+        add_project_notes,
+        fix_paths,
+    )
 
     groups: dict[tuple[int, bool], tuple[Linter, bool, list[str]]] = {}
     seen: set[str] = set()
@@ -717,7 +725,7 @@ def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:
     """``fix -``: the fixed source (or, with ``--diff``, the diff) on stdout,
     the findings that remain and any notes on stderr, nothing written; an
     excluded ``--stdin-filename`` (with ``--force-exclude``) passes through."""
-    from wnlint.fix import fix_bytes  # libcst only when fixing
+    from wnlint.fixing.fixer import fix_bytes  # libcst only when fixing
 
     data = _read_stdin()
     if args.force_exclude and resolver.excluded_named(name):
@@ -788,7 +796,7 @@ def _report(
     """Write findings as ``--output-format``, ``--statistics`` and
     ``--show-fixes`` ask; fixes are built only for the formats that show
     them."""
-    from wnlint import output
+    from wnlint.cli import output
 
     fmt = args.output_format
     statistics = getattr(args, "statistics", False)
@@ -820,7 +828,7 @@ def _rule(args: argparse.Namespace) -> int:
     if args.all:
         if args.code is not None:
             raise UsageError("give a CODE or --all, not both")
-        from wnlint.docs import rules_page
+        from wnlint.cli.docs import rules_page
 
         sys.stdout.write(rules_page())
         return EXIT_CLEAN

@@ -7,7 +7,7 @@ as categories of "hits" found with plain substring searches:
 * the legacy-API rules (WN3xx) need ``weight_norm``;
 * the module-class rules (WN1xx) need a parameter (``Parameter(``,
   ``register_parameter``, a torch layer base class) and a norm (the norm
-  spellings :mod:`wnlint.modules` recognizes) in the same class or its
+  spellings :mod:`wnlint.facts.module_classes` recognizes) in the same class or its
   same-file base classes;
 * WN102 also takes, instead of the norm, a store on a submodule
   (``self.<sub>.<attr> = ``, ``setattr(self.<sub>, ``,
@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from typing import NamedTuple
 
-from wnlint import torchnames as tn
-from wnlint.siblings import imports_sibling_mentioning
+from wnlint.facts import torchnames as tn
+from wnlint.facts.siblings import imports_sibling_mentioning
 
 #: A new top-level statement starts at column 0 with something that is not
 #: a comment or a closing bracket. (A line inside a string may look the
@@ -185,7 +185,8 @@ def parameter_call_hits(text: bytes) -> Iterator[int]:
 
 
 _DEF_NAME = re.compile(rb"def[ \t]+(\w+)")
-#: Where forward's reach starts (:attr:`wnlint.modules.ModuleClass.forward_reachable`).
+#: Where forward's reach starts
+#: (:attr:`wnlint.facts.module_classes.ModuleClass.forward_reachable`).
 _ENTRY_METHODS = (b"forward", b"__call__")
 
 

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wnlint import torchnames as tn
-from wnlint.events import (
+from wnlint.facts import torchnames as tn
+from wnlint.facts.events import (
     Body,
     is_optimizer,
     norm_api,
@@ -35,8 +35,8 @@ from wnlint.events import (
     removal_api,
     written_tensor,
 )
-from wnlint.resolve import Scope, resolves_only_to
-from wnlint.syntax import call_arg, shape
+from wnlint.facts.resolve import Scope, resolves_only_to
+from wnlint.facts.syntax import call_arg, shape
 
 #: Attributes that hold a real parameter (a leaf) of a module.
 LEAF_ATTRS = tn.WEIGHT_NORM_LEAVES

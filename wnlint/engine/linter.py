@@ -2,10 +2,10 @@
 
 A file goes through: a textual prefilter on its raw bytes (most files cannot
 match and are never parsed), one ``ast.parse``, one shared
-:class:`~wnlint.analysis.FileAnalysis`, the enabled rules, and (for the CLI)
+:class:`~wnlint.facts.analysis.FileAnalysis`, the enabled rules, and (for the CLI)
 flake8's ``# noqa`` handling. The flake8 plugin enters at
 :meth:`Linter.lint_tree` with the tree flake8 already parsed. A notebook's
-code cells are joined into one source first (:mod:`wnlint.notebook`), so
+code cells are joined into one source first (:mod:`wnlint.engine.notebook`), so
 the prefilter reads the cells, never the JSON.
 
 Nothing here raises on user input: a file that cannot be read, decoded or
@@ -20,10 +20,10 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from wnlint import prefilter, sources
-from wnlint.diagnostics import Diagnostic, Report, decode_source, source_lines
+from wnlint.engine.diagnostics import Diagnostic, Report, decode_source, source_lines
+from wnlint.facts import prefilter, sources
+from wnlint.facts.sources import NOTEBOOK_SUFFIX
 from wnlint.rules import CODES, default_enabled
-from wnlint.sources import NOTEBOOK_SUFFIX
 
 # What only a file some rule may match needs (parsing, the analysis, noqa
 # comments, deep stacks) is imported where it is used: a run over files
@@ -175,7 +175,7 @@ class Linter:
         try:
             return self._run(rules, tree, source_lines(source), path)
         except _TooDeep:
-            from wnlint import deepstack
+            from wnlint.engine import deepstack
 
             return deepstack.run(self.lint_tree, tree, source, path)
 
@@ -185,11 +185,11 @@ class Linter:
         """Findings in one file's raw bytes, parse errors included; with
         ``fixes``, each diagnostic carries its rule's fix (unbuilt). Code
         nested deeper than the recursion limit allows is linted again on a
-        deep stack (:mod:`wnlint.deepstack`)."""
+        deep stack (:mod:`wnlint.engine.deepstack`)."""
         try:
             return self._lint_bytes(data, path, honor_noqa, fixes)
         except _TooDeep:
-            from wnlint import deepstack
+            from wnlint.engine import deepstack
 
             return deepstack.run(self._lint_bytes, data, path, honor_noqa, fixes)
 
@@ -231,7 +231,7 @@ class Linter:
                 pass  # the cut parsed; Python's own limits are not an error
         if honor_noqa and found:
             # Asked only of files with findings: most parsed files have none.
-            from wnlint import noqa
+            from wnlint.engine import noqa
 
             if noqa.file_is_ignored(lines):
                 return []
@@ -294,7 +294,7 @@ class Linter:
         is not one is a WN001), else Python source."""
         if not path.endswith(NOTEBOOK_SUFFIX):
             return self.lint_bytes(data, path)  # without importing json
-        from wnlint import notebook  # it imports this module
+        from wnlint.engine import notebook  # it imports this module
 
         try:
             return notebook.lint(self, data, path)
@@ -318,8 +318,8 @@ class Linter:
     ) -> list[Diagnostic]:
         import dataclasses  # loaded with the rules: LazyFix is one
 
-        from wnlint import deepstack
-        from wnlint.analysis import FileAnalysis
+        from wnlint.engine import deepstack
+        from wnlint.facts.analysis import FileAnalysis
 
         try:
             analysis = FileAnalysis(tree, _disk_path(path))
@@ -380,7 +380,7 @@ class _TooDeep(Exception):
 
 class FileLinter(Protocol):
     """What :func:`lint_files` runs on each file: a :class:`Linter`, or one
-    that picks a linter per file (``wnlint.config.Resolver``). One may also
+    that picks a linter per file (``wnlint.cli.config.Resolver``). One may also
     have ``drain()`` (in a worker: what it gathered, for the parent) and
     ``absorb(gathered)`` (in the parent), as the cache does."""
 
@@ -501,12 +501,12 @@ def discover(
 
     Named files are always yielded; directories are walked for ``*.py`` and ``*.ipynb``,
     skipping virtualenvs and what ``skip(path, is_dir)`` says (by default
-    version-control, cache and build directories; ``wnlint.config`` passes
+    version-control, cache and build directories; ``wnlint.cli.config`` passes
     the configured excludes). Directories that cannot be read and entries
     that cannot be examined (a symlink loop) are skipped, and told to
     ``warn`` when given, never silently dropped by the CLI. Symlinked
     directories are not followed. ``sidecar`` is told of every entry named
-    like a file :mod:`wnlint.safe_write` leaves (the walk lists each
+    like a file :mod:`wnlint.fixing.safe_write` leaves (the walk lists each
     directory anyway).
     """
     excluded = skip or _excluded_by_default
@@ -578,7 +578,7 @@ def _disk_path(path: str) -> str | None:
 
 def _char_col(lines: list[str], line: int, byte_col: int) -> int:
     """``ast`` columns count UTF-8 bytes; editors and flake8 users count characters."""
-    from wnlint.syntax import char_col
+    from wnlint.facts.syntax import char_col
 
     if not 0 < line <= len(lines):
         return byte_col
@@ -596,7 +596,7 @@ def _parse_error(path: str, exc: Exception) -> Diagnostic:
 
 
 def _drop_suppressed(found: list[Diagnostic], lines: list[str]) -> list[Diagnostic]:
-    from wnlint import noqa
+    from wnlint.engine import noqa
 
     if not noqa.may_suppress(lines, {d.code for d in found}):
         return found  # the common case, and tokenizing is the slow part

@@ -6,7 +6,7 @@ classes included), the parameters it declares (``nn.Parameter``,
 subclasses), the methods ``forward`` reaches through ``self.m()`` calls and
 properties, and, per method, local def-use and which statements run without
 autograd. What a norm or a weight-norm product is lives in
-:mod:`wnlint.norms`; which classes share ``self`` in :mod:`wnlint.classes`.
+:mod:`wnlint.facts.norms`; which classes share ``self`` in :mod:`wnlint.facts.classes`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from wnlint import norms
-from wnlint import torchnames as tn
-from wnlint.classes import ClassGraph
-from wnlint.norms import WeightNormExpr
-from wnlint.resolve import Scope, resolve
-from wnlint.syntax import (
+from wnlint.facts import norms
+from wnlint.facts import torchnames as tn
+from wnlint.facts.classes import ClassGraph
+from wnlint.facts.norms import WeightNormExpr
+from wnlint.facts.resolve import Scope, resolve
+from wnlint.facts.syntax import (
     child_nodes,
     is_call_to,
     is_name_of,
@@ -393,7 +393,8 @@ _MAX_ALIASES = 8
 
 def name_key(expr: ast.expr, method: MethodFacts) -> str | None:
     """An attribute name as a key comparable across methods: the text of a
-    string literal, else the expression's :func:`~wnlint.syntax.shape` (``f"{name}_g"``,
+    string literal, else the expression's
+    :func:`~wnlint.facts.syntax.shape` (``f"{name}_g"``,
     ``self.name + "_bar"``), a local followed to its one definition. None for
     a bare name that is not a local defined once: an argument or a loop
     variable means something else in each method."""
@@ -457,7 +458,7 @@ def method_class(scope: Scope) -> ast.ClassDef | None:
 
 
 def reads_any_param(expr: ast.AST, method: MethodFacts) -> bool:
-    """:func:`wnlint.norms.reads_param`, also seeing the parameters read by
+    """:func:`wnlint.facts.norms.reads_param`, also seeing the parameters read by
     :func:`named_param_read` (registered under a computed name or on a
     submodule): the same walk, with the same cuts (``.detach()``, ``.data``,
     ``no_grad`` definitions, sizes and dtypes), and one more: a new
@@ -482,7 +483,7 @@ def reads_argument(expr: ast.AST, method: MethodFacts) -> bool:
     argument of the method other than ``self``: an activation rather than a
     weight. What only lends a shape, a type or a name does not count: the
     argument of a shape or type method (``w.to(x)``, ``g.expand_as(x)``), the
-    name in ``getattr``, and the reads :func:`wnlint.norms.reads_param`
+    name in ``getattr``, and the reads :func:`wnlint.facts.norms.reads_param`
     ignores (``x.shape``, ``x.size(0)``, ``x.detach()``)."""
     arguments = _argument_names(method.node)
     if not arguments:

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, Protocol
 
-from wnlint.diagnostics import Diagnostic, source_lines
-from wnlint.sources import NOTEBOOK_SUFFIX
+from wnlint.engine.diagnostics import Diagnostic, source_lines
+from wnlint.facts.sources import NOTEBOOK_SUFFIX
 
 
 class Linter(Protocol):

@@ -19,8 +19,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from wnlint import torchnames as tn
-from wnlint.resolve import Scope, resolve, resolves_only_to
+from wnlint.facts import torchnames as tn
+from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 
 #: The arms a statement sits in, outermost first: (id of the compound
 #: statement, arm). An ``if``/``elif``/``else`` chain is one compound whose
