@@ -228,7 +228,7 @@ class Body:
                 out.append((node, False))
                 if not _is_elif(node):
                     break
-                node, i = node.orelse[0], i + 1
+                node, i = node.orelse[0], i + 1  # type: ignore[assignment]
             else:
                 out.append((node, True))
         return out
