@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from wnlint.engine.linter import Linter, discover, select_rules
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.engine.runner import discover
 
 
 def main() -> int:

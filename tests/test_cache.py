@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from wnlint.cli import cache as cache_module
 from wnlint.cli.cache import MAGIC, CachingLinter
-from wnlint.cli.config import Resolver
+from wnlint.cli.selection import Resolver
 
 PACKAGE = FIXTURES / "wn203_package"
 
@@ -72,6 +72,16 @@ def test_a_warm_run_answers_from_the_cache_with_the_same_report(project, monkeyp
             _check(project, "--output-format", fmt).stdout
             == _check(project, "--no-cache", "--output-format", fmt).stdout
         )
+
+
+def test_the_cache_key_covers_every_module_of_every_layer():
+    """An edit to any module of the package (a rule, a fact, the engine) may
+    change a finding, so each is part of the key a cache entry is under."""
+    covered = set(cache_module.engine_files())
+    package = ROOT / "wnlint"
+    every = {str(p.relative_to(package)) for p in package.rglob("*.py")}
+    assert covered == every
+    assert {"rules/base.py", "facts/analysis.py", "engine/linter.py"} <= covered
 
 
 def test_the_cache_directory_is_ignored_and_tagged(project):

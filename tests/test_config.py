@@ -16,8 +16,9 @@ from conftest import (
     run_cli,
 )
 
-from wnlint.cli import config
-from wnlint.cli.config import ConfigError, Resolver, read_pyproject
+from wnlint.cli import selection
+from wnlint.cli.config import ConfigError, read_pyproject
+from wnlint.cli.selection import Resolver
 
 # Snippets with known findings, not the rule fixtures: a fixture that gains
 # a finding must not change what these tests expect.
@@ -77,13 +78,13 @@ def test_each_pyproject_is_read_once_per_run(tmp_path, monkeypatch):
     files["pyproject.toml"] = '[tool.wnlint]\nignore = ["WN302"]\n'
     write(tmp_path, files)
     reads: list[str] = []
-    real = config.read_pyproject
+    real = selection.read_pyproject
 
     def counting(path, **kwargs):
         reads.append(path)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(config, "read_pyproject", counting)
+    monkeypatch.setattr(selection, "read_pyproject", counting)
     resolver = Resolver(cwd=str(tmp_path))
     found = list(resolver.files([str(tmp_path)]))
     assert len(found) == 9
@@ -217,9 +218,9 @@ def test_per_file_ignores_globs_negation_and_system_codes(tmp_path):
 
 
 def test_per_file_ignores_hold_in_worker_processes(tmp_path, monkeypatch):
-    from wnlint.engine import linter as engine
+    from wnlint.engine import runner
 
-    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(runner, "PARALLEL_MIN_FILES", 2)
     files = {f"src/m{i}.py": BOTH for i in range(6)}
     files.update({f"tests/t{i}.py": BOTH for i in range(6)})
     files["pyproject.toml"] = '[tool.wnlint.per-file-ignores]\n"tests/*" = ["WN"]\n'
@@ -343,17 +344,17 @@ def test_config_flag_uses_one_file_with_globs_relative_to_the_working_dir(
 
 
 def test_jobs_come_from_the_configuration_unless_given(tmp_path, monkeypatch):
-    from wnlint.cli import main as cli
+    from wnlint.cli import commands
 
     seen: list[int] = []
 
     def fake(linter, files, jobs=1):
         seen.append(jobs)
-        return cli.Report(files_checked=len(files))
+        return commands.Report(files_checked=len(files))
 
     from wnlint.cli import cache
 
-    monkeypatch.setattr(cli, "lint_files", fake)  # --no-cache
+    monkeypatch.setattr(commands, "lint_files", fake)  # --no-cache
     monkeypatch.setattr(cache, "lint_files", fake)  # the cache's misses
     write(tmp_path, {"pyproject.toml": "[tool.wnlint]\njobs = 3\n", "m.py": ""})
     run_cli("check", ".", cwd=tmp_path)
@@ -595,9 +596,9 @@ def test_more_broken_values_are_usage_errors(tmp_path, table, message):
 
 def test_a_broken_nested_configuration_in_a_parallel_run(tmp_path, monkeypatch):
     """Read before the workers start: a usage error, never a worker's crash."""
-    from wnlint.engine import linter as engine
+    from wnlint.engine import runner
 
-    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(runner, "PARALLEL_MIN_FILES", 2)
     files = {f"m{i}.py": LEGACY for i in range(4)}
     files.update({f"deep/m{i}.py": LEGACY for i in range(4)})
     files["deep/pyproject.toml"] = "[tool.wnlint]\nnope = 1\n"

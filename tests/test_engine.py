@@ -9,7 +9,8 @@ import pytest
 from conftest import UNKNOWN_PREFIX
 
 from wnlint.engine import noqa
-from wnlint.engine.linter import Linter, discover, select_rules
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.engine.runner import discover
 from wnlint.rules import ALL_RULES, RULES_BY_CODE
 
 CALL = "import torch.nn as nn\nnn.utils.weight_norm(c)\n"

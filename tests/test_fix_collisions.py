@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from wnlint.engine.linter import Diagnostic
-from wnlint.fixing.fixer import _apply, _non_colliding
+from wnlint.fixing.apply import apply_fixes, non_colliding
 from wnlint.rules.fixes import Applicability, Edit, Fix
 
 
@@ -21,7 +21,7 @@ def _kept(*fixes: Fix) -> list[int]:
     pairs = [
         (Diagnostic("t.py", i + 1, 1, "TEST", "m"), f) for i, f in enumerate(fixes)
     ]
-    chosen = _non_colliding(pairs)
+    chosen = non_colliding(pairs)
     return [d.line - 1 for d, _ in chosen]
 
 
@@ -59,4 +59,4 @@ def test_the_edits_of_one_pass_apply_back_to_front():
     text = "0123456789abcdefghij"
     fixes = [_fix((2, 4, "XY")), _fix((10, 10, "+")), _fix((15, 20, ""))]
     assert _kept(*fixes) == [0, 1, 2]
-    assert _apply(text, fixes) == "01XY456789+abcde"
+    assert apply_fixes(text, fixes) == "01XY456789+abcde"

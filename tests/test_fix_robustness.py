@@ -16,6 +16,7 @@ import pytest
 from conftest import ROOT, as_user, run_cli, unprivileged_user
 
 import wnlint.fixing.fixer as fixmod
+import wnlint.fixing.runner as fix_runner
 from wnlint.engine.linter import Linter, select_rules
 
 LEGACY = (
@@ -218,7 +219,7 @@ def test_no_temporary_file_is_left_behind_when_a_write_fails(tmp_path, monkeypat
     def failing_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(fixmod.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     result = _fix(path)
     assert result.returncode == 2
     assert "cannot write: No space left on device" in result.stderr
@@ -286,7 +287,7 @@ def test_unprivileged_user_file_writable_in_a_read_only_directory(tmp_path):
         os.chown(path, user.pw_uid, user.pw_gid)
         linter = Linter(select_rules())
         with as_user(user):
-            (result,) = fixmod.fix_paths([str(path)], linter, True, write=True)
+            (result,) = fix_runner.fix_paths([str(path)], linter, True, write=True)
         assert not result.failed, result.notes
         assert MIGRATED in path.read_text()
         assert (path.stat().st_uid, path.stat().st_gid) == (user.pw_uid, user.pw_gid)
@@ -307,7 +308,7 @@ def test_unprivileged_user_cannot_rewrite_another_users_file(tmp_path):
         shared.chmod(0o666)
         linter = Linter(select_rules())
         with as_user(user):
-            results = fixmod.fix_paths([str(directory)], linter, True, write=True)
+            results = fix_runner.fix_paths([str(directory)], linter, True, write=True)
         by_name = {Path(r.path).name: r for r in results}
         assert by_name["theirs.py"].failed
         assert "read-only for this user" in by_name["theirs.py"].notes[0]
@@ -329,12 +330,12 @@ def test_parallel_fix_matches_serial_fix(tmp_path):
     from conftest import fixture_files
 
     sources = [p.read_bytes() for p in fixture_files()]
-    for i in range(fixmod._PARALLEL_MIN_FILES):
+    for i in range(fix_runner._PARALLEL_MIN_FILES):
         (tmp_path / f"m{i:03d}.py").write_bytes(sources[i % len(sources)])
     linter = Linter(select_rules())
 
     def summary(jobs: int) -> list:
-        results = fixmod.fix_paths([str(tmp_path)], linter, True, False, jobs=jobs)
+        results = fix_runner.fix_paths([str(tmp_path)], linter, True, False, jobs=jobs)
         return [(r.path, r.diff(), r.notes, r.remaining, r.applied) for r in results]
 
     serial = summary(1)

@@ -18,7 +18,7 @@ import pytest
 from conftest import FIXTURES, ROOT, fixture_files
 
 from wnlint.engine.linter import Linter, select_rules
-from wnlint.facts import prefilter
+from wnlint.facts import cutting
 from wnlint.fixing import fixer as fix_module
 from wnlint.fixing.fixer import fix_guarded
 from wnlint.rules.fixes import Edit, Fix
@@ -109,12 +109,12 @@ LONE_CR = _WN103[:_AT] + b"def unrelated(a):\r    return a\n\n\n" + _WN103[_AT:]
 
 
 def test_reduce_source_counts_every_python_line_break():
-    assert prefilter.line_breaks(b"a\rb\r\nc\nd") == 3
-    segments = prefilter.split(LONE_CR)
+    assert cutting.line_breaks(b"a\rb\r\nc\nd") == 3
+    segments = cutting.split(LONE_CR)
     keep = [segment.name != b"unrelated" for segment in segments]
-    reduced = prefilter.reduce_source(LONE_CR, keep, segments)
+    reduced = cutting.reduce_source(LONE_CR, keep, segments)
     assert reduced != LONE_CR
-    assert reduced.count(b"\n") == prefilter.line_breaks(LONE_CR)
+    assert reduced.count(b"\n") == cutting.line_breaks(LONE_CR)
 
 
 def test_lone_cr_check_and_flake8_agree(tmp_path):
@@ -166,7 +166,7 @@ def test_a_shifted_edit_is_an_internal_error_and_the_file_keeps_its_bytes(
     position after the lone ``\\r`` is one line off; the fix's edits would
     land on the wrong code and still parse. They are caught before anything
     is written."""
-    monkeypatch.setattr(prefilter, "line_breaks", lambda text: text.count(b"\n"))
+    monkeypatch.setattr(cutting, "line_breaks", lambda text: text.count(b"\n"))
     path = tmp_path / "lone.py"
     result = fix_guarded(LONE_CR, str(path), Linter(select_rules()), unsafe=True)
     assert result.failed and result.fixed == LONE_CR

@@ -12,9 +12,9 @@ import sys
 import pytest
 from conftest import FIXTURES, ROOT, fixture_files, run_cli
 
-from wnlint.engine import notebook
+from wnlint.engine import notebook, notebook_write
 from wnlint.engine.linter import Diagnostic, Linter, select_rules
-from wnlint.facts import prefilter
+from wnlint.facts import cutting
 from wnlint.fixing import fixer as fix_module
 from wnlint.fixing.fixer import FileFix
 from wnlint.rules import RULES_BY_CODE
@@ -41,7 +41,7 @@ def make(*cells: str | tuple[str, str], **dump: object) -> str:
 
 def lines(text: str) -> list[str]:
     """nbformat's list form of a source."""
-    return notebook._split_source(text)
+    return notebook_write._split_source(text)
 
 
 def check(tmp_path, text: str, *args: str):
@@ -167,7 +167,8 @@ def test_fixture_is_fixed_in_its_cells_outputs_untouched(tmp_path):
     }
     assert after["cells"][4]["outputs"][0]["data"]["image/png"].startswith("iVBOR")
     # Bytes outside the two changed sources are the original bytes.
-    old, new = notebook._source_spans(before_text), notebook._source_spans(after_text)
+    old = notebook_write._source_spans(before_text)
+    new = notebook_write._source_spans(after_text)
     cuts_old = [0, old[2][0], old[2][1], old[4][0], old[4][1], len(before_text)]
     cuts_new = [0, new[2][0], new[2][1], new[4][0], new[4][1], len(after_text)]
     for k in (0, 2, 4):
@@ -444,7 +445,7 @@ def test_a_notebook_finding_ends_in_its_cell(tmp_path):
 
 def as_cells(data: bytes) -> list[str]:
     """A Python file cut into one cell per top-level statement."""
-    starts = [s.start for s in prefilter.split(data)][1:]
+    starts = [s.start for s in cutting.split(data)][1:]
     bounds = [0, *starts, len(data)]
     return [data[a:b].decode() for a, b in zip(bounds, bounds[1:]) if b > a]
 
@@ -705,12 +706,12 @@ def test_cells_the_fix_leaves_alone_keep_their_bytes(tmp_path):
 def test_a_rewrite_that_would_not_read_back_writes_nothing(tmp_path, monkeypatch):
     """The last guard: the spliced notebook must parse to the original with
     only the fixed sources replaced, or nothing is written."""
-    real = notebook._render
+    real = notebook_write._render
 
     def lossy(new, *args):
         return real(new.replace("parametrizations.", ""), *args)
 
-    monkeypatch.setattr(notebook, "_render", lossy)
+    monkeypatch.setattr(notebook_write, "_render", lossy)
     text = make(IMPORT, "m = " + LEGACY)
     (tmp_path / "nb.ipynb").write_text(text)
     result = run_cli("fix", "--unsafe-fixes", "nb.ipynb", cwd=tmp_path)

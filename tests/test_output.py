@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from conftest import FIXTURES, ROOT, run_cli
 
-from wnlint.cli import output
+from wnlint.cli import findings, formats, output
 from wnlint.cli.docs import REPOSITORY_URL, RULES_PAGE, rule_url, rules_page
 from wnlint.engine.linter import SYSTEM_CODES, Diagnostic, Linter, select_rules
 from wnlint.fixing.fixer import offered_fixes as built_fixes
@@ -285,7 +285,7 @@ def test_whole_file_edits_are_the_changed_lines_only():
     text = "import torch.nn as nn\n\n\nx = 1\nc = nn.utils.weight_norm(m)\n"
     source = Source(text)
     new = text.replace("nn.utils.weight_norm", "nn.utils.parametrizations.weight_norm")
-    [edit] = output._Offsets(text).edits([source.whole(new)], whole=True)
+    [edit] = findings.Offsets(text).edits([source.whole(new)], whole=True)
     assert (edit.start, edit.end) == ((5, 1), (6, 1))
     assert edit.content == "c = nn.utils.parametrizations.weight_norm(m)\n"
 
@@ -349,7 +349,7 @@ def test_sarif_schema_is_the_official_one_and_rejects_a_broken_log():
         "oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json"
     )
     jsonschema.Draft7Validator.check_schema(SCHEMA)
-    log = output.sarif_log([], None, str(ROOT))
+    log = formats.sarif_log([], None, str(ROOT))
     validate_sarif(log)
     del log["runs"][0]["tool"]["driver"]["name"]
     with pytest.raises(AssertionError):
@@ -357,7 +357,7 @@ def test_sarif_schema_is_the_official_one_and_rejects_a_broken_log():
 
 
 def test_sarif_rules_carry_the_rule_documentation():
-    rules = {r["id"]: r for r in output.sarif_rules()}
+    rules = {r["id"]: r for r in formats.sarif_rules()}
     assert set(rules) == {*RULES_BY_CODE, *SYSTEM_CODES}
     for code, rule in RULES_BY_CODE.items():
         entry = rules[code]
@@ -373,9 +373,9 @@ def test_sarif_rules_carry_the_rule_documentation():
 
 
 def test_sarif_uri_outside_the_working_directory_is_absolute(tmp_path):
-    inside = output.artifact_location(str(tmp_path / "a b" / "x.py"), str(tmp_path))
+    inside = formats.artifact_location(str(tmp_path / "a b" / "x.py"), str(tmp_path))
     assert inside == {"uri": "a%20b/x.py", "uriBaseId": "%SRCROOT%"}
-    outside = output.artifact_location(str(tmp_path / "x.py"), str(tmp_path / "sub"))
+    outside = formats.artifact_location(str(tmp_path / "x.py"), str(tmp_path / "sub"))
     assert outside["uri"].startswith("file:///") and "uriBaseId" not in outside
 
 
@@ -412,7 +412,7 @@ def test_github_annotations(project):
 
 def test_github_escapes_data_and_properties():
     d = Diagnostic("a,b:c%.py", 1, 1, "WN001", "cannot parse: 100%\r\nbad")
-    line = output.github_annotation(d)
+    line = formats.github_annotation(d)
     assert line == (
         "::error file=a%2Cb%3Ac%25.py,line=1,col=1,endLine=1,endColumn=1,"
         "title=WN001 syntax-error::cannot parse: 100%25%0D%0Abad"
@@ -509,8 +509,8 @@ def test_formats_show_a_cell_when_a_diagnostic_has_one():
     output.write_report([d], "text", stream)
     assert stream.getvalue() == "nb.ipynb:cell 3:2:8: WN301 [*] legacy\n"
     assert json.loads(_json_of([d]))[0]["cell"] == 3
-    assert output.github_annotation(d).endswith("::cell 3: legacy")
-    log = output.sarif_log([d], None, str(ROOT))
+    assert formats.github_annotation(d).endswith("::cell 3: legacy")
+    log = formats.sarif_log([d], None, str(ROOT))
     assert log["runs"][0]["results"][0]["properties"]["cell"] == 3
 
 
@@ -540,7 +540,7 @@ def test_rule_all_prints_the_rules_page():
 
 
 def test_the_cli_offers_every_output_format():
-    from wnlint.cli.main import OUTPUT_FORMATS
+    from wnlint.cli.parser import OUTPUT_FORMATS
 
     assert OUTPUT_FORMATS == output.FORMATS
 
@@ -611,13 +611,13 @@ def test_an_edit_at_the_end_of_a_file_without_a_final_newline_ends_on_its_last_l
     text = "import torch.nn as nn\nc = nn.utils.weight_norm(m)"
     source = Source(text)
     new = text.replace("nn.utils.weight_norm", "nn.utils.parametrizations.weight_norm")
-    [edit] = output._Offsets(text).edits([source.whole(new)], whole=True)
+    [edit] = findings.Offsets(text).edits([source.whole(new)], whole=True)
     assert (edit.start, edit.end) == (
         (2, 1),
         (2, len("c = nn.utils.weight_norm(m)") + 1),
     )
     # With a final newline the end is the start of the (empty) next line.
-    assert output._Offsets(text + "\n").position(len(text) + 1) == (3, 1)
+    assert findings.Offsets(text + "\n").position(len(text) + 1) == (3, 1)
 
 
 def test_statistics_puts_the_most_frequent_first_and_marks_report_only_rules(

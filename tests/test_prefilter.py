@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, fixture_files
 
 from wnlint.engine.linter import Linter, select_rules
-from wnlint.facts import prefilter
+from wnlint.facts import cutting, prefilter
 
 CASES = {
     "base class in another segment": """
@@ -143,10 +143,10 @@ def test_fixtures_agree(path):
 
 def test_irrelevant_definitions_are_cut_and_lines_kept():
     data = textwrap.dedent(CASES["base class in another segment"]).encode()
-    segments = prefilter.split(data)
+    segments = cutting.split(data)
     keep = prefilter.MODULE_CLASSES.keep(data, segments)
     assert keep is not None
-    reduced = prefilter.reduce_source(data, keep, segments)
+    reduced = cutting.reduce_source(data, keep, segments)
     assert b"Unrelated = None" in reduced and b"class Unrelated" not in reduced
     assert reduced.count(b"\n") == data.count(b"\n")
     assert b"class Base" in reduced and b"class Child" in reduced

@@ -13,9 +13,9 @@ import sys
 import pytest
 from conftest import ROOT, UNKNOWN_CODE
 
-from wnlint.cli import main as cli
+from wnlint.cli import parser
 from wnlint.cli.docs import CATALOG, catalog
-from wnlint.cli.main import build_parser
+from wnlint.cli.parser import build_parser
 from wnlint.engine.linter import _ONLY_AST, Diagnostic, Linter, Report
 from wnlint.facts import prefilter
 from wnlint.rules import ALL_RULES, CODES, info
@@ -142,7 +142,7 @@ def test_help_is_laid_out_as_argparse_would_lay_it_out(monkeypatch, columns, com
     (with ``shutil``, which wnlint does not import)."""
     monkeypatch.setenv("COLUMNS", columns)
     ours = build_parser(command).format_help()
-    monkeypatch.setattr(cli, "_help_width", lambda: None)
+    monkeypatch.setattr(parser, "_help_width", lambda: None)
     assert ours == build_parser(command).format_help()
 
 

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from wnlint.engine.linter import Linter, select_rules
-from wnlint.facts import prefilter
+from wnlint.facts import hits, prefilter
 
 FAST = Linter(select_rules())
 FULL = Linter(select_rules(), reduce=False)
@@ -114,7 +114,7 @@ def test_hits_in_unreached_methods_do_not_count():
 
 
 def test_store_patterns():
-    stores = prefilter.submodule_store_hits
+    stores = hits.submodule_store_hits
     for text in (
         b"self.m.w = self.p * 2",
         b"self . m . w = p",
@@ -161,7 +161,7 @@ def test_enclosing_def():
     ).encode()
 
     def around(needle: bytes) -> bytes | None:
-        return prefilter._Defs(text).enclosing(text.index(needle))
+        return hits._Defs(text).enclosing(text.index(needle))
 
     assert around(b"pass") == b"util"
     assert around(b"p = 1") is None
@@ -184,12 +184,8 @@ def test_shared_searches_answer_like_fresh_ones(data):
     asked again, or after another text, they give a fresh search's hits."""
     other = b"y = torch.linalg.vector_norm(p)\nq = nn.Parameter(z)\n"
     for text in (data, other, data, data):
-        assert list(prefilter._shared_param_hits(text)) == list(
-            prefilter.param_hits(text)
-        )
-        assert list(prefilter._shared_norm_hits(text)) == list(
-            prefilter.norm_hits(text)
-        )
+        assert list(prefilter._shared_param_hits(text)) == list(hits.param_hits(text))
+        assert list(prefilter._shared_norm_hits(text)) == list(hits.norm_hits(text))
     first = prefilter._shared_norm_hits(data)
     next(first, None)
-    assert list(prefilter._shared_norm_hits(data)) == list(prefilter.norm_hits(data))
+    assert list(prefilter._shared_norm_hits(data)) == list(hits.norm_hits(data))

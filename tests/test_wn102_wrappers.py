@@ -13,7 +13,7 @@ import pytest
 from wnlint.engine.linter import Linter, select_rules
 from wnlint.facts import prefilter
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.module_classes import named_param_read
+from wnlint.facts.param_reads import named_param_read
 
 HEADER = """\
 import torch

@@ -13,13 +13,10 @@ import pytest
 from wnlint.engine.linter import Linter, select_rules
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.pickling import (
-    applied_to,
-    module_pickles,
-    pickle_sites,
-    pickled_parts,
-)
-from wnlint.facts.prefilter import PICKLES_PARAMETRIZED, split
+from wnlint.facts.cutting import split
+from wnlint.facts.pickled import applied_to
+from wnlint.facts.pickling import module_pickles, pickle_sites, pickled_parts
+from wnlint.facts.prefilter import PICKLES_PARAMETRIZED
 
 
 def analyse(source: str) -> FileAnalysis:

@@ -30,11 +30,12 @@ import time
 import zlib
 from typing import TYPE_CHECKING
 
-from wnlint.engine.linter import Diagnostic, Report, lint_files
+from wnlint.engine.linter import Diagnostic, Report
+from wnlint.engine.runner import lint_files
 from wnlint.facts.sources import read_source, recording
 
 if TYPE_CHECKING:
-    from wnlint.cli.config import Resolver
+    from wnlint.cli.selection import Resolver
 
 #: First bytes of a cache file: anything else is ignored.
 MAGIC = b"wnlint-cache-1\n"
@@ -60,15 +61,26 @@ def _version(path: str) -> tuple[int, int] | None:
     return (info.st_size, info.st_ctime_ns)
 
 
+#: The ``wnlint`` package: every module of it, in every layer, can change
+#: a finding.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def engine_files() -> list[str]:
+    """The package's modules, relative to it: what the cache key covers."""
+    return [
+        os.path.relpath(os.path.join(folder, name), _PACKAGE)
+        for folder, _, names in sorted(os.walk(_PACKAGE))
+        for name in sorted(names)
+        if name.endswith(".py")
+    ]
+
+
 def _engine_key() -> str:
     """wnlint's own code and the Python running it."""
-    package = os.path.dirname(os.path.abspath(__file__))
     parts = [sys.version.split()[0]]
-    for folder, _, names in sorted(os.walk(package)):
-        for name in sorted(names):
-            if name.endswith(".py"):
-                path = os.path.join(folder, name)
-                parts.append(f"{os.path.relpath(path, package)}:{_version(path)}")
+    for name in engine_files():
+        parts.append(f"{name}:{_version(os.path.join(_PACKAGE, name))}")
     return _short("\n".join(parts).encode())
 
 

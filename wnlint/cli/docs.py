@@ -206,7 +206,7 @@ def _literal(value: str | None) -> str:
 def main() -> int:
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the repository: wnlint/cli/docs.py
     readme = root / "README.md"
     text = readme.read_text(encoding="utf-8")
     generated = with_vscode_settings(with_config_table(with_rules_table(text)))

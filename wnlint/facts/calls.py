@@ -17,10 +17,9 @@ and on demand:
   calls of functions that do), with the ``isinstance``/class-name guards
   around the write.
 
-A callee defined in another file of the same package (a relative import, or
-an absolute one under the file's own top-level package) is summarized from
-that file, parsed once and cached; nothing is imported or run, and nothing
-under ``site-packages`` is followed.
+A callee defined in another file of the same package is summarized from
+that file (:mod:`wnlint.facts.definitions`); the guards around a write are
+read by :mod:`wnlint.facts.guards`.
 """
 
 from __future__ import annotations
@@ -29,20 +28,27 @@ import ast
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from wnlint.facts import torchnames as tn
-from wnlint.facts.events import Body, Test, norm_api, own_expressions, written_tensor
-from wnlint.facts.resolve import OPAQUE, Scope, resolve, resolves_only_to
-from wnlint.facts.siblings import file_text, module_file, module_stem, version
+from wnlint.facts.definitions import (
+    Def,
+    Scoped,
+    is_torch,
+    local_definition,
+    sibling_definition,
+)
+from wnlint.facts.events import norm_api, own_expressions, written_tensor
+from wnlint.facts.guards import ParamWrite, guarded_nodes, guards_from, rooted_path
+from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
     call_arg,
     is_self,
     local_definitions,
     own_nodes,
     parameter_names,
+    self_root_attr,
     single_value,
-    string_value,
 )
 
 _MAX_DEPTH = 6
@@ -50,7 +56,6 @@ _MAX_DEPTH = 6
 #: for a write of a tensor.
 NORM_WORDS = (b"weight_norm",)
 WRITE_WORDS = (b"init.", b".data")
-Def = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -69,61 +74,6 @@ class Normed:
     def applied_only_by(self, names: frozenset[str]) -> bool:
         """Whichever binding the applying callee has, it is one of ``names``."""
         return bool(self.api) and all(n in names for n in self.api)
-
-
-@dataclass(frozen=True)
-class Guard:
-    """A test around a write: ``isinstance(p, T)`` (``types`` holds the type
-    keys) or a class-name test (``names`` holds the substrings), and whether
-    the write runs when the test holds (``positive``)."""
-
-    param: int
-    types: frozenset[str]
-    names: frozenset[str]
-    positive: bool
-
-    def admits(self, layer: str | None) -> bool | None:
-        """Whether a module of class ``layer`` passes; None when unknown."""
-        if layer is None:
-            return None
-        short = layer.rsplit(".", 1)[-1]
-        if self.types:
-            hit = layer in self.types or (
-                tn.CONV_BASE in self.types and short.startswith("Conv")
-            )
-        else:
-            hit = any(name in short for name in self.names)
-        return hit if self.positive else not hit
-
-
-@dataclass(frozen=True)
-class ParamWrite:
-    """A function writes ``<parameter index>.<path>`` in place."""
-
-    index: int
-    name: str
-    path: tuple[str, ...]
-    guards: tuple[Guard, ...]
-    node: ast.AST
-
-    def admits(self, layer: str | None) -> bool:
-        """The write reaches a module of class ``layer`` (an unknown class
-        passes only writes that no type test guards)."""
-        for guard in self.guards:
-            if guard.param != self.index:
-                continue
-            verdict = guard.admits(layer)
-            if not verdict:
-                return False
-        return True
-
-
-@dataclass
-class _Scoped:
-    """A definition and the file summary it belongs to."""
-
-    node: Def
-    file: FileSummaries
 
 
 class FileSummaries:
@@ -156,7 +106,7 @@ class FileSummaries:
 
     def definition(
         self, expr: ast.expr, scope: Scope, needs: tuple[bytes, ...] = ()
-    ) -> _Scoped | None:
+    ) -> Scoped | None:
         """The function or class ``expr`` names, here or in a sibling file.
 
         A sibling file is parsed only when its text holds one of ``needs``
@@ -164,16 +114,16 @@ class FileSummaries:
         answer, and parsing them is most of the cost.
         """
         if isinstance(expr, ast.Name):
-            found = _local_definition(expr.id, scope)
+            found = local_definition(expr.id, scope)
             if found is not None:
-                return _Scoped(found, self)
+                return Scoped(found, self)
         names = resolve(expr, scope)
         if len(names) != 1:
             return None
         (qual,) = names
-        if qual is None or _is_torch(qual):
+        if qual is None or is_torch(qual):
             return None
-        return _sibling_definition(self, qual, needs)
+        return sibling_definition(self, qual, needs)
 
     # -- weight-normed values ----------------------------------------------
     def normed(
@@ -233,21 +183,21 @@ class FileSummaries:
             return None
         return self.type_key(expr.func, scope)
 
-    def class_for(self, key: str, scope: Scope) -> _Scoped | None:
+    def class_for(self, key: str, scope: Scope) -> Scoped | None:
         """The class a :meth:`type_key` names, here or in a sibling file."""
         if key.isidentifier():
-            found = _local_definition(key, scope)
-            return _Scoped(found, self) if isinstance(found, ast.ClassDef) else None
-        if _is_torch(key):
+            found = local_definition(key, scope)
+            return Scoped(found, self) if isinstance(found, ast.ClassDef) else None
+        if is_torch(key):
             return None
-        found_def = _sibling_definition(self, key, NORM_WORDS)
+        found_def = sibling_definition(self, key, NORM_WORDS)
         if found_def is not None and isinstance(found_def.node, ast.ClassDef):
             return found_def
         return None
 
     def type_key(self, expr: ast.expr, scope: Scope) -> str | None:
         """A class as written: its qualified name, or a same-file class's name."""
-        if isinstance(expr, ast.Name) and _local_definition(expr.id, scope):
+        if isinstance(expr, ast.Name) and local_definition(expr.id, scope):
             return expr.id
         names = resolve(expr, scope)
         if len(names) == 1 and None not in names:
@@ -279,7 +229,7 @@ class FileSummaries:
         def compute() -> dict[str, tuple[int, list[Normed]]]:
             out: dict[str, tuple[int, list[Normed]]] = {}
             for base in self._bases(cls):
-                inherited = base.file.class_normed(base.node, depth + 1)  # type: ignore[arg-type]
+                inherited = base.file.class_normed(base.node, depth + 1)
                 for attr, (_, found) in inherited.items():
                     out[attr] = (-1, found)
             for order, (stmt, func) in enumerate(self.init_trace(cls)):
@@ -304,7 +254,7 @@ class FileSummaries:
             return []
         return [n for _, found in self.class_normed(cls, depth).values() for n in found]
 
-    def _bases(self, cls: ast.ClassDef) -> list[_Scoped]:
+    def _bases(self, cls: ast.ClassDef) -> list[Scoped]:
         """Base classes defined in this file or a sibling file."""
         scope = self.scope_of(cls).parent
         out = []
@@ -418,7 +368,7 @@ class FileSummaries:
             first = parameter_names(func)[0]
             scope = self.scope_of(func)
             out: list[tuple[str | None, frozenset[str | None]]] = []
-            for node, guards in _guarded_nodes(func):
+            for node, guards in guarded_nodes(func):
                 if not (isinstance(node, ast.Call) and norm_api(node.func, scope)):
                     continue
                 module = call_arg(node, 0, "module")
@@ -428,7 +378,7 @@ class FileSummaries:
                 tests = [
                     g
                     for t, pos in guards
-                    for g in _guards(t, pos, [first], self, scope)
+                    for g in guards_from(t, pos, [first], self, scope)
                 ]
                 types = [g for g in tests if g.positive and g.types]
                 if not types:
@@ -449,9 +399,9 @@ class FileSummaries:
             params = parameter_names(func)
             scope = self.scope_of(func)
             out = []
-            for node, guards in _guarded_nodes(func):
+            for node, guards in guarded_nodes(func):
                 for target, callee_write in self._written(node, scope, depth, params):
-                    rooted = _rooted_path(target, params)
+                    rooted = rooted_path(target, params)
                     if rooted is None:
                         continue
                     index, path = rooted
@@ -459,7 +409,7 @@ class FileSummaries:
                     mine = tuple(
                         g
                         for t, pos in guards
-                        for g in _guards(t, pos, params, self, scope)
+                        for g in guards_from(t, pos, params, self, scope)
                     )
                     out.append(ParamWrite(index, params[index], path, mine, node))
             return out
@@ -480,7 +430,7 @@ class FileSummaries:
         if not isinstance(callee, (ast.Name, ast.Attribute)):
             return
         arguments = [*node.args, *(k.value for k in node.keywords)]
-        if not any(_rooted_path(a, params) for a in arguments):
+        if not any(rooted_path(a, params) for a in arguments):
             return  # what the callee writes cannot be one of ours
         found = self.definition(callee, scope, WRITE_WORDS)
         if found is None or isinstance(found.node, ast.ClassDef):
@@ -513,21 +463,6 @@ class FileSummaries:
 # -- helpers -------------------------------------------------------------------------
 
 
-def _local_definition(name: str, scope: Scope) -> Def | None:
-    """The one ``def``/``class`` that binds ``name`` where it is read."""
-    current: Scope | None = scope
-    first = True
-    while current is not None:
-        if (first or current.kind != "class") and name in current.bindings:
-            bindings = current.bindings[name]
-            if len(bindings) != 1 or bindings[0] is not OPAQUE:
-                return None
-            return current.definition(name)  # type: ignore[return-value]
-        first = False
-        current = current.parent
-    return None
-
-
 def _ordered_statements(func: ast.AST) -> list[ast.stmt]:
     """Every statement of a function body, nested ones included, in source
     order (not into nested defs)."""
@@ -537,15 +472,6 @@ def _ordered_statements(func: ast.AST) -> list[ast.stmt]:
 
 def _own_calls(stmt: ast.stmt) -> Iterator[ast.Call]:
     return (n for n in own_expressions(stmt) if isinstance(n, ast.Call))
-
-
-def self_root_attr(expr: ast.AST) -> str | None:
-    """``X`` for ``self.X``, ``self.X[i]``, ``self.X[i].y``."""
-    while isinstance(expr, (ast.Subscript, ast.Attribute)):
-        if isinstance(expr, ast.Attribute) and is_self(expr.value):
-            return expr.attr
-        expr = expr.value
-    return None
 
 
 def _applied_attr(module: ast.expr, func: ast.AST) -> str | None:
@@ -564,20 +490,6 @@ def _applied_attr(module: ast.expr, func: ast.AST) -> str | None:
     return None
 
 
-def _rooted_path(
-    expr: ast.expr, params: list[str]
-) -> tuple[int, tuple[str, ...]] | None:
-    """(parameter index, attributes) for ``p.a.b`` (``p.a[0].b`` too)."""
-    path: list[str] = []
-    while isinstance(expr, (ast.Attribute, ast.Subscript)):
-        if isinstance(expr, ast.Attribute):
-            path.append(expr.attr)
-        expr = expr.value
-    if isinstance(expr, ast.Name) and expr.id in params:
-        return params.index(expr.id), tuple(reversed(path))
-    return None
-
-
 def _argument_for(call: ast.Call, func: Def, index: int) -> ast.expr | None:
     if not isinstance(func, _FUNCS):
         return None
@@ -585,171 +497,3 @@ def _argument_for(call: ast.Call, func: Def, index: int) -> ast.expr | None:
     if index >= len(names):
         return None
     return call_arg(call, index, names[index])
-
-
-def _guarded_nodes(func: ast.AST) -> Iterator[tuple[ast.AST, list[Test]]]:
-    """Nodes of a function body with the ``if`` tests around them, and
-    whether each holds there (see :meth:`wnlint.facts.events.Body.tests`)."""
-    body = Body(getattr(func, "body", []))
-    for stmt, path in body.statements:
-        tests = body.guards(path)
-        yield stmt, tests
-        for node in own_expressions(stmt):
-            yield node, tests
-
-
-def _guards(
-    test: ast.expr, positive: bool, params: list[str], file: FileSummaries, scope: Scope
-) -> list[Guard]:
-    """What ``isinstance(p, T)`` and class-name tests on a parameter in
-    ``test`` say when it is true (``positive``) or false: guards that all
-    hold (a test they cannot express restricts nothing)."""
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        return _guards(test.operand, not positive, params, file, scope)
-    if isinstance(test, ast.BoolOp):
-        return _bool_guards(test, positive, params, file, scope)
-    if (
-        isinstance(test, ast.Call)
-        and isinstance(test.func, ast.Name)
-        and test.func.id == "isinstance"
-        and len(test.args) == 2
-        and isinstance(test.args[0], ast.Name)
-        and test.args[0].id in params
-    ):
-        kinds = test.args[1]
-        kinds_list = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
-        # A type that cannot be named matches no known layer class.
-        keys = {file.type_key(k, scope) or "?" for k in kinds_list}
-        index = params.index(test.args[0].id)
-        return [Guard(index, frozenset(keys), frozenset(), positive)]
-    name = _classname_test(test, params, scope, file)
-    if name is not None:
-        return [Guard(name[0], frozenset(), frozenset({name[1]}), positive)]
-    return []
-
-
-def _bool_guards(
-    test: ast.BoolOp,
-    positive: bool,
-    params: list[str],
-    file: FileSummaries,
-    scope: Scope,
-) -> list[Guard]:
-    """``a and b`` true (``a or b`` false) is every part's guards at once;
-    ``isinstance(m, A) or isinstance(m, B)`` true (``and`` of negations
-    false) is one test of both types. Any other mix says nothing."""
-    conjunction = isinstance(test.op, ast.And) == positive
-    parts = [_guards(v, positive, params, file, scope) for v in test.values]
-    if conjunction:
-        return [g for part in parts for g in part]
-    single = [part[0] if len(part) == 1 else None for part in parts]
-    if any(g is None or not g.types for g in single):
-        return []
-    typed = [g for g in single if g is not None]
-    if len({(g.param, g.positive) for g in typed}) != 1:
-        return []
-    types = frozenset().union(*(g.types for g in typed))
-    return [Guard(typed[0].param, types, frozenset(), typed[0].positive)]
-
-
-def _classname_test(
-    test: ast.expr, params: list[str], scope: Scope, file: FileSummaries
-) -> tuple[int, str] | None:
-    """``classname.find("Conv") != -1`` or ``"Conv" in classname`` where
-    ``classname = m.__class__.__name__``."""
-    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
-        return None
-    left, right = test.left, test.comparators[0]
-    if isinstance(test.ops[0], ast.In) and string_value(left) is not None:
-        index = _class_name_of(right, params, scope, file)
-        return (index, string_value(left)) if index is not None else None  # type: ignore[return-value]
-    if (
-        isinstance(test.ops[0], (ast.NotEq, ast.Gt, ast.GtE))
-        and isinstance(left, ast.Call)
-        and isinstance(left.func, ast.Attribute)
-        and left.func.attr == "find"
-        and left.args
-        and string_value(left.args[0]) is not None
-    ):
-        index = _class_name_of(left.func.value, params, scope, file)
-        return (index, string_value(left.args[0])) if index is not None else None  # type: ignore[return-value]
-    return None
-
-
-def _class_name_of(
-    expr: ast.expr, params: list[str], scope: Scope, file: FileSummaries
-) -> int | None:
-    """The parameter whose class name ``expr`` is (through one local name)."""
-    if isinstance(expr, ast.Name) and scope.node is not None:
-        value = file.local_value(scope.node, expr.id)
-        if value is not None:
-            expr = value
-    if (
-        isinstance(expr, ast.Attribute)
-        and expr.attr == "__name__"
-        and isinstance(expr.value, ast.Attribute)
-        and expr.value.attr == "__class__"
-        and isinstance(expr.value.value, ast.Name)
-        and expr.value.value.id in params
-    ):
-        return params.index(expr.value.value.id)
-    return None
-
-
-# -- sibling files -------------------------------------------------------------------
-
-#: Sibling files' analyses (which hold their summaries), by path.
-_FILES: dict[str, tuple[tuple[int, int], Any]] = {}
-
-
-def _is_torch(qual: str) -> bool:
-    """Torch's own names are never a sibling's."""
-    return qual.split(".", 1)[0] == "torch"
-
-
-def _sibling_definition(
-    here: FileSummaries, qual: str, needs: tuple[bytes, ...] = ()
-) -> _Scoped | None:
-    """The def or class ``qual`` names (from the file of ``here``) in a file
-    of the same package, when that file's text holds one of ``needs`` (any
-    file when empty)."""
-    module, _, name = qual.rpartition(".")
-    path = here.path
-    if path is None or not module.strip("."):
-        return None
-    stem = module_stem(os.path.dirname(path), module)
-    found_file = module_file(stem) if stem is not None else None
-    if found_file is None:
-        return None
-    if needs and not any(word in file_text(found_file) for word in needs):
-        return None
-    summaries = _summaries(found_file, here.analyze)
-    if summaries is None:
-        return None
-    module_scope = summaries.module_scope
-    found = module_scope.definition(name)
-    local = _local_definition(name, module_scope)
-    if found is not None and local is found:
-        return _Scoped(local, summaries)
-    return None
-
-
-def _summaries(
-    path: str, analyze: Callable[[ast.Module, str], Any]
-) -> FileSummaries | None:
-    """The summaries of a sibling file, parsed once per version of it."""
-    key = version(path)
-    if _FILES.get(path, (None, None))[0] != key:
-        _FILES[path] = (key, _load(path, analyze))
-    analysis = _FILES[path][1]
-    return None if analysis is None else analysis.summaries
-
-
-def _load(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:
-    """A sibling file's analysis (None: it does not parse)."""
-    try:
-        tree = ast.parse(file_text(path), filename=path)
-        analysis = analyze(tree, path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return analysis

@@ -7,8 +7,8 @@ as categories of "hits" found with plain substring searches:
 * the legacy-API rules (WN3xx) need ``weight_norm``;
 * the module-class rules (WN1xx) need a parameter (``Parameter(``,
   ``register_parameter``, a torch layer base class) and a norm (the norm
-  spellings :mod:`wnlint.facts.module_classes` recognizes) in the same class or its
-  same-file base classes;
+  spellings :mod:`wnlint.facts.norms` recognizes) in the same class or
+  its same-file base classes;
 * WN102 also takes, instead of the norm, a store on a submodule
   (``self.<sub>.<attr> = ``, ``setattr(self.<sub>, ``,
   ``self.<sub>._parameters[``) in a method forward may reach, and WN106
@@ -23,7 +23,9 @@ newlines: the name stays bound, every line number stays put, and only the
 rest is parsed. Module-level code is always kept, and names it binds to a
 trigger (``wn = nn.utils.weight_norm``, ``P = nn.Parameter``) count as hits
 wherever they are used. The rules recognize nothing the kept text does not
-spell, so both paths give the same findings (the tests check this).
+spell, so both paths give the same findings (the tests check this). The
+hits are found by :mod:`wnlint.facts.hits`; the cutting is
+:mod:`wnlint.facts.cutting`.
 """
 
 from __future__ import annotations
@@ -31,303 +33,34 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from functools import cache
-from typing import NamedTuple
 
-from wnlint.facts import torchnames as tn
+from wnlint.facts.cutting import DECORATED_HEADER, Segment, declares_global
+from wnlint.facts.hits import (
+    PICKLER_WORDS,
+    HitFinder,
+    Replay,
+    find_all,
+    legacy_hits,
+    may_pickle,
+    norm_hits,
+    optim_hits,
+    param_hits,
+    parameter_created_hits,
+    words_hits,
+    wrapped_store_hits,
+)
 from wnlint.facts.siblings import imports_sibling_mentioning
 
-#: A new top-level statement starts at column 0 with something that is not
-#: a comment or a closing bracket. (A line inside a string may look the
-#: same; see :func:`reduce_source` for why that is harmless.)
-_STATEMENT_START = re.compile(rb"\n(?=[^\s#)\]}])")
-_HEADER = re.compile(rb"(?:async[ \t]+def|def|class)[ \t]+(\w+)")
-#: After decorators (which may span lines), the def/class line at column 0.
-_DECORATED_HEADER = re.compile(rb"(?m)^(?:async[ \t]+def|def|class)[ \t]+(\w+)")
-_CLASS_BASES = re.compile(rb"class[ \t]+\w+[ \t]*\(([^:]*)\)[ \t]*:")
 _WORD = re.compile(rb"\w+")
 _ALIAS = re.compile(rb"(?m)\bas[ \t]+(\w+)|^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
-
-
-class Segment(NamedTuple):
-    """A top-level statement: ``name`` is set for a def or class."""
-
-    start: int
-    text: bytes
-    name: bytes | None
-    bases: tuple[bytes, ...] = ()
 
 
 # -- finding hits ------------------------------------------------------------------
 
 
-def find_all(text: bytes, word: bytes) -> Iterator[int]:
-    if not word:
-        return  # an empty word would be found everywhere, forever
-    i = text.find(word)
-    while i != -1:
-        yield i
-        i = text.find(word, i + len(word))
-
-
-def _line_at(text: bytes, i: int) -> bytes:
-    start = text.rfind(b"\n", 0, i) + 1
-    end = text.find(b"\n", i)
-    return text[start : end if end != -1 else len(text)]
-
-
-def _is_word_at(text: bytes, i: int, n: int) -> bool:
-    before = text[i - 1 : i]
-    after = text[i + n : i + n + 1]
-    return not (before.isalnum() or before == b"_") and not (
-        after.isalnum() or after == b"_"
-    )
-
-
-def _word_hits(text: bytes, word: bytes) -> Iterator[int]:
-    return (i for i in find_all(text, word) if _is_word_at(text, i, len(word)))
-
-
-#: Beyond this many words, one pass over every word of the text is cheaper
-#: than a search for each (a module binding thousands of normed layers).
-_FEW_WORDS = 8
-
-
-def _words_hits(text: bytes, words: set[bytes]) -> Iterator[int]:
-    """Offsets of any of ``words`` as whole words, in linear time."""
-    if len(words) <= _FEW_WORDS:
-        for word in words:
-            yield from _word_hits(text, word)
-        return
-    for match in _WORD.finditer(text):
-        if match.group() in words:
-            yield match.start()
-
-
-def norm_hits(text: bytes) -> Iterator[int]:
-    """Offsets of the norm spellings the module analysis recognizes.
-
-    One search for ``norm`` classifies every occurrence by its neighbours
-    (``.norm(`` but ``self.norm(``, ``vector_norm``, ``norm_except_dim``,
-    ``torch.norm``, the words ``normalize`` and ``norm``): each pass over a
-    file costs as much as the rest of the classification, so there is one.
-    """
-    i = text.find(b"norm")
-    if i != -1:
-        while i != -1:
-            yield from _classify_norm(text, i)
-            i = text.find(b"norm", i + 4)
-        yield from find_all(text, b"linalg")
-    if b"sqrt" in text and b"sum(" in text:
-        # sqrt(sum(x ** 2)): the analysis accepts this spelling on one line.
-        yield from (i for i in find_all(text, b"sqrt") if b"sum(" in _line_at(text, i))
-
-
-def _classify_norm(text: bytes, i: int) -> Iterator[int]:
-    """The hits that the ``norm`` at offset ``i`` is part of."""
-    if text.startswith(b"norm_except_dim", i):
-        yield i
-    before = text[i - 1 : i]
-    if before == b"_" and text[i - 7 : i] == b"vector_":
-        yield i - 7
-    elif before == b".":
-        # `.norm(` on anything but `self` (a submodule called `norm`).
-        if text[i + 4 : i + 5] == b"(" and text[i - 5 : i - 1] != b"self":
-            yield i - 1
-        if text[i - 6 : i - 1] == b"torch":
-            yield i - 6
-    if before.isalnum() or before == b"_":
-        return
-    if text.startswith(b"normalize", i):
-        if _is_word_at(text, i, 9):
-            yield i
-        return
-    after = text[i + 4 : i + 5]
-    if before == b"." or after.isalnum() or after == b"_":
-        return
-    # `norm(x)`, `from torch import norm`, a parenthesized import line.
-    line = _line_at(text, i).strip()
-    if (
-        after == b"("
-        or b"import" in line
-        or line in (b"norm", b"norm,")
-        or line.startswith(b"norm as")
-    ):
-        yield i
-
-
-#: A class statement with a torch layer among its bases (whose weight it
-#: inherits): the layers the analysis knows (``LAYERS_WITH_WEIGHT``); the
-#: literal prefix keeps the search fast.
-_LAYER_CLASS = re.compile(
-    rb"class[ \t]+\w+[ \t]*\([^)]*(?:"
-    + b"|".join(re.escape(n.encode()) for n in sorted(tn.LAYERS_WITH_WEIGHT))
-    + rb")"
-)
-
-
-def param_hits(text: bytes) -> Iterator[int]:
-    """Offsets where a parameter is declared or inherited from a torch layer."""
-    yield from _shared_parameter_calls(text)
-    yield from find_all(text, b"register_parameter")
-    yield from (m.start() for m in _LAYER_CLASS.finditer(text))
-
-
-def parameter_call_hits(text: bytes) -> Iterator[int]:
-    """Offsets of ``Parameter(`` and of a line binding an alias of it."""
-    # One pass: `Parameter(`, or `P = nn.Parameter`, `from torch.nn import
-    # Parameter as P` (an alias, called later without the word).
-    for i in find_all(text, b"Parameter"):
-        if text[i + 9 : i + 10] == b"(" or _binds_alias(
-            _line_at(text, i), b"Parameter"
-        ):
-            yield i
-
-
-_DEF_NAME = re.compile(rb"def[ \t]+(\w+)")
-#: Where forward's reach starts
-#: (:attr:`wnlint.facts.module_classes.ModuleClass.forward_reachable`).
-_ENTRY_METHODS = (b"forward", b"__call__")
-
-
-def in_reachable_methods(text: bytes, hits: Iterator[int]) -> Iterator[int]:
-    """``hits`` less those in a method that forward cannot reach: one not
-    named ``forward``/``__call__`` whose name the file never spells as
-    ``self.<name>`` (how the module analysis follows calls and
-    properties). Most parameters are created, and most submodule
-    attributes set, in ``__init__`` and in methods that torch or other code
-    calls (``set_input_embeddings``). A hit outside any function, or whose
-    function is in doubt, is kept."""
-    defs: _Defs | None = None
-    verdicts: dict[bytes, bool] = {}
-    for i in hits:
-        if defs is None:
-            defs = _Defs.of(text)  # only for files with a hit
-        name = defs.enclosing(i)
-        if name is None or name in _ENTRY_METHODS:
-            yield i
-            continue
-        if name not in verdicts:
-            verdicts[name] = (
-                re.search(rb"self\s*\.\s*" + name + rb"\b", text) is not None
-            )
-        if verdicts[name]:
-            yield i
-
-
-class _Defs:
-    """The ``def`` lines of a text, read backwards from an offset as they
-    are needed, to tell which function's own body holds it (most files
-    ask about a few offsets, so no table of every ``def`` is built)."""
-
-    def __init__(self, text: bytes) -> None:
-        self.text = text
-        self.ends: dict[int, int] = {}
-
-    _last: _Defs | None = None
-
-    @classmethod
-    def of(cls, text: bytes) -> _Defs:
-        """The reader of ``text``, shared by the prefilters that search the
-        same file one after the other."""
-        last = cls._last
-        if last is None or last.text is not text:
-            last = cls._last = cls(text)
-        return last
-
-    def enclosing(self, i: int) -> bytes | None:
-        """The name of the function whose own body holds offset ``i``: the
-        nearest ``def`` line before it indented less than the line of ``i``,
-        when its body (up to the first line, but a closing bracket, indented
-        as little as the ``def``) reaches ``i``. None otherwise: the module
-        level, a class body, or in doubt."""
-        text = self.text
-        start = text.rfind(b"\n", 0, i) + 1
-        line = text[start:i]
-        indent = len(line) - len(line.lstrip(b" \t"))
-        if indent == 0:
-            return None
-        j = text.rfind(b"def ", 0, start)  # a tab after def: in doubt, kept
-        while j != -1:
-            head = text.rfind(b"\n", 0, j) + 1
-            prefix = text[head:j]
-            match = _DEF_NAME.match(text, j)
-            depth = len(prefix) - len(prefix.lstrip(b" \t"))
-            if (
-                prefix.strip(b" \t") in (b"", b"async")
-                and match is not None
-                and depth < indent
-            ):
-                if head not in self.ends:
-                    dedent = _dedent(depth).search(text, head)
-                    self.ends[head] = len(text) if dedent is None else dedent.start()
-                # Past the end, the body ended before `i` (or a string
-                # fools us).
-                return match.group(1) if start <= self.ends[head] else None
-            j = text.rfind(b"def ", 0, j)
-        return None
-
-
-@cache
-def _dedent(depth: int) -> re.Pattern[bytes]:
-    """A line that starts code at ``depth`` columns or fewer."""
-    return re.compile(rb"\n[ \t]{0,%d}[^ \t\r\n#)\]}]" % depth)
-
-
-def parameter_created_hits(text: bytes) -> Iterator[int]:
-    """:func:`parameter_call_hits` in methods forward may reach."""
-    return in_reachable_methods(text, _shared_parameter_calls(text))
-
-
-def wrapped_store_hits(text: bytes) -> Iterator[int]:
-    """:func:`submodule_store_hits` in methods forward may reach."""
-    return in_reachable_methods(text, submodule_store_hits(text))
-
-
-#: ``self.<sub>.<attr> = `` (an annotation allowed, not ``==``), unless
-#: what is stored is one plain literal; the literal prefix keeps the search
-#: fast.
-_SUBMODULE_STORE = re.compile(
-    rb"self\s*\.\s*\w+\s*\.\s*\w+\s*(?::[^=\n]*)?=(?!=)"
-    rb"(?![ \t]*(?:\"[^\"\\\n]*\"|'[^'\\\n]*'|-?\d[\w.]*|None|True|False)"
-    rb"[ \t]*(?:#[^\n]*)?$)",
-    re.MULTILINE,
-)
-#: ``setattr(self.<sub>, ...`` and ``self.<sub>._parameters[``.
-_SUBMODULE_SET = re.compile(
-    rb"setattr\s*\(\s*self\s*\.\s*\w+\s*,|self\s*\.\s*\w+\s*\.\s*_parameters\s*\["
-)
-
-
-def submodule_store_hits(text: bytes) -> Iterator[int]:
-    """Offsets of ``self.<sub>.<attr> = ...``, ``setattr(self.<sub>, ...``
-    and ``self.<sub>._parameters[``: a value stored on a wrapped module."""
-    yield from (m.start() for m in _SUBMODULE_STORE.finditer(text))
-    if b"setattr" in text or b"_parameters" in text:
-        yield from (m.start() for m in _SUBMODULE_SET.finditer(text))
-
-
-def _binds_alias(line: bytes, name: bytes) -> bool:
-    """`X = a.b.<name>` or `import ... <name> as X`."""
-    line = line.split(b"#", 1)[0].strip()
-    if b" as " in line and b"import" in line:
-        return (name + b" as ") in line
-    target, eq, value = line.partition(b"=")
-    return (
-        bool(eq)
-        and value.strip().endswith(name)
-        and bool(_WORD.fullmatch(target.strip()))
-    )
-
-
-def legacy_hits(text: bytes) -> Iterator[int]:
-    return find_all(text, b"weight_norm")
-
-
 # -- prefilters ----------------------------------------------------------------------
 
 
-HitFinder = Callable[[bytes], Iterator[int]]
 LineTest = Callable[[bytes], bool]
 
 
@@ -352,7 +85,7 @@ class Prefilter:
         has: list[list[bool]] = []
         for _, finder, binds_alias in self.needs:
             hits = list(finder(data))
-            hits.extend(_words_hits(data, _aliases(other, binds_alias)))
+            hits.extend(words_hits(data, _aliases(other, binds_alias)))
             flags = [False] * len(segments)
             for i in hits:
                 flags[bisect_left(starts, i + 1) - 1] = True
@@ -426,76 +159,7 @@ def _imported_names(statement: bytes) -> set[bytes]:
     return out
 
 
-def declares_global(text: bytes) -> bool:
-    """A `global` statement: a dropped function could rebind module names."""
-    return any(
-        _line_at(text, i).lstrip().startswith(b"global ")
-        for i in find_all(text, b"global ")
-    )
-
-
-# -- cutting -------------------------------------------------------------------------
-
-
-def split(data: bytes) -> list[Segment]:
-    """Cut a module at top-level statements; decorators go with their def."""
-    # A search anchored on the newline itself: `^` tries every position.
-    starts = [m.start() + 1 for m in _STATEMENT_START.finditer(data)]
-    starts.insert(0, 0)
-    starts.append(len(data))
-    segments: list[Segment] = []
-    pending: int | None = None
-    for lo, hi in zip(starts, starts[1:]):
-        if data.startswith(b"@", lo):
-            pending = lo if pending is None else pending
-            continue
-        begin = lo if pending is None else pending
-        pending = None
-        text = data[begin:hi]
-        match = _HEADER.match(text) or (
-            _DECORATED_HEADER.search(text) if text.startswith(b"@") else None
-        )
-        if match is None:
-            segments.append(Segment(begin, text, None))
-            continue
-        bases = _CLASS_BASES.match(text, match.start())
-        names = tuple(_WORD.findall(bases.group(1))) if bases else ()
-        segments.append(Segment(begin, text, match.group(1), names))
-    if pending is not None:
-        segments.append(Segment(pending, data[pending:], None))
-    return segments
-
-
-def reduce_source(data: bytes, keep: list[bool], segments: list[Segment]) -> bytes:
-    """The source with unkept definitions replaced by ``NAME = None``.
-
-    A definition whose text holds an odd number of triple quotes (a ``def``
-    line that was really inside a string) is always kept. If a cut still
-    lands inside a string, the reduced source fails to parse and the caller
-    parses the whole file instead.
-    """
-    if all(keep):
-        return data
-    out = []
-    for segment, kept in zip(segments, keep):
-        text = segment.text
-        if (
-            kept
-            or segment.name is None
-            or text.count(b'"""') % 2
-            or text.count(b"'''") % 2
-        ):
-            out.append(text)
-        else:
-            out.append(segment.name + b" = None" + b"\n" * line_breaks(text))
-    return b"".join(out)
-
-
-def line_breaks(text: bytes) -> int:
-    """How many lines ``text`` ends, as Python's tokenizer counts them:
-    ``\n``, ``\r\n`` and a lone ``\r`` each end one. (Counting ``\n`` alone
-    put every line after an old-Mac line ending one line early.)"""
-    return text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")
+# -- several prefilters as one -------------------------------------------------------
 
 
 class AnyOf:
@@ -521,48 +185,13 @@ class AnyOf:
         return [any(flags) for flags in zip(*plans)]
 
 
-def optim_hits(text: bytes) -> Iterator[int]:
-    """``torch.optim``, ``from torch import optim``: the word, not "optimizer"."""
-    return _word_hits(text, b"optim")
-
-
-class _Replay:
-    """A hit finder that remembers the last text it searched, so that the
-    prefilters sharing a category (WN101's and WN102's parameters and
-    norms) search each file once. Hits are found lazily, as callers ask."""
-
-    def __init__(self, finder: HitFinder) -> None:
-        self.finder = finder
-        self.text: bytes | None = None
-        self.seen: list[int] = []
-        self.rest: Iterator[int] = iter(())
-
-    def __call__(self, text: bytes) -> Iterator[int]:
-        if text is not self.text:
-            self.text, self.seen, self.rest = text, [], self.finder(text)
-        return self._replay(self.seen, self.rest)
-
-    @staticmethod
-    def _replay(seen: list[int], rest: Iterator[int]) -> Iterator[int]:
-        i = 0
-        while True:
-            if i == len(seen):
-                hit = next(rest, None)
-                if hit is None:
-                    return
-                seen.append(hit)
-            yield seen[i]
-            i += 1
-
-
-_shared_parameter_calls = _Replay(parameter_call_hits)
-_shared_param_hits = _Replay(param_hits)
-_shared_legacy_hits = _Replay(legacy_hits)
+_shared_param_hits = Replay(param_hits)
+_shared_legacy_hits = Replay(legacy_hits)
 
 LEGACY_API = Prefilter(
     ("legacy", _shared_legacy_hits, lambda line: b"weight_norm" in line),
 )
-_shared_norm_hits = _Replay(norm_hits)
+_shared_norm_hits = Replay(norm_hits)
 
 
 def _binds_norm(line: bytes) -> bool:
@@ -701,7 +330,7 @@ def _tests_normed_type(text: bytes, normed: set, defined: set) -> bool:
 
 def _is_function(segment: Segment) -> bool:
     """The segment is a top-level ``def`` (after any decorators)."""
-    match = _DECORATED_HEADER.search(segment.text)
+    match = DECORATED_HEADER.search(segment.text)
     return match is not None and not match.group(0).startswith(b"class")
 
 
@@ -764,22 +393,6 @@ WRAPPED_STORES = Prefilter(
     ("param", _shared_param_hits, lambda line: b"Parameter" in line),
     ("norm or store", _norm_or_store_hits, _binds_norm),
 )
-
-
-#: How a pickler is spelled: ``torch.save(``/``T.save(``, ``from torch import
-#: save``, and the pickling modules (``pickle``, ``cloudpickle``,
-#: ``save_pickle``, ``dill``, ``joblib``). Plain substring searches: a regular
-#: expression with no literal prefix costs seconds over a large code base.
-PICKLER_WORDS = (b".save(", b"import save", b", save", b"pickle", b"dill", b"joblib")
-
-
-def may_pickle(data: bytes) -> bool:
-    """Whether a file's text can hold a pickling call (a prefilter)."""
-    # Every pickling call spells `save` or `dump`: two searches settle most
-    # files before the six that say which.
-    return (b"save" in data or b"dump" in data) and any(
-        word in data for word in PICKLER_WORDS
-    )
 
 
 #: The file applies a parametrization itself (every spelling of the

@@ -103,6 +103,15 @@ def self_attr(node: ast.AST) -> str | None:
     return None
 
 
+def self_root_attr(expr: ast.AST) -> str | None:
+    """``X`` for ``self.X``, ``self.X[i]``, ``self.X[i].y``."""
+    while isinstance(expr, (ast.Subscript, ast.Attribute)):
+        if isinstance(expr, ast.Attribute) and is_self(expr.value):
+            return expr.attr
+        expr = expr.value
+    return None
+
+
 def self_attrs_in(expr: ast.AST) -> set[str]:
     """Every ``self.<attr>`` read anywhere in ``expr``."""
     return {name for node in ast.walk(expr) if (name := self_attr(node)) is not None}
@@ -245,3 +254,14 @@ def reachable_methods(
                 seen.append(name)
                 todo.append(name)
     return seen
+
+
+def method_class(scope: Scope) -> ast.ClassDef | None:
+    """The class whose method ``scope`` belongs to: the method's own code,
+    its lambdas and comprehensions included, not a nested def."""
+    while scope.kind in ("lambda", "comprehension") and scope.parent is not None:
+        scope = scope.parent
+    parent = scope.parent
+    if scope.kind != "function" or parent is None or parent.kind != "class":
+        return None
+    return parent.node  # type: ignore[return-value]

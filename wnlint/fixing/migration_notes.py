@@ -32,8 +32,9 @@ from collections.abc import Iterable
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.pickling import applied_to, module_pickles
-from wnlint.facts.prefilter import may_pickle
+from wnlint.facts.hits import may_pickle
+from wnlint.facts.pickled import applied_to
+from wnlint.facts.pickling import module_pickles
 from wnlint.facts.siblings import imports_sibling_mentioning
 from wnlint.facts.sources import read_source
 from wnlint.facts.syntax import all_nodes, own_nodes, string_value

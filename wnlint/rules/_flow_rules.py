@@ -8,17 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.order import (
-    Application,
+from wnlint.facts.branches import (
     Branches,
     Condition,
-    ScopeFlow,
-    function_flow,
-    key_of,
     names_rebound_between,
     same_tensor,
     tensor_name,
 )
+from wnlint.facts.order import Application, ScopeFlow, function_flow, key_of
 from wnlint.facts.syntax import reachable_methods, self_attr
 
 

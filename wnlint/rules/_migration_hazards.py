@@ -35,7 +35,8 @@ import os
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.facts.events import norm_api
-from wnlint.facts.pickling import applied_to, module_pickles
+from wnlint.facts.pickled import applied_to
+from wnlint.facts.pickling import module_pickles
 from wnlint.facts.resolve import resolve, resolves_only_to
 from wnlint.facts.syntax import all_nodes
 

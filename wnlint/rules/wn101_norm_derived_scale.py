@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from wnlint.facts import norms
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.module_classes import ModuleClass, ModuleFacts
-from wnlint.facts.norms import WeightNormExpr
 from wnlint.facts.prefilter import MODULE_CLASSES
+from wnlint.facts.products import WeightNormExpr
 from wnlint.facts.syntax import own_nodes, self_attrs_in
 from wnlint.rules._edits import (
     family_attrs,

@@ -6,20 +6,14 @@ from typing import ClassVar
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.module_classes import (
-    MethodFacts,
-    ModuleClass,
-    ModuleFacts,
-    method_class,
-    named_param_read,
-    reads_any_param,
-    reads_argument,
-)
+from wnlint.facts.module_classes import MethodFacts, ModuleClass, ModuleFacts
 from wnlint.facts.norms import reads_param
+from wnlint.facts.param_reads import named_param_read, reads_any_param, reads_argument
 from wnlint.facts.prefilter import WRAPPED_STORES
 from wnlint.facts.syntax import (
     is_call_to,
     is_self,
+    method_class,
     own_nodes,
     self_attr,
     self_attrs_in,

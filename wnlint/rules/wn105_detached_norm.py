@@ -7,8 +7,8 @@ from typing import ClassVar
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.module_classes import MethodFacts
-from wnlint.facts.norms import WeightNormExpr
 from wnlint.facts.prefilter import MODULE_CLASSES
+from wnlint.facts.products import WeightNormExpr
 from wnlint.facts.syntax import self_attrs_in
 from wnlint.rules._edits import inline_locals, statement_of
 from wnlint.rules.base import Finding, Rule, edits_fix

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.module_classes import MethodFacts, ModuleClass, method_class
+from wnlint.facts.module_classes import MethodFacts, ModuleClass
 from wnlint.facts.prefilter import PARAMETER_CALLS
-from wnlint.facts.syntax import call_arg, is_call_to, own_nodes, self_attr
+from wnlint.facts.syntax import call_arg, is_call_to, method_class, own_nodes, self_attr
 from wnlint.rules.base import Finding, Rule
 
 

@@ -7,17 +7,12 @@ from typing import Any, ClassVar
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.calls import (
-    WRITE_WORDS,
-    Def,
-    FileSummaries,
-    Normed,
-    ParamWrite,
-    self_root_attr,
-)
+from wnlint.facts.calls import WRITE_WORDS, FileSummaries, Normed
+from wnlint.facts.definitions import Def
+from wnlint.facts.guards import ParamWrite
 from wnlint.facts.prefilter import INIT_WRITES
 from wnlint.facts.resolve import Scope
-from wnlint.facts.syntax import is_self, parameter_names
+from wnlint.facts.syntax import is_self, parameter_names, self_root_attr
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules.base import Finding, LineRef, Rule
 
@@ -380,7 +375,7 @@ def _tests_a_normed_class(func: ast.AST, summaries: FileSummaries) -> bool:
         for kind in kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]:
             key = summaries.type_key(kind, scope)
             found = summaries.class_for(key, scope) if key else None
-            if found is not None and found.file.class_normed(found.node):  # type: ignore[arg-type]
+            if found is not None and found.file.class_normed(found.node):
                 return True
     return False
 
@@ -402,7 +397,7 @@ def _typed_hook(
                 found = summaries.class_for(key, summaries.scope_of(func))
                 if found is None:
                     continue
-                normed = found.file.class_normed(found.node)  # type: ignore[arg-type]
+                normed = found.file.class_normed(found.node)
                 if write.path[0] in normed:
                     _, modules = normed[write.path[0]]
                     fields = {

@@ -5,7 +5,7 @@ from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.order import Branches, same_tensor, tensor_name
+from wnlint.facts.branches import Branches, same_tensor, tensor_name
 from wnlint.facts.prefilter import LEGACY_API
 from wnlint.rules._flow_rules import reapplied_before, reapplied_in_methods
 from wnlint.rules.base import Finding, LineRef, Rule

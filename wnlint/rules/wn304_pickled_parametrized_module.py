@@ -7,11 +7,8 @@ from typing import ClassVar
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.pickling import (
-    Applied,
-    applied_to,
-    module_pickles,
-)
+from wnlint.facts.pickled import Applied, applied_to
+from wnlint.facts.pickling import module_pickles
 from wnlint.facts.prefilter import PICKLES_PARAMETRIZED
 from wnlint.rules.base import Finding, LineRef, Rule
 

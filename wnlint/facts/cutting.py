@@ -1,0 +1,103 @@
+"""Cutting a module's bytes at its top-level statements, so that only the
+definitions a rule can use are parsed.
+
+Parsing is what costs, so the prefilters (:mod:`wnlint.facts.prefilter`)
+say which top-level ``def``/``class`` statements a rule needs, and the rest
+become ``NAME = None`` padded with newlines: the name stays bound, every
+line number stays put, and only what is kept is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from wnlint.facts.hits import find_all, line_at
+
+#: A new top-level statement starts at column 0 with something that is not
+#: a comment or a closing bracket. (A line inside a string may look the
+#: same; see :func:`reduce_source` for why that is harmless.)
+_STATEMENT_START = re.compile(rb"\n(?=[^\s#)\]}])")
+_HEADER = re.compile(rb"(?:async[ \t]+def|def|class)[ \t]+(\w+)")
+#: After decorators (which may span lines), the def/class line at column 0.
+DECORATED_HEADER = re.compile(rb"(?m)^(?:async[ \t]+def|def|class)[ \t]+(\w+)")
+_CLASS_BASES = re.compile(rb"class[ \t]+\w+[ \t]*\(([^:]*)\)[ \t]*:")
+_WORD = re.compile(rb"\w+")
+
+
+class Segment(NamedTuple):
+    """A top-level statement: ``name`` is set for a def or class."""
+
+    start: int
+    text: bytes
+    name: bytes | None
+    bases: tuple[bytes, ...] = ()
+
+
+def declares_global(text: bytes) -> bool:
+    """A `global` statement: a dropped function could rebind module names."""
+    return any(
+        line_at(text, i).lstrip().startswith(b"global ")
+        for i in find_all(text, b"global ")
+    )
+
+
+def split(data: bytes) -> list[Segment]:
+    """Cut a module at top-level statements; decorators go with their def."""
+    # A search anchored on the newline itself: `^` tries every position.
+    starts = [m.start() + 1 for m in _STATEMENT_START.finditer(data)]
+    starts.insert(0, 0)
+    starts.append(len(data))
+    segments: list[Segment] = []
+    pending: int | None = None
+    for lo, hi in zip(starts, starts[1:]):
+        if data.startswith(b"@", lo):
+            pending = lo if pending is None else pending
+            continue
+        begin = lo if pending is None else pending
+        pending = None
+        text = data[begin:hi]
+        match = _HEADER.match(text) or (
+            DECORATED_HEADER.search(text) if text.startswith(b"@") else None
+        )
+        if match is None:
+            segments.append(Segment(begin, text, None))
+            continue
+        bases = _CLASS_BASES.match(text, match.start())
+        names = tuple(_WORD.findall(bases.group(1))) if bases else ()
+        segments.append(Segment(begin, text, match.group(1), names))
+    if pending is not None:
+        segments.append(Segment(pending, data[pending:], None))
+    return segments
+
+
+def reduce_source(data: bytes, keep: list[bool], segments: list[Segment]) -> bytes:
+    """The source with unkept definitions replaced by ``NAME = None``.
+
+    A definition whose text holds an odd number of triple quotes (a ``def``
+    line that was really inside a string) is always kept. If a cut still
+    lands inside a string, the reduced source fails to parse and the caller
+    parses the whole file instead.
+    """
+    if all(keep):
+        return data
+    out = []
+    for segment, kept in zip(segments, keep):
+        text = segment.text
+        if (
+            kept
+            or segment.name is None
+            or text.count(b'"""') % 2
+            or text.count(b"'''") % 2
+        ):
+            out.append(text)
+        else:
+            out.append(segment.name + b" = None" + b"\n" * line_breaks(text))
+    return b"".join(out)
+
+
+def line_breaks(text: bytes) -> int:
+    """How many lines ``text`` ends, as Python's tokenizer counts them:
+    ``\n``, ``\r\n`` and a lone ``\r`` each end one. (Counting ``\n`` alone
+    put every line after an old-Mac line ending one line early.)"""
+    return text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")

@@ -1,0 +1,101 @@
+"""Where a name's ``def`` or ``class`` is: in this file, or in a sibling
+module of the same package.
+
+A callee defined in another file of the package (a relative import, or an
+absolute one under the file's own top-level package) is summarized from
+that file, parsed once per version of it and cached; nothing is imported
+or run, and nothing under ``site-packages`` is followed.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Union
+
+from wnlint.facts.resolve import OPAQUE, Scope
+from wnlint.facts.siblings import file_text, module_file, module_stem, version
+
+Def = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
+
+
+@dataclass
+class Scoped:
+    """A definition and the file summary it belongs to."""
+
+    node: Def
+    file: Any  # the FileSummaries of the file that holds it
+
+
+def local_definition(name: str, scope: Scope) -> Def | None:
+    """The one ``def``/``class`` that binds ``name`` where it is read."""
+    current: Scope | None = scope
+    first = True
+    while current is not None:
+        if (first or current.kind != "class") and name in current.bindings:
+            bindings = current.bindings[name]
+            if len(bindings) != 1 or bindings[0] is not OPAQUE:
+                return None
+            return current.definition(name)  # type: ignore[return-value]
+        first = False
+        current = current.parent
+    return None
+
+
+# -- sibling files -------------------------------------------------------------------
+
+#: Sibling files' analyses (which hold their summaries), by path.
+_FILES: dict[str, tuple[tuple[int, int], Any]] = {}
+
+
+def is_torch(qual: str) -> bool:
+    """Torch's own names are never a sibling's."""
+    return qual.split(".", 1)[0] == "torch"
+
+
+def sibling_definition(
+    here: Any, qual: str, needs: tuple[bytes, ...] = ()
+) -> Scoped | None:
+    """The def or class ``qual`` names (from the file of ``here``) in a file
+    of the same package, when that file's text holds one of ``needs`` (any
+    file when empty)."""
+    module, _, name = qual.rpartition(".")
+    path = here.path
+    if path is None or not module.strip("."):
+        return None
+    stem = module_stem(os.path.dirname(path), module)
+    found_file = module_file(stem) if stem is not None else None
+    if found_file is None:
+        return None
+    if needs and not any(word in file_text(found_file) for word in needs):
+        return None
+    summaries = _summaries(found_file, here.analyze)
+    if summaries is None:
+        return None
+    module_scope = summaries.module_scope
+    found = module_scope.definition(name)
+    local = local_definition(name, module_scope)
+    if found is not None and local is found:
+        return Scoped(local, summaries)
+    return None
+
+
+def _summaries(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:
+    """The summaries of a sibling file, parsed once per version of it."""
+    key = version(path)
+    if _FILES.get(path, (None, None))[0] != key:
+        _FILES[path] = (key, _load(path, analyze))
+    analysis = _FILES[path][1]
+    return None if analysis is None else analysis.summaries
+
+
+def _load(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:
+    """A sibling file's analysis (None: it does not parse)."""
+    try:
+        tree = ast.parse(file_text(path), filename=path)
+        analysis = analyze(tree, path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return analysis

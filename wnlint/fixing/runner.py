@@ -1,0 +1,127 @@
+"""``wnlint fix`` over a run's paths: each file fixed once, in worker
+processes when the run is large, and the notes one file's migration leaves
+on the others.
+
+Apart from the fix loop (:mod:`wnlint.fixing.fixer`), which fixes one
+file's bytes and knows no other file: this module knows the run (which
+files, in which order, how many processes) and writes each fixed file
+(:mod:`wnlint.fixing.safe_write`) from the process that fixed it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wnlint.engine.linter import Linter
+from wnlint.engine.runner import can_fork, discover, guard_worker, parent_alive
+from wnlint.fixing.fixer import FileFix, fix_file
+from wnlint.fixing.migration_notes import MIGRATION_CODES
+from wnlint.fixing.migration_notes import project_notes as notes_for_project
+from wnlint.fixing.safe_write import WriteRefused, write_fixed
+
+#: Below this many files, worker processes cost more than they save (lower
+#: than ``check``'s: one libcst rewrite costs as much as linting hundreds).
+_PARALLEL_MIN_FILES = 16
+
+
+def fix_paths(
+    paths: Sequence[str],
+    linter: Linter,
+    unsafe: bool,
+    write: bool,
+    jobs: int = 1,
+    project_notes: bool = True,
+) -> list[FileFix]:
+    """Fix every file under ``paths``, in discovery order: each file once,
+    however many links name it, and each failure a note of its own file.
+    ``jobs > 1`` fixes (and writes) in that many processes when the run is
+    large enough to repay starting them. ``project_notes=False`` leaves
+    :func:`add_project_notes` to a caller that fixes in several runs."""
+    files = []
+    targets: set[str] = set()
+    for path in discover(paths):
+        target = os.path.realpath(path)
+        if target not in targets:  # else another name of a file listed
+            targets.add(target)
+            files.append(path)
+    task = _FixTask(linter, unsafe, write)
+    if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES and can_fork():
+        results = _in_processes(task, files, jobs)
+    else:
+        results = [task(path) for path in files]
+    if project_notes:
+        add_project_notes(results)
+    return results
+
+
+def add_project_notes(results: list[FileFix]) -> None:
+    """Warnings for what the run's migrations break in other files of the
+    run (see :mod:`wnlint.fixing.migration_notes`)."""
+    migrated = [
+        r.path
+        for r in results
+        if r.changed and MIGRATION_CODES.intersection(r.applied_codes)
+    ]
+    if not migrated:
+        return
+    by_path = {r.path: r for r in results}
+    for path, notes in notes_for_project(migrated, list(by_path)).items():
+        for text in notes:
+            by_path[path].note(text)
+
+
+@dataclass
+class _FixTask:
+    """One file's fix and write; what a worker process runs."""
+
+    linter: Linter
+    unsafe: bool
+    write: bool
+    #: In a worker process: the pid of the run that started it. A worker
+    #: whose parent is gone writes nothing more.
+    parent: int | None = None
+
+    def __call__(self, path: str) -> FileFix:
+        result = fix_file(path, self.linter, self.unsafe)
+        if self.write and result.changed:
+            if self.parent is not None and not parent_alive(self.parent):
+                os._exit(1)  # the run was stopped: nobody waits for this write
+            try:
+                for note in write_fixed(path, result.original, result.fixed):
+                    result.note(note)
+            except WriteRefused as exc:
+                result.fail(f"not fixed: {exc}")
+                result.unchanged(self.linter.lint_file_bytes(result.original, path))
+        if not result.changed:
+            result.original = result.fixed = b""  # nothing to show: keep it small
+        return result
+
+
+_TASK: _FixTask | None = None
+
+
+def _start_worker(task: _FixTask, parent: int) -> None:
+    global _TASK
+    _TASK = dataclasses.replace(task, parent=parent)
+    guard_worker(parent)
+
+
+def _run_chunk(paths: list[str]) -> list[FileFix]:
+    assert _TASK is not None
+    return [_TASK(path) for path in paths]
+
+
+def _in_processes(task: _FixTask, files: list[str], jobs: int) -> list[FileFix]:
+    """Small chunks (a libcst rewrite costs seconds, most files nothing), so
+    that one slow file does not leave the other workers idle."""
+    size = max(4, len(files) // (jobs * 32))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    context = mp.get_context("fork")
+    initargs = (task, os.getpid())
+    with context.Pool(jobs, initializer=_start_worker, initargs=initargs) as pool:
+        results = pool.imap(_run_chunk, chunks, chunksize=1)
+        return [r for chunk in results for r in chunk]
