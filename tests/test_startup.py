@@ -101,12 +101,20 @@ def test_the_catalog_is_generated_from_the_rules():
     assert info(UNKNOWN_CODE) is None
 
 
-def test_every_rules_prefilter_is_one_the_engine_asks_first():
-    """The engine settles a file with ``prefilter.any_admits`` before any
-    rule is imported: a rule whose prefilter is not among those would
-    never see a file only it admits."""
+def test_every_rules_prefilter_is_the_one_the_catalog_names():
+    """The engine settles a file with the prefilters the catalog names for
+    its enabled rules, before any rule is imported: a rule whose prefilter
+    were named wrong would never see a file only it admits."""
     for rule in ALL_RULES:
-        assert rule.prefilter in prefilter.FILE_FILTERS, rule.code
+        assert getattr(prefilter, info(rule.code).prefilter) is rule.prefilter
+
+
+def test_the_engine_asks_only_the_enabled_rules_prefilters():
+    legacy = Linter(["WN301", "WN302", "WN303"])
+    assert legacy._declared_filters() == (prefilter.LEGACY_API,)
+    every = Linter(list(CODES))._declared_filters()
+    assert set(map(id, every)) == {id(r.prefilter) for r in ALL_RULES}
+    assert len(every) == len(set(map(id, every)))
 
 
 def test_codes_come_from_the_rule_files():

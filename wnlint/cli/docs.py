@@ -170,9 +170,9 @@ _CATALOG_FIELDS = ("name", "severity", "fix_safety", "fix_title")
 def catalog() -> str:
     """The text of :data:`CATALOG`, from the rule classes."""
     out = [
-        '"""Each rule\'s name, severity, fix safety and fix title, for the front',
-        "ends: generated from the rule classes by `python -m wnlint.cli.docs` (a",
-        'test fails while it is stale); do not edit."""',
+        '"""Each rule\'s name, severity, fix safety, fix title and prefilter, for',
+        "the front ends and the engine: generated from the rule classes by",
+        '`python -m wnlint.cli.docs` (a test fails while it is stale); do not edit."""',
         "",
         "from __future__ import annotations",
         "",
@@ -184,6 +184,8 @@ def catalog() -> str:
         '    severity: Literal["error", "warning"]',
         "    fix_safety: str | None",
         "    fix_title: str",
+        "    #: The name, in wnlint.facts.prefilter, of the rule's prefilter.",
+        "    prefilter: str",
         "",
         "",
         "RULES: dict[str, RuleInfo] = {",
@@ -191,9 +193,22 @@ def catalog() -> str:
     for rule in registry.ALL_RULES:
         out.append(f'    "{rule.code}": RuleInfo(')
         out += [f"        {f}={_literal(getattr(rule, f))}," for f in _CATALOG_FIELDS]
+        out.append(f"        prefilter={_literal(prefilter_name(rule.prefilter))},")
         out.append("    ),")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def prefilter_name(found: object) -> str:
+    """The name :mod:`wnlint.facts.prefilter` binds a rule's prefilter to:
+    the catalog names it, so that the engine asks it before any rule is
+    imported."""
+    from wnlint.facts import prefilter
+
+    names = [k for k, v in vars(prefilter).items() if v is found and k.isupper()]
+    if len(names) != 1:
+        raise ValueError(f"a prefilter must be bound to one name there: {names}")
+    return names[0]
 
 
 def _literal(value: str | None) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wnlint.engine.diagnostics import Diagnostic, Report, decode_source, source_lines
 from wnlint.facts import cutting, prefilter, sources
@@ -123,6 +123,7 @@ class Linter:
         self._ignore = tuple(ignore)
         self._reduce = reduce and prefilter
         self._prefilter = prefilter
+        self._filters: tuple[Any, ...] | None = None
 
     @property
     def rules(self) -> list[Rule]:
@@ -216,7 +217,9 @@ class Linter:
         ``path`` is the file on disk, when there is one."""
         if not self._prefilter:
             return self.rules
-        if self._rules is None and not prefilter.any_admits(data, path):
+        if self._rules is None and not prefilter.any_admits(
+            data, path, self._declared_filters()
+        ):
             return []  # settled before any rule is imported
         verdicts: dict[int, bool] = {}
         admitted = []
@@ -227,6 +230,25 @@ class Linter:
             if verdicts[key]:
                 admitted.append(rule)
         return admitted
+
+    def _declared_filters(self) -> tuple[Any, ...]:
+        """The prefilters the chosen rules declare, each once: read from the
+        catalog for rules chosen by code, so no rule is imported."""
+        if self._filters is None:
+            from wnlint.rules import info
+
+            found: dict[int, Any] = {}
+            for rule in self._chosen:
+                if isinstance(rule, str):
+                    described = info(rule)
+                    if described is None:
+                        raise KeyError(rule)
+                    chosen = getattr(prefilter, described.prefilter)
+                else:
+                    chosen = rule.prefilter
+                found.setdefault(id(chosen), chosen)
+            self._filters = tuple(found.values())
+        return self._filters
 
     def _parse(
         self, data: bytes, rules: list[Rule], path: str

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from wnlint.facts.cutting import DECORATED_HEADER, Segment, declares_global
 from wnlint.facts.hits import (
@@ -444,20 +444,12 @@ class _PicklesParametrized(Prefilter):
 PICKLES_PARAMETRIZED = _PicklesParametrized()
 
 
-#: Every prefilter a rule declares (a test checks each rule's is here). A
-#: file that none of them admits has no finding, so the engine settles it
-#: before a rule or the analysis is even imported: the cheapest first.
-FILE_FILTERS = (
-    LEGACY_API,
-    MODULE_CLASSES,
-    PARAMETER_CALLS,
-    OPTIMIZER_INPUTS,
-    WRAPPED_STORES,
-    INIT_WRITES,
-    PICKLES_PARAMETRIZED,
-)
+def any_admits(
+    data: bytes, path: str | None, filters: Iterable[Prefilter | AnyOf | InitWrites]
+) -> bool:
+    """Some prefilter of ``filters`` admits ``data`` (the file at ``path``).
 
-
-def any_admits(data: bytes, path: str | None = None) -> bool:
-    """Some rule's prefilter admits ``data`` (the file at ``path``)."""
-    return any(f.file_may_match(data, path) for f in FILE_FILTERS)
+    The engine asks the prefilters its enabled rules declare (named in the
+    catalog, :mod:`wnlint.rules.catalog`) before any rule is imported: a
+    file none admits has no finding."""
+    return any(f.file_may_match(data, path) for f in filters)
