@@ -10,14 +10,17 @@ from wnlint.facts.module_classes import MethodFacts, ModuleClass, ModuleFacts
 from wnlint.facts.norms import reads_param
 from wnlint.facts.param_reads import named_param_read, reads_any_param, reads_argument
 from wnlint.facts.prefilter import WRAPPED_STORES
+from wnlint.facts.stores import (
+    classes_storing_on_submodules,
+    self_stores,
+    submodule_deletions,
+    submodule_stores,
+)
 from wnlint.facts.syntax import (
     is_call_to,
-    is_self,
-    method_class,
     own_nodes,
     self_attr,
     self_attrs_in,
-    string_value,
 )
 from wnlint.rules._edits import (
     block_of,
@@ -237,7 +240,7 @@ def _cases(
 ) -> Iterator[tuple[ModuleClass, MethodFacts, ast.AST, str, ast.expr]]:
     for cls, _ in facts.normalizing_classes():
         for method in cls.reachable():
-            for node, target, value in _stores(method):
+            for node, target, value in self_stores(method):
                 if method.in_no_grad(node) or not reads_param(value, method):
                     continue
                 yield cls, method, node, target, value
@@ -422,41 +425,7 @@ def _in(node: ast.AST, stmt: ast.stmt) -> bool:
     return any(n is node for n in ast.walk(stmt))
 
 
-def _stores(method: MethodFacts) -> Iterator[tuple[ast.AST, str, ast.expr]]:
-    """(statement, described target, stored value) for each store on self."""
-    for node in own_nodes(method.node):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                name = self_attr(target)
-                if name:
-                    yield node, f"self.{name}", node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            name = self_attr(node.target)
-            if name:
-                yield node, f"self.{name}", node.value
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "setattr"
-            and len(node.args) == 3
-            and string_value(node.args[1]) is not None
-        ):
-            owner = node.args[0]
-            attr = string_value(node.args[1])
-            if is_self(owner):
-                yield node, f"self.{attr}", node.args[2]
-            elif self_attr(owner):
-                yield node, f"self.{self_attr(owner)}.{attr}", node.args[2]
-
-
 # -- stores on a wrapped module, in any nn.Module -------------------------------
-
-#: Attributes of a tensor or module that hold no weight (``.data`` keeps the
-#: leaf, ``.requires_grad`` is a flag).
-_NOT_WEIGHTS = tn.DETACH_ATTRS | tn.NONDIFF_ATTRS
-#: The dict a module keeps its parameters in (``m._parameters[name] = w``).
-_PARAMETER_DICT = "_parameters"
-_NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _wrapper_cases(
@@ -466,12 +435,12 @@ def _wrapper_cases(
     reaches, in any nn.Module class (wrappers call no norm: weight dropout,
     spectral norm, masks)."""
     facts = analysis.modules
-    holders = _classes_storing_on_submodules(analysis)
+    holders = classes_storing_on_submodules(analysis)
     if not holders:
         return
     for cls in facts.classes_around(holders):
         for method in cls.reachable():
-            stores = list(_submodule_stores(method.node))
+            stores = list(submodule_stores(method.node))
             for node, sub, target, value in stores:
                 if (
                     id(node) in reported
@@ -485,52 +454,6 @@ def _wrapper_cases(
                 yield node, target
 
 
-def _classes_storing_on_submodules(analysis: FileAnalysis) -> set[int]:
-    """ids of the ClassDefs with a method that may store on ``self.<sub>``,
-    found cheaply: the ``setattr`` call sites the analysis collected, and
-    assignments, which are statements, without walking expressions."""
-    found: set[int] = set()
-    for site in analysis.calls:
-        call = site.node
-        if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Name)
-            and call.func.id == "setattr"
-        ):
-            holder = method_class(site.scope)
-            if holder is not None:
-                found.add(id(holder))
-    for cls in analysis.modules.all_classes:
-        if id(cls.node) in found:
-            continue
-        methods = [
-            item
-            for item in cls.node.body
-            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
-        ]
-        if any(_assigns_on_submodule(m.body) for m in methods):
-            found.add(id(cls.node))
-    return found
-
-
-def _assigns_on_submodule(body: list[ast.stmt]) -> bool:
-    """A ``self.<sub>.<attr> = ...`` (or ``._parameters[...] =``) among
-    ``body`` and the statement blocks nested in it, not nested defs."""
-    todo = list(body)
-    while todo:
-        stmt = todo.pop()
-        if isinstance(stmt, ast.Assign):
-            if any(_submodule_target(t) for t in stmt.targets):
-                return True
-        elif isinstance(stmt, ast.AnnAssign):
-            if stmt.value is not None and _submodule_target(stmt.target):
-                return True
-        elif not isinstance(stmt, _NESTED_SCOPES):
-            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-                todo.extend(getattr(stmt, field, ()))
-    return False
-
-
 def _replaced_later(
     node: ast.AST,
     target: str,
@@ -541,86 +464,12 @@ def _replaced_later(
     the computed weight is set for one call of the wrapped module and
     restored (``self.module.weight = original``, ``= None``, ``del``)."""
     same = [n for n, _, t, _ in stores if t == target]
-    same += [n for n, t in _submodule_deletions(method.node) if t == target]
+    same += [n for n, t in submodule_deletions(method.node) if t == target]
     return any(_position(n) > _position(node) for n in same)
 
 
 def _position(node: ast.AST) -> tuple[int, int]:
     return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
-
-
-def _submodule_stores(
-    func: ast.AST,
-) -> Iterator[tuple[ast.AST, str, str, ast.expr]]:
-    """(statement, submodule, described target, value) for each
-    ``self.<sub>.<attr> = value``, ``self.<sub>._parameters[name] = value``
-    and ``setattr(self.<sub>, name, value)``."""
-    for node in own_nodes(func):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                found = _submodule_target(target)
-                if found is not None:
-                    yield node, found[0], found[1], node.value
-        elif (args := _builtin_call_args(node, "setattr", 3)) is not None:
-            sub = self_attr(args[0])
-            if sub is not None and string_value(args[1]) not in _NOT_WEIGHTS:
-                yield node, sub, _described(sub, args[1]), args[2]
-
-
-def _submodule_deletions(func: ast.AST) -> Iterator[tuple[ast.AST, str]]:
-    """(statement, described target) for ``del self.<sub>.<attr>`` and
-    ``delattr(self.<sub>, name)``."""
-    for node in own_nodes(func):
-        if isinstance(node, ast.Delete):
-            for target in node.targets:
-                found = _submodule_target(target)
-                if found is not None:
-                    yield node, found[1]
-        elif (args := _builtin_call_args(node, "delattr", 2)) is not None:
-            sub = self_attr(args[0])
-            if sub is not None:
-                yield node, _described(sub, args[1])
-
-
-def _builtin_call_args(node: ast.AST, name: str, arity: int) -> list[ast.expr] | None:
-    """The arguments of ``<name>(...)`` called with ``arity`` positional
-    arguments and nothing else; None for anything else."""
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == name
-        and len(node.args) == arity
-        and not node.keywords
-    ):
-        return node.args
-    return None
-
-
-def _described(sub: str, name: ast.expr) -> str:
-    """``self.<sub>.<attr>`` for a literal name, else the ``setattr`` call."""
-    text = string_value(name)
-    if text is None:
-        return f"setattr(self.{sub}, {ast.unparse(name)}, ...)"
-    return f"self.{sub}.{text}"
-
-
-def _submodule_target(target: ast.expr) -> tuple[str, str] | None:
-    """(submodule, described target) for ``self.<sub>.<attr>`` and
-    ``self.<sub>._parameters[<name>]``."""
-    if isinstance(target, ast.Attribute):
-        sub = self_attr(target.value)
-        if sub is not None and target.attr not in _NOT_WEIGHTS:
-            return sub, f"self.{sub}.{target.attr}"
-    elif (
-        isinstance(target, ast.Subscript)
-        and isinstance(target.value, ast.Attribute)
-        and target.value.attr == _PARAMETER_DICT
-    ):
-        sub = self_attr(target.value.value)
-        if sub is not None:
-            return sub, ast.unparse(target)
-    return None
 
 
 def _computed_weight(value: ast.expr, method: MethodFacts) -> bool:
