@@ -182,7 +182,7 @@ def _migrate(text: str, whole: bool, monkeypatch: pytest.MonkeyPatch) -> object:
     ctx = fix._context(data, "utf-8", enabled, found)
     with monkeypatch.context() as patch:
         if whole:
-            patch.setattr(migration, "_by_statement", lambda *args: None)
+            patch.setattr(migration, "by_statement", lambda *args: None)
         return migration._migrate(ctx)
 
 

@@ -1,0 +1,255 @@
+"""The migration's libcst transformer: the one implementation of what the
+WN301/WN302 rewrite does to a legacy call, a legacy reference and a
+``weight_g``/``weight_v`` read, and the imports it asks for.
+
+:mod:`wnlint.rules._legacy_migration` runs it over the whole module or, by
+statements, through :mod:`wnlint.rules._legacy_statements`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import PositionProvider
+
+from wnlint.facts import torchnames as tn
+from wnlint.facts.syntax import all_nodes, call_arg, char_col, string_value
+from wnlint.rules.fixes import Source
+
+#: ``match`` patterns (Python 3.10+; nothing matches before).
+_PATTERN: Any = getattr(ast, "pattern", ())
+
+
+@dataclass(frozen=True)
+class Target:
+    code: str
+    kind: str  # "call" or "ref"
+    line: int
+    col: int  # characters, 0-based
+    text: str  # the source of the callee or reference
+
+
+def target_of(code: str, node: ast.expr, src: Source) -> Target:
+    line = node.lineno
+    col = char_col(src.line_text(line), node.col_offset)
+    if isinstance(node, ast.Call):
+        return Target(code, "call", line, col, ast.unparse(node.func))
+    return Target(code, "ref", line, col, ast.unparse(node))
+
+
+def default_name(call: ast.Call) -> bool:
+    """``weight_norm(m)`` or ``name="weight"``: reads of weight_g stay valid."""
+    name = call_arg(call, 1, "name")
+    return name is None or string_value(name) == tn.DEFAULT_WEIGHT_NAME
+
+
+_ALIASES = "wnlint.aliases"
+
+
+def new_context(aliases: dict[str, str] | None) -> CodemodContext:
+    """A codemod context that carries the names the inserted imports use."""
+    context = CodemodContext()
+    context.scratch[_ALIASES] = dict(aliases or {})
+    return context
+
+
+def aliases(context: CodemodContext) -> dict[str, str]:
+    return context.scratch.get(_ALIASES, {})
+
+
+def add_import(context: CodemodContext, submodule: str) -> str:
+    """Ask for ``from torch.nn.utils import <submodule>`` (under its alias
+    where the name is taken); the name the rewritten code uses."""
+    alias = aliases(context).get(submodule)
+    # The visitor merges repeated plain requests, not aliased ones.
+    asked = context.scratch.get(AddImportsVisitor.CONTEXT_KEY, [])
+    if alias is None or all(
+        (request.module_name, request.obj_name, request.alias)
+        != (tn.UTILS, submodule, alias)
+        for request in asked
+    ):
+        AddImportsVisitor.add_needed_import(context, tn.UTILS, submodule, alias)
+    return alias or submodule
+
+
+def free_names(tree: ast.Module) -> dict[str, str]:
+    """An alias for each submodule the migration imports whose plain name
+    (``parametrizations``, ``parametrize``) the file binds or reads as
+    anything but that submodule: a parameter, a local, a function, a read
+    of a name the file does not import from ``torch.nn.utils``. Without it
+    the rewritten ``parametrizations.weight_norm(...)`` would call an
+    attribute of the user's value."""
+    wanted = {"parametrizations", "parametrize"}
+    taken: set[str] = set()
+    clash: set[str] = set()
+    right: set[str] = set()  # bound by an import of the submodule itself
+    reads: set[str] = set()
+    for node in all_nodes(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            reads.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for imported in node.names:
+                bound = imported.asname or imported.name.split(".")[0]
+                taken.add(bound)
+                if bound in wanted:
+                    ok = _imports_submodule(node, imported, bound)
+                    (right if ok else clash).add(bound)
+        else:
+            names = _bound_names(node)
+            taken.update(names)
+            clash.update(wanted.intersection(names))
+    # A read is the submodule where the file imports it so, else the
+    # file's own value (a star import, a builtin of the user's).
+    taken |= reads
+    clash.update(wanted.intersection(reads) - right)
+    out = {}
+    for submodule in sorted(clash):
+        alias = f"torch_{submodule}"
+        n = 2
+        while alias in taken:
+            alias = f"torch_{submodule}_{n}"
+            n += 1
+        taken.add(alias)
+        out[submodule] = alias
+    return out
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    """The names a node other than an import binds (a stored ``Name``, a
+    parameter, a definition, ``global``, ``except ... as``, a pattern)."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return list(node.names)
+    if isinstance(node, ast.ExceptHandler):
+        return [node.name] if node.name else []
+    if isinstance(node, _PATTERN):
+        return [
+            value
+            for field in ("name", "rest")
+            if isinstance(value := getattr(node, field, None), str)
+        ]
+    return []
+
+
+def _imports_submodule(
+    node: ast.Import | ast.ImportFrom, alias: ast.alias, bound: str
+) -> bool:
+    """The import binds ``bound`` to ``torch.nn.utils.<bound>`` itself."""
+    if isinstance(node, ast.ImportFrom):
+        return node.level == 0 and node.module == tn.UTILS and alias.name == bound
+    return alias.asname == bound and alias.name == f"{tn.UTILS}.{bound}"
+
+
+class Rewriter(cst.CSTTransformer):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(
+        self,
+        module: cst.Module,
+        targets: dict[tuple[int, int, str], Target],
+        context: CodemodContext,
+    ) -> None:
+        super().__init__()
+        self.module = module
+        self.targets = targets
+        self.context = context
+        self.rewritten = 0
+
+    def _at(
+        self, node: cst.CSTNode, kind: str, text: str | Callable[[], str]
+    ) -> Target | None:
+        """The target recorded at ``node``'s position, if its source text is
+        ``text`` (a callable is asked only there: rendering every attribute
+        of a long ``a.b.c...`` chain would cost its length squared)."""
+        pos = self.get_metadata(PositionProvider, node).start
+        target = self.targets.get((pos.line, pos.column, kind))
+        if target is None or target.text != (text() if callable(text) else text):
+            return None
+        return target
+
+    def _spell(
+        self, func: cst.BaseExpression, new: str, submodule: str
+    ) -> cst.BaseExpression:
+        """The new API at the spot of ``func``: ``nn.utils.X`` keeps its prefix."""
+        if isinstance(func, cst.Attribute):
+            return cst.Attribute(
+                value=cst.Attribute(value=func.value, attr=cst.Name(submodule)),
+                attr=cst.Name(new),
+            )
+        name = add_import(self.context, submodule)
+        return cst.Attribute(value=cst.Name(name), attr=cst.Name(new))
+
+    def _drop_legacy_import(self, func: cst.BaseExpression, legacy: str) -> None:
+        if isinstance(func, cst.Name):
+            asname = func.value if func.value != legacy else None
+            RemoveImportsVisitor.remove_unused_import(
+                self.context, tn.UTILS, legacy, asname
+            )
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        text = self.module.code_for_node(original.func)
+        target = self._at(original, "call", text)
+        if target is None:
+            return updated
+        self.rewritten += 1
+        if target.code == "WN301":
+            self._drop_legacy_import(original.func, "weight_norm")
+            return updated.with_changes(
+                func=self._spell(updated.func, "weight_norm", "parametrizations")
+            )
+        # remove_weight_norm(module, name="weight")
+        #   -> parametrize.remove_parametrizations(module, name)
+        self._drop_legacy_import(original.func, "remove_weight_norm")
+        positional = [a for a in updated.args if a.keyword is None]
+        by_name = {a.keyword.value: a for a in updated.args if a.keyword is not None}
+        module_arg = positional[0] if positional else by_name["module"]
+        name_arg = positional[1] if len(positional) > 1 else by_name.get("name")
+        name = name_arg.value if name_arg is not None else cst.SimpleString('"weight"')
+        return updated.with_changes(
+            func=self._spell(updated.func, "remove_parametrizations", "parametrize"),
+            args=[
+                cst.Arg(
+                    value=module_arg.value,
+                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+                ),
+                cst.Arg(value=name),
+            ],
+        )
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        if self._at(original, "ref", original.value) is None:
+            return updated
+        self.rewritten += 1
+        self._drop_legacy_import(original, "weight_norm")
+        return self._spell(updated, "weight_norm", "parametrizations")
+
+    def leave_Attribute(
+        self, original: cst.Attribute, updated: cst.Attribute
+    ) -> cst.BaseExpression:
+        if original.attr.value in tn.LEGACY_TO_PARAMETRIZED:
+            # m.weight_g -> m.parametrizations.weight.original0
+            return updated.with_changes(
+                value=cst.Attribute(
+                    value=cst.Attribute(
+                        value=updated.value, attr=cst.Name("parametrizations")
+                    ),
+                    attr=cst.Name("weight"),
+                ),
+                attr=cst.Name(tn.LEGACY_TO_PARAMETRIZED[original.attr.value]),
+            )
+        code = self.module.code_for_node
+        if self._at(original, "ref", lambda: code(original)) is None:
+            return updated
+        self.rewritten += 1
+        return self._spell(updated, "weight_norm", "parametrizations")
