@@ -228,7 +228,7 @@ class FileSummaries:
 
         def compute() -> dict[str, tuple[int, list[Normed]]]:
             out: dict[str, tuple[int, list[Normed]]] = {}
-            for base in self._bases(cls):
+            for base in self.bases(cls):
                 inherited = base.file.class_normed(base.node, depth + 1)
                 for attr, (_, found) in inherited.items():
                     out[attr] = (-1, found)
@@ -254,14 +254,17 @@ class FileSummaries:
             return []
         return [n for _, found in self.class_normed(cls, depth).values() for n in found]
 
-    def _bases(self, cls: ast.ClassDef) -> list[Scoped]:
-        """Base classes defined in this file or a sibling file."""
+    def bases(
+        self, cls: ast.ClassDef, needs: tuple[bytes, ...] = NORM_WORDS
+    ) -> list[Scoped]:
+        """Base classes defined in this file or in a sibling file whose text
+        holds one of ``needs``."""
         scope = self.scope_of(cls).parent
         out = []
         for base in cls.bases:
             if scope is None or not isinstance(base, (ast.Name, ast.Attribute)):
                 continue
-            found = self.definition(base, scope, NORM_WORDS)
+            found = self.definition(base, scope, needs)
             if (
                 found is not None
                 and isinstance(found.node, ast.ClassDef)

@@ -356,17 +356,8 @@ class _Tracer:
         self, cls: ast.ClassDef, file: FileSummaries
     ) -> Iterator[tuple[ast.ClassDef, FileSummaries]]:
         """Base classes defined in this file or a sibling file."""
-        parent = file.scope_of(cls).parent
-        for base in cls.bases:
-            if parent is None or not isinstance(base, (ast.Name, ast.Attribute)):
-                continue
-            found = file.definition(base, parent, _APPLY_WORDS)
-            if (
-                found is not None
-                and isinstance(found.node, ast.ClassDef)
-                and found.node is not cls
-            ):
-                yield found.node, found.file
+        for found in file.bases(cls, _APPLY_WORDS):
+            yield found.node, found.file  # type: ignore[misc]
 
     def _pickles_itself(
         self, cls: ast.ClassDef, file: FileSummaries, depth: int
