@@ -13,7 +13,7 @@ from conftest import FIXTURES
 from wnlint.engine.linter import Linter, select_rules
 from wnlint.fixing import fixer as fix
 from wnlint.rules import _legacy_migration as migration
-from wnlint.rules.fixes import Declined, Fix
+from wnlint.rules.fixes import Fix
 
 HEAD = (
     "import torch\n"
@@ -31,9 +31,9 @@ CLASS = """class A(nn.Module):
         remove_weight_norm(self.conv)
 """
 
-#: Shapes the statement-wise pass must render as the whole-file pass does:
-#: plain ones (text edits), ones only libcst renders (parentheses, comments,
-#: keywords), sites in compound headers, and imports that change or stay.
+#: Shapes the statement-wise pass must render as the whole-file pass does
+#: (both run the one transformer): plain ones, parenthesized and commented
+#: ones, keywords, sites in compound headers, and imports that change or stay.
 CASES = {
     "plain": HEAD + CLASS,
     "parenthesized": HEAD
@@ -218,20 +218,27 @@ def test_fixtures_same_as_the_whole_file_pass(fixture, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "call", ["(weight_norm )(nn.Conv1d(1, 1, 1))", "nn.utils . weight_norm(m)"]
+    ("call", "fixed"),
+    [
+        ("(weight_norm )(nn.Conv1d(1, 1, 1))", "parametrizations.weight_norm("),
+        ("nn.utils . weight_norm(m)", "nn.utils.parametrizations.weight_norm(m)"),
+    ],
 )
-def test_declines_like_the_whole_file_pass(call, monkeypatch):
-    # A callee written in a way libcst renders otherwise than `ast`: the
-    # whole-file pass decides, and declines.
+def test_callees_written_oddly_are_rewritten_by_both_passes(call, fixed, monkeypatch):
+    # The rewriter finds its sites by name, not by comparing libcst's
+    # rendering of the callee with `ast`'s: a parenthesized or spaced
+    # callee is rewritten (its parentheses and spaces dropped), the same
+    # by either pass.
     text = HEAD + f"x = {call}\n"
     ours = _migrate(text, whole=False, monkeypatch=monkeypatch)
-    assert isinstance(ours, Declined)
+    assert isinstance(ours, Fix), ours
+    assert f"x = {fixed}" in ours.edits[0].new
     assert ours == _migrate(text, whole=True, monkeypatch=monkeypatch)
 
 
 def test_libcst_reads_only_what_changes(monkeypatch):
-    """Two hundred copies of a module: libcst parses the import block and
-    the few statements it cannot render as text, never the file."""
+    """Two hundred copies of a module: libcst parses the statements that
+    hold a site (together, once) and the import block, never the file."""
     hard = "        self.h = ( # c\n            weight_norm )\n"
     classes = []
     for i in range(200):
@@ -251,4 +258,6 @@ def test_libcst_reads_only_what_changes(monkeypatch):
     result = _migrate(text, whole=False, monkeypatch=monkeypatch)
     assert isinstance(result, Fix)
     assert result.edits[0].new.count("parametrizations.weight_norm(") == 200
-    assert sum(parsed) < len(text) // 20, parsed
+    assert len(parsed) == 2, parsed
+    units = 400 * len("        self.conv = weight_norm(nn.Conv1d(1, 1, 1))\n")
+    assert parsed[0] < units and sum(parsed) < len(text) // 2, parsed

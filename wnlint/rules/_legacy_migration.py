@@ -11,18 +11,20 @@ declined, with the reason, when a legacy call in it is silenced with
 tensor other than ``weight``), or when it defines ``weight_g``/``weight_v``
 of its own.
 
-The rewrite costs time in proportion to what it changes, not to the file
-(see :mod:`wnlint.rules._legacy_statements`): sites written plainly are
-edited as text, the way libcst renders them; libcst parses only the
-statements that hold the others, and its import visitors see only the
+One libcst transformer (:mod:`wnlint.rules._legacy_rewriter`) makes
+every edit; it finds the legacy sites by sentinel names put in place of
+their name tokens, not by position metadata. The rewrite costs time in
+proportion to what it changes, not to the file
+(:mod:`wnlint.rules._legacy_statements`): libcst parses only the
+statements that hold a site, and its import visitors see only the
 top-level statements that can change or decide the imports. Parsing and
 visiting a whole module with libcst costs far more per line than reading
 it with ``ast``, and the import visitors run scope analysis over
 everything they are given, so a whole-file pass made big files take
-minutes and gigabytes. The result is the text the whole-file pass gives
-(:func:`_rewrite_whole`, with the transformer of
-:mod:`wnlint.rules._legacy_rewriter`, still used where a file has
-something the statement-wise pass does not model).
+minutes and gigabytes. The statement-wise result is the text the
+whole-file pass (:func:`_rewrite_whole`, the same transformer over the
+module) gives; that pass remains for what the statement-wise one does not
+model.
 """
 
 from __future__ import annotations
@@ -34,14 +36,15 @@ from collections.abc import Iterator
 
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.metadata import MetadataWrapper
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.syntax import all_nodes, call_arg
 from wnlint.rules._legacy_api import legacy_sites
 from wnlint.rules._legacy_rewriter import (
+    Marked,
     Rewriter,
+    Site,
     Target,
     default_name,
     free_names,
@@ -143,7 +146,7 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
         None if dotted else by_statement(src, tree, targets, sites, reads, aliases)
     )
     if rewritten is None:
-        return _rewrite_whole(src, targets, aliases)
+        return _rewrite_whole(src, sites, aliases)
     return Fix(Applicability.UNSAFE, (src.whole(rewritten),), alone=True)
 
 
@@ -225,17 +228,19 @@ def _unsafe_file(
 
 
 def _rewrite_whole(
-    src: Source,
-    targets: dict[tuple[int, int, str], Target],
-    aliases: dict[str, str] | None = None,
+    src: Source, sites: list[Site], aliases: dict[str, str] | None = None
 ) -> Fix | Declined:
-    """The migration as one libcst pass over the whole module: the reference
-    the statement-wise rewrite must equal, and its fallback."""
-    module = cst.parse_module(src.text)
+    """The migration as one libcst pass over the whole module: what the
+    statement-wise pass gives where it applies, and its fallback."""
+    marked = Marked(Marked.prefix_for(src.text))
+    text = marked.mark(src, 0, len(src.text), sites)
+    if text is None:
+        return Declined(_NOT_EVERY)
+    module = cst.parse_module(text)
     context = new_context(aliases)
-    rewriter = Rewriter(module, targets, context)
-    new_module = MetadataWrapper(module).visit(rewriter)
-    if rewriter.rewritten != len(targets):
+    rewriter = Rewriter(marked, context)
+    new_module = module.visit(rewriter)
+    if rewriter.rewritten != len(sites):
         return Declined(_NOT_EVERY)
     new_module = AddImportsVisitor(context).transform_module(new_module)
     new_module = RemoveImportsVisitor(context).transform_module(new_module)

@@ -9,14 +9,12 @@ statements, through :mod:`wnlint.rules._legacy_statements`.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.metadata import PositionProvider
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.syntax import all_nodes, call_arg, char_col, string_value
@@ -151,32 +149,80 @@ def _imports_submodule(
     return alias.asname == bound and alias.name == f"{tn.UTILS}.{bound}"
 
 
-class Rewriter(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (PositionProvider,)
+#: A legacy site as the rewriter finds it: its finding's target and node.
+Site = tuple[Target, ast.expr]
 
-    def __init__(
-        self,
-        module: cst.Module,
-        targets: dict[tuple[int, int, str], Target],
-        context: CodemodContext,
-    ) -> None:
+
+class Marked:
+    """Text handed to libcst with the name token of each legacy site (a
+    call's callee, or a reference) replaced by a sentinel name: the
+    rewriter finds its sites by name, with no position metadata (which
+    libcst computes by rendering every node it parsed)."""
+
+    def __init__(self, prefix: str) -> None:
+        #: Sentinel -> (the site's target, the name it replaced).
+        self.sites: dict[str, tuple[Target, str]] = {}
+        self.prefix = prefix
+
+    @staticmethod
+    def prefix_for(text: str) -> str:
+        """A sentinel prefix the text does not hold."""
+        n = 0
+        while f"__wnlint{n}_" in text:
+            n += 1
+        return f"__wnlint{n}_"
+
+    def mark(self, src: Source, start: int, end: int, sites: list[Site]) -> str | None:
+        """``src.text[start:end]`` with each site's name token replaced; None
+        where a token is not spelled as ``ast`` names it (an NFKC variant)."""
+        edits = []
+        for target, node in sites:
+            name = node.func if isinstance(node, ast.Call) else node
+            if isinstance(name, ast.Name):
+                word = name.id
+                at = src.start(name)
+            elif isinstance(name, ast.Attribute):
+                word = name.attr
+                at = src.end(name) - len(word)
+            else:
+                return None
+            if src.text[at : at + len(word)] != word or not start <= at < end:
+                return None
+            sentinel = f"{self.prefix}{len(self.sites)}"
+            self.sites[sentinel] = (target, word)
+            edits.append((at - start, at - start + len(word), sentinel))
+        text = src.text[start:end]
+        for lo, hi, sentinel in sorted(edits, reverse=True):
+            text = text[:lo] + sentinel + text[hi:]
+        return text
+
+
+class Rewriter(cst.CSTTransformer):
+    """Rewrites the sites of a :class:`Marked` text, and every
+    ``weight_g``/``weight_v`` read."""
+
+    def __init__(self, marked: Marked, context: CodemodContext) -> None:
         super().__init__()
-        self.module = module
-        self.targets = targets
+        self.marked = marked
         self.context = context
         self.rewritten = 0
+        #: The names that are an attribute's ``attr``: a sentinel there
+        #: marks the attribute, which :meth:`leave_Attribute` rewrites.
+        self._attrs: set[int] = set()
 
-    def _at(
-        self, node: cst.CSTNode, kind: str, text: str | Callable[[], str]
-    ) -> Target | None:
-        """The target recorded at ``node``'s position, if its source text is
-        ``text`` (a callable is asked only there: rendering every attribute
-        of a long ``a.b.c...`` chain would cost its length squared)."""
-        pos = self.get_metadata(PositionProvider, node).start
-        target = self.targets.get((pos.line, pos.column, kind))
-        if target is None or target.text != (text() if callable(text) else text):
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self._attrs.add(id(node.attr))
+        return True
+
+    def _site(self, func: cst.BaseExpression, kind: str) -> tuple[Target, str] | None:
+        """The site whose sentinel names ``func``, when it is of ``kind``."""
+        if isinstance(func, cst.Name):
+            found = self.marked.sites.get(func.value)
+        elif isinstance(func, cst.Attribute):
+            found = self.marked.sites.get(func.attr.value)
+        else:
             return None
-        return target
+        return found if found is not None and found[0].kind == kind else None
 
     def _spell(
         self, func: cst.BaseExpression, new: str, submodule: str
@@ -190,27 +236,29 @@ class Rewriter(cst.CSTTransformer):
         name = add_import(self.context, submodule)
         return cst.Attribute(value=cst.Name(name), attr=cst.Name(new))
 
-    def _drop_legacy_import(self, func: cst.BaseExpression, legacy: str) -> None:
+    def _drop_legacy_import(
+        self, func: cst.BaseExpression, spelled: str, legacy: str
+    ) -> None:
         if isinstance(func, cst.Name):
-            asname = func.value if func.value != legacy else None
+            asname = spelled if spelled != legacy else None
             RemoveImportsVisitor.remove_unused_import(
                 self.context, tn.UTILS, legacy, asname
             )
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        text = self.module.code_for_node(original.func)
-        target = self._at(original, "call", text)
-        if target is None:
+        found = self._site(original.func, "call")
+        if found is None:
             return updated
+        target, spelled = found
         self.rewritten += 1
         if target.code == "WN301":
-            self._drop_legacy_import(original.func, "weight_norm")
+            self._drop_legacy_import(original.func, spelled, "weight_norm")
             return updated.with_changes(
                 func=self._spell(updated.func, "weight_norm", "parametrizations")
             )
         # remove_weight_norm(module, name="weight")
         #   -> parametrize.remove_parametrizations(module, name)
-        self._drop_legacy_import(original.func, "remove_weight_norm")
+        self._drop_legacy_import(original.func, spelled, "remove_weight_norm")
         positional = [a for a in updated.args if a.keyword is None]
         by_name = {a.keyword.value: a for a in updated.args if a.keyword is not None}
         module_arg = positional[0] if positional else by_name["module"]
@@ -228,10 +276,11 @@ class Rewriter(cst.CSTTransformer):
         )
 
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
-        if self._at(original, "ref", original.value) is None:
+        found = None if id(original) in self._attrs else self._site(original, "ref")
+        if found is None:
             return updated
         self.rewritten += 1
-        self._drop_legacy_import(original, "weight_norm")
+        self._drop_legacy_import(original, found[1], "weight_norm")
         return self._spell(updated, "weight_norm", "parametrizations")
 
     def leave_Attribute(
@@ -248,8 +297,7 @@ class Rewriter(cst.CSTTransformer):
                 ),
                 attr=cst.Name(tn.LEGACY_TO_PARAMETRIZED[original.attr.value]),
             )
-        code = self.module.code_for_node
-        if self._at(original, "ref", lambda: code(original)) is None:
+        if self._site(original, "ref") is None:
             return updated
         self.rewritten += 1
         return self._spell(updated, "weight_norm", "parametrizations")

@@ -13,9 +13,7 @@ import re
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.metadata import MetadataWrapper
 
-from wnlint.facts import torchnames as tn
 from wnlint.rules._legacy_imports import (
     CHUNK_MARK,
     TopLevel,
@@ -24,10 +22,9 @@ from wnlint.rules._legacy_imports import (
     with_imports,
 )
 from wnlint.rules._legacy_rewriter import (
+    Marked,
     Rewriter,
     Target,
-    add_import,
-    aliases,
     new_context,
 )
 from wnlint.rules.fixes import Source
@@ -42,11 +39,9 @@ from wnlint.rules.fixes import Source
 # * each site belongs to a unit: its innermost simple statement, or its
 #   top-level statement when it sits in a compound statement's header (a
 #   decorator, a default, an ``if`` test);
-# * a unit whose sites are all written plainly (no parentheses, comments or
-#   odd spacing in what the rewriter rebuilds) gets text edits that spell
-#   what libcst would print (:func:`_plain_edits`); the other units are
-#   parsed and rewritten by libcst together, as the statements of one small
-#   module (:func:`_rewrite_units`);
+# * the units are parsed and rewritten by libcst together, as the
+#   statements of one small module (:func:`_rewrite_units`), by the one
+#   transformer the whole-file pass uses;
 # * the import visitors get the top-level statements that can change the
 #   imports or decide them: the file's opening (docstring, import block and
 #   the statement that follows, where libcst adds imports), every statement
@@ -92,27 +87,13 @@ def by_statement(
             return None
         work.setdefault(unit, []).append((target, node))
     context = new_context(aliases)
-    pieces: list[_Piece] = []
-    rewritten = 0
-    hard: dict[Unit, list[Target]] = {}
-    for unit, found in _outermost(work).items():
-        edits = _plain_unit(found, src, context)
-        if edits is None:
-            hard[unit] = [t for t, _ in found if t is not None]
-        else:
-            pieces += edits
-            rewritten += len({(t.line, t.col, t.kind) for t, _ in found if t})
-    if hard:
-        done = _rewrite_units(src.text, hard, context)
-        if done is None:
-            return None  # libcst cannot parse them: the whole-file pass decides
-        pieces += done[0]
-        rewritten += done[1]
+    done = _rewrite_units(src, _outermost(work), context)
+    if done is None:
+        return None  # libcst cannot parse them: the whole-file pass decides
+    pieces, rewritten = done
     if rewritten != len(targets):
         return None  # a target libcst does not see where ``ast`` does
     pieces.sort()
-    if any(a[1] > b[0] or a[0] == b[0] for a, b in zip(pieces, pieces[1:])):
-        return None  # edits that meet at a start: which goes first is libcst's
     removed = context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, [])
     if not removed and not context.scratch.get(AddImportsVisitor.CONTEXT_KEY):
         return splice(src.text, pieces)
@@ -121,161 +102,32 @@ def by_statement(
     return with_imports(src, top, pieces, context, names, skip)
 
 
-def _plain_unit(
-    found: list[_Site], src: Source, context: CodemodContext
-) -> list[_Piece] | None:
-    """The edits of a unit whose every site has a plain shape (see
-    :func:`_plain_edits`), with the import changes they ask for recorded as
-    the rewriter records them; None when one site needs libcst."""
-    edits: list[_Piece] = []
-    for target, node in found:
-        plain = _plain_edits(target, node, src, aliases(context))
-        if plain is None:
-            return None
-        edits += plain
-    for target, node in found:
-        if target is None:
-            continue
-        name = _rewritten_name(node)
-        if isinstance(name, ast.Name):
-            legacy, _, submodule = _NEW_SPELLING[target.code]
-            asname = name.id if name.id != legacy else None
-            RemoveImportsVisitor.remove_unused_import(context, tn.UTILS, legacy, asname)
-            add_import(context, submodule)
-    return edits
-
-
-#: Per code: the legacy function, its new name, and the submodule of
-#: ``torch.nn.utils`` that holds it.
-_NEW_SPELLING = {
-    "WN301": ("weight_norm", "weight_norm", "parametrizations"),
-    "WN302": ("remove_weight_norm", "remove_parametrizations", "parametrize"),
-}
-
-
-def _plain_edits(
-    target: Target | None,
-    node: ast.expr,
-    src: Source,
-    aliases: dict[str, str],
-) -> list[_Piece] | None:
-    """What :class:`Rewriter` does to ``node``, as edits of the text, for
-    the shapes where libcst's rendering of what it rebuilds is the source
-    itself: no parentheses, spaces, comments or line breaks inside the
-    parts it replaces. None for the others, which libcst rewrites.
-
-    The rewriter drops a callee's or a reference's own parentheses and
-    rebuilds a remover's arguments, so those must be plain; everything it
-    keeps (arguments, the attribute's value) is left as written, and the
-    sites inside it are edited on their own."""
-    if target is None:
-        return _read_edits(node, src)  # type: ignore[arg-type]
-    if isinstance(node, ast.Call):
-        func = node.func
-        if (node.lineno, node.col_offset) != (func.lineno, func.col_offset):
-            return None  # the callee is in parentheses
-        if src.segment(func) != target.text:
-            return None  # its source is what the rewriter compares
-        spelled = _spelled(func, src, target.code, aliases)
-        if spelled is None or target.code == "WN301":
-            return spelled
-        return _remover_edits(node, src, spelled)
-    if src.segment(node) != target.text or _after_paren(node, src):
-        return None
-    return _spelled(node, src, target.code, aliases)
-
-
-def _spelled(
-    node: ast.expr, src: Source, code: str, aliases: dict[str, str]
-) -> list[_Piece] | None:
-    """``weight_norm`` -> ``parametrizations.weight_norm`` (and the
-    remover's new name), keeping an ``nn.utils.`` prefix as written."""
-    _, new, submodule = _NEW_SPELLING[code]
-    if isinstance(node, ast.Name):
-        name = aliases.get(submodule, submodule)
-        return [(src.start(node), src.end(node), f"{name}.{new}")]
-    if not isinstance(node, ast.Attribute):
-        return None
-    at = src.end(node.value)
-    end = src.end(node)
-    if src.text[at:end] != "." + node.attr:
-        return None  # spaces, a comment or a parenthesized value
-    return [(at, end, f".{submodule}.{new}")]
-
-
-def _remover_edits(
-    call: ast.Call, src: Source, spelled: list[_Piece]
-) -> list[_Piece] | None:
-    """``remove_weight_norm(m)`` -> ``...remove_parametrizations(m,
-    "weight")``; ``(m, name)`` keeps its arguments. The rewriter rebuilds
-    the argument list, so it must be written plainly: ``(a)`` or ``(a, b)``
-    without keywords, stars, parentheses, comments or other spacing."""
-    args = call.args
-    if call.keywords or not 1 <= len(args) <= 2:
-        return None
-    if any(isinstance(a, ast.Starred) for a in args):
-        return None
-    written = ", ".join(src.segment(a) for a in args)
-    if src.segment(call) != f"{src.segment(call.func)}({written})":
-        return None
-    if len(args) == 2:
-        return spelled
-    end = src.end(call)
-    return [*spelled, (src.end(args[0]), end, ', "weight")')]
-
-
-def _read_edits(node: ast.Attribute, src: Source) -> list[_Piece] | None:
-    """``m.weight_g`` -> ``m.parametrizations.weight.original0``: the new
-    attributes go right after the value (whose own parentheses the rewriter
-    keeps inside it) and the name is replaced; spacing around the dot stays
-    with the dot, as in libcst."""
-    at = src.end(node.value)
-    end = src.end(node)
-    name_at = end - len(node.attr)
-    if src.text[name_at:end] != node.attr:
-        return None  # a name spelled otherwise (NFKC) or in parentheses
-    if src.text[at:name_at].strip(" \t") != ".":
-        return None  # the value's closing parenthesis, a comment, a break
-    new = tn.LEGACY_TO_PARAMETRIZED[node.attr]
-    return [(at, at, ".parametrizations.weight"), (name_at, end, new)]
-
-
-def _after_paren(node: ast.expr, src: Source) -> bool:
-    """``node`` may be in parentheses of its own (which the rewriter drops):
-    the text before it on its line is blank or ends with ``(``."""
-    line_start = src.starts[node.lineno - 1]
-    before = src.text[line_start : src.start(node)].rstrip(" \t")
-    return not before or before.endswith("(")
-
-
 def _rewrite_units(
-    text: str, units: dict[Unit, list[Target]], context: CodemodContext
+    src: Source, units: dict[Unit, list[_Site]], context: CodemodContext
 ) -> tuple[list[_Piece], int] | None:
     """Each unit's rewritten text, and how many targets were rewritten.
 
     The units become the top-level statements of one module, each starting
     a line (at column 0) and ending one, so that libcst parses and visits
     them once: per-unit runs would pay libcst's fixed costs thousands of
-    times in a big file. None when libcst cannot parse them (the whole-file
-    pass gives the verdict and its note).
+    times in a big file. None when libcst cannot parse them, or a site's
+    name is spelled otherwise than ``ast`` reads it (the whole-file pass
+    gives the verdict and its note).
     """
+    marked = Marked(Marked.prefix_for(src.text))
     parts: list[str] = []
-    local: dict[tuple[int, int, str], Target] = {}
-    line = 1
-    for (start, end, line0, col0), found in units.items():
-        chunk = text[start:end]
-        for t in found:
-            col = t.col - col0 if t.line == line0 else t.col
-            local[(t.line - line0 + line, col, t.kind)] = t
-        parts.append(chunk)
-        line += len(_LINE_BREAK.findall(chunk)) + 1
+    for (start, end, _, _), found in units.items():
+        sites = [(t, node) for t, node in found if t is not None]
+        part = marked.mark(src, start, end, sites)
+        if part is None:
+            return None
+        parts.append(part)
     try:
         module = cst.parse_module("\n".join(parts) + "\n")
     except (cst.ParserSyntaxError, RecursionError):
         return None
-    rewriter = Rewriter(module, local, context)
-    # Parsed here and used once: the wrapper need not copy it.
-    new = MetadataWrapper(module, unsafe_skip_copy=True).visit(rewriter)
+    rewriter = Rewriter(marked, context)
+    new = module.visit(rewriter)
     if len(new.body) != len(parts):
         return None
     pieces = []
