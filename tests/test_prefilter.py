@@ -118,6 +118,34 @@ CASES = {
                     g = self.v.norm(dim=1, keepdim=True)
                     return x @ (g * self.v / self.v.norm(dim=1, keepdim=True)).t()
     """,
+    "norm function bound to a local name": """
+        import torch
+        import torch.nn as nn
+
+        class A(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.v = nn.Parameter(torch.randn(3, 4))
+
+            def forward(self, x):
+                n = torch.linalg.norm
+                g = n(self.v, dim=1, keepdim=True)
+                return x @ (g * self.v / n(self.v, dim=1, keepdim=True)).t()
+    """,
+    "normalize imported under another name": """
+        import torch
+        import torch.nn as nn
+        from torch.nn.functional import normalize as unit
+
+        class A(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.v = nn.Parameter(torch.randn(3, 4))
+
+            def forward(self, x):
+                g = self.v.norm(dim=1, keepdim=True)
+                return x @ (g * unit(self.v, dim=1)).t()
+    """,
 }
 
 FAST = Linter(select_rules())
@@ -163,6 +191,39 @@ def test_files_without_the_text_are_not_parsed():
     assert not prefilter.MODULE_CLASSES.file_may_match(
         b"self.w = nn.Parameter(x)\ny = self.norm(x)\n"
     )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"if self.normalize:\n",  # a flag called normalize
+        b"w = torch.normal(0, 1, size=(3,))\n",
+        b"x = torch.linalg.solve(a, b)\n",
+        b"def __init__(self, normalize=True):\n",
+    ],
+)
+def test_what_no_norm_call_spells_admits_no_module_rule(line):
+    """The analysis counts norm calls (and names bound to a norm function);
+    the prefilter's hits are the same vocabulary."""
+    data = b"p = nn.Parameter(x)\n" + line
+    assert not prefilter.MODULE_CLASSES.file_may_match(data)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"y = F.normalize(w, dim=1)\n",
+        b"y = normalize (w)\n",
+        b"from torch.nn.functional import normalize\n",
+        b"n = torch.linalg.norm\n",
+        b"y = torch.norm(w)\n",
+        b"y = w.norm(dim=1)\n",
+        b"from torch.linalg import vector_norm as vn\n",
+    ],
+)
+def test_each_norm_spelling_admits_a_module_rule(line):
+    data = b"p = nn.Parameter(x)\n" + line
+    assert prefilter.MODULE_CLASSES.file_may_match(data)
 
 
 HANGERS = [

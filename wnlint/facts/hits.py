@@ -69,15 +69,18 @@ def norm_hits(text: bytes) -> Iterator[int]:
 
     One search for ``norm`` classifies every occurrence by its neighbours
     (``.norm(`` but ``self.norm(``, ``vector_norm``, ``norm_except_dim``,
-    ``torch.norm``, the words ``normalize`` and ``norm``): each pass over a
-    file costs as much as the rest of the classification, so there is one.
+    ``torch.norm`` and ``linalg.norm`` called or bound to a name, the words
+    ``normalize`` and ``norm`` called or imported): each pass over a file
+    costs as much as the rest of the classification, so there is one. The
+    analysis counts norm *calls* (:data:`wnlint.facts.torchnames.NORM_FUNCTIONS`,
+    ``F.normalize``, the ``NORMISH_ATTRS`` methods), directly or through a
+    name bound to the function: ``normalize`` as a flag's name, or
+    ``torch.normal``, is none.
     """
     i = text.find(b"norm")
-    if i != -1:
-        while i != -1:
-            yield from _classify_norm(text, i)
-            i = text.find(b"norm", i + 4)
-        yield from find_all(text, b"linalg")
+    while i != -1:
+        yield from _classify_norm(text, i)
+        i = text.find(b"norm", i + 4)
     if b"sqrt" in text and b"sum(" in text:
         # sqrt(sum(x ** 2)): the analysis accepts this spelling on one line.
         yield from (i for i in find_all(text, b"sqrt") if b"sum(" in line_at(text, i))
@@ -94,26 +97,40 @@ def _classify_norm(text: bytes, i: int) -> Iterator[int]:
         # `.norm(` on anything but `self` (a submodule called `norm`).
         if text[i + 4 : i + 5] == b"(" and text[i - 5 : i - 1] != b"self":
             yield i - 1
-        if text[i - 6 : i - 1] == b"torch":
-            yield i - 6
+        after = text[i + 4 : i + 5]
+        if not (after.isalnum() or after == b"_") and text[
+            max(0, i - 7) : i - 1
+        ].endswith((b"torch", b"linalg")):
+            yield i - 1  # `torch.norm`, `linalg.norm`, called or not
     if before.isalnum() or before == b"_":
         return
     if text.startswith(b"normalize", i):
-        if _is_word_at(text, i, 9):
+        # A call, or a line that binds it (an import, an alias): the norm
+        # calls the analysis counts (``normalize`` as a flag's name is no
+        # norm).
+        if _is_word_at(text, i, 9) and (
+            text[i + 9 : i + 10 + 8].lstrip(b" \t")[:1] == b"("
+            or _binds(line_at(text, i).strip(), b"normalize")
+        ):
             yield i
         return
     after = text[i + 4 : i + 5]
     if before == b"." or after.isalnum() or after == b"_":
         return
     # `norm(x)`, `from torch import norm`, a parenthesized import line.
-    line = line_at(text, i).strip()
-    if (
-        after == b"("
-        or b"import" in line
-        or line in (b"norm", b"norm,")
-        or line.startswith(b"norm as")
-    ):
+    if after == b"(" or _binds(line_at(text, i).strip(), b"norm"):
         yield i
+
+
+def _binds(line: bytes, name: bytes) -> bool:
+    """The (stripped) line binds ``name``: an import of it (a parenthesized
+    import's own line too) or an alias of it."""
+    return (
+        b"import" in line
+        or line in (name, name + b",")
+        or line.startswith(name + b" as")
+        or _binds_alias(line, name)
+    )
 
 
 #: A class statement with a torch layer among its bases (whose weight it
