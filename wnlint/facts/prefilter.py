@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from wnlint.facts.cutting import DECORATED_HEADER, Segment, declares_global
 from wnlint.facts.hits import (
@@ -64,6 +65,24 @@ _ALIAS = re.compile(rb"(?m)\bas[ \t]+(\w+)|^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)
 LineTest = Callable[[bytes], bool]
 
 
+_Verdict = Callable[[Any, bytes, "str | None"], bool]
+
+
+def _remembered(decide: _Verdict) -> _Verdict:
+    """``file_may_match`` answered once per file: the engine's gate, the
+    rules' admission and the cut all ask it of the same bytes."""
+
+    def remembered(self: Any, data: bytes, path: str | None = None) -> bool:
+        last = self.__dict__.get("_last")
+        if last is not None and last[0] is data and last[1] == path:
+            return last[2]
+        verdict = decide(self, data, path)
+        self._last = (data, path, verdict)
+        return verdict
+
+    return remembered
+
+
 class Prefilter:
     """Hits of every category in ``needs`` must meet in one class family."""
 
@@ -72,6 +91,7 @@ class Prefilter:
         #: assignment or ``as`` binds an alias of the trigger).
         self.needs = needs
 
+    @_remembered
     def file_may_match(self, data: bytes, path: str | None = None) -> bool:
         return all(next(finder(data), None) is not None for _, finder, _ in self.needs)
 
@@ -168,6 +188,7 @@ class AnyOf:
     def __init__(self, *filters: Prefilter) -> None:
         self.filters = filters
 
+    @_remembered
     def file_may_match(self, data: bytes, path: str | None = None) -> bool:
         return any(f.file_may_match(data, path) for f in self.filters)
 
@@ -224,6 +245,7 @@ class InitWrites:
 
     _CALLBACK = re.compile(rb"\.apply\(\s*(?:self\.)?(\w+)")
 
+    @_remembered
     def file_may_match(self, data: bytes, path: str | None = None) -> bool:
         if next(_shared_legacy_hits(data), None) is not None:
             return True
@@ -410,6 +432,7 @@ class _PicklesParametrized(Prefilter):
     classes, module-level code, and functions with a ``global`` statement
     (they bind module names)."""
 
+    @_remembered
     def file_may_match(self, data: bytes, path: str | None = None) -> bool:
         if not may_pickle(data):
             return False
