@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from wnlint.facts.calls import FileSummaries
+from wnlint.facts.events import Body
 from wnlint.facts.module_classes import ModuleFacts
 from wnlint.facts.order import ScopeFlow, flows
 from wnlint.facts.resolve import OPAQUE, Binding, Scope
@@ -60,6 +61,9 @@ class FileAnalysis:
         #: id(FunctionDef/ClassDef/Lambda node) -> the scope it opens.
         self.scopes: dict[int, Scope] = {}
         self.class_nodes: list[ast.ClassDef] = []
+        #: The walks of function and module bodies, with their events, built
+        #: on first use and shared by every fact built on them.
+        self.bodies: dict[int, Body] = {}
         self._modules: ModuleFacts | None = None
         self._flows: list[ScopeFlow] | None = None
         self._summaries: FileSummaries | None = None
@@ -77,7 +81,7 @@ class FileAnalysis:
     def flows(self) -> list[ScopeFlow]:
         """Statement-order facts per function body (WN2xx only)."""
         if self._flows is None:
-            self._flows = flows(self.tree, self.module_scope, self.calls)
+            self._flows = flows(self.tree, self.module_scope, self.calls, self.bodies)
         return self._flows
 
     @property

@@ -1,25 +1,22 @@
-"""What functions and classes do to modules, across calls and sibling files.
+"""What functions and classes do to modules, across calls and sibling files:
+aggregates of the events of their bodies (:mod:`wnlint.facts.events`).
 
 Real code never writes a weight-norm bug in one function: a helper returns
 ``weight_norm(nn.Conv1d(...))``, an ``init_weights(m)`` handed to
 ``.apply()`` writes ``m.weight``, a hook typed by ``isinstance`` writes
-``module.conv.weight``. This module computes, once per function or class
-and on demand:
+``module.conv.weight``. Computed once per function or class, on demand:
 
 * :meth:`FileSummaries.normed` -- the weight-normed modules an expression
-  evaluates to or contains (a weight-norm call, a helper that returns one,
-  a container of them, an instance of a class that holds them);
+  is or holds (a weight-norm call, a helper that returns one, a container
+  of them, an instance of a class that holds them);
 * :meth:`FileSummaries.class_normed` -- the attributes a class's
-  ``__init__`` (and what it calls) leaves holding weight-normed modules, and
-  from which line;
+  ``__init__`` (and what it calls) leaves holding weight-normed modules;
 * :meth:`FileSummaries.param_writes` -- which parameter's tensor a function
-  writes in place (``nn.init.*_``, ``.data`` writes, in-place methods, and
-  calls of functions that do), with the ``isinstance``/class-name guards
-  around the write.
+  writes in place (its write events, and calls of functions that write),
+  with the guards around the write (:mod:`wnlint.facts.guards`).
 
-A callee defined in another file of the same package is summarized from
-that file (:mod:`wnlint.facts.definitions`); the guards around a write are
-read by :mod:`wnlint.facts.guards`.
+A callee in another file of the package is summarized from that file
+(:mod:`wnlint.facts.definitions`).
 """
 
 from __future__ import annotations
@@ -38,10 +35,11 @@ from wnlint.facts.definitions import (
     local_definition,
     sibling_definition,
 )
-from wnlint.facts.events import norm_api, own_expressions, written_tensor
-from wnlint.facts.guards import ParamWrite, guarded_nodes, guards_from, rooted_path
+from wnlint.facts.events import NORM, WRITE, Body, body_of, norm_api, own_calls
+from wnlint.facts.guards import Guard, ParamWrite, guards_from, rooted_path
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
+    argument_for,
     call_arg,
     is_self,
     local_definitions,
@@ -52,8 +50,7 @@ from wnlint.facts.syntax import (
 )
 
 _MAX_DEPTH = 6
-#: Text a sibling file must hold to be parsed for a weight-normed module, or
-#: for a write of a tensor.
+#: Text a sibling file holds if it has a weight-normed module, or a write.
 NORM_WORDS = (b"weight_norm",)
 WRITE_WORDS = (b"init.", b".data")
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -88,6 +85,8 @@ class FileSummaries:
         #: builds on this module, which so never imports it).
         self.analyze: Callable[[ast.Module, str], Any] = type(analysis)
         self.module_scope: Scope = analysis.module_scope
+        #: The file's walks of bodies, shared with the statement-order facts.
+        self.bodies: dict[int, Body] = analysis.bodies
         self.path = os.path.abspath(path) if path else None
         self._memo: dict[tuple[str, int], object] = {}
         self._busy: set[tuple[str, int]] = set()
@@ -286,7 +285,7 @@ class FileSummaries:
     def _statements_of(
         self, func: ast.AST, methods: dict, seen: set[str]
     ) -> Iterator[tuple[ast.stmt, ast.AST]]:
-        for stmt in _ordered_statements(func):
+        for stmt, _ in body_of(self.bodies, func, self.scope_of(func)).statements:
             yield stmt, func
             for node in ast.walk(stmt):
                 if (
@@ -311,7 +310,7 @@ class FileSummaries:
                 attr = self_root_attr(target)
                 if attr:
                     yield attr, self.normed(stmt.value, scope, func, depth + 1)
-        for node in _own_calls(stmt):
+        for node in own_calls(stmt):
             func_node = node.func
             applied = self._applied_through(node, scope, depth)
             if applied is not None:
@@ -370,17 +369,21 @@ class FileSummaries:
                 return []
             first = parameter_names(func)[0]
             scope = self.scope_of(func)
+            body = body_of(self.bodies, func, scope)
             out: list[tuple[str | None, frozenset[str | None]]] = []
-            for node, guards in guarded_nodes(func):
-                if not (isinstance(node, ast.Call) and norm_api(node.func, scope)):
+            for event in body.events:
+                module = event.target
+                if not (
+                    event.kind == NORM
+                    and isinstance(module, ast.Name)
+                    and module.id == first
+                ):
                     continue
-                module = call_arg(node, 0, "module")
-                if not (isinstance(module, ast.Name) and module.id == first):
-                    continue
-                api = resolve(node.func, scope)
+                api = resolve(event.node.func, scope)  # type: ignore[attr-defined]
+                path = body.statements[event.order][1]
                 tests = [
                     g
-                    for t, pos in guards
+                    for t, pos in body.guards(path)
                     for g in guards_from(t, pos, [first], self, scope)
                 ]
                 types = [g for g in tests if g.positive and g.types]
@@ -401,31 +404,46 @@ class FileSummaries:
                 return []
             params = parameter_names(func)
             scope = self.scope_of(func)
+            body = body_of(self.bodies, func, scope)
+            direct = {id(e.node): e.target for e in body.events if e.kind == WRITE}
             out = []
-            for node, guards in guarded_nodes(func):
-                for target, callee_write in self._written(node, scope, depth, params):
-                    rooted = rooted_path(target, params)
-                    if rooted is None:
-                        continue
-                    index, path = rooted
-                    path = path + callee_write
-                    mine = tuple(
-                        g
-                        for t, pos in guards
-                        for g in guards_from(t, pos, params, self, scope)
-                    )
-                    out.append(ParamWrite(index, params[index], path, mine, node))
+            for order, (stmt, path) in enumerate(body.statements):
+                mine: tuple[Guard, ...] | None = None
+                for node in (stmt, *body.calls(order)):
+                    for target, more in self._written(
+                        node, direct, scope, depth, params
+                    ):
+                        rooted = rooted_path(target, params)
+                        if rooted is None:
+                            continue
+                        index, written = rooted
+                        if mine is None:
+                            mine = tuple(
+                                g
+                                for t, pos in body.guards(path)
+                                for g in guards_from(t, pos, params, self, scope)
+                            )
+                        write = ParamWrite(
+                            index, params[index], written + more, mine, node
+                        )
+                        out.append(write)
             return out
 
         return self._cached("writes", func, compute, [])  # type: ignore[return-value]
 
     def _written(
-        self, node: ast.AST, scope: Scope, depth: int, params: list[str]
+        self,
+        node: ast.AST,
+        direct: dict[int, ast.expr | None],
+        scope: Scope,
+        depth: int,
+        params: list[str],
     ) -> Iterator[tuple[ast.expr, tuple[str, ...]]]:
-        """(tensor expression, attribute path appended) that ``node`` writes."""
-        direct = written_tensor(node, scope)
-        if direct is not None:
-            yield direct, ()
+        """(tensor expression, attribute path appended) that ``node`` writes:
+        itself (a write event of the body, in ``direct``), or through the
+        function it calls."""
+        if id(node) in direct:
+            yield direct[id(node)], ()  # type: ignore[misc]
             return
         if not isinstance(node, ast.Call) or depth >= _MAX_DEPTH:
             return
@@ -441,7 +459,7 @@ class FileSummaries:
         for write in found.file.param_writes(found.node, depth + 1):
             if write.guards:
                 continue
-            arg = _argument_for(node, found.node, write.index)
+            arg = argument_for(node, found.node, write.index)
             if arg is not None:
                 yield arg, write.path
 
@@ -466,17 +484,6 @@ class FileSummaries:
 # -- helpers -------------------------------------------------------------------------
 
 
-def _ordered_statements(func: ast.AST) -> list[ast.stmt]:
-    """Every statement of a function body, nested ones included, in source
-    order (not into nested defs)."""
-    out = [n for n in own_nodes(func) if isinstance(n, ast.stmt)]
-    return sorted(out, key=lambda s: (s.lineno, s.col_offset))
-
-
-def _own_calls(stmt: ast.stmt) -> Iterator[ast.Call]:
-    return (n for n in own_expressions(stmt) if isinstance(n, ast.Call))
-
-
 def _applied_attr(module: ast.expr, func: ast.AST) -> str | None:
     """The attribute of ``self`` that ``weight_norm(module)`` norms:
     ``self.X``, ``self.X[i]``, or a loop variable over ``self.X``."""
@@ -491,12 +498,3 @@ def _applied_attr(module: ast.expr, func: ast.AST) -> str | None:
         ):
             return self_root_attr(node.iter)
     return None
-
-
-def _argument_for(call: ast.Call, func: Def, index: int) -> ast.expr | None:
-    if not isinstance(func, _FUNCS):
-        return None
-    names = parameter_names(func)
-    if index >= len(names):
-        return None
-    return call_arg(call, index, names[index])

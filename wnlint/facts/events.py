@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
+from wnlint.facts.syntax import call_arg
 
 #: The arms a statement sits in, outermost first: (id of the compound
 #: statement, arm). An ``if``/``elif``/``else`` chain is one compound whose
@@ -156,6 +158,42 @@ def written_tensor(node: ast.AST, scope: Scope) -> ast.expr | None:
     return None
 
 
+# -- one event per call ---------------------------------------------------------------
+
+#: The kinds of :class:`Event`.
+NORM, REMOVE, OPTIMIZER, WRITE = "norm", "remove", "optimizer", "write"
+
+
+class Event(NamedTuple):
+    """What one call (or ``.data`` assignment) of a body does to modules."""
+
+    kind: str  # NORM, REMOVE, OPTIMIZER or WRITE
+    node: ast.AST  # the call, or the assignment of a ``.data`` write
+    order: int  # the statement that holds it (see :class:`Body`)
+    #: The module normed or weight norm is removed from, the tensor written,
+    #: or the parameters an optimizer is handed (as written; None if none).
+    target: ast.expr | None
+    api: str | None  # NORM and REMOVE: "legacy", "new" or "either"
+
+
+def classify(
+    node: ast.AST, scope: Scope
+) -> tuple[str, ast.expr | None, str | None] | None:
+    """(kind, target, api) of the event ``node`` is, or None: one answer for
+    every rule, in this order (a weight-norm call is never also a write)."""
+    if isinstance(node, ast.Call):
+        api = norm_api(node.func, scope)
+        if api is not None:
+            return NORM, call_arg(node, 0, "module"), api
+        removed = removal_api(node.func, scope)
+        if removed is not None and node.args:
+            return REMOVE, node.args[0], removed
+        if is_optimizer(node.func, scope):
+            return OPTIMIZER, call_arg(node, 0, "params"), None
+    tensor = written_tensor(node, scope)
+    return (WRITE, tensor, None) if tensor is not None else None
+
+
 # -- the walk of a body --------------------------------------------------------------
 
 
@@ -163,10 +201,36 @@ class Body:
     """A function's (or the module's) statements in source order, with
     their arms, and the ``if`` statements those arms belong to."""
 
-    def __init__(self, body: list[ast.stmt]) -> None:
+    def __init__(self, body: list[ast.stmt], scope: Scope) -> None:
+        self.scope = scope
         #: ``if`` statements by id: the heads of the arms in the paths.
         self.ifs: dict[int, ast.If] = {}
         self.statements: list[tuple[ast.stmt, Path]] = list(self._walk(body))
+        self._calls: list[list[ast.Call]] | None = None
+        self._events: list[Event] | None = None
+
+    def calls(self, order: int) -> list[ast.Call]:
+        """The calls of statement ``order`` itself (not of the statements
+        nested in it), in the order the walk meets them."""
+        if self._calls is None:
+            self._calls = [own_calls(stmt) for stmt, _ in self.statements]
+        return self._calls[order]
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event of the body, in statement order (computed once)."""
+        if self._events is None:
+            found = []
+            for order, (stmt, _) in enumerate(self.statements):
+                nodes: list[ast.AST] = [*self.calls(order)]
+                if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                    nodes.append(stmt)
+                for node in nodes:
+                    event = classify(node, self.scope)
+                    if event is not None:
+                        found.append(Event(event[0], node, order, *event[1:]))
+            self._events = found
+        return self._events
 
     def _walk(self, body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, Path]]:
         """Each ``elif`` sits in its own arm of its head's chain, so that a
@@ -277,3 +341,18 @@ def own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
         if isinstance(node, ast.Lambda):
             continue
         stack.extend(ast.iter_child_nodes(node))
+
+
+def body_of(cache: dict[int, Body], owner: ast.AST, scope: Scope) -> Body:
+    """The :class:`Body` of a function (or module) ``owner``, built once per
+    file: ``cache`` is the file's (:attr:`wnlint.facts.analysis.FileAnalysis.bodies`),
+    which the statement-order facts and the summaries share."""
+    found = cache.get(id(owner))
+    if found is None:
+        found = cache[id(owner)] = Body(getattr(owner, "body", []), scope)
+    return found
+
+
+def own_calls(stmt: ast.stmt) -> list[ast.Call]:
+    """The calls among :func:`own_expressions`."""
+    return [n for n in own_expressions(stmt) if isinstance(n, ast.Call)]

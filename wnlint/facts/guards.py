@@ -13,12 +13,10 @@ the one model of branches.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from wnlint.facts import torchnames as tn
-from wnlint.facts.events import Body, Test, own_expressions
 from wnlint.facts.resolve import Scope
 from wnlint.facts.syntax import string_value
 
@@ -91,17 +89,6 @@ def rooted_path(
     if isinstance(expr, ast.Name) and expr.id in params:
         return params.index(expr.id), tuple(reversed(path))
     return None
-
-
-def guarded_nodes(func: ast.AST) -> Iterator[tuple[ast.AST, list[Test]]]:
-    """Nodes of a function body with the ``if`` tests around them, and
-    whether each holds there (see :meth:`wnlint.facts.events.Body.tests`)."""
-    body = Body(getattr(func, "body", []))
-    for stmt, path in body.statements:
-        tests = body.guards(path)
-        yield stmt, tests
-        for node in own_expressions(stmt):
-            yield node, tests
 
 
 def guards_from(

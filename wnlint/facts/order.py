@@ -27,12 +27,13 @@ from typing import Any
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.events import (
+    NORM,
+    OPTIMIZER,
+    REMOVE,
     Body,
+    body_of,
     is_optimizer,
     norm_api,
-    own_expressions,
-    removal_api,
-    written_tensor,
 )
 from wnlint.facts.resolve import Scope, resolves_only_to
 from wnlint.facts.syntax import call_arg
@@ -152,7 +153,10 @@ def key_of(expr: ast.AST) -> str | None:
 
 
 def flows(
-    tree: ast.Module, module_scope: Scope, calls: Sequence[Any]
+    tree: ast.Module,
+    module_scope: Scope,
+    calls: Sequence[Any],
+    bodies: dict[int, Body],
 ) -> list[ScopeFlow]:
     """A :class:`ScopeFlow` for each function body (and the module body) that
     applies weight norm or builds an optimizer: no other can hold a WN2xx
@@ -169,42 +173,43 @@ def flows(
             wanted[id(scope)] = scope
     out = []
     for scope in wanted.values():
-        node = scope.node
-        body = tree.body if scope is module_scope else node.body  # type: ignore[union-attr]
-        out.append(_flow(body, scope))
+        owner = tree if scope is module_scope else scope.node
+        out.append(_flow(body_of(bodies, owner, scope)))  # type: ignore[arg-type]
     return out
 
 
 # -- building ----------------------------------------------------------------------
 
 
-def _flow(body: list[ast.stmt], scope: Scope) -> ScopeFlow:
+def _flow(body: Body) -> ScopeFlow:
+    """The order facts of one body, from its events."""
+    scope = body.scope
     flow = ScopeFlow(scope)
-    walk = Body(body)
-    flow.body = walk
-    for order, (stmt, path) in enumerate(walk.statements):
+    flow.body = body
+    events = body.events
+    at = 0
+    for order, (stmt, path) in enumerate(body.statements):
         flow.paths[order] = path
         flow.starts.setdefault(id(stmt), order)
         applied_keys: set[str] = set()
-        for node in own_expressions(stmt):
-            if not isinstance(node, ast.Call):
-                continue
-            application = _application(node, order, scope, _result_keys(stmt, node))
-            if application is not None:
+        while at < len(events) and events[at].order == order:
+            event = events[at]
+            at += 1
+            node: Any = event.node
+            if event.kind == NORM:
+                application = _application(
+                    node, order, event.api, _result_keys(stmt, node)
+                )
                 flow.applications.append(application)
                 applied_keys |= application.keys
-                continue
-            removed = _removal(node, scope)
-            if removed is not None:
-                flow.removals.append((order, removed))
-                continue
-            optimizer = _optimizer(node, order, scope)
-            if optimizer is not None:
-                flow.optimizers.append(optimizer)
-                continue
-            _write(written_tensor(node, scope), node, order, flow)
-        if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-            _write(written_tensor(stmt, scope), stmt, order, flow)
+            elif event.kind == REMOVE:
+                removed = key_of(event.target)  # type: ignore[arg-type]
+                if removed is not None:
+                    flow.removals.append((order, removed))
+            elif event.kind == OPTIMIZER:
+                flow.optimizers.append(_optimizer(node, order, scope))
+            else:
+                _write(event.target, node, order, flow)
         _assignments(stmt, order, flow, applied_keys)
     return flow
 
@@ -270,18 +275,9 @@ def _result_keys(stmt: ast.stmt, call: ast.Call) -> set[str]:
     return set()
 
 
-def _removal(call: ast.Call, scope: Scope) -> str | None:
-    if call.args and removal_api(call.func, scope):
-        return key_of(call.args[0])
-    return None
-
-
 def _application(
-    call: ast.Call, order: int, scope: Scope, result_keys: set[str]
-) -> Application | None:
-    api = norm_api(call.func, scope)
-    if api is None:
-        return None
+    call: ast.Call, order: int, api: str | None, result_keys: set[str]
+) -> Application:
     target = call_arg(call, 0, "module")
     name_node = call_arg(call, 1, "name")
     if name_node is None:
@@ -292,12 +288,10 @@ def _application(
         name = None
     keys = {key_of(target)} if target is not None else set()
     keys |= result_keys
-    return Application(call, order, frozenset(k for k in keys if k), name, api)
+    return Application(call, order, frozenset(k for k in keys if k), name, api or "")
 
 
-def _optimizer(call: ast.Call, order: int, scope: Scope) -> OptimizerCall | None:
-    if not is_optimizer(call.func, scope):
-        return None
+def _optimizer(call: ast.Call, order: int, scope: Scope) -> OptimizerCall:
     params = call_arg(call, 0, "params")
     modules: list[tuple[str, ast.AST]] = []
     tensors: list[tuple[str, str, ast.Attribute]] = []
@@ -366,6 +360,6 @@ def _container_params(expr: ast.expr) -> list[ast.expr]:
     return []
 
 
-def function_flow(scope: Scope) -> ScopeFlow:
+def function_flow(scope: Scope, bodies: dict[int, Body]) -> ScopeFlow:
     """The flow of one function body, whether or not :func:`flows` built it."""
-    return _flow(scope.node.body, scope)  # type: ignore[union-attr]
+    return _flow(body_of(bodies, scope.node, scope))  # type: ignore[arg-type]

@@ -265,3 +265,13 @@ def method_class(scope: Scope) -> ast.ClassDef | None:
     if scope.kind != "function" or parent is None or parent.kind != "class":
         return None
     return parent.node  # type: ignore[return-value]
+
+
+def argument_for(call: ast.Call, func: ast.AST, index: int) -> ast.expr | None:
+    """What ``call`` passes for the ``index``-th parameter of ``func``."""
+    if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    names = parameter_names(func)
+    if index >= len(names):
+        return None
+    return call_arg(call, index, names[index])

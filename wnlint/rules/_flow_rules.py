@@ -136,7 +136,7 @@ class _ClassFlows:
             scope = self.analysis.scopes.get(id(node))
             if scope is None:
                 return None
-            found = self._flows[id(node)] = function_flow(scope)
+            found = self._flows[id(node)] = function_flow(scope, self.analysis.bodies)
         return found
 
     def branches(self, name: str) -> Branches:
