@@ -160,14 +160,23 @@ def written_tensor(node: ast.AST, scope: Scope) -> ast.expr | None:
 
 # -- one event per call ---------------------------------------------------------------
 
-#: The kinds of :class:`Event`.
-NORM, REMOVE, OPTIMIZER, WRITE = "norm", "remove", "optimizer", "write"
+#: The kinds of :class:`Event`: weight norm applied, another
+#: parametrization registered (``spectral_norm``, ``orthogonal``,
+#: ``register_parametrization``), weight norm removed, an optimizer built, a
+#: tensor written in place.
+NORM, PARAMETRIZE, REMOVE, OPTIMIZER, WRITE = (
+    "norm",
+    "parametrize",
+    "remove",
+    "optimizer",
+    "write",
+)
 
 
 class Event(NamedTuple):
     """What one call (or ``.data`` assignment) of a body does to modules."""
 
-    kind: str  # NORM, REMOVE, OPTIMIZER or WRITE
+    kind: str  # NORM, PARAMETRIZE, REMOVE, OPTIMIZER or WRITE
     node: ast.AST  # the call, or the assignment of a ``.data`` write
     order: int  # the statement that holds it (see :class:`Body`)
     #: The module normed or weight norm is removed from, the tensor written,
@@ -185,6 +194,10 @@ def classify(
         api = norm_api(node.func, scope)
         if api is not None:
             return NORM, call_arg(node, 0, "module"), api
+        if isinstance(node.func, (ast.Name, ast.Attribute)) and resolves_only_to(
+            node.func, scope, tn.PARAMETRIZING
+        ):
+            return PARAMETRIZE, call_arg(node, 0, "module"), "new"
         removed = removal_api(node.func, scope)
         if removed is not None and node.args:
             return REMOVE, node.args[0], removed

@@ -30,6 +30,7 @@ from wnlint.facts.events import (
     NORM,
     OPTIMIZER,
     REMOVE,
+    WRITE,
     Body,
     body_of,
     is_optimizer,
@@ -208,7 +209,7 @@ def _flow(body: Body) -> ScopeFlow:
                     flow.removals.append((order, removed))
             elif event.kind == OPTIMIZER:
                 flow.optimizers.append(_optimizer(node, order, scope))
-            else:
+            elif event.kind == WRITE:
                 _write(event.target, node, order, flow)
         _assignments(stmt, order, flow, applied_keys)
     return flow

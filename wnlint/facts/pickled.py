@@ -13,11 +13,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.facts.calls import FileSummaries, Normed
 from wnlint.facts.classes import ClassGraph
+from wnlint.facts.events import NORM, PARAMETRIZE, body_of
 from wnlint.facts.pickling import (
     Binder,
     PickleSite,
@@ -381,20 +383,21 @@ class _Tracer:
         ``__init__`` and what it calls; the same for base classes."""
         for base, base_file in self._bases(cls, file):
             yield from self.class_attrs(base, base_file, depth + 1).items()
-        for stmt, func in file.init_trace(cls):
+        for func in dict.fromkeys(func for _, func in file.init_trace(cls)):
             scope = file.scope_of(func)
-            for node in ast.walk(stmt):
-                if not (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, (ast.Name, ast.Attribute))
-                    and resolves_only_to(node.func, scope, self.names)
+            body = body_of(file.bodies, func, scope)
+            for event in body.events:
+                node: Any = event.node
+                if event.kind not in (NORM, PARAMETRIZE) or not resolves_only_to(
+                    node.func, scope, self.names
                 ):
                     continue
                 api = api_label(resolve(node.func, scope))
-                module = call_arg(node, 0, "module")
+                module = event.target
                 attr = "*" if module is not None and is_self(module) else None
                 if attr is None and module is not None:
                     attr = self_root_attr(module)
+                stmt = body.statements[event.order][0]
                 if attr is None and isinstance(stmt, ast.Assign) and stmt.value is node:
                     attrs = [self_root_attr(t) for t in stmt.targets]
                     attr = next((a for a in attrs if a), None)
