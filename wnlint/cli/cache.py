@@ -85,7 +85,7 @@ def _engine_key() -> str:
 
 
 class CachingLinter:
-    """A :class:`wnlint.engine.linter.FileLinter` over ``inner`` (the run's
+    """A :class:`wnlint.engine.runner.FileLinter` over ``inner`` (the run's
     resolver) that answers from the cache in ``directory`` when it can."""
 
     def __init__(self, inner: Resolver, directory: str) -> None:
@@ -103,7 +103,7 @@ class CachingLinter:
 
     # -- the FileLinter interface ----------------------------------------
     def lint_files(self, files: list[str], jobs: int) -> Report:
-        """:func:`wnlint.engine.linter.lint_files` over the files the cache cannot
+        """:func:`wnlint.engine.runner.lint_files` over the files the cache cannot
         answer for (so a warm run starts no worker processes), the findings
         in the order of ``files``."""
         known: dict[str, list[Diagnostic]] = {}

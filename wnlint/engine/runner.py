@@ -51,7 +51,7 @@ EXCLUDED_DIRS = frozenset(
 
 class FileLinter(Protocol):
     """What :func:`lint_files` runs on each file: a :class:`Linter`, or one
-    that picks a linter per file (``wnlint.cli.config.Resolver``). One may also
+    that picks a linter per file (``wnlint.cli.selection.Resolver``). One may also
     have ``drain()`` (in a worker: what it gathered, for the parent) and
     ``absorb(gathered)`` (in the parent), as the cache does."""
 
