@@ -309,6 +309,21 @@ def test_isinstance_hook_on_a_weight_normed_layer(monkeypatch):
     assert_initialised(before, [plain.pos_conv.conv], std=0.1)
 
 
+def test_a_relative_write_in_a_hook_has_no_effect(monkeypatch):
+    """``m.weight.data *= 0.1`` after weight norm scales a weight that the
+    next forward recomputes: it keeps its default init; without weight norm
+    the same hook scales it by exactly 0.1."""
+    model, before = build(monkeypatch, f203.ScaledAfterNorm, record=("scale_convs",))
+    assert_untouched(before, [model.conv])
+    plain, plain_before = build(
+        monkeypatch, f203.ScaledAfterNorm, normed=False, record=("scale_convs",)
+    )
+    torch.testing.assert_close(
+        effective_weight(plain.conv), 0.1 * plain_before[plain.conv]
+    )
+    torch.testing.assert_close(plain_before[plain.conv], before[model.conv])
+
+
 # -- Pattern 5: a hook that skips some classes ---------------------------------------
 
 
