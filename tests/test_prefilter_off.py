@@ -1,10 +1,13 @@
 """The prefilters only save work: with them off (every rule runs on every
-file, parsed whole) each fixture, each shape below and every layer the
-analysis knows give the same findings. A spelling the analysis learns
-and the prefilter does not fails here, instead of silently skipping files."""
+file, parsed whole) each fixture, each shape below, every layer the
+analysis knows and every file of the 19 pinned wheels give the same
+findings. A spelling the analysis learns and the prefilter does not fails
+here, instead of silently skipping files."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import textwrap
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 from conftest import FIXTURES, fixture_files
 
 from wnlint.engine.linter import Linter, select_rules
+from wnlint.engine.runner import discover
 from wnlint.facts import torchnames as tn
 
 ON = Linter(select_rules())
@@ -70,3 +74,25 @@ def _sources() -> list[Path]:
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_each_fixture_finds_the_same_with_the_prefilters_off(path):
     assert ON.lint_file(str(path)) == OFF.lint_file(str(path))
+
+
+#: The pinned wheels, unpacked (``python bench/corpus.py DIR``): ``.ci/run``
+#: sets it; where it is not set, the test says so and skips.
+CORPUS = os.environ.get("WNLINT_CORPUS", "")
+
+
+def _differing(paths: list[str]) -> list[str]:
+    """The files of ``paths`` whose findings differ with the prefilters off."""
+    return [p for p in paths if ON.lint_file(p) != OFF.lint_file(p)]
+
+
+@pytest.mark.skipif(
+    not CORPUS, reason="WNLINT_CORPUS (the pinned wheels, bench/corpus.py) not set"
+)
+def test_the_pinned_wheels_find_the_same_with_the_prefilters_off():
+    files = list(discover([CORPUS]))
+    assert len(files) > 7000, CORPUS
+    chunks = [files[i::2] for i in range(2)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        differing = [p for found in pool.map(_differing, chunks) for p in found]
+    assert differing == []
