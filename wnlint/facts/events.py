@@ -1,17 +1,20 @@
 """The one recognizer of each weight-norm event, and the one walk of a body.
 
 Every fact engine and rule asks here what a call does to modules: weight
-norm applied (and by which API), weight norm removed, an optimizer built,
-a tensor written in place. A spelling learned here (an alias, a shim that
-may be either API, ``nn.init.normal_(m.weight.data)``, an init function
-looked up in a dict of them) is learned by all of them at once.
+norm applied (and by which API), another parametrization registered,
+weight norm removed, an optimizer built, a tensor written in place
+(:func:`classify`). A spelling learned here (an alias, a shim that may be
+either API, ``nn.init.normal_(m.weight.data)``, an init function looked up
+in a dict of them) is learned by all of them at once.
 
-The walk gives a body's statements in source order, into compound
-statements but not into nested definitions, each with the arms of
-``if``/``try``/``match`` it sits in (:data:`Path`). Whether two statements
-can both run in one call, and which ``if`` tests hold where a statement
-runs (:func:`guards`), are both read off those arms: the statement-order
-rules and the summaries that follow calls share one model of branches.
+:class:`Body` walks a function's (or the module's) statements in source
+order, into compound statements but not into nested definitions, each with
+the arms of ``if``/``try``/``match`` it sits in (:data:`Path`). Whether
+two statements can both run in one call, and which ``if`` tests hold where
+a statement runs (:meth:`Body.tests`), are both read off those arms: the
+statement-order rules and the summaries that follow calls share one model
+of branches. A body's events (:attr:`Body.events`) are computed once per
+file (:func:`body_of`) and shared by every fact built on them.
 """
 
 from __future__ import annotations
