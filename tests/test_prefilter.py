@@ -226,6 +226,38 @@ def test_each_norm_spelling_admits_a_module_rule(line):
     assert prefilter.MODULE_CLASSES.file_may_match(data)
 
 
+NORMED = b"w = v / v.norm()\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"opt = torch.optim.Adam(params)\n",
+        b"opt = optim.adam.Adam(params)\n",
+        b"from torch.optim import AdamW\n",
+        b"import torch.optim as O\n",
+        b"O = torch.optim\n",
+        b"opt = th.optim.SGD(params, lr=0.1)\n",
+    ],
+)
+def test_each_way_to_build_an_optimizer_admits_wn201(line):
+    assert prefilter.OPTIMIZER_INPUTS.file_may_match(line + NORMED)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"if args.optim == 'adamw':\n",
+        b"def step(o: torch.optim.Optimizer) -> None: ...\n",
+        b"s = torch.optim.lr_scheduler.StepLR(o, 1)\n",
+    ],
+)
+def test_what_builds_no_optimizer_admits_no_wn201(line):
+    """The optimizers :func:`wnlint.facts.events.is_optimizer` counts:
+    not a flag called ``optim``, the base class or a scheduler."""
+    assert not prefilter.OPTIMIZER_INPUTS.file_may_match(line + NORMED)
+
+
 HANGERS = [
     "import weight_norm as w, .x\n",  # not Python: an empty imported name
     "from torch.nn.utils import weight_norm as wn; scale = 1, .5\n",

@@ -306,9 +306,30 @@ def legacy_hits(text: bytes) -> Iterator[int]:
 HitFinder = Callable[[bytes], Iterator[int]]
 
 
+#: After ``optim``: a class of ``torch.optim`` (``.Adam``, ``.adam.Adam``).
+_OPTIM_CLASS = re.compile(rb"\.((?:[a-z_]\w*\.)*)([A-Z]\w*)")
+#: What ``is_optimizer`` never counts: schedulers and the base class.
+_NOT_OPTIMIZERS = (b"lr_scheduler.", b"swa_utils.")
+
+
 def optim_hits(text: bytes) -> Iterator[int]:
-    """``torch.optim``, ``from torch import optim``: the word, not "optimizer"."""
-    return _word_hits(text, b"optim")
+    """Where an optimizer can be built: ``optim.<Class>`` (not a scheduler
+    or ``Optimizer``, the base class), or a line that imports from or binds
+    ``torch.optim`` (``from torch.optim import Adam``, ``O = torch.optim``),
+    whose names the cut then follows. Not ``args.optim`` or an annotation
+    of ``torch.optim.Optimizer``: what
+    :func:`wnlint.facts.events.is_optimizer` never counts admits no file."""
+    for i in _word_hits(text, b"optim"):
+        found = _OPTIM_CLASS.match(text, i + 5)
+        if found is not None:
+            if not found.group(1).startswith(_NOT_OPTIMIZERS) and (
+                found.group(2) != b"Optimizer"
+            ):
+                yield i
+            continue
+        line = line_at(text, i).strip()
+        if b"import" in line or _binds_alias(line, b"optim"):
+            yield i
 
 
 class Replay:
