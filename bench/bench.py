@@ -149,7 +149,10 @@ def main() -> int:
         "--skip-flake8", action="store_true", help="skip the flake8 comparison"
     )
     parser.add_argument(
-        "--corpus", type=Path, help="lint this tree instead of transformers"
+        "--corpus",
+        type=Path,
+        help="lint this tree instead of transformers (the pinned wheels: "
+        "python bench/corpus.py DIR)",
     )
     args = parser.parse_args()
 
