@@ -18,6 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.syntax import all_nodes, call_arg, char_col, string_value
+from wnlint.rules._legacy_imports import splice
 from wnlint.rules.fixes import Source
 
 #: ``match`` patterns (Python 3.10+; nothing matches before).
@@ -30,15 +31,12 @@ class Target:
     kind: str  # "call" or "ref"
     line: int
     col: int  # characters, 0-based
-    text: str  # the source of the callee or reference
 
 
 def target_of(code: str, node: ast.expr, src: Source) -> Target:
     line = node.lineno
     col = char_col(src.line_text(line), node.col_offset)
-    if isinstance(node, ast.Call):
-        return Target(code, "call", line, col, ast.unparse(node.func))
-    return Target(code, "ref", line, col, ast.unparse(node))
+    return Target(code, "call" if isinstance(node, ast.Call) else "ref", line, col)
 
 
 def default_name(call: ast.Call) -> bool:
@@ -191,10 +189,7 @@ class Marked:
             sentinel = f"{self.prefix}{len(self.sites)}"
             self.sites[sentinel] = (target, word)
             edits.append((at - start, at - start + len(word), sentinel))
-        text = src.text[start:end]
-        for lo, hi, sentinel in sorted(edits, reverse=True):
-            text = text[:lo] + sentinel + text[hi:]
-        return text
+        return splice(src.text[start:end], sorted(edits))
 
 
 class Rewriter(cst.CSTTransformer):

@@ -8,7 +8,6 @@ pass of :mod:`wnlint.rules._legacy_migration` gives.
 from __future__ import annotations
 
 import ast
-import re
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -50,10 +49,6 @@ from wnlint.rules.fixes import Source
 #   line that could be removed (so that line owns the same comments as in
 #   the whole file). Runs of them are joined with marker lines, rewritten
 #   together and cut apart again at the markers (:func:`with_imports`).
-
-
-#: Python's line breaks, as ``ast`` and libcst count lines.
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 #: A site to rewrite: a legacy call or value use with its finding's target,
