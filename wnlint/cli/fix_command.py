@@ -106,6 +106,7 @@ def _fix_files(
     there are many), and the results come back in ``files``' order."""
     from wnlint.fixing.runner import (  # libcst only when fixing
         add_project_notes,
+        apply_elsewhere,
         fix_paths,
     )
 
@@ -133,6 +134,7 @@ def _fix_files(
             jobs=jobs,
             project_notes=False,
         )
+    apply_elsewhere(results, write=not args.diff)  # across the groups too
     results.sort(key=lambda result: order[result.path])
     add_project_notes(results)  # across the groups: a loader may be in any
     return results

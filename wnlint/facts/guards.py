@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 from wnlint.facts import torchnames as tn
-from wnlint.facts.resolve import Scope
+from wnlint.facts.resolve import Scope, resolves_only_to
 from wnlint.facts.syntax import string_value
+
+#: The two weight-norm APIs, as the guards and the flows name them.
+LEGACY, NEW = "legacy", "new"
 
 
 class Typer(Protocol):
@@ -34,15 +37,21 @@ class Typer(Protocol):
 class Guard:
     """A test around a write: ``isinstance(p, T)`` (``types`` holds the type
     keys) or a class-name test (``names`` holds the substrings), and whether
-    the write runs when the test holds (``positive``)."""
+    the write runs when the test holds (``positive``); or a test that
+    ``p.<path>`` is weight-normed that fails there (``plain`` holds the APIs
+    it is not normed by: the branch a repaired init keeps for plain modules)."""
 
     param: int
     types: frozenset[str]
     names: frozenset[str]
     positive: bool
+    plain: frozenset[str] = frozenset()
+    path: tuple[str, ...] = ()
 
     def admits(self, layer: str | None) -> bool | None:
         """Whether a module of class ``layer`` passes; None when unknown."""
+        if self.plain:
+            return True  # says nothing of the class
         if layer is None:
             return None
         short = layer.rsplit(".", 1)[-1]
@@ -76,6 +85,119 @@ class ParamWrite:
                 return False
         return True
 
+    def reaches(self, api: str | None) -> bool:
+        """The write may reach a module weight-normed by ``api`` (None: by
+        an API not known, which only a test excluding both rules out)."""
+        module = self.path[:-1]
+        plain = {
+            a
+            for g in self.guards
+            if g.param == self.index and g.path == module
+            for a in g.plain
+        }
+        return reaches(frozenset(plain), api)
+
+
+def reaches(plain: frozenset[str], api: str | None) -> bool:
+    """A write whose module is not normed by the APIs in ``plain`` may reach
+    one normed by ``api`` (None or ``"either"``: not known which)."""
+    if api in (LEGACY, NEW):
+        return api not in plain
+    return not {LEGACY, NEW} <= plain
+
+
+def api_of(names: frozenset[str | None]) -> str | None:
+    """:data:`LEGACY` or :data:`NEW` when every name the applying callee may
+    be belongs to that API, else None (a version-gated shim, unknown)."""
+    if names and all(n in tn.LEGACY_WEIGHT_NORM for n in names):
+        return LEGACY
+    if names and all(n in tn.PARAMETRIZATIONS_WEIGHT_NORM for n in names):
+        return NEW
+    return None
+
+
+def weight_norm_test(test: ast.expr, scope: Scope) -> tuple[ast.expr, str] | None:
+    """(module, API) when ``test`` holds where ``module``'s weight is normed
+    by that API: ``parametrize.is_parametrized(m, "weight")``, ``"weight" in
+    getattr(m, "parametrizations", ())`` (or ``m.parametrizations``),
+    ``hasattr(m, "parametrizations")``, ``hasattr(m, "weight_g")``."""
+    if isinstance(test, ast.Call) and test.args:
+        func = test.func
+        if isinstance(func, ast.Name) and func.id == "hasattr" and len(test.args) == 2:
+            attr = string_value(test.args[1])
+            if attr == tn.NEW_API_ATTRIBUTE:
+                return test.args[0], NEW
+            if attr in tn.LEGACY_TENSORS:
+                return test.args[0], LEGACY
+            return None
+        if isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
+            func, scope, tn.IS_PARAMETRIZED
+        ):
+            name = test.args[1] if len(test.args) > 1 else None
+            if name is None or string_value(name) == tn.DEFAULT_WEIGHT_NAME:
+                return test.args[0], NEW
+        return None
+    if (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.In)
+        and string_value(test.left) == tn.DEFAULT_WEIGHT_NAME
+    ):
+        held = test.comparators[0]
+        if isinstance(held, ast.Attribute) and held.attr == tn.NEW_API_ATTRIBUTE:
+            return held.value, NEW
+        if (
+            isinstance(held, ast.Call)
+            and isinstance(held.func, ast.Name)
+            and held.func.id == "getattr"
+            and len(held.args) >= 2
+            and string_value(held.args[1]) == tn.NEW_API_ATTRIBUTE
+        ):
+            return held.args[0], NEW
+    return None
+
+
+def _not_in(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.NotIn)
+    )
+
+
+def _as_in(test: ast.Compare) -> ast.Compare:
+    """``a in b`` for ``a not in b`` (which holds where it fails)."""
+    return ast.Compare(test.left, [ast.In()], test.comparators)
+
+
+def plain_apis(
+    tests: list[tuple[ast.expr, bool]], same: Callable[[ast.expr], bool], scope: Scope
+) -> frozenset[str]:
+    """The APIs that the tests around a statement (each with whether it holds
+    there) say the module ``same`` accepts is not weight-normed by."""
+    out: set[str] = set()
+    for test, holds in tests:
+        out |= _plain(test, holds, same, scope)
+    return frozenset(out)
+
+
+def _plain(
+    test: ast.expr, holds: bool, same: Callable[[ast.expr], bool], scope: Scope
+) -> set[str]:
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _plain(test.operand, not holds, same, scope)
+    if _not_in(test):
+        return _plain(_as_in(test), not holds, same, scope)  # type: ignore[arg-type]
+    if isinstance(test, ast.BoolOp):
+        # `a and b` holding (`a or b` failing) is each part as it is.
+        if isinstance(test.op, ast.And) == holds:
+            return {a for v in test.values for a in _plain(v, holds, same, scope)}
+        return set()
+    found = weight_norm_test(test, scope)
+    if found is None or holds or not same(found[0]):
+        return set()
+    return {found[1]}
+
 
 def rooted_path(
     expr: ast.expr, params: list[str]
@@ -101,6 +223,16 @@ def guards_from(
         return guards_from(test.operand, not positive, params, file, scope)
     if isinstance(test, ast.BoolOp):
         return _bool_guards(test, positive, params, file, scope)
+    if _not_in(test):
+        return guards_from(_as_in(test), not positive, params, file, scope)  # type: ignore[arg-type]
+    normed = weight_norm_test(test, scope)
+    if normed is not None:
+        rooted = rooted_path(normed[0], params)
+        if rooted is None or positive:
+            return []
+        index, path = rooted
+        plain = frozenset({normed[1]})
+        return [Guard(index, frozenset(), frozenset(), False, plain, path)]
     if (
         isinstance(test, ast.Call)
         and isinstance(test.func, ast.Name)

@@ -32,10 +32,12 @@ from wnlint.facts.events import (
     REMOVE,
     WRITE,
     Body,
+    Path,
     body_of,
     is_optimizer,
     norm_api,
 )
+from wnlint.facts.guards import plain_apis
 from wnlint.facts.resolve import Scope, resolves_only_to
 from wnlint.facts.syntax import call_arg
 
@@ -79,6 +81,9 @@ class Write:
     order: int
     key: str
     attr: str
+    #: The APIs the ``if`` tests around the write say the module is not
+    #: weight-normed by (a repaired init's branch for plain modules).
+    plain: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -210,17 +215,21 @@ def _flow(body: Body) -> ScopeFlow:
             elif event.kind == OPTIMIZER:
                 flow.optimizers.append(_optimizer(node, order, scope))
             elif event.kind == WRITE:
-                _write(event.target, node, order, flow)
+                _write(event.target, node, order, flow, path)
         _assignments(stmt, order, flow, applied_keys)
     return flow
 
 
-def _write(tensor: ast.expr | None, node: ast.AST, order: int, flow: ScopeFlow) -> None:
+def _write(
+    tensor: ast.expr | None, node: ast.AST, order: int, flow: ScopeFlow, path: Path
+) -> None:
     """``<module>.<attr>`` written in place: an init or ``.data`` write."""
     if isinstance(tensor, ast.Attribute):
         owner = key_of(tensor.value)
         if owner:
-            flow.writes.append(Write(node, order, owner, tensor.attr))
+            tests = flow.body.guards(path) if path and flow.body else []
+            plain = plain_apis(tests, lambda m: key_of(m) == owner, flow.scope)
+            flow.writes.append(Write(node, order, owner, tensor.attr, plain))
 
 
 def _assignments(

@@ -46,6 +46,14 @@ PATH_TO_UTILS: dict[str, str] = {"torch": ".nn.utils", "torch.nn": ".utils", UTI
 #: The attribute a parametrized module carries (``m.parametrizations``).
 NEW_API_ATTRIBUTE = "parametrizations"
 
+#: ``parametrize.is_parametrized(m, "weight")``: a test for the new API.
+IS_PARAMETRIZED: frozenset[str] = frozenset(
+    {"torch.nn.utils.parametrize.is_parametrized"}
+)
+
+#: The tensors the legacy API leaves on a module it norms (``m.weight_g``).
+LEGACY_TENSORS: frozenset[str] = frozenset({"weight_g", "weight_v"})
+
 #: A branch on the torch version is a version gate.
 TORCH_VERSION = "torch.__version__"
 

@@ -70,6 +70,11 @@ class FileFix:
     notes: list[str] = field(default_factory=list)
     #: A note says wnlint could not do its job here (exit status 2).
     failed: bool = False
+    #: Fixes of remaining findings whose edits are to another file (a
+    #: sibling module's helper), by (line, column, code) of the finding:
+    #: :mod:`wnlint.fixing.elsewhere` applies them once the run's own
+    #: fixes are done.
+    foreign: dict[tuple[int, int, str], Fix] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -210,6 +215,13 @@ def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
     if found is None:
         found = linter.lint_bytes(result.fixed, path, fixes=True)
     remaining = found
+    if result.foreign:  # asked on the final text, for the final findings
+        result.foreign.clear()
+        enabled_now = [d for d in remaining if d.fix and _wanted(d.fix, unsafe)]
+        if enabled_now:
+            encoding = _encoding(result.fixed)
+            ctx = _context(result.fixed, encoding, enabled, found, path)
+            _build(enabled_now, ctx, result)
     if not unsafe:
         result.hidden = _count_unsafe(result.fixed, enabled, remaining)
     result.remaining = [_without_fix(d) for d in remaining]
@@ -299,6 +311,8 @@ def _build(
             continue
         if isinstance(fix, Declined):
             result.note(fix.reason)
+        elif isinstance(fix, Fix) and fix.path is not None:
+            result.foreign[(d.line, d.col, d.code)] = fix  # for another file
         elif fix is not None and fix.edits:
             _check_anchors(d, fix, ctx)
             built.append((d, fix))

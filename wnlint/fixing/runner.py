@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from wnlint.engine.linter import Linter
 from wnlint.engine.runner import can_fork, discover, guard_worker, parent_alive
+from wnlint.fixing.elsewhere import apply_elsewhere
 from wnlint.fixing.fixer import FileFix, fix_file
 from wnlint.fixing.migration_notes import MIGRATION_CODES
 from wnlint.fixing.migration_notes import project_notes as notes_for_project
@@ -53,7 +54,8 @@ def fix_paths(
         results = _in_processes(task, files, jobs)
     else:
         results = [task(path) for path in files]
-    if project_notes:
+    if project_notes:  # else the caller, across its runs
+        apply_elsewhere(results, write)
         add_project_notes(results)
     return results
 

@@ -35,9 +35,10 @@ import os
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.facts.events import norm_api
+from wnlint.facts.guards import LEGACY, NEW, weight_norm_test
 from wnlint.facts.pickled import applied_to
 from wnlint.facts.pickling import module_pickles
-from wnlint.facts.resolve import resolve, resolves_only_to
+from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import all_nodes
 
 #: The attribute names the rename covers, as strings can spell them.
@@ -85,8 +86,38 @@ def legacy_attr_named(text: str) -> str | None:
     return None
 
 
+def _both_apis(analysis: FileAnalysis, scopes: dict[int, Scope]) -> set[int]:
+    """ids of the ``"weight_g"``/``"weight_v"`` of ``hasattr`` tests that
+    an ``elif`` puts after a test for the new API on the same module
+    (``if parametrize.is_parametrized(m, "weight"): ... elif hasattr(m,
+    "weight_g"): ...``, WN203's repair): code that handles both APIs, whose
+    legacy arm the migration leaves unused, not code that picks by name."""
+    out: set[int] = set()
+    for node in all_nodes(analysis.tree):
+        if not (
+            isinstance(node, ast.If)
+            and len(node.orelse) == 1
+            and isinstance(node.orelse[0], ast.If)
+        ):
+            continue
+        test = node.orelse[0].test
+        scope = scopes.get(id(test), analysis.module_scope)
+        first = weight_norm_test(node.test, scopes.get(id(node.test), scope))
+        second = weight_norm_test(test, scope)
+        if (
+            first is not None
+            and second is not None
+            and (first[1], second[1]) == (NEW, LEGACY)
+            and ast.dump(first[0]) == ast.dump(second[0])
+            and isinstance(test, ast.Call)
+        ):
+            out.add(id(test.args[1]))
+    return out
+
+
 def _string_names(analysis: FileAnalysis) -> str | None:
-    docstrings = _docstrings(analysis.tree)
+    scopes = {id(site.node): site.scope for site in analysis.calls}
+    skipped = _docstrings(analysis.tree) | _both_apis(analysis, scopes)
     attr_calls: dict[int, ast.Call] = {}
     for site in analysis.calls:
         call: ast.Call = site.node  # type: ignore[assignment]
@@ -102,7 +133,7 @@ def _string_names(analysis: FileAnalysis) -> str | None:
     for node in all_nodes(analysis.tree):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
-        if id(node) in docstrings:
+        if id(node) in skipped:
             continue
         name = legacy_attr_named(node.value)
         if name is None:

@@ -76,8 +76,8 @@ RULES: dict[str, RuleInfo] = {
     "WN203": RuleInfo(
         name="init-after-weight-norm",
         severity="error",
-        fix_safety=None,
-        fix_title="Initialise before weight norm, or write to g and v",
+        fix_safety="unsafe",
+        fix_title="Make the init land on the effective weight (through g and v)",
         prefilter="INIT_WRITES",
     ),
     "WN204": RuleInfo(

@@ -58,6 +58,11 @@ class Fix:
     #: A whole-file rewrite: applied by itself in its pass, never merged
     #: with other fixes.
     alone: bool = False
+    #: The file the edits are to, when not the finding's own: a sibling
+    #: module that holds the code to repair (an init helper it imports),
+    #: and that file's text as the edits were computed on it.
+    path: str | None = None
+    base: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.calls import WRITE_WORDS, FileSummaries, Normed
 from wnlint.facts.definitions import Def
-from wnlint.facts.guards import ParamWrite
+from wnlint.facts.guards import ParamWrite, api_of, reaches
 from wnlint.facts.prefilter import INIT_WRITES
 from wnlint.facts.resolve import Scope
 from wnlint.facts.syntax import is_self, parameter_names, self_root_attr
 from wnlint.rules._flow_rules import applied_before
+from wnlint.rules._init_repair import Target, repair
 from wnlint.rules.base import Finding, LineRef, Rule
+from wnlint.rules.fixes import Applicability, LazyFix
 
 
 class InitAfterWeightNorm(Rule):
@@ -70,12 +72,29 @@ class InitAfterWeightNorm(Rule):
     ```
 
     ## Fix safety
-    No automatic fix. The repair is to initialise before weight norm is
-    applied (run `.apply(init_fn)` on the plain layers, or move the init
-    above the `weight_norm` call), or to write to the direction instead:
-    `m.parametrizations.weight.original1` (the new API) or `m.weight_v`
-    (the legacy API), and to `original0`/`weight_g` for the magnitude; those
-    writes are correct and not flagged.
+    Unsafe: it changes the initial weights, on purpose, to the ones the init
+    asks for. Each write becomes a branch on the module it writes, and the
+    original statement stays as the last arm, so a function shared by
+    weight-normed and plain modules still initialises the plain ones exactly
+    as before (same values for the same seed):
+    - new API (`parametrize.is_parametrized(m, "weight")`): the init runs on
+      a copy of the weight and the copy is assigned to `m.weight`, which
+      goes through the parametrization (`g = ||w||`, `v = w`);
+    - legacy API (`hasattr(m, "weight_g")`, emitted whenever the legacy API
+      may reach the write): the init runs on `m.weight_v` and `m.weight_g`
+      is set to its norm over the normed dimension;
+    - a zero init sets the magnitude to zero and keeps the direction (a zero
+      `v` would make the forward NaN); a scale (`mul_`, `div_`, `*=`,
+      `/=`) scales the magnitude.
+    When the file's own legacy calls are being migrated in the same run
+    (WN301), the repair waits for the migration and writes the new API's
+    arm only. An init helper in a sibling module is edited there, when that
+    file is part of the run (else the finding stays, with a note naming
+    it). Never changed: parameter names, the state_dict's keys, and what a
+    checkpoint loaded over the init sets. Declined, with the reason: a
+    write whose new value reads the stale weight (`renorm` of it), a write
+    made inside a function it calls (transformers' `init.normal_`, which
+    may skip a loaded tensor), a write that is part of a larger statement.
 
     ## Known problems
     In one function body, statements are seen in source order; a removal of
@@ -117,22 +136,33 @@ class InitAfterWeightNorm(Rule):
             "write to g and v"
         ),
     }
-    fix_title = "Initialise before weight norm, or write to g and v"
+    fix_title = "Make the init land on the effective weight (through g and v)"
+    fix_safety = "unsafe"
     prefilter = INIT_WRITES
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         seen: set[int] = set()
+        summaries = analysis.summaries
         for flow in analysis.flows:
             for write in flow.writes:
-                if applied_before(flow, write.key, write.order, write.attr) is None:
+                app = applied_before(flow, write.key, write.order, write.attr)
+                if app is None or not reaches(write.plain, app.api):
                     continue
                 seen.add(id(write.node))
-                yield self.finding(write.node, key=write.key, attr=write.attr)
-        summaries = analysis.summaries
-        for node, variant, fields in _followed(analysis, summaries):
+                owner: Any = flow.scope.node  # the function or the module
+                target = Target(write.node, owner, summaries, {app.api}, flow.scope)
+                fix = _fix([target], summaries)
+                yield self.finding(write.node, fix=fix, key=write.key, attr=write.attr)
+        for node, variant, fields, targets in _followed(analysis, summaries):
             if id(node) not in seen:
                 seen.add(id(node))
-                yield self.finding(node, variant, **fields)
+                fix = _fix(targets, summaries)
+                yield self.finding(node, variant, fix, **fields)
+
+
+def _fix(targets: list[Target], summaries: FileSummaries) -> LazyFix:
+    """Each write made to land on the weight (see :mod:`._init_repair`)."""
+    return LazyFix(lambda ctx: repair(targets, summaries, ctx), Applicability.UNSAFE)
 
 
 # -- followed through calls, methods and hooks -------------------------------------
@@ -140,7 +170,7 @@ class InitAfterWeightNorm(Rule):
 
 def _followed(
     analysis: FileAnalysis, summaries: FileSummaries
-) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
+) -> Iterator[tuple[ast.AST, str, dict[str, Any], list[Target]]]:
     typed: dict[int, ast.AST] = {}
     tests_types: set[int] = set()
     writing: dict[int, ast.ClassDef] = {}
@@ -204,7 +234,7 @@ def _where(normed: Normed, here: str | None) -> LineRef | str:
 
 def _method_writes(
     cls: ast.ClassDef, summaries: FileSummaries
-) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
+) -> Iterator[tuple[ast.AST, str, dict[str, Any], list[Target]]]:
     """``self.X.weight`` written by a method of a class whose ``__init__``
     weight-norms ``self.X``, at a point that runs after it."""
     methods = [
@@ -227,6 +257,8 @@ def _method_writes(
         if attr is None or attr not in normed:
             continue
         since, found = normed[attr]
+        if not any(write.reaches(api_of(n.api)) for n in found):
+            continue
         if id(method) in in_init:
             order = _order_of(write.node, method, order_of)
             if order is None or order <= since:
@@ -235,7 +267,13 @@ def _method_writes(
             "target": f"self.{attr}",
             "where": _where(found[0], summaries.path),
         }
-        yield write.node, "attribute", fields
+        apis = {api_of(n.api) for n in found}
+        yield (
+            write.node,
+            "attribute",
+            fields,
+            [Target(write.node, method, summaries, apis)],
+        )
 
 
 def _self_weight(write: ParamWrite) -> str | None:
@@ -265,7 +303,7 @@ def _holds(outer: ast.AST, inner: ast.AST) -> bool:
 
 def _apply_call(
     call: ast.Call, scope: Scope, summaries: FileSummaries
-) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
+) -> Iterator[tuple[ast.AST, str, dict[str, Any], list[Target]]]:
     """``<modules>.apply(init_fn)`` where ``init_fn`` writes ``m.weight``
     and the modules hold weight-normed ones it admits."""
     func = call.func
@@ -276,23 +314,30 @@ def _apply_call(
         and not call.keywords
     ):
         return
-    writes = _init_fn_writes(call.args[0], scope, summaries)
+    writes, init_fn, file = _init_fn_writes(call.args[0], scope, summaries)
     if not writes:
         return
+    reached: dict[int, Target] = {}
+    first: Normed | None = None
     for normed in _modules_of(func.value, call, scope, summaries):
-        if any(w.admits(normed.layer) for w in writes):
-            fields = {
-                "init": ast.unparse(call.args[0]),
-                "target": ast.unparse(func.value),
-                "where": _where(normed, summaries.path),
-            }
-            yield call, "apply", fields
-            return
+        api = api_of(normed.api)
+        for w in writes:
+            if w.admits(normed.layer) and w.reaches(api):
+                first = first or normed
+                target = reached.setdefault(id(w.node), Target(w.node, init_fn, file))
+                target.apis.add(api)
+    if first is not None:
+        fields = {
+            "init": ast.unparse(call.args[0]),
+            "target": ast.unparse(func.value),
+            "where": _where(first, summaries.path),
+        }
+        yield call, "apply", fields, list(reached.values())
 
 
 def _init_fn_writes(
     expr: ast.expr, scope: Scope, summaries: FileSummaries
-) -> list[ParamWrite]:
+) -> tuple[list[ParamWrite], Any, FileSummaries]:
     """The writes of ``m.weight`` an ``apply`` callback makes on its module:
     the first parameter of a function, the second of a method of the class
     (``self.apply(self._init_weights)``)."""
@@ -305,14 +350,15 @@ def _init_fn_writes(
         func = found.node if found is not None else None
         file, index = (found.file if found is not None else summaries), 0
     else:
-        return []
+        return [], None, summaries
     if func is None or isinstance(func, ast.ClassDef):
-        return []
-    return [
+        return [], None, summaries
+    writes = [
         w
         for w in file.param_writes(func)
         if w.index == index and w.path == (tn.DEFAULT_WEIGHT_NAME,)
     ]
+    return writes, func, file
 
 
 def _enclosing_class(scope: Scope) -> ast.ClassDef | None:
@@ -382,7 +428,7 @@ def _tests_a_normed_class(func: ast.AST, summaries: FileSummaries) -> bool:
 
 def _typed_hook(
     func: ast.FunctionDef | ast.AsyncFunctionDef, summaries: FileSummaries
-) -> Iterator[tuple[ast.AST, str, dict[str, Any]]]:
+) -> Iterator[tuple[ast.AST, str, dict[str, Any], list[Target]]]:
     """``if isinstance(module, C): init(module.conv.weight)`` where ``C``'s
     ``__init__`` weight-norms ``self.conv``: every instance is past it."""
     if not _tests_a_normed_class(func, summaries):
@@ -400,9 +446,13 @@ def _typed_hook(
                 normed = found.file.class_normed(found.node)
                 if write.path[0] in normed:
                     _, modules = normed[write.path[0]]
+                    apis = {api_of(n.api) for n in modules}
+                    if not any(write.reaches(api) for api in apis):
+                        continue
                     fields = {
                         "target": f"{write.name}.{write.path[0]}",
                         "where": _where(modules[0], summaries.path),
                     }
-                    yield write.node, "attribute", fields
+                    target = Target(write.node, func, summaries, apis)
+                    yield write.node, "attribute", fields, [target]
                     break

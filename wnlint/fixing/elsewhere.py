@@ -1,0 +1,159 @@
+"""Fixes whose edits are to another file of the run, applied last.
+
+A finding can be repaired only in another file: ``.apply(init_weights)``
+here, with ``init_weights`` in a sibling ``utils.py``. The fix
+loop (:mod:`wnlint.fixing.fixer`) keeps such fixes aside; once every file
+of the run is fixed, this module puts them into their files:
+
+* each edit is found again in the file as it is now (the run's own fixes
+  may have moved it): the lines it replaces, at the same line or, failing
+  that, the one place they occur; else it is declined with a note;
+* the same edit asked by several findings is made once;
+* the result must parse, and is written like any fixed file (or shown by
+  ``--diff``); the findings it repairs count as fixed in their own files.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tokenize
+
+from wnlint.facts import sources
+from wnlint.fixing.apply import apply_fixes, parsed
+from wnlint.fixing.fixer import FileFix
+from wnlint.fixing.safe_write import WriteRefused, write_fixed
+from wnlint.rules.fixes import Applicability, Edit, Fix, Source
+
+
+def apply_elsewhere(results: list[FileFix], write: bool) -> None:
+    """Apply the fixes the run's files keep for other files of the run (see
+    the module doc); a file the run does not fix is never edited: the
+    finding stays, with a note naming the file to add."""
+    asks: dict[str, list[Ask]] = {}
+    for result in results:
+        for key, fix in result.foreign.items():
+            if fix.path is not None:
+                target = os.path.realpath(fix.path)
+                asks.setdefault(target, []).append((result, key, fix))
+        result.foreign = {}
+    if not asks:
+        return
+    by_path = {os.path.realpath(r.path): r for r in results}
+    for target, asked in asks.items():
+        owner = by_path.get(target)
+        if owner is None:
+            name = os.path.relpath(target)
+            name = target if name.startswith(os.pardir) else name
+            for requester, key, _ in asked:
+                requester.note(
+                    f"{key[2]} on line {key[0]} is fixed in {name}, which this "
+                    "run does not fix: name it too"
+                )
+            continue
+        _apply(owner, asked, write)
+
+
+Ask = tuple[FileFix, tuple[int, int, str], Fix]
+
+
+def _apply(owner: FileFix, asked: list[Ask], write: bool) -> None:
+    name = os.path.basename(owner.path)
+    read = _current(owner)
+    if isinstance(read, Exception):
+        for requester, key, _ in asked:
+            requester.note(f"{key[2]} not fixed: cannot read {name} ({read})")
+        return
+    current, encoding, source = read
+    edits, done = _chosen(asked, source, name)
+    if not done:
+        return
+    new = parsed(apply_fixes(source.text, [Fix(Applicability.UNSAFE, edits)]), encoding)
+    if new is None:
+        for requester, key in done:
+            requester.note(f"{key[2]} not fixed: the edit of {name} did not parse")
+        return
+    if write:
+        try:
+            for note in write_fixed(owner.path, current, new):
+                owner.note(note)
+        except WriteRefused as exc:
+            for requester, key in done:
+                requester.note(f"{key[2]} not fixed: {exc}")
+            return
+    if not owner.changed:
+        owner.original = current
+    owner.fixed = new
+    for requester, key in done:
+        requester.applied += 1
+        requester.applied_codes[key[2]] += 1
+        requester.remaining = [
+            d for d in requester.remaining if (d.line, d.col, d.code) != key
+        ]
+        requester.note(f"{key[2]} on line {key[0]} fixed in {name}")
+
+
+def _current(owner: FileFix) -> tuple[bytes, str, Source] | Exception:
+    """The file as the run leaves it: its fixed bytes, or the disk's."""
+    try:
+        current = owner.fixed if owner.changed else sources.read_source(owner.path)
+        encoding = tokenize.detect_encoding(io.BytesIO(current).readline)[0]
+        return current, encoding, Source(current.decode(encoding))
+    except (OSError, SyntaxError, UnicodeError, LookupError) as exc:
+        return exc
+
+
+def _chosen(
+    asked: list[Ask], source: Source, name: str
+) -> tuple[tuple[Edit, ...], list[tuple[FileFix, tuple[int, int, str]]]]:
+    """The edits found again in ``source`` (each once), and the findings
+    they repair; the others get a note."""
+    chosen: dict[tuple[int, int, str], Edit] = {}
+    done: list[tuple[FileFix, tuple[int, int, str]]] = []
+    for requester, key, fix in asked:
+        moved = [_relocated(e, Source(fix.base or ""), source) for e in fix.edits]
+        found = [e for e in moved if e is not None]
+        if len(found) < len(moved) or any(_collides(e, chosen.values()) for e in found):
+            requester.note(
+                f"{key[2]} not fixed on line {key[0]}: {name} changed where "
+                "the fix edits it; run fix again"
+            )
+            continue
+        for e in found:
+            chosen[(e.start, e.end, e.new)] = e
+        done.append((requester, key))
+    return tuple(chosen.values()), done
+
+
+def _relocated(edit: Edit, base: Source, current: Source) -> Edit | None:
+    """``edit`` (whole lines of ``base``) on the same lines of ``current``:
+    where they were, else where they occur once; None when not found."""
+    if edit.anchor is None:
+        return None
+    first, _, last, _ = edit.anchor
+    if edit.start == edit.end:  # an insertion before its anchor's first line
+        last = first
+    count = last - first + 1
+    old = base.text[base.starts[first - 1] : base.starts[last]]
+    lines = current.lines
+    found = [
+        i
+        for i in range(len(lines) - count + 1)
+        if lines[i] == base.lines[first - 1] and "".join(lines[i : i + count]) == old
+    ]
+    at = first - 1 if first - 1 in found else (found[0] if len(found) == 1 else None)
+    if at is None:
+        return None
+    start, end = current.starts[at], current.starts[at + count]
+    if edit.start == edit.end:
+        end = start
+    return Edit(start, end, edit.new, (at + 1, 0, at + count, 0), whole_lines=True)
+
+
+def _collides(edit: Edit, taken: object) -> bool:
+    """Overlaps an edit already chosen (an equal one is the same edit)."""
+    for other in taken:  # type: ignore[attr-defined]
+        same = (other.start, other.end, other.new) == (edit.start, edit.end, edit.new)
+        if not same and edit.start < other.end and other.start < edit.end:
+            return True
+    return False
