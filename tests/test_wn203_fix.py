@@ -6,6 +6,7 @@ and in torch by ``test_runtime_wn203_fix.py``."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 
@@ -287,3 +288,9 @@ def test_relocation_finds_the_lines_again_or_gives_up():
     assert _relocated(edit, base, Source("a = 2\n")) is None
     twice = Source("x.weight.data.normal_()\nb = 1\nc = 1\nx.weight.data.normal_()\n")
     assert _relocated(edit, base, twice) is None  # neither at line 2 nor once
+
+
+def test_machine_formats_show_no_edits_that_are_to_another_file(package):
+    result = run_cli("check", "--output-format", "json", "model.py", cwd=package)
+    (finding,) = json.loads(result.stdout)
+    assert finding["code"] == "WN203" and finding["fix"] is None

@@ -144,7 +144,8 @@ def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:
     """``fix -``: the fixed source (or, with ``--diff``, the diff) on stdout,
     the findings that remain and any notes on stderr, nothing written; an
     excluded ``--stdin-filename`` (with ``--force-exclude``) passes through."""
-    from wnlint.fixing.fixer import fix_bytes  # libcst only when fixing
+    from wnlint.fixing.elsewhere import apply_elsewhere  # libcst only when fixing
+    from wnlint.fixing.fixer import fix_bytes
 
     data = _read_stdin()
     if args.force_exclude and resolver.excluded_named(name):
@@ -153,6 +154,7 @@ def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:
         return EXIT_CLEAN
     unsafe = _unsafe(args, resolver.for_path(name))
     result = fix_bytes(data, name, resolver.linter_for(name), unsafe)
+    apply_elsewhere([result], write=False)  # only notes: no other file is fixed
     if args.diff:
         sys.stdout.write(result.diff() if result.changed else "")
         sys.stdout.flush()

@@ -151,7 +151,9 @@ def offered_fixes(
             continue
         source = Offsets(text)
         for d, fix in built:
-            if isinstance(fix, Fix) and fix.edits:
+            # A fix that edits another file (a sibling's helper) is not
+            # one these formats can carry: its edits are not to `path`.
+            if isinstance(fix, Fix) and fix.edits and fix.path is None:
                 fixes[fix_key(d)] = FixInfo(
                     fix.applicability.value,
                     fix_title(d.code),

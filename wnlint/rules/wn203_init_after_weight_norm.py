@@ -95,6 +95,11 @@ class InitAfterWeightNorm(Rule):
     write whose new value reads the stale weight (`renorm` of it), a write
     made inside a function it calls (transformers' `init.normal_`, which
     may skip a loaded tensor), a write that is part of a larger statement.
+    The new API's arm tests `is_parametrized`, so a module parametrized
+    otherwise (spectral norm through `parametrizations`) that a shared hook
+    also reaches takes it too: its init then goes through that
+    parametrization, and a zero init or a scale, which set the magnitude
+    `original0`, raise `AttributeError` there.
 
     ## Known problems
     In one function body, statements are seen in source order; a removal of
