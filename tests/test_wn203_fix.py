@@ -294,3 +294,45 @@ def test_machine_formats_show_no_edits_that_are_to_another_file(package):
     result = run_cli("check", "--output-format", "json", "model.py", cwd=package)
     (finding,) = json.loads(result.stdout)
     assert finding["code"] == "WN203" and finding["fix"] is None
+
+
+def test_a_repaired_hook_beside_a_migrated_module_is_not_taken_for_a_name(tmp_path):
+    """descript-audio-codec's layout: the hook's file is fixed (and written)
+    while the layers it reaches are still legacy, so it gets both arms; the
+    layers are migrated next. Its ``hasattr(m, "weight_g")`` is no
+    state-dict key by name: no migration warning."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "layers.py").write_text(
+        "import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n\n\n"
+        "def WNConv1d(*args):\n    return weight_norm(nn.Conv1d(*args))\n"
+    )
+    (tmp_path / "pkg" / "a_model.py").write_text(  # fixed before layers.py
+        textwrap.dedent(
+            """\
+            import torch
+            import torch.nn as nn
+
+            from .layers import WNConv1d
+
+
+            def init_weights(m):
+                if isinstance(m, nn.Conv1d):
+                    nn.init.trunc_normal_(m.weight, std=0.02)
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = WNConv1d(2, 2, 1)
+                    self.apply(init_weights)
+            """
+        )
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--jobs", "1", "pkg", cwd=tmp_path)
+    assert "named as strings" not in result.stderr, result.stderr
+    assert "0 remaining" in result.stderr
+    assert (
+        'elif hasattr(m, "weight_g"):' in (tmp_path / "pkg" / "a_model.py").read_text()
+    )
+    assert "parametrizations" in (tmp_path / "pkg" / "layers.py").read_text()

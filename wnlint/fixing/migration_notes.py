@@ -38,7 +38,7 @@ from wnlint.facts.pickling import module_pickles
 from wnlint.facts.siblings import imports_sibling_mentioning
 from wnlint.facts.sources import read_source
 from wnlint.facts.syntax import all_nodes, own_nodes, string_value
-from wnlint.rules._migration_hazards import legacy_attr_named
+from wnlint.rules._migration_hazards import both_api_strings, legacy_attr_named
 
 #: The fix codes whose application makes a file migrated.
 MIGRATION_CODES = frozenset({"WN301", "WN302"})
@@ -97,7 +97,7 @@ def _file_notes(
     if pickles:
         out += _pickled_migrated(FileAnalysis(tree, path), done, path)
     if strings:
-        out += _legacy_strings(tree)
+        out += _legacy_strings(tree, both_api_strings(FileAnalysis(tree, path)))
     return out
 
 
@@ -230,12 +230,16 @@ def _pickled_migrated(analysis: FileAnalysis, done: set[str], path: str) -> list
     return out
 
 
-def _legacy_strings(tree: ast.Module) -> list[str]:
+def _legacy_strings(tree: ast.Module, both_apis: set[int]) -> list[str]:
+    """Strings naming the legacy tensors, but for the tests of code that
+    handles both APIs (``elif hasattr(m, "weight_g")`` after a test of the
+    new API: WN203's repair)."""
     lines = sorted(
         {
             node.lineno
             for node in all_nodes(tree)
             if isinstance(node, ast.Constant)
+            and id(node) not in both_apis
             and legacy_attr_named(string_value(node) or "") is not None
         }
     )

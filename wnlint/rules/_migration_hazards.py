@@ -38,7 +38,7 @@ from wnlint.facts.events import norm_api
 from wnlint.facts.guards import LEGACY, NEW, weight_norm_test
 from wnlint.facts.pickled import applied_to
 from wnlint.facts.pickling import module_pickles
-from wnlint.facts.resolve import Scope, resolve, resolves_only_to
+from wnlint.facts.resolve import resolve, resolves_only_to
 from wnlint.facts.syntax import all_nodes
 
 #: The attribute names the rename covers, as strings can spell them.
@@ -86,12 +86,13 @@ def legacy_attr_named(text: str) -> str | None:
     return None
 
 
-def _both_apis(analysis: FileAnalysis, scopes: dict[int, Scope]) -> set[int]:
+def both_api_strings(analysis: FileAnalysis) -> set[int]:
     """ids of the ``"weight_g"``/``"weight_v"`` of ``hasattr`` tests that
     an ``elif`` puts after a test for the new API on the same module
     (``if parametrize.is_parametrized(m, "weight"): ... elif hasattr(m,
     "weight_g"): ...``, WN203's repair): code that handles both APIs, whose
     legacy arm the migration leaves unused, not code that picks by name."""
+    scopes = {id(site.node): site.scope for site in analysis.calls}
     out: set[int] = set()
     for node in all_nodes(analysis.tree):
         if not (
@@ -116,8 +117,7 @@ def _both_apis(analysis: FileAnalysis, scopes: dict[int, Scope]) -> set[int]:
 
 
 def _string_names(analysis: FileAnalysis) -> str | None:
-    scopes = {id(site.node): site.scope for site in analysis.calls}
-    skipped = _docstrings(analysis.tree) | _both_apis(analysis, scopes)
+    skipped = _docstrings(analysis.tree) | both_api_strings(analysis)
     attr_calls: dict[int, ast.Call] = {}
     for site in analysis.calls:
         call: ast.Call = site.node  # type: ignore[assignment]
