@@ -173,7 +173,8 @@ def test_a_write_inside_a_helper_the_init_calls_is_declined():
     """
     text, result = fixed(body)
     assert text == textwrap.dedent(body)
-    assert any("inside a function it calls" in n for n in result.notes), result.notes
+    reason = "written inside `careful_normal_`, which may skip it"
+    assert any(reason in n for n in result.notes), result.notes
 
 
 def test_a_later_migration_of_a_repaired_legacy_file_says_why_it_declines():
@@ -239,8 +240,26 @@ def test_the_helper_in_a_sibling_is_edited_when_the_run_holds_it(package):
     assert result.returncode == 0, result.stderr
     assert "model.py: WN203 on line 33 fixed in utils.py" in result.stderr
     assert (package / "model.py").read_text() == model
-    new = (package / "utils.py").read_text()
-    assert new != utils and '"weight" in getattr(m, "parametrizations", ())' in new
+    assert (
+        utils
+        != (package / "utils.py").read_text()
+        == textwrap.dedent(
+            '''\
+        """The init function the model applies to every submodule."""
+
+        import torch.nn as nn
+
+
+        def init_weights(m):
+            if isinstance(m, nn.Conv1d):
+                if "weight" in getattr(m, "parametrizations", ()):
+                    m.weight = nn.init.trunc_normal_(m.weight.detach().clone(), std=0.02)
+                else:
+                    nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.constant_(m.bias, 0)
+        '''
+        )
+    )
     check = run_cli("check", "--no-cache", ".", cwd=package)
     assert check.returncode == 0 and check.stdout == ""
     again = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=package)

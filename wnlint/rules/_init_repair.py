@@ -132,11 +132,13 @@ def _read_call(
             return Write(stmt, tensor.value, "zero", {})
         text = {"func": source.segment(func), "rest": rest}
         return Write(stmt, tensor.value, "init", text)
-    if not isinstance(func, ast.Attribute):
-        return Declined("the weight is written inside a function it calls")
-    tensor = _weight_of(func.value)
+    tensor = _weight_of(func.value) if isinstance(func, ast.Attribute) else None
     if tensor is None:
-        return Declined("the weight is written inside a function it calls")
+        return Declined(
+            f"the weight is written inside `{source.segment(func)}`, which may "
+            "skip it (only torch's init functions and in-place methods are "
+            "rewritten)"
+        )
     method = func.attr
     if method == "zero_" or (
         method in ("fill_", "mul_") and _is_zero(call, 0, "value")
