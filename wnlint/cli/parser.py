@@ -313,6 +313,19 @@ def _check_command(commands: argparse._SubParsersAction) -> None:
     )
 
 
+def _fixable() -> str:
+    """The codes whose rules have a fix, from the generated catalog (the
+    legacy-API pair is one migration)."""
+    from wnlint.rules.catalog import RULES
+
+    codes = [code for code, info in RULES.items() if info.fix_safety]
+    pair = [c for c in codes if c in ("WN301", "WN302")]
+    codes = [c for c in codes if c not in pair]
+    if len(pair) == 2:
+        codes.append("WN301+WN302 together")
+    return ", ".join(codes)
+
+
 def _fix_command(commands: argparse._SubParsersAction) -> None:
     fix = commands.add_parser(
         "fix",
@@ -320,7 +333,7 @@ def _fix_command(commands: argparse._SubParsersAction) -> None:
         description="Apply the fixes of findings in place: safe fixes by "
         "default, unsafe ones with --unsafe-fixes (each rule's 'Fix safety' "
         "says which). Findings without a fix are still reported. Fixes exist for "
-        "WN101-WN105, WN202, and WN301+WN302 together.",
+        f"{_fixable()}.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

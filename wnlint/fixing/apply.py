@@ -23,15 +23,20 @@ def non_colliding(
     candidates: list[tuple[Diagnostic, Fix]],
 ) -> list[tuple[Diagnostic, Fix]]:
     """Fixes in order, skipping any whose edits collide with an earlier
-    one's: the next pass picks those up."""
+    one's: the next pass picks those up. An edit equal to one taken is the
+    same repair asked twice (findings that share an init helper), made once:
+    no collision."""
     chosen: list[tuple[Diagnostic, Fix]] = []
     starts: list[int] = []  # the taken edits, sorted by start
     taken: list[Edit] = []
+    made: set[tuple[int, int, str]] = set()
     for d, fix in candidates:
-        if any(_collides_taken(e, starts, taken) for e in fix.edits):
+        new = [e for e in fix.edits if (e.start, e.end, e.new) not in made]
+        if any(_collides_taken(e, starts, taken) for e in new):
             continue
         chosen.append((d, fix))
-        for e in fix.edits:
+        for e in new:
+            made.add((e.start, e.end, e.new))
             i = bisect.bisect_left(starts, e.start)
             starts.insert(i, e.start)
             taken.insert(i, e)
@@ -48,11 +53,8 @@ def _collides_taken(edit: Edit, starts: list[int], taken: list[Edit]) -> bool:
 
 
 def apply_fixes(text: str, fixes: list[Fix]) -> str:
-    edits = sorted(
-        (e for f in fixes for e in f.edits),
-        key=lambda e: (e.start, e.end),
-        reverse=True,
-    )
+    unique = {(e.start, e.end, e.new): e for f in fixes for e in f.edits}
+    edits = sorted(unique.values(), key=lambda e: (e.start, e.end), reverse=True)
     parts: list[str] = []
     end = len(text)
     for edit in edits:  # back to front: each edit's text, then what follows it
