@@ -133,7 +133,7 @@ def _read_call(
         text = {"func": source.segment(func), "rest": rest}
         return Write(stmt, tensor.value, "init", text)
     tensor = _weight_of(func.value) if isinstance(func, ast.Attribute) else None
-    if tensor is None:
+    if tensor is None or not isinstance(func, ast.Attribute):
         return Declined(
             f"the weight is written inside `{source.segment(func)}`, which may "
             "skip it (only torch's init functions and in-place methods are "
