@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from wnlint.facts.resolve import OPAQUE, Scope
-from wnlint.facts.siblings import file_text, module_file, module_stem, version
+from wnlint.facts.siblings import file_text, module_path, version
 
 Def = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
 
@@ -65,9 +65,8 @@ def sibling_definition(
     path = here.path
     if path is None or not module.strip("."):
         return None
-    stem = module_stem(os.path.dirname(path), module)
-    found_file = module_file(stem) if stem is not None else None
-    if found_file is None:
+    found_file = module_path(os.path.dirname(path), module)
+    if found_file is None or found_file == os.path.realpath(path):
         return None
     if needs and not any(word in file_text(found_file) for word in needs):
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from wnlint.facts.sources import depend, read_source
@@ -116,8 +117,9 @@ def imports_sibling_mentioning(
     for match in _IMPORT_FROM.finditer(data):
         if not _starts_line(data, match.start()):
             continue
-        stem = module_stem(directory, match.group(1).decode("ascii", "replace"))
-        if stem is not None and _stem_mentions(stem, word):
+        module = match.group(1).decode("ascii", "replace")
+        found = module_path(directory, module)  # the one Python would import
+        if found is not None and _mentions(found, version(found), word):
             return True
     return False
 
@@ -128,35 +130,99 @@ def _starts_line(data: bytes, i: int) -> bool:
     return not data[start:i].strip(b" \t")
 
 
-def _stem_mentions(stem: str, word: bytes) -> bool:
-    """Cached per process: it only decides which files the prefilter lets
-    through, on the hot path; the summaries themselves follow each edit."""
-    found = module_file(stem)
-    if found is None:
-        return False
-    return _stem_mentions_cached(found, version(found), word)
-
-
 @lru_cache(maxsize=8192)
-def _stem_mentions_cached(found: str, version: tuple[int, int], word: bytes) -> bool:
+def _mentions(found: str, version: tuple[int, int], word: bytes) -> bool:
+    """Cached per process and version of the file: it only decides which
+    files the prefilter lets through, on the hot path."""
     return word in file_text(found)
 
 
+def module_path(directory: str, module: str) -> str | None:
+    """The file ``from <module> import`` in a file of ``directory`` reads
+    (never one under ``site-packages``), or None."""
+    for stem in candidate_stems(directory, module):
+        found = module_file(stem)
+        if found is not None:
+            return found
+    return None
+
+
+def candidate_stems(directory: str, module: str) -> Iterator[str]:
+    """The file stems (no ``.py``) ``from <module> import`` may name in a
+    file of ``directory``, in the order Python looks: within its package (a
+    relative import, or an absolute one whose first part is a directory
+    above), then as a script run from ``directory`` sees it (its directory
+    first on ``sys.path``), then from the project's root (the nearest
+    directory above with ``pyproject.toml``, ``setup.py``, ``setup.cfg`` or
+    ``.git``), looked for only when the others do not exist."""
+    yield from module_stems(directory, module)
+    if module.startswith("."):
+        return
+    root = project_root(directory)
+    if root is not None and root != directory:
+        yield os.path.join(root, *module.split("."))
+
+
 @lru_cache(maxsize=8192)
-def module_stem(directory: str, module: str) -> str | None:
-    """The file stem (no ``.py``) a ``from <module> import`` in a file of
-    ``directory`` names within its package; string work only."""
+def module_stems(directory: str, module: str) -> tuple[str, ...]:
+    """:func:`candidate_stems` but the root's: string work only."""
     level = len(module) - len(module.lstrip("."))
     parts = [p for p in module.lstrip(".").split(".") if p]
     if not parts:
-        return None
+        return ()
     if level:
         base = directory
         for _ in range(level - 1):
             base = os.path.dirname(base)
+        return (os.path.join(base, *parts),)
+    found = _package_parent(os.path.join(directory, "_"), parts[0])
+    script = os.path.join(directory, *parts)
+    if found is None:
+        return (script,)
+    return tuple(dict.fromkeys((os.path.join(found, *parts), script)))
+
+
+#: What marks a project's root directory.
+_ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+#: directory -> (the directories looked at, their modification times, root).
+_ROOTS: dict[str, tuple[tuple[str, ...], tuple[int, ...], str | None]] = {}
+
+
+def project_root(directory: str) -> str | None:
+    """The nearest directory at or above ``directory`` that holds one of
+    :data:`_ROOT_MARKERS`. Remembered with the modification times of the
+    directories looked at, which a marker created or removed there changes:
+    a long-lived process never keeps a stale answer."""
+    cached = _ROOTS.get(directory)
+    if cached is not None and _mtimes(cached[0]) == cached[1]:
+        root = cached[2]
     else:
-        found = _package_parent(os.path.join(directory, "_"), parts[0])
-        if found is None:
-            return None
-        base = found
-    return os.path.join(base, *parts)
+        looked: list[str] = []
+        root = None
+        current = directory
+        for _ in range(_MAX_PACKAGE_DEPTH):
+            looked.append(current)
+            if any(os.path.exists(os.path.join(current, m)) for m in _ROOT_MARKERS):
+                root = current
+                break
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+        cached = (tuple(looked), _mtimes(looked), root)
+        _ROOTS[directory] = cached
+    for folder in cached[0]:  # whether a marker exists there decides it
+        for marker in _ROOT_MARKERS:
+            depend(os.path.join(folder, marker))
+    return root
+
+
+def _mtimes(folders: Iterable[str]) -> tuple[int, ...]:
+    out = []
+    for folder in folders:
+        try:
+            out.append(os.stat(folder).st_mtime_ns)
+        except OSError:
+            out.append(0)
+    return tuple(out)

@@ -29,7 +29,11 @@ class InitAfterWeightNorm(Rule):
     (transformers' `initialization` wrappers included). It follows the code
     the way real models are written, within the file and into sibling
     modules of the same package (`from .utils import init_weights`,
-    `from pkg.layers import WNConv1d`), which are read, never imported:
+    `from pkg.layers import WNConv1d`) or of a repository run as scripts
+    (`from utils import init_weights` finds `utils.py` beside the file, as
+    Python does for a script there, else at the project's root, the
+    nearest directory above with `pyproject.toml`, `setup.py`, `setup.cfg`
+    or `.git`), which are read, never imported:
     - the same function: weight norm, or a helper that returns
       `weight_norm(...)`, then the write;
     - `<modules>.apply(init_fn)`, reported at the call, when `init_fn`
