@@ -24,7 +24,6 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from wnlint.facts import torchnames as tn
@@ -37,6 +36,7 @@ from wnlint.facts.definitions import (
 )
 from wnlint.facts.events import NORM, WRITE, Body, body_of, norm_api, own_calls
 from wnlint.facts.guards import Guard, ParamWrite, guards_from, rooted_path
+from wnlint.facts.local_values import Normed, normed_local
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
     argument_for,
@@ -54,23 +54,6 @@ _MAX_DEPTH = 6
 NORM_WORDS = (b"weight_norm",)
 WRITE_WORDS = (b"init.", b".data")
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-@dataclass(frozen=True)
-class Normed:
-    """A weight-normed module: the weight-norm call's line and file, the
-    layer class it wraps (a qualified name or a class name; None when not
-    known), and the qualified names the applying callee may be (which API:
-    a version-gated shim may be both)."""
-
-    line: int
-    path: str | None
-    layer: str | None
-    api: frozenset[str | None] = frozenset()
-
-    def applied_only_by(self, names: frozenset[str]) -> bool:
-        """Whichever binding the applying callee has, it is one of ``names``."""
-        return bool(self.api) and all(n in names for n in self.api)
 
 
 class FileSummaries:
@@ -143,9 +126,7 @@ class FileSummaries:
         if isinstance(expr, ast.Starred):
             return self.normed(expr.value, scope, func, depth + 1)
         if isinstance(expr, ast.Name) and func is not None:
-            value = self.local_value(func, expr.id)
-            if value is not None:
-                return self.normed(value, scope, func, depth + 1)
+            return normed_local(self, expr.id, scope, func, depth + 1)
         return []
 
     def _normed_call(

@@ -35,11 +35,14 @@ class InitAfterWeightNorm(Rule):
     nearest directory above with `pyproject.toml`, `setup.py`, `setup.cfg`
     or `.git`), which are read, never imported:
     - the same function: weight norm, or a helper that returns
-      `weight_norm(...)`, then the write;
+      `weight_norm(...)` (or a module it normed in place:
+      `weight_norm(conv); return conv`), then the write;
     - `<modules>.apply(init_fn)`, reported at the call, when `init_fn`
       writes `m.weight` and the modules hold weight-normed ones that its type
       test admits (`isinstance(m, nn.Conv1d)`, `classname.find("Conv")`):
-      containers (`nn.ModuleList`, `nn.Sequential`, `.append`), helpers,
+      containers (`nn.ModuleList`, `nn.Sequential`, `.append`, and a local
+      list or `nn.ModuleDict` filled first: `layers += [...]`,
+      `model["x"] = ...`), helpers,
       instances of classes that hold them, and modules weight-normed by an
       earlier `self.apply(fn)` whose `fn` norms what it is handed;
     - a method that writes `self.X.weight` when `__init__` weight-norms

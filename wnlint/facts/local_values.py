@@ -1,0 +1,132 @@
+"""What a local name of a function holds when it is built over several
+statements, the way real code gathers layers before handing them over:
+
+* a container filled in place: ``layers = [...]``, then ``layers += [...]``,
+  ``layers.append(x)``, ``.extend``, ``.insert``, ``.add_module``, or
+  ``model["name"] = x`` on an ``nn.ModuleDict()``, before
+  ``nn.Sequential(*layers)`` or ``self.model = model``;
+* a module weight-normed in place: ``conv = nn.Conv1d(...)``, then
+  ``weight_norm(conv)`` as a statement (both APIs change the module they
+  are handed and return it), so ``return conv`` hands over a normed module.
+
+Order is not followed (what a name is given anywhere in the body counts),
+so a name is read this way only when every value assigned to it builds a
+container (a list, tuple or comprehension, ``list()``, ``nn.ModuleList()``,
+``nn.Sequential()``, ``nn.ModuleDict()``...): a name rebound to something
+else says nothing. The summaries (:mod:`wnlint.facts.calls`) ask this when
+a name has no single value.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+from wnlint.facts import torchnames as tn
+from wnlint.facts.events import NORM, Body, body_of
+from wnlint.facts.resolve import Scope, resolve, resolves_only_to
+from wnlint.facts.syntax import call_arg, own_nodes
+
+_DISPLAYS = (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)
+
+
+@dataclass(frozen=True)
+class Normed:
+    """A weight-normed module: the weight-norm call's line and file, the
+    layer class it wraps (a qualified name or a class name; None when not
+    known), and the qualified names the applying callee may be (which API:
+    a version-gated shim may be both)."""
+
+    line: int
+    path: str | None
+    layer: str | None
+    api: frozenset[str | None] = frozenset()
+
+    def applied_only_by(self, names: frozenset[str]) -> bool:
+        """Whichever binding the applying callee has, it is one of ``names``."""
+        return bool(self.api) and all(n in names for n in self.api)
+
+
+def contents(func: ast.AST, scope: Scope) -> dict[str, list[ast.expr]]:
+    """Local container name -> every expression put into it (see the module
+    doc); names bound otherwise are left out."""
+    assigned: dict[str, list[ast.expr]] = {}
+    added: dict[str, list[ast.expr]] = {}
+    for node in own_nodes(func):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node.value)
+                elif isinstance(target, ast.Subscript) and isinstance(
+                    target.value, ast.Name
+                ):
+                    added.setdefault(target.value.id, []).append(node.value)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            if isinstance(node.op, ast.Add):
+                added.setdefault(node.target.id, []).append(node.value)
+            else:
+                assigned.setdefault(node.target.id, []).append(node.value)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in tn.CONTAINER_ADDERS
+            and isinstance(node.func.value, ast.Name)
+            and node.args
+        ):
+            added.setdefault(node.func.value.id, []).append(node.args[-1])
+    return {
+        name: [*values, *added.get(name, [])]
+        for name, values in assigned.items()
+        if all(_builds_container(v, scope) for v in values)
+    }
+
+
+def _builds_container(value: ast.expr, scope: Scope) -> bool:
+    if isinstance(value, _DISPLAYS):
+        return True
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    if isinstance(func, ast.Name) and func.id in ("list", "tuple"):
+        return True
+    return isinstance(func, (ast.Name, ast.Attribute)) and resolves_only_to(
+        func, scope, tn.MODULE_CONTAINERS
+    )
+
+
+def normed_in_place(body: Body) -> dict[str, list[ast.Call]]:
+    """Local name -> the weight-norm calls that norm it in place, as a
+    statement of their own (``weight_norm(conv)``)."""
+    out: dict[str, list[ast.Call]] = {}
+    for event in body.events:
+        stmt = body.statements[event.order][0]
+        if (
+            event.kind == NORM
+            and isinstance(event.target, ast.Name)
+            and isinstance(stmt, ast.Expr)
+            and stmt.value is event.node
+        ):
+            out.setdefault(event.target.id, []).append(event.node)  # type: ignore[arg-type]
+    return out
+
+
+def normed_local(
+    file: Any, name: str, scope: Scope, func: ast.AST, depth: int
+) -> list[Normed]:
+    """The weight-normed modules local ``name`` of ``func`` holds, for the
+    summaries ``file`` (:class:`wnlint.facts.calls.FileSummaries`): its one
+    value's, or what a container gathered; and those it was normed as in
+    place."""
+    own = file.scope_of(func)
+    held = file._cached("held", func, lambda: contents(func, own), {})
+    value = file.local_value(func, name)
+    values = held.get(name) or ([value] if value is not None else [])
+    out = [n for v in values for n in file.normed(v, scope, func, depth)]
+    for call in normed_in_place(body_of(file.bodies, func, own)).get(name, []):
+        module = call_arg(call, 0, "module")
+        layer = file.layer_of(module, scope, func) if module is not None else None
+        api = resolve(call.func, scope)
+        out.append(Normed(call.lineno, file.path, layer, api))
+    return out
