@@ -214,6 +214,13 @@ LEGACY_API = Prefilter(
 )
 _shared_norm_hits = Replay(norm_hits)
 
+_REMOVER = b"remove_parametrizations"
+
+#: WN305: the new API's remover, by its name.
+REMOVERS = Prefilter(
+    ("remover", lambda text: find_all(text, _REMOVER), lambda line: _REMOVER in line),
+)
+
 
 def _binds_norm(line: bytes) -> bool:
     return (b"norm" in line or b"sqrt" in line) and next(

@@ -28,6 +28,13 @@ REMOVE_PARAMETRIZATIONS: frozenset[str] = frozenset(
     {"torch.nn.utils.parametrize.remove_parametrizations"}
 )
 
+#: Where the remover is not: ``torch.nn.utils.parametrizations`` has no
+#: ``remove_parametrizations`` (AttributeError, or ImportError on import).
+MISPLACED_REMOVER_MODULE = "torch.nn.utils.parametrizations"
+MISPLACED_REMOVER: frozenset[str] = frozenset(
+    {"torch.nn.utils.parametrizations.remove_parametrizations"}
+)
+
 #: Anything under these namespaces belongs to the parametrizations API; code
 #: that tests for or calls into it is handling both APIs on purpose.
 NEW_API_NAMESPACES: tuple = (

@@ -115,4 +115,11 @@ RULES: dict[str, RuleInfo] = {
         fix_title="Save `state_dict()` and rebuild the module with `load_state_dict`",
         prefilter="PICKLES_PARAMETRIZED",
     ),
+    "WN305": RuleInfo(
+        name="broken-remover-call",
+        severity="error",
+        fix_safety=None,
+        fix_title="Call torch.nn.utils.parametrize.remove_parametrizations(m, name)",
+        prefilter="REMOVERS",
+    ),
 }
