@@ -91,11 +91,13 @@ class BrokenRemoverCall(Rule):
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         for node in ast.walk(analysis.tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 0:
-                if node.module == tn.MISPLACED_REMOVER_MODULE and any(
-                    a.name == "remove_parametrizations" for a in node.names
-                ):
-                    yield self.finding(node, "import")
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and node.module == tn.MISPLACED_REMOVER_MODULE
+                and any(a.name == "remove_parametrizations" for a in node.names)
+            ):
+                yield self.finding(node, "import")
         for site in analysis.calls:
             call: ast.Call = site.node  # type: ignore[assignment]
             func = call.func
