@@ -137,8 +137,21 @@ class FileSummaries:
             return []
         if norm_api(callee, scope):
             module = call_arg(call, 0, "module")
-            layer = self.layer_of(module, scope, func) if module is not None else None
-            return [Normed(call.lineno, self.path, layer, resolve(callee, scope))]
+            api = resolve(callee, scope)
+            # `weight_norm(A(...) if causal else B(...))` norms either one.
+            options = (
+                [module.body, module.orelse]
+                if isinstance(module, ast.IfExp)
+                else [module]
+            )
+            out = []
+            for option in options:
+                layer = (
+                    self.layer_of(option, scope, func) if option is not None else None
+                )
+                kinds = self.torch_kinds(layer, scope)
+                out.append(Normed(call.lineno, self.path, layer, api, kinds))
+            return out
         if resolves_only_to(callee, scope, tn.MODULE_CONTAINERS) or (
             isinstance(callee, ast.Name) and callee.id in ("list", "tuple")
         ):
@@ -162,6 +175,24 @@ class FileSummaries:
         if not isinstance(expr, ast.Call):
             return None
         return self.type_key(expr.func, scope)
+
+    def torch_kinds(
+        self, key: str | None, scope: Scope, depth: int = 0
+    ) -> tuple[str, ...]:
+        """The torch classes a user class ``key`` derives from, through its
+        user base classes here or in sibling files."""
+        found = self.class_for(key, scope) if key and depth < _MAX_DEPTH else None
+        if found is None:
+            return ()
+        outer = found.file.scope_of(found.node).parent or found.file.module_scope
+        out: list[str] = []
+        for base in found.node.bases:
+            base_key = found.file.type_key(base, outer)
+            if base_key is not None and is_torch(base_key):
+                out.append(base_key)
+            else:
+                out.extend(found.file.torch_kinds(base_key, outer, depth + 1))
+        return tuple(out)
 
     def class_for(self, key: str, scope: Scope) -> Scoped | None:
         """The class a :meth:`type_key` names, here or in a sibling file."""

@@ -48,16 +48,22 @@ class Guard:
     plain: frozenset[str] = frozenset()
     path: tuple[str, ...] = ()
 
-    def admits(self, layer: str | None) -> bool | None:
-        """Whether a module of class ``layer`` passes; None when unknown."""
+    def admits(self, layer: str | None, kinds: tuple[str, ...] = ()) -> bool | None:
+        """Whether a module of class ``layer`` (deriving from the torch
+        classes ``kinds``) passes; None when unknown."""
         if self.plain:
             return True  # says nothing of the class
         if layer is None:
             return None
         short = layer.rsplit(".", 1)[-1]
         if self.types:
-            hit = layer in self.types or (
-                tn.CONV_BASE in self.types and short.startswith("Conv")
+            hit = any(
+                k in self.types
+                or (
+                    tn.CONV_BASE in self.types
+                    and k.rsplit(".", 1)[-1].startswith("Conv")
+                )
+                for k in (layer, *kinds)
             )
         else:
             hit = any(name in short for name in self.names)
@@ -74,13 +80,13 @@ class ParamWrite:
     guards: tuple[Guard, ...]
     node: ast.AST
 
-    def admits(self, layer: str | None) -> bool:
+    def admits(self, layer: str | None, kinds: tuple[str, ...] = ()) -> bool:
         """The write reaches a module of class ``layer`` (an unknown class
         passes only writes that no type test guards)."""
         for guard in self.guards:
             if guard.param != self.index:
                 continue
-            verdict = guard.admits(layer)
+            verdict = guard.admits(layer, kinds)
             if not verdict:
                 return False
         return True

@@ -42,6 +42,9 @@ class Normed:
     path: str | None
     layer: str | None
     api: frozenset[str | None] = frozenset()
+    #: The torch classes a user layer class derives from (``CausalConv1d``
+    #: of ``nn.Conv1d``): what ``isinstance`` tests see at run time.
+    kinds: tuple[str, ...] = ()
 
     def applied_only_by(self, names: frozenset[str]) -> bool:
         """Whichever binding the applying callee has, it is one of ``names``."""

@@ -39,7 +39,9 @@ class InitAfterWeightNorm(Rule):
       `weight_norm(conv); return conv`), then the write;
     - `<modules>.apply(init_fn)`, reported at the call, when `init_fn`
       writes `m.weight` and the modules hold weight-normed ones that its type
-      test admits (`isinstance(m, nn.Conv1d)`, `classname.find("Conv")`):
+      test admits (`isinstance(m, nn.Conv1d)`, which a user subclass of
+      `nn.Conv1d` passes too, `classname.find("Conv")`; either layer of
+      `weight_norm(A(...) if causal else B(...))`):
       containers (`nn.ModuleList`, `nn.Sequential`, `.append`, and a local
       list or `nn.ModuleDict` filled first: `layers += [...]`,
       `model["x"] = ...`), helpers,
@@ -334,7 +336,7 @@ def _apply_call(
     for normed in _modules_of(func.value, call, scope, summaries):
         api = api_of(normed.api)
         for w in writes:
-            if w.admits(normed.layer) and w.reaches(api):
+            if w.admits(normed.layer, normed.kinds) and w.reaches(api):
                 first = first or normed
                 target = reached.setdefault(id(w.node), Target(w.node, init_fn, file))
                 target.apis.add(api)
