@@ -36,7 +36,7 @@ from wnlint.facts.definitions import (
 )
 from wnlint.facts.events import NORM, WRITE, Body, body_of, norm_api, own_calls
 from wnlint.facts.guards import Guard, ParamWrite, guards_from, rooted_path
-from wnlint.facts.local_values import Normed, normed_local
+from wnlint.facts.local_values import Normed, normed_local, torch_kinds
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
     argument_for,
@@ -149,7 +149,7 @@ class FileSummaries:
                 layer = (
                     self.layer_of(option, scope, func) if option is not None else None
                 )
-                kinds = self.torch_kinds(layer, scope)
+                kinds = torch_kinds(self, layer, scope)
                 out.append(Normed(call.lineno, self.path, layer, api, kinds))
             return out
         if resolves_only_to(callee, scope, tn.MODULE_CONTAINERS) or (
@@ -175,24 +175,6 @@ class FileSummaries:
         if not isinstance(expr, ast.Call):
             return None
         return self.type_key(expr.func, scope)
-
-    def torch_kinds(
-        self, key: str | None, scope: Scope, depth: int = 0
-    ) -> tuple[str, ...]:
-        """The torch classes a user class ``key`` derives from, through its
-        user base classes here or in sibling files."""
-        found = self.class_for(key, scope) if key and depth < _MAX_DEPTH else None
-        if found is None:
-            return ()
-        outer = found.file.scope_of(found.node).parent or found.file.module_scope
-        out: list[str] = []
-        for base in found.node.bases:
-            base_key = found.file.type_key(base, outer)
-            if base_key is not None and is_torch(base_key):
-                out.append(base_key)
-            else:
-                out.extend(found.file.torch_kinds(base_key, outer, depth + 1))
-        return tuple(out)
 
     def class_for(self, key: str, scope: Scope) -> Scoped | None:
         """The class a :meth:`type_key` names, here or in a sibling file."""

@@ -1,5 +1,7 @@
 """What a local name of a function holds when it is built over several
-statements, the way real code gathers layers before handing them over:
+statements, the way real code gathers layers before handing them over
+(and, for what those layers are, the torch classes a user layer class
+derives from: :func:`torch_kinds`):
 
 * a container filled in place: ``layers = [...]``, then ``layers += [...]``,
   ``layers.append(x)``, ``.extend``, ``.insert``, ``.add_module``, or
@@ -133,3 +135,28 @@ def normed_local(
         api = resolve(call.func, scope)
         out.append(Normed(call.lineno, file.path, layer, api))
     return out
+
+
+def torch_kinds(
+    file: Any, key: str | None, scope: Scope, depth: int = 0
+) -> tuple[str, ...]:
+    """The torch classes a user layer class ``key`` derives from, through
+    its user base classes here or in sibling files (``file``: the
+    summaries that name it): what an ``isinstance`` test sees at run time."""
+    found = file.class_for(key, scope) if key and depth < _MAX_KIND_DEPTH else None
+    if found is None:
+        return ()
+    cls: ast.ClassDef = found.node
+    outer = found.file.scope_of(cls).parent or found.file.module_scope
+    out: list[str] = []
+    for base in cls.bases:
+        base_key = found.file.type_key(base, outer)
+        if base_key is not None and base_key.split(".", 1)[0] == "torch":
+            out.append(base_key)
+        else:
+            out.extend(torch_kinds(found.file, base_key, outer, depth + 1))
+    return tuple(out)
+
+
+#: How deep a chain of user base classes is followed.
+_MAX_KIND_DEPTH = 8
