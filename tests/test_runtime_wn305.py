@@ -31,9 +31,9 @@ def test_the_remover_needs_the_tensor_name():
 
 def test_the_fixtures_positives_fail_and_its_fallback_is_the_legacy_remover():
     fixture = load_fixture("wn305_broken_remover_call")
-    assert fixture.remove_parametrizations is torch.nn.utils.remove_weight_norm
+    assert fixture.remover() is torch.nn.utils.remove_weight_norm
     with pytest.raises(ValueError, match="weight_norm of 'weight' not found"):
-        fixture.remove_parametrizations(normed())
+        fixture.remover()(normed())
     model = nn.Sequential(normed())
     with pytest.raises(AttributeError):
         fixture.remove_weight_norms(model)
