@@ -117,12 +117,33 @@ def _catches_tolerantly(handler: ast.ExceptHandler) -> bool:
     return False
 
 
+def _mixed_alias(name: str, scope: Scope) -> bool:
+    """``name`` is bound to a legacy function and to something else, never
+    to the new API (which would make it a version-gated shim)."""
+    bindings = scope.bindings.get(name)
+    if not bindings or len(bindings) < 2:
+        return False
+    names = scope._resolve_bindings(bindings)
+    legacy = torchnames.LEGACY_WEIGHT_NORM | torchnames.LEGACY_REMOVE_WEIGHT_NORM
+    return (
+        any(n in legacy for n in names)
+        and not names <= legacy
+        and not any(n in _NEW_API for n in names)
+    )
+
+
 def _is_value_use(site: Site) -> bool:
     parent = site.parent
     node = site.node
     if isinstance(parent, ast.Assign) and parent.value is node:
-        # `wn = nn.utils.weight_norm`: an alias; its calls are checked.
-        return not all(isinstance(t, ast.Name) for t in parent.targets)
+        # `wn = nn.utils.weight_norm`: an alias; its calls are checked, but
+        # for one also bound to another function (`norm_fn = weight_norm` in
+        # one arm, `spectral_norm` in the next): its calls are not only the
+        # legacy API's, so the assignment is where it is used.
+        return not all(
+            isinstance(t, ast.Name) and not _mixed_alias(t.id, site.scope)
+            for t in parent.targets
+        )
     if isinstance(parent, ast.AnnAssign) and parent.value is node:
         return not isinstance(parent.target, ast.Name)
     if isinstance(parent, ast.Compare):

@@ -17,7 +17,10 @@ class LegacyWeightNorm(Rule):
     spelling (`import torch.nn as nn`, `from torch.nn import utils as U`,
     `from torch.nn.utils import weight_norm as wn`, an alias assignment),
     and places where that function is picked as a value
-    (`norm_f = weight_norm if use_wn else spectral_norm`).
+    (`norm_f = weight_norm if use_wn else spectral_norm`, or
+    `norm_fn = torch.nn.utils.weight_norm` in one `if` arm and another
+    function in the next: the assignment is reported, since the calls of
+    `norm_fn` are not the legacy API's alone).
 
     ## Why is this bad?
     The function is deprecated: calling it emits `FutureWarning:
