@@ -52,7 +52,7 @@ from wnlint.facts.syntax import (
 _MAX_DEPTH = 6
 #: Text a sibling file holds if it has a weight-normed module, or a write.
 NORM_WORDS = (b"weight_norm",)
-WRITE_WORDS = (b"init.", b".data")
+WRITE_WORDS = (b"init.", b"init,", b".data")  # init, : getattr(nn.init, name)
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 

@@ -94,8 +94,9 @@ def is_optimizer(func: ast.expr, scope: Scope) -> bool:
 
 
 def is_init_function(callee: ast.expr, scope: Scope) -> bool:
-    """``nn.init.normal_``, or ``FUNCS["normal_"]`` over a module-level
-    dict whose values are all ``torch.nn.init`` functions."""
+    """``nn.init.normal_``, ``FUNCS["normal_"]`` over a module-level dict
+    whose values are all ``torch.nn.init`` functions, or ``getattr(nn.init,
+    name)``."""
     if isinstance(callee, (ast.Name, ast.Attribute)):
         names = resolve(callee, scope)
         return bool(names) and all(
@@ -106,6 +107,15 @@ def is_init_function(callee: ast.expr, scope: Scope) -> bool:
         return table is not None and all(
             v is not None and is_init_function(v, scope.module) for v in table.values
         )
+    if (  # getattr(nn.init, name): a function of torch.nn.init, looked up
+        isinstance(callee, ast.Call)
+        and isinstance(callee.func, ast.Name)
+        and callee.func.id == "getattr"
+        and len(callee.args) == 2
+        and isinstance(callee.args[0], (ast.Name, ast.Attribute))
+        and not resolve(callee.func, scope)  # the builtin
+    ):
+        return resolve(callee.args[0], scope) == {tn.INIT_NAMESPACE.rstrip(".")}
     return False
 
 

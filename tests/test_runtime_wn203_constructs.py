@@ -1,0 +1,101 @@
+"""The WN203 fixtures of real-code constructs, in torch:
+
+* ``wn203_gathered``: layers gathered in a list or an ``nn.ModuleDict``
+  before they reach the module, and helpers that norm in place;
+* ``wn203_layer_kinds``: an ``isinstance(m, nn.Conv1d)`` hook reaching a
+  user subclass of ``nn.Conv1d``, and a layer a conditional expression
+  picks as weight norm's argument;
+* ``wn203_init_lookups``: ``getattr(nn.init, name)``.
+
+Each positive's init has no effect on its weight-normed layers: they differ
+from the same code built with weight norm replaced by the identity (which
+draws no random numbers and starts at ``g = ||v||``), from the same seed.
+Each near miss's layers equal that reference. After ``wnlint fix
+--unsafe-fixes`` every positive's do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+
+import pytest
+import torch
+from conftest import FIXTURES, load_fixture, run_cli
+
+CASES = {
+    "wn203_gathered": (
+        ["MelGANGenerator", "Appended", "NLayerDiscriminator", "InPlace"],
+        ["GatheredPlain", "InitBeforeNorm", "Rebound"],
+    ),
+    "wn203_layer_kinds": (
+        ["Subclassed", "Picked"],
+        ["SubclassedLinearInit", "SubclassedExcluded"],
+    ),
+    "wn203_init_lookups": (["Direct", "Hooked"], ["InitFirst", "OtherLookup"]),
+}
+POSITIVES = [(f, c) for f, (pos, _) in CASES.items() for c in pos]
+NEAR_MISSES = [(f, c) for f, (_, near) in CASES.items() for c in near]
+
+
+def build(module, cls: str, plain: bool = False) -> dict[str, torch.Tensor]:
+    """The convolutions' weights of ``cls()`` from seed 0 (``plain``: with
+    weight norm replaced by the identity)."""
+    saved = module.weight_norm
+    if plain:
+        module.weight_norm = lambda m, name="weight", dim=0: m
+    try:
+        torch.manual_seed(0)
+        model = getattr(module, cls)()
+    finally:
+        module.weight_norm = saved
+    return {
+        name: layer.weight.detach().clone()
+        for name, layer in model.named_modules()
+        if isinstance(layer, torch.nn.Conv1d)
+    }
+
+
+def normed_names(module, cls: str) -> list[str]:
+    torch.manual_seed(0)
+    model = getattr(module, cls)()
+    return [
+        name
+        for name, layer in model.named_modules()
+        if torch.nn.utils.parametrize.is_parametrized(layer, "weight")
+    ]
+
+
+@pytest.mark.parametrize(("fixture", "cls"), POSITIVES)
+def test_the_init_misses_every_normed_layer(fixture, cls):
+    module = load_fixture(fixture)
+    written, meant = build(module, cls), build(module, cls, plain=True)
+    normed = normed_names(module, cls)
+    assert normed
+    for name in normed:
+        assert not torch.allclose(written[name], meant[name]), name
+
+
+@pytest.mark.parametrize(("fixture", "cls"), NEAR_MISSES)
+def test_the_near_misses_get_their_init(fixture, cls):
+    module = load_fixture(fixture)
+    written, meant = build(module, cls), build(module, cls, plain=True)
+    assert written.keys() == meant.keys() and written
+    for name, weight in written.items():
+        torch.testing.assert_close(weight, meant[name])
+
+
+@pytest.mark.parametrize("fixture", sorted(CASES))
+def test_the_fix_makes_the_init_land(fixture, tmp_path):
+    target = tmp_path / f"{fixture}.py"
+    shutil.copy(FIXTURES / f"{fixture}.py", target)
+    result = run_cli("fix", "--unsafe-fixes", target.name, cwd=tmp_path)
+    assert "0 remaining" in result.stderr, result.stderr
+    spec = importlib.util.spec_from_file_location(f"{fixture}_fixed", target)
+    fixed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixed)
+    original = load_fixture(fixture)
+    for cls in CASES[fixture][0]:
+        meant = build(original, cls, plain=True)
+        for name, weight in build(fixed, cls).items():
+            torch.testing.assert_close(weight, meant[name], rtol=1e-5, atol=1e-6)
