@@ -5,7 +5,9 @@
 * ``wn203_layer_kinds``: an ``isinstance(m, nn.Conv1d)`` hook reaching a
   user subclass of ``nn.Conv1d``, and a layer a conditional expression
   picks as weight norm's argument;
-* ``wn203_init_lookups``: ``getattr(nn.init, name)``.
+* ``wn203_init_lookups``: ``getattr(nn.init, name)``;
+* ``wn203_attribution``: a subclass that skips its parent's ``__init__``
+  or rebinds its attributes holds none of the parent's normed layers.
 
 Each positive's init has no effect on its weight-normed layers: they differ
 from the same code built with weight norm replaced by the identity (which
@@ -33,6 +35,7 @@ CASES = {
         ["SubclassedLinearInit", "SubclassedExcluded"],
     ),
     "wn203_init_lookups": (["Direct", "Hooked"], ["InitFirst", "OtherLookup"]),
+    "wn203_attribution": (["Keeps"], ["SkipsParent", "Rebinds"]),
 }
 POSITIVES = [(f, c) for f, (pos, _) in CASES.items() for c in pos]
 NEAR_MISSES = [(f, c) for f, (_, near) in CASES.items() for c in near]

@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from wnlint.facts import local_values as held
 from wnlint.facts import torchnames as tn
 from wnlint.facts.definitions import (
     Def,
@@ -36,7 +37,7 @@ from wnlint.facts.definitions import (
 )
 from wnlint.facts.events import NORM, WRITE, Body, body_of, norm_api, own_calls
 from wnlint.facts.guards import Guard, ParamWrite, guards_from, rooted_path
-from wnlint.facts.local_values import Normed, normed_local, torch_kinds
+from wnlint.facts.local_values import Normed
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
     argument_for,
@@ -126,7 +127,7 @@ class FileSummaries:
         if isinstance(expr, ast.Starred):
             return self.normed(expr.value, scope, func, depth + 1)
         if isinstance(expr, ast.Name) and func is not None:
-            return normed_local(self, expr.id, scope, func, depth + 1)
+            return held.normed_local(self, expr.id, scope, func, depth + 1)
         return []
 
     def _normed_call(
@@ -149,7 +150,7 @@ class FileSummaries:
                 layer = (
                     self.layer_of(option, scope, func) if option is not None else None
                 )
-                kinds = torch_kinds(self, layer, scope)
+                kinds = held.torch_kinds(self, layer, scope)
                 out.append(Normed(call.lineno, self.path, layer, api, kinds))
             return out
         if resolves_only_to(callee, scope, tn.MODULE_CONTAINERS) or (
@@ -222,6 +223,8 @@ class FileSummaries:
         def compute() -> dict[str, tuple[int, list[Normed]]]:
             out: dict[str, tuple[int, list[Normed]]] = {}
             for base in self.bases(cls):
+                if not held.runs_init_of(cls, base.node):
+                    continue  # `nn.Module.__init__(self)`: the base's never runs
                 inherited = base.file.class_normed(base.node, depth + 1)
                 for attr, (_, found) in inherited.items():
                     out[attr] = (-1, found)
@@ -230,6 +233,8 @@ class FileSummaries:
                 for attr, found in self._stmt_normed(stmt, scope, func, depth):
                     if found and attr not in out:
                         out[attr] = (order, found)
+                    elif not found and held.rebinds(stmt, attr):
+                        out.pop(attr, None)  # `self.conv = nn.Conv1d(...)`
             return out
 
         return self._cached("class", cls, compute, {})  # type: ignore[return-value]

@@ -160,3 +160,59 @@ def torch_kinds(
 
 #: How deep a chain of user base classes is followed.
 _MAX_KIND_DEPTH = 8
+
+
+def rebinds(stmt: ast.stmt, attr: str) -> bool:
+    """``stmt`` assigns ``self.<attr>`` itself (not an item or an attribute
+    of it) a value that does not read it: what it held before is gone
+    (``self.block = nn.Sequential(*self.block)`` keeps it)."""
+    if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+        return False
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return any(_is_self_attr(t, attr) for t in targets) and not any(
+        _is_self_attr(n, attr) for n in ast.walk(stmt.value)
+    )
+
+
+def _is_self_attr(node: ast.AST, attr: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == attr
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
+
+
+def runs_init_of(cls: ast.ClassDef, base: ast.AST) -> bool:
+    """Whether ``cls`` runs ``base.__init__``: it has no ``__init__`` of its
+    own, or its ``__init__`` calls ``super().__init__`` (``super(cls,
+    self)``, ``super(type(self), self)``) or ``<base>.__init__(self,
+    ...)``; not when it calls only
+    ``nn.Module.__init__(self)`` (a class that builds its own layers)."""
+    init = next(
+        (
+            n
+            for n in cls.body
+            if isinstance(n, ast.FunctionDef) and n.name == "__init__"
+        ),
+        None,
+    )
+    if init is None:
+        return True
+    for node in own_nodes(init):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "__init__"
+        ):
+            continue
+        owner = node.func.value
+        if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name):
+            first = owner.args[0] if owner.args else None
+            # `super(Parent, self)` starts above Parent: it skips Parent.
+            skips = isinstance(first, ast.Name) and first.id != cls.name
+            if owner.func.id == "super" and not skips:
+                return True
+        elif isinstance(owner, ast.Name) and owner.id == getattr(base, "name", None):
+            return True
+    return False

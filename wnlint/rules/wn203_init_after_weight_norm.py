@@ -46,7 +46,10 @@ class InitAfterWeightNorm(Rule):
       containers (`nn.ModuleList`, `nn.Sequential`, `.append`, and a local
       list or `nn.ModuleDict` filled first: `layers += [...]`,
       `model["x"] = ...`), helpers,
-      instances of classes that hold them, and modules weight-normed by an
+      instances of classes that hold them (a subclass holds its parent's
+      unless it skips the parent's `__init__`, calling
+      `nn.Module.__init__(self)`, or rebinds the attribute to a plain
+      layer), and modules weight-normed by an
       earlier `self.apply(fn)` whose `fn` norms what it is handed;
     - a method that writes `self.X.weight` when `__init__` weight-norms
       `self.X` and the method runs after it (called later in `__init__`, or
