@@ -7,7 +7,9 @@
   picks as weight norm's argument;
 * ``wn203_init_lookups``: ``getattr(nn.init, name)``;
 * ``wn203_attribution``: a subclass that skips its parent's ``__init__``
-  or rebinds its attributes holds none of the parent's normed layers.
+  or rebinds its attributes holds none of the parent's normed layers;
+* ``wn203_helpers``: a helper that runs ``<its argument>.apply(fn)``, with
+  ``fn`` a closure defined inside it or a module-level hook.
 
 Each positive's init has no effect on its weight-normed layers: they differ
 from the same code built with weight norm replaced by the identity (which
@@ -36,6 +38,7 @@ CASES = {
     ),
     "wn203_init_lookups": (["Direct", "Hooked"], ["InitFirst", "OtherLookup"]),
     "wn203_attribution": (["Keeps"], ["SkipsParent", "Rebinds"]),
+    "wn203_helpers": (["Closure", "Handed"], ["InitFirst", "PlainHanded"]),
 }
 POSITIVES = [(f, c) for f, (pos, _) in CASES.items() for c in pos]
 NEAR_MISSES = [(f, c) for f, (_, near) in CASES.items() for c in near]
