@@ -47,12 +47,16 @@ def in_dual_api_branch(site: Site, tolerant_try: bool = False) -> bool:
     mentions the new API or the torch version, an ``except`` handler of
     a ``try`` that uses the new API, or (with ``tolerant_try``) a ``try``
     body whose handlers swallow the ``ValueError`` a mismatched remover
-    raises, in a function that also handles the new API.
+    raises, in a function that also handles the new API; and (removers,
+    with ``tolerant_try``) the body of an ``if`` whose test holds only
+    where the legacy API is in effect (:func:`tests_legacy_api`).
     """
     for kind, node, scope in site.guards:
         if kind in ("if", "else"):
             if _test_mentions_new_api(node, scope):
                 return True
+            if kind == "if" and tolerant_try and tests_legacy_api(node, scope):
+                return True  # a remover that runs only where legacy norm is
         elif kind == "except":
             if mentions_new_api(node.body, scope):
                 return True
@@ -78,6 +82,24 @@ def _test_mentions_new_api(test: ast.AST, scope: Scope) -> bool:
     if found is None:
         found = _TESTS[test] = mentions_new_api([test], scope)
     return found
+
+
+def tests_legacy_api(test: ast.AST, scope: Scope) -> bool:
+    """``test`` holds only where the legacy API normed a module: it names
+    torch's ``WeightNorm`` hook class (``isinstance(hook, WeightNorm)``,
+    ``hook.__class__.__name__ == "WeightNorm"``) or asks for its tensors
+    (``hasattr(m, "weight_g")``)."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.Constant) and node.value in (
+            torchnames.WEIGHT_NORM_HOOK_CLASS,
+            *torchnames.LEGACY_TENSORS,
+        ):
+            return True
+        if isinstance(node, (ast.Name, ast.Attribute)) and resolves_only_to(
+            node, scope, torchnames.WEIGHT_NORM_HOOK
+        ):
+            return True
+    return False
 
 
 def mentions_new_api(nodes: Iterable[ast.AST], scope: Scope) -> bool:

@@ -52,12 +52,23 @@ class LegacyRemoveWeightNorm(Rule):
     remover is migrated by WN301's fix alone, `--select WN301` included.)
 
     ## Known problems
-    Not flagged: removals in a branch that tests which API is in effect
-    (`if hasattr(m, "parametrizations"): ... else: remove_weight_norm(m)`),
-    in a `try` whose handler swallows the `ValueError` (the
-    remove-whichever-is-there idiom), and the function reached through
-    `self.<attr>` or `getattr`. A user method named `remove_weight_norm` is
-    never confused with torch's.
+    Not flagged, since they handle both APIs and cannot raise:
+    - removals in a branch that tests which API is in effect (`if
+      hasattr(m, "parametrizations"): ... else: remove_weight_norm(m)`);
+    - removals behind a test that holds only where the legacy API is in
+      effect: its hook class (`isinstance(hook, WeightNorm)`,
+      `hook.__class__.__name__ == "WeightNorm"`) or its tensors (`if
+      hasattr(m, "weight_g"):`);
+    - removals in a `try` whose handler swallows the `ValueError`, in a
+      function that also handles the new API (the remove-whichever-is-there
+      idiom).
+
+    A `try` that swallows the `ValueError` in a function that never handles
+    the new API is flagged: on a module the new API normed (after a
+    migration anywhere in the project), the remover raises, the handler
+    swallows it, and weight norm silently stays. Also not flagged: the
+    function reached through `self.<attr>` or `getattr`. A user method named
+    `remove_weight_norm` is never confused with torch's.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.utils.remove_weight_norm.html
