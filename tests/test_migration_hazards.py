@@ -653,3 +653,35 @@ def test_the_migration_runs_where_ast_has_no_match_statement(tmp_path):
     assert "internal error" not in result.stderr, result.stderr
     assert "m.py: WN301 x2" in result.stderr
     assert "torch_parametrizations.weight_norm(" in result.stdout
+
+
+def test_parameters_picked_by_a_legacy_name_anywhere_in_the_run_are_warned_about(
+    tmp_path,
+):
+    """``get_param_groups(net, wd, norm_suffix="weight_g")`` with
+    ``n.endswith(norm_suffix)``, in another directory of the run than the
+    migrated model: warned about (the group loses the scale); a file that
+    only names the key in a subscript there is not."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "m.py").write_text(
+        "import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n\n\n"
+        "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = weight_norm(nn.Conv1d(2, 2, 1))\n"
+    )
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "opt.py").write_text(
+        'def get_param_groups(net, wd, norm_suffix="weight_g"):\n'
+        "    decay, no_decay = [], []\n"
+        "    for n, p in net.named_parameters():\n"
+        "        (no_decay if n.endswith(norm_suffix) else decay).append(p)\n"
+        "    return decay, no_decay\n"
+    )
+    (tmp_path / "train" / "keys.py").write_text(
+        'def g(sd):\n    return sd["conv.weight_g"]\n'
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert (
+        "opt.py: warning: parameters picked by a name ending in weight_g/weight_v "
+        "(line 4)"
+    ) in result.stderr
+    assert "keys.py" not in result.stderr

@@ -5,7 +5,7 @@ legacy API's names or behaviour (see
 :mod:`wnlint.rules._migration_hazards`). Other files of the code base can
 depend on them too, and no per-file fix sees them. After a ``fix`` run
 that migrated something, the files of the run are read once more for
-three such dependencies, each reported as a warning note on the file that
+such dependencies, each reported as a warning note on the file that
 holds it (the migration stands; the note says what to change):
 
 * a loader that keeps only the checkpoint keys the model already has and
@@ -18,7 +18,9 @@ holds it (the migration stands; the note says what to change):
   the module is parametrized;
 * ``"weight_g"``/``"weight_v"`` spelled as strings (state-dict keys,
   ``hasattr``) beside a migrated module, in its own directory: conversion
-  scripts and loaders that no longer match the keys.
+  scripts and loaders that no longer match the keys; and in any file of
+  the run, parameters picked by such a name (``n.endswith(norm_suffix)``
+  with ``norm_suffix="weight_g"``): optimizer groups that no longer match.
 
 Files are read from disk, so in a writing run the migrated siblings are
 already rewritten: pickled modules are traced through both APIs.
@@ -84,8 +86,9 @@ def _file_notes(
     pickles = may_pickle(data) and imports_sibling_mentioning(
         data, path, b"weight_norm"
     )
-    strings = beside and not is_migrated and any(w in data for w in _LEGACY_WORDS)
-    if not (loads or pickles or strings):
+    legacy_words = not is_migrated and any(w in data for w in _LEGACY_WORDS)
+    strings = beside and legacy_words
+    if not (loads or pickles or legacy_words):
         return []
     try:
         tree = ast.parse(data)
@@ -98,7 +101,67 @@ def _file_notes(
         out += _pickled_migrated(FileAnalysis(tree, path), done, path)
     if strings:
         out += _legacy_strings(tree, both_api_strings(FileAnalysis(tree, path)))
+    elif legacy_words and b"weight_norm" not in data:
+        # Anywhere in the run: parameters picked by the name. A file that
+        # norms modules itself picks its own (its migration, if declined,
+        # left them as they were).
+        out += _legacy_picks(tree)
     return out
+
+
+def _legacy_picks(tree: ast.Module) -> list[str]:
+    """Parameters picked by a name ending in ``weight_g``/``weight_v``:
+    ``n.endswith("weight_g")``, ``"weight_v" in n``, also through a name or
+    an argument default bound to the string (``get_param_groups(net, wd,
+    norm_suffix="weight_g")``, then ``n.endswith(norm_suffix)``). After the
+    migration the names end in ``original0``/``original1``: the pick
+    matches nothing (a weight-decay group loses the scale)."""
+    bound: set[str] = set()
+    for node in all_nodes(tree):
+        if isinstance(node, ast.arguments):
+            named = [*node.posonlyargs, *node.args]
+            pairs = [
+                *zip(named[len(named) - len(node.defaults) :], node.defaults),
+                *zip(node.kwonlyargs, node.kw_defaults),
+            ]
+            bound.update(a.arg for a, d in pairs if d is not None and _names_legacy(d))
+        elif isinstance(node, ast.Assign) and _names_legacy(node.value):
+            bound.update(t.id for t in node.targets if isinstance(t, ast.Name))
+
+    def legacy(expr: ast.expr) -> bool:
+        return _names_legacy(expr) or (isinstance(expr, ast.Name) and expr.id in bound)
+
+    lines = sorted(
+        {
+            node.lineno
+            for node in all_nodes(tree)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("endswith", "startswith")
+                and any(legacy(a) for a in node.args)
+            )
+            or (
+                isinstance(node, ast.Compare)
+                and isinstance(node.ops[0], (ast.In, ast.NotIn))
+                and legacy(node.left)
+            )
+        }
+    )
+    if not lines:
+        return []
+    shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+    return [
+        f"warning: parameters picked by a name ending in weight_g/weight_v "
+        f"(line {shown}): after the migration their names end in "
+        "parametrizations.weight.original0/original1, and the pick matches "
+        "none of them (a weight-decay group loses the scale)"
+    ]
+
+
+def _names_legacy(expr: ast.AST) -> bool:
+    value = string_value(expr)
+    return value is not None and legacy_attr_named(value) is not None
 
 
 def _filtered_loads(tree: ast.Module) -> list[str]:
