@@ -130,6 +130,20 @@ def markers(path: Path, kind: str = "expect") -> Counter:
     return found
 
 
+@contextlib.contextmanager
+def imported_from(directory: Path, module: str, tops: tuple[str, ...]):
+    """``module`` imported with ``directory`` first on ``sys.path``, as a
+    script run there (or a package under it) imports it; the top-level
+    modules ``tops`` are forgotten afterwards (runtime tests)."""
+    sys.path.insert(0, str(directory))
+    try:
+        yield importlib.import_module(module)
+    finally:
+        sys.path.remove(str(directory))
+        for name in [n for n in sys.modules if n.split(".")[0] in tops]:
+            del sys.modules[name]
+
+
 def load_fixture(name: str) -> ModuleType:
     """Import ``fixtures/<name>.py`` (``name`` may be ``fix/wn101_after``) as
     a module (runtime tests)."""

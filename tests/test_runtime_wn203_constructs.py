@@ -46,7 +46,7 @@ NEAR_MISSES = [(f, c) for f, (_, near) in CASES.items() for c in near]
 
 def build(module, cls: str, plain: bool = False) -> dict[str, torch.Tensor]:
     """The convolutions' weights of ``cls()`` from seed 0 (``plain``: with
-    weight norm replaced by the identity)."""
+    the module's ``weight_norm`` replaced by the identity)."""
     saved = module.weight_norm
     if plain:
         module.weight_norm = lambda m, name="weight", dim=0: m
@@ -58,7 +58,7 @@ def build(module, cls: str, plain: bool = False) -> dict[str, torch.Tensor]:
     return {
         name: layer.weight.detach().clone()
         for name, layer in model.named_modules()
-        if isinstance(layer, torch.nn.Conv1d)
+        if isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))
     }
 
 

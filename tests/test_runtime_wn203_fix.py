@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib
 import shutil
 import sys
 
 import pytest
 import torch
 import torch.nn as nn
-from conftest import FIXTURES, load_fixture, run_cli
+from conftest import FIXTURES, imported_from, load_fixture, run_cli
 from torch.nn.utils import parametrize
 from torch.nn.utils.weight_norm import WeightNorm
 
@@ -192,16 +191,9 @@ def test_a_relative_scale_scales_the_magnitude():
 # -- the init helper in a sibling module --------------------------------------
 
 
-@contextlib.contextmanager
 def imported_package(root):
     """``wn203_package`` imported from ``root`` as a top-level package."""
-    sys.path.insert(0, str(root))
-    try:
-        yield importlib.import_module("wn203_package.model")
-    finally:
-        sys.path.remove(str(root))
-        for name in [n for n in sys.modules if n.split(".")[0] == "wn203_package"]:
-            del sys.modules[name]
+    return imported_from(root, "wn203_package.model", ("wn203_package",))
 
 
 def test_the_sibling_helper_is_fixed_and_lands(tmp_path):

@@ -9,47 +9,21 @@ replaced by the identity (it draws no random numbers and starts at
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import shutil
-import sys
 
 import pytest
 import torch
-import torch.nn as nn
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, imported_from, run_cli
+from test_runtime_wn203_constructs import build as weights
 
 SCRIPTS = FIXTURES / "wn203_scripts"
 POSITIVES = ["ResBlock", "Generator"]
 NEAR_MISSES = ["InitFirst", "LinearInit"]
 
 
-@contextlib.contextmanager
 def scripts_from(directory):
     """``models`` imported as a script in ``directory`` imports it."""
-    sys.path.insert(0, str(directory))
-    try:
-        yield importlib.import_module("models")
-    finally:
-        sys.path.remove(str(directory))
-        for name in ("models", "utils"):
-            sys.modules.pop(name, None)
-
-
-def weights(models, cls: str, plain: bool = False) -> dict[str, torch.Tensor]:
-    saved = models.weight_norm
-    if plain:
-        models.weight_norm = lambda module, name="weight", dim=0: module
-    try:
-        torch.manual_seed(0)
-        model = getattr(models, cls)()
-    finally:
-        models.weight_norm = saved
-    return {
-        name: layer.weight.detach().clone()
-        for name, layer in model.named_modules()
-        if isinstance(layer, (nn.Conv1d, nn.ConvTranspose1d))
-    }
+    return imported_from(directory, "models", ("models", "utils"))
 
 
 @pytest.mark.parametrize("cls", POSITIVES)
