@@ -128,6 +128,21 @@ def mentions_new_api(nodes: Iterable[ast.AST], scope: Scope) -> bool:
     return False
 
 
+def swallows_value_error(site: Site) -> bool:
+    """``site`` sits in the body of a ``try`` whose handler catches the
+    ``ValueError`` a mismatched remover raises and does not raise again:
+    the remover then removes nothing, silently."""
+    return any(
+        kind == "try"
+        and any(
+            _catches_tolerantly(h)
+            and not any(isinstance(n, ast.Raise) for n in ast.walk(h))
+            for h in node.handlers
+        )
+        for kind, node, _ in site.guards
+    )
+
+
 def _catches_tolerantly(handler: ast.ExceptHandler) -> bool:
     if handler.type is None:
         return True

@@ -10,7 +10,7 @@ from wnlint.facts.events import norm_api, removal_api
 from wnlint.facts.prefilter import LEGACY_API
 from wnlint.facts.resolve import Scope, resolves_only_to
 from wnlint.facts.syntax import call_arg, string_value
-from wnlint.rules._legacy_api import in_dual_api_branch
+from wnlint.rules._legacy_api import in_dual_api_branch, swallows_value_error
 from wnlint.rules.base import Finding, Rule, edits_fix
 from wnlint.rules.fixes import Applicability, Edit, Source
 
@@ -116,7 +116,13 @@ class MismatchedWeightNormRemoval(Rule):
             "parametrize.remove_parametrizations on modules normed with the "
             "legacy torch.nn.utils.weight_norm: raises ValueError: the module "
             "does not have a parametrization on weight"
-        )
+        ),
+        "swallowed": (
+            "torch.nn.utils.remove_weight_norm on modules normed with "
+            "torch.nn.utils.parametrizations.weight_norm (always, or whenever "
+            "available): removes nothing: its ValueError is swallowed by the "
+            "except, and weight norm stays"
+        ),
     }
     fix_title = "Remove whichever API applied weight norm (hasattr guard)"
     fix_safety = "safe"
@@ -147,7 +153,10 @@ class MismatchedWeightNormRemoval(Rule):
                 continue
             fix = edits_fix(Applicability.SAFE, _guarded, site, kind)
             if kind == "legacy" and kinds == {"new"}:
-                yield self.finding(site.node, fix=fix)
+                # (A new-API remover under such a `try` reads as handling
+                # both APIs: in_dual_api_branch.)
+                variant = "swallowed" if swallows_value_error(site) else None
+                yield self.finding(site.node, variant, fix=fix)
             elif kind == "new" and kinds == {"legacy"}:
                 yield self.finding(site.node, "legacy-applied", fix=fix)
 
