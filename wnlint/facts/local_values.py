@@ -1,7 +1,7 @@
-"""What a local name of a function holds when it is built over several
-statements, the way real code gathers layers before handing them over
-(and, for what those layers are, the torch classes a user layer class
-derives from: :func:`torch_kinds`):
+"""Which weight-normed modules a name or an attribute holds (:class:`Normed`),
+beyond one assignment's value: what the summaries (:mod:`wnlint.facts.calls`)
+build on. A local name of a function can be built over several
+statements, the way real code gathers layers before handing them over:
 
 * a container filled in place: ``layers = [...]``, then ``layers += [...]``,
   ``layers.append(x)``, ``.extend``, ``.insert``, ``.add_module``, or
@@ -15,8 +15,12 @@ Order is not followed (what a name is given anywhere in the body counts),
 so a name is read this way only when every value assigned to it builds a
 container (a list, tuple or comprehension, ``list()``, ``nn.ModuleList()``,
 ``nn.Sequential()``, ``nn.ModuleDict()``...): a name rebound to something
-else says nothing. The summaries (:mod:`wnlint.facts.calls`) ask this when
-a name has no single value.
+else says nothing.
+
+And what those layers are and where they went: the torch classes a user
+layer class derives from (:func:`torch_kinds`, what ``isinstance`` sees),
+whether a subclass runs its parent's ``__init__`` (:func:`runs_init_of`)
+and whether an assignment ends what an attribute held (:func:`rebinds`).
 """
 
 from __future__ import annotations
