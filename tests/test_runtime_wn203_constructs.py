@@ -9,7 +9,9 @@
 * ``wn203_attribution``: a subclass that skips its parent's ``__init__``
   or rebinds its attributes holds none of the parent's normed layers;
 * ``wn203_helpers``: a helper that runs ``<its argument>.apply(fn)``, with
-  ``fn`` a closure defined inside it or a module-level hook.
+  ``fn`` a closure defined inside it or a module-level hook;
+* ``wn203_methods``: a layer's own method norms it and returns it
+  (``SConv(...).weight_norm()``), directly or through a factory.
 
 Each positive's init has no effect on its weight-normed layers: they differ
 from the same code built with weight norm replaced by the identity (which
@@ -39,6 +41,7 @@ CASES = {
     "wn203_init_lookups": (["Direct", "Hooked"], ["InitFirst", "OtherLookup"]),
     "wn203_attribution": (["Keeps"], ["SkipsParent", "Rebinds"]),
     "wn203_helpers": (["Closure", "Handed"], ["InitFirst", "PlainHanded"]),
+    "wn203_methods": (["Chained", "Factory"], ["OtherMethod", "InitFirst"]),
 }
 POSITIVES = [(f, c) for f, (pos, _) in CASES.items() for c in pos]
 NEAR_MISSES = [(f, c) for f, (_, near) in CASES.items() for c in near]

@@ -139,14 +139,8 @@ class FileSummaries:
         if norm_api(callee, scope):
             module = call_arg(call, 0, "module")
             api = resolve(callee, scope)
-            # `weight_norm(A(...) if causal else B(...))` norms either one.
-            options = (
-                [module.body, module.orelse]
-                if isinstance(module, ast.IfExp)
-                else [module]
-            )
             out = []
-            for option in options:
+            for option in held.alternatives(module):
                 layer = (
                     self.layer_of(option, scope, func) if option is not None else None
                 )
@@ -158,6 +152,8 @@ class FileSummaries:
         ):
             args = [*call.args, *(k.value for k in call.keywords)]
             return [n for a in args for n in self.normed(a, scope, func, depth + 1)]
+        if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Call):
+            return held.normed_by_method(self, callee, scope, depth + 1)
         found = self.definition(callee, scope, NORM_WORDS)
         if found is None:
             return []

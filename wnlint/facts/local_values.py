@@ -26,13 +26,13 @@ and whether an assignment ends what an attribute held (:func:`rebinds`).
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.events import NORM, Body, body_of
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
-from wnlint.facts.syntax import call_arg, own_nodes
+from wnlint.facts.syntax import call_arg, is_self, own_nodes
 
 _DISPLAYS = (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)
 
@@ -220,3 +220,65 @@ def runs_init_of(cls: ast.ClassDef, base: ast.AST) -> bool:
         elif isinstance(owner, ast.Name) and owner.id == getattr(base, "name", None):
             return True
     return False
+
+
+def alternatives(module: ast.expr | None) -> list[ast.expr | None]:
+    """The modules weight norm's argument may be: either layer of
+    ``weight_norm(A(...) if causal else B(...))``."""
+    if isinstance(module, ast.IfExp):
+        return [module.body, module.orelse]
+    return [module]
+
+
+def normed_by_method(
+    file: Any, callee: ast.Attribute, scope: Scope, depth: int
+) -> list[Normed]:
+    """``SConv(...).weight_norm()``: a method of the instance just built
+    that weight-norms its own layers and returns ``self`` (EnCodec's and
+    descript's wrappers): what the instance holds after it."""
+    built = callee.value
+    if not isinstance(built, ast.Call) or not isinstance(
+        built.func, (ast.Name, ast.Attribute)
+    ):
+        return []
+    found = file.definition(built.func, scope, (b"weight_norm",))
+    if found is None or not isinstance(found.node, ast.ClassDef):
+        return []
+    cls, owner = found.node, found.file
+    method = next(
+        (
+            m
+            for m in cls.body
+            if isinstance(m, ast.FunctionDef) and m.name == callee.attr
+        ),
+        None,
+    )
+    if method is None or not any(
+        isinstance(n, ast.Return) and n.value is not None and is_self(n.value)
+        for n in own_nodes(method)
+    ):
+        return []
+    built_as = _layers_built(owner, cls)
+    out: list[Normed] = list(owner.class_contents(cls, depth))
+    inner = owner.scope_of(method)
+    for stmt, _ in body_of(owner.bodies, method, inner).statements:
+        for attr, normed in owner._stmt_normed(stmt, inner, method, depth):
+            for n in normed:
+                layer, kinds = built_as.get(attr, (None, ()))
+                known = n.layer is None and layer is not None
+                out.append(replace(n, layer=layer, kinds=kinds) if known else n)
+    return out
+
+
+def _layers_built(file: Any, cls: ast.ClassDef) -> dict[str, tuple[str | None, tuple]]:
+    """``self.<attr>`` -> (layer class, its torch classes) for the layers
+    ``__init__`` builds: what a later method norms."""
+    out: dict[str, tuple[str | None, tuple]] = {}
+    for stmt, func in file.init_trace(cls):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Attribute) and is_self(target.value):
+                scope = file.scope_of(func)
+                layer = file.layer_of(stmt.value, scope, func)
+                out[target.attr] = (layer, torch_kinds(file, layer, scope))
+    return out

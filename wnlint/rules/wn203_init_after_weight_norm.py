@@ -32,7 +32,8 @@ class InitAfterWeightNorm(Rule):
     or `.git`), which are read, never imported:
     - the same function: weight norm, or a helper that returns
       `weight_norm(...)` (or a module it normed in place:
-      `weight_norm(conv); return conv`), then the write;
+      `weight_norm(conv); return conv`, or a layer's own method that norms
+      it and returns `self`: `SConv(...).weight_norm()`), then the write;
     - `<modules>.apply(init_fn)`, reported at the call, when `init_fn`
       writes `m.weight` and the modules hold weight-normed ones that its type
       test admits (`isinstance(m, nn.Conv1d)`, which a user subclass of
