@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import ast
 import bisect
+from typing import TypeVar
 
 import libcst as cst
 
-from wnlint.engine.diagnostics import Diagnostic
 from wnlint.rules.fixes import Edit, Fix
 
+Who = TypeVar("Who")
 
-def non_colliding(
-    candidates: list[tuple[Diagnostic, Fix]],
-) -> list[tuple[Diagnostic, Fix]]:
+
+def non_colliding(candidates: list[tuple[Who, Fix]]) -> list[tuple[Who, Fix]]:
     """Fixes in order, skipping any whose edits collide with an earlier
     one's: the next pass picks those up. An edit equal to one taken is the
     same repair asked twice (findings that share an init helper), made once:
     no collision."""
-    chosen: list[tuple[Diagnostic, Fix]] = []
+    chosen: list[tuple[Who, Fix]] = []
     starts: list[int] = []  # the taken edits, sorted by start
     taken: list[Edit] = []
     made: set[tuple[int, int, str]] = set()

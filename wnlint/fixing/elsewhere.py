@@ -20,7 +20,7 @@ import os
 import tokenize
 
 from wnlint.facts import sources
-from wnlint.fixing.apply import apply_fixes, parsed
+from wnlint.fixing.apply import apply_fixes, non_colliding, parsed
 from wnlint.fixing.fixer import FileFix
 from wnlint.fixing.safe_write import WriteRefused, write_fixed
 from wnlint.rules.fixes import Applicability, Edit, Fix, Source
@@ -106,23 +106,30 @@ def _current(owner: FileFix) -> tuple[bytes, str, Source] | Exception:
 def _chosen(
     asked: list[Ask], source: Source, name: str
 ) -> tuple[tuple[Edit, ...], list[tuple[FileFix, tuple[int, int, str]]]]:
-    """The edits found again in ``source`` (each once), and the findings
-    they repair; the others get a note."""
-    chosen: dict[tuple[int, int, str], Edit] = {}
-    done: list[tuple[FileFix, tuple[int, int, str]]] = []
+    """The edits found again in ``source``, held back where they collide as
+    the fix loop holds them back (the same edit asked twice is made once),
+    and the findings they repair; the others get a note."""
+    moved: list[tuple[tuple[FileFix, tuple[int, int, str]], Fix]] = []
     for requester, key, fix in asked:
-        moved = [_relocated(e, Source(fix.base or ""), source) for e in fix.edits]
-        found = [e for e in moved if e is not None]
-        if len(found) < len(moved) or any(_collides(e, chosen.values()) for e in found):
-            requester.note(
-                f"{key[2]} not fixed on line {key[0]}: {name} changed where "
-                "the fix edits it; run fix again"
-            )
-            continue
-        for e in found:
-            chosen[(e.start, e.end, e.new)] = e
-        done.append((requester, key))
-    return tuple(chosen.values()), done
+        found = [_relocated(e, Source(fix.base or ""), source) for e in fix.edits]
+        edits = tuple(e for e in found if e is not None)
+        if len(edits) == len(found):
+            moved.append(((requester, key), Fix(fix.applicability, edits)))
+        else:
+            requester.note(_changed(key, name))
+    kept = non_colliding(moved)
+    for (requester, key), fix in moved:
+        if not any(fix is k for _, k in kept):
+            requester.note(_changed(key, name))
+    unique = {(e.start, e.end, e.new): e for _, fix in kept for e in fix.edits}
+    return tuple(unique.values()), [who for who, _ in kept]
+
+
+def _changed(key: tuple[int, int, str], name: str) -> str:
+    return (
+        f"{key[2]} not fixed on line {key[0]}: {name} changed where the fix "
+        "edits it; run fix again"
+    )
 
 
 def _relocated(edit: Edit, base: Source, current: Source) -> Edit | None:
@@ -148,12 +155,3 @@ def _relocated(edit: Edit, base: Source, current: Source) -> Edit | None:
     if edit.start == edit.end:
         end = start
     return Edit(start, end, edit.new, (at + 1, 0, at + count, 0), whole_lines=True)
-
-
-def _collides(edit: Edit, taken: object) -> bool:
-    """Overlaps an edit already chosen (an equal one is the same edit)."""
-    for other in taken:  # type: ignore[attr-defined]
-        same = (other.start, other.end, other.new) == (edit.start, edit.end, edit.new)
-        if not same and edit.start < other.end and other.start < edit.end:
-            return True
-    return False
