@@ -355,3 +355,26 @@ def test_a_repaired_hook_beside_a_migrated_module_is_not_taken_for_a_name(tmp_pa
         'elif hasattr(m, "weight_g"):' in (tmp_path / "pkg" / "a_model.py").read_text()
     )
     assert "parametrizations" in (tmp_path / "pkg" / "layers.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("imports", "torch", "added"),
+    [
+        ("import torch as th\n", "th", False),
+        ("import torch.nn.functional as F\n", "torch", True),
+    ],
+)
+def test_the_legacy_arm_spells_torch_as_the_file_binds_it(imports, torch, added):
+    source = imports + textwrap.dedent(
+        """\
+        import torch.nn as nn
+        from torch.nn.utils import weight_norm
+
+        conv = weight_norm(nn.Conv1d(2, 2, 1))  # noqa: WN301
+        conv.weight.data.normal_()
+        """
+    )
+    linter = Linter(select_rules(["WN203", "WN301"]))
+    text = fix_bytes(source.encode(), "m.py", linter, unsafe=True).fixed.decode()
+    assert f"{torch}.norm_except_dim(conv.weight_v.data" in text
+    assert text.startswith("import torch\n") is added

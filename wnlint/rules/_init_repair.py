@@ -290,16 +290,15 @@ def _spans_string(stmt: ast.stmt) -> bool:
     )
 
 
-def torch_binding(module: ast.Module) -> str | None:
-    """The name a top-level ``import torch`` binds (``import torch as th``
-    too), or None."""
-    for stmt in module.body:
-        if isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                if alias.name == "torch" and alias.asname:
-                    return alias.asname
-                if alias.name.split(".")[0] == "torch" and not alias.asname:
-                    return "torch"  # `import torch.nn` binds torch too
+def torch_name(scope: Scope) -> str | None:
+    """A name that holds the torch module where the write runs: ``torch``
+    (``import torch``, ``import torch.nn``), else a module-level name bound
+    to it alone (``import torch as th``); None when there is none."""
+    if scope.lookup("torch") == frozenset({"torch"}):
+        return "torch"
+    for name in sorted(scope.module.bindings):
+        if scope.lookup(name) == frozenset({"torch"}):
+            return name
     return None
 
 
@@ -375,8 +374,10 @@ def _edits(
     if isinstance(found, Declined) or not isinstance(module, ast.Module):
         return found if isinstance(found, Declined) else None
     out: list[Edit] = []
-    torch = torch_binding(module)
+    torch = torch_name(scope)
     if torch is None and LEGACY in apis:
+        if scope.lookup("torch"):
+            return Declined("`torch` names something else where the write runs")
         at = _first_statement(module)
         if at is None:
             return None
