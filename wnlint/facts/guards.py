@@ -176,6 +176,25 @@ def _as_in(test: ast.Compare) -> ast.Compare:
     return ast.Compare(test.left, [ast.In()], test.comparators)
 
 
+def tests_legacy_api(test: ast.AST, scope: Scope) -> bool:
+    """``test`` holds only where the legacy API normed a module: it names
+    torch's ``WeightNorm`` hook class (``isinstance(hook, WeightNorm)``,
+    ``hook.__class__.__name__ == "WeightNorm"``) or asks for its tensors
+    (``hasattr(m, "weight_g")``, :func:`weight_norm_test`)."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.Constant) and node.value == tn.WEIGHT_NORM_HOOK_CLASS:
+            return True
+        if isinstance(node, (ast.Name, ast.Attribute)) and resolves_only_to(
+            node, scope, tn.WEIGHT_NORM_HOOK
+        ):
+            return True
+        if isinstance(node, ast.expr):
+            found = weight_norm_test(node, scope)
+            if found is not None and found[1] == LEGACY:
+                return True
+    return False
+
+
 def plain_apis(
     tests: list[tuple[ast.expr, bool]], same: Callable[[ast.expr], bool], scope: Scope
 ) -> frozenset[str]:

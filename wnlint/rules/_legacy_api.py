@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from wnlint.facts import torchnames
 from wnlint.facts.analysis import FileAnalysis, Site
+from wnlint.facts.guards import tests_legacy_api
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to, resolves_to_any
 
 _NEW_API = torchnames.PARAMETRIZATIONS_WEIGHT_NORM | torchnames.REMOVE_PARAMETRIZATIONS
@@ -49,7 +50,8 @@ def in_dual_api_branch(site: Site, tolerant_try: bool = False) -> bool:
     body whose handlers swallow the ``ValueError`` a mismatched remover
     raises, in a function that also handles the new API; and (removers,
     with ``tolerant_try``) the body of an ``if`` whose test holds only
-    where the legacy API is in effect (:func:`tests_legacy_api`).
+    where the legacy API is in effect
+    (:func:`wnlint.facts.guards.tests_legacy_api`).
     """
     for kind, node, scope in site.guards:
         if kind in ("if", "else"):
@@ -82,24 +84,6 @@ def _test_mentions_new_api(test: ast.AST, scope: Scope) -> bool:
     if found is None:
         found = _TESTS[test] = mentions_new_api([test], scope)
     return found
-
-
-def tests_legacy_api(test: ast.AST, scope: Scope) -> bool:
-    """``test`` holds only where the legacy API normed a module: it names
-    torch's ``WeightNorm`` hook class (``isinstance(hook, WeightNorm)``,
-    ``hook.__class__.__name__ == "WeightNorm"``) or asks for its tensors
-    (``hasattr(m, "weight_g")``)."""
-    for node in ast.walk(test):
-        if isinstance(node, ast.Constant) and node.value in (
-            torchnames.WEIGHT_NORM_HOOK_CLASS,
-            *torchnames.LEGACY_TENSORS,
-        ):
-            return True
-        if isinstance(node, (ast.Name, ast.Attribute)) and resolves_only_to(
-            node, scope, torchnames.WEIGHT_NORM_HOOK
-        ):
-            return True
-    return False
 
 
 def mentions_new_api(nodes: Iterable[ast.AST], scope: Scope) -> bool:
