@@ -132,6 +132,24 @@ def test_an_edit_to_a_sibling_helper_changes_the_finding_next_run(project, monke
     assert after.stdout == _check(project, "--no-cache").stdout
 
 
+def test_a_lookup_made_once_per_run_is_a_dependency_of_every_file(project):
+    """Within a run, where a module is and what a sibling says are looked up
+    once (``sources.one_run``); each file that asks still records what the
+    answer depended on, or the cache would miss an edit for the second."""
+    from wnlint.facts import siblings, sources
+
+    package = str(project / PACKAGE.name)
+    asked = []
+    with sources.one_run():
+        for _ in range(2):
+            with sources.recording() as paths:
+                found = siblings.module_path(package, ".utils")
+            asked.append(paths)
+    assert found == os.path.realpath(os.path.join(package, "utils.py"))
+    assert asked[0] == asked[1]
+    assert os.path.join(package, "utils.py") in asked[1]
+
+
 def test_a_module_that_appears_changes_the_finding(project):
     """Removing the helper module, then creating it again: an absent file is
     a dependency too."""

@@ -279,3 +279,54 @@ def test_an_empty_alias_never_stalls_the_prefilter(source, tmp_path):
     )
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# -- a file whose cut has findings must parse whole -------------------------------
+
+_LEGACY_SITE = "from torch.nn.utils import weight_norm\n\nlayer = weight_norm(conv)\n"
+
+
+def _cut_away(body: str) -> bytes:
+    """A legacy site, and a definition no rule needs (the cut leaves it out)."""
+    data = (_LEGACY_SITE + "\n\ndef unrelated(x):\n" + body).encode()
+    segments = cutting.split(data)
+    keep = prefilter.LEGACY_API.keep(data, segments)
+    assert keep is not None and not all(keep)
+    return data
+
+
+def test_a_cut_away_definition_that_does_not_parse_is_the_files_error():
+    data = _cut_away("    return (\n")
+    found = FAST.lint_bytes(data, "t.py")
+    assert [d.code for d in found] == ["WN001"]
+    assert found == FULL.lint_bytes(data, "t.py")
+
+
+def test_code_the_compiler_refuses_but_the_parser_accepts_is_checked():
+    """flake8 runs its plugins on any file ``ast.parse`` accepts: ``break``
+    outside a loop is refused only by the compiler."""
+    data = _cut_away("    break\n")
+    found = FAST.lint_bytes(data, "t.py")
+    assert [d.code for d in found] == ["WN301"]
+    assert found == FULL.lint_bytes(data, "t.py")
+
+
+def test_an_encoding_declaration_holds_for_what_was_cut_away():
+    text = "# -*- coding: latin-1 -*-\n" + _LEGACY_SITE
+    data = (text + "\n\ndef unrelated(x):\n    return 'caf\xe9'\n").encode("latin-1")
+    found = FAST.lint_bytes(data, "t.py")
+    assert [d.code for d in found] == ["WN301"]
+    assert found == FULL.lint_bytes(data, "t.py")
+
+
+def test_warnings_about_the_checked_code_are_not_printed():
+    """``x is 1`` is a SyntaxWarning from the compiler (and an invalid escape
+    one from the parser, from Python 3.12): about the file, not the check."""
+    import warnings
+
+    data = _cut_away('    return x is 1 or "\\d"\n')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert [d.code for d in FAST.lint_bytes(data, "t.py")] == ["WN301"]
+        assert [d.code for d in FULL.lint_bytes(data, "t.py")] == ["WN301"]
+    assert [str(w.message) for w in caught] == []

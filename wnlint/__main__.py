@@ -2,6 +2,6 @@
 
 import sys
 
-from wnlint.cli.main import main
+from wnlint.cli.main import run
 
-sys.exit(main())
+sys.exit(run())

@@ -180,7 +180,7 @@ class Linter:
             parsed = self._parse(data, rules, path)
             if parsed is None:
                 return []
-            tree, reduced = parsed
+            tree, reduced, plan = parsed
             text = decode_source(data)
             # Fixes edit ``text`` at positions read from the cut: they are
             # checked against it (fix.mismatch) before they apply.
@@ -196,13 +196,10 @@ class Linter:
             # Findings in a cut of a file that does not parse whole would be
             # findings flake8 never reports (it runs no plugin on such a
             # file): the parse error is the answer, as there. Only files
-            # with findings pay for the whole parse.
-            try:
-                compile(data, path, "exec", _ONLY_AST, dont_inherit=True)
-            except (SyntaxError, ValueError) as exc:
-                return self._system(_parse_error(path, exc))
-            except (RecursionError, MemoryError):
-                pass  # the cut parsed; Python's own limits are not an error
+            # with findings pay for learning it.
+            whole = _whole_file_error(data, plan, path)
+            if whole is not None:
+                return self._system(whole)
         if honor_noqa and found:
             # Asked only of files with findings: most parsed files have none.
             from wnlint.engine import noqa
@@ -252,11 +249,10 @@ class Linter:
 
     def _parse(
         self, data: bytes, rules: list[Rule], path: str
-    ) -> tuple[ast.Module, bytes] | None:
+    ) -> tuple[ast.Module, bytes, _Plan | None] | None:
         """Parse only what the rules can use (None: nothing can match); the
-        whole file when in doubt. Returns the tree and the bytes parsed."""
-        import ast
-
+        whole file when in doubt. Returns the tree, the bytes parsed and,
+        for a cut, what was kept."""
         filters = {id(r.prefilter): r.prefilter for r in rules}.values()
         if self._reduce:
             segments = cutting.split(data)
@@ -268,10 +264,10 @@ class Linter:
             reduced = cutting.reduce_source(data, keep, segments)
             if reduced is not data:
                 try:
-                    return ast.parse(reduced, filename=path), reduced
+                    return _parsed(reduced, path), reduced, (keep, segments)
                 except (SyntaxError, ValueError):
                     pass  # a cut inside a string: parse the whole file
-        return ast.parse(data, filename=path), data
+        return _parsed(data, path), data, None
 
     def lint_file(self, path: str) -> list[Diagnostic]:
         try:
@@ -388,6 +384,44 @@ def _char_col(lines: list[str], line: int, byte_col: int) -> int:
     if not 0 < line <= len(lines):
         return byte_col
     return char_col(lines[line - 1], byte_col)
+
+
+#: What a cut kept: per segment, and the segments.
+_Plan = tuple[list[bool], list[cutting.Segment]]
+
+
+def _parsed(data: bytes, path: str) -> ast.Module:
+    from wnlint.facts.syntax import parse_quietly
+
+    return parse_quietly(data, path)
+
+
+def _whole_file_error(data: bytes, plan: _Plan | None, path: str) -> Diagnostic | None:
+    """The WN001 of a file whose cut parsed, if the whole file does not.
+
+    What the cut left out is compiled on its own (:func:`cutting.cut_out`),
+    to bytecode, which builds no tree: a fraction of parsing the whole. Only
+    where that fails is the whole file parsed, for the error flake8 would
+    give: the compiler refuses some code that parses (``break`` outside a
+    loop), and flake8 reports only what the parser refuses."""
+    import warnings
+
+    rest = None if plan is None else cutting.cut_out(data, *plan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if rest is not None:
+            try:
+                compile(rest, path, "exec", 0, dont_inherit=True)
+                return None
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                pass  # the whole file's parse says what it is
+        try:
+            compile(data, path, "exec", _ONLY_AST, dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            return _parse_error(path, exc)
+        except (RecursionError, MemoryError):
+            pass  # the cut parsed; Python's own limits are not an error
+    return None
 
 
 def _parse_error(path: str, exc: Exception) -> Diagnostic:

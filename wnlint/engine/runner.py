@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from wnlint.engine.diagnostics import Diagnostic, Report
-from wnlint.facts.sources import NOTEBOOK_SUFFIX
+from wnlint.facts.sources import NOTEBOOK_SUFFIX, one_run
 
 #: Directories never descended into (explicitly named files are always read).
 EXCLUDED_DIRS = frozenset(
@@ -66,8 +66,9 @@ def lint_files(linter: FileLinter, files: list[str], jobs: int = 1) -> Report:
     if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and can_fork():
         report.diagnostics = _lint_in_processes(linter, files, jobs)
     else:
-        for path in files:
-            report.diagnostics.extend(linter.lint_file(path))
+        with one_run():
+            for path in files:
+                report.diagnostics.extend(linter.lint_file(path))
     return report
 
 
@@ -126,8 +127,9 @@ def _lint_chunk(paths: list[str]) -> tuple[list[Diagnostic], object]:
     parent (:meth:`FileLinter.drain`: the cache's new entries)."""
     assert _WORKER is not None
     found: list[Diagnostic] = []
-    for path in paths:
-        found.extend(_WORKER.lint_file(path))
+    with one_run():
+        for path in paths:
+            found.extend(_WORKER.lint_file(path))
     drain = getattr(_WORKER, "drain", None)
     return found, drain() if drain is not None else None
 

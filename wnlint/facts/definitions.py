@@ -17,6 +17,7 @@ from typing import Any, Union
 
 from wnlint.facts.resolve import OPAQUE, Scope
 from wnlint.facts.siblings import file_text, module_path, version
+from wnlint.facts.syntax import parse_quietly
 
 Def = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
 
@@ -93,7 +94,7 @@ def _summaries(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:
 def _load(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:
     """A sibling file's analysis (None: it does not parse)."""
     try:
-        tree = ast.parse(file_text(path), filename=path)
+        tree = parse_quietly(file_text(path), path)
         analysis = analyze(tree, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None

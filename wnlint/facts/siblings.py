@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-from wnlint.facts.sources import depend, read_source
+from wnlint.facts.sources import depend, once_per_run, read_source, stat_once
 
 #: How far up from a file its top-level package directory is looked for.
 _MAX_PACKAGE_DEPTH = 12
@@ -41,6 +42,10 @@ def module_file(stem: str) -> str | None:
     never one under ``site-packages``. Looked up once per process (every
     file of a package imports the same few modules); what a file holds is
     read per version, by :func:`_text`."""
+    return once_per_run(("module_file", stem), lambda: _module_file(stem))
+
+
+def _module_file(stem: str) -> str | None:
     _depend_on_stem(stem)
     return _module_file_cached(stem, _listing_version(stem))
 
@@ -57,17 +62,16 @@ def _listing_version(stem: str) -> int:
     editor's flake8, the tests) never follows a stale lookup."""
     stamp = 0
     for folder in (os.path.dirname(stem), stem):
-        try:
-            stamp = stamp * 31 + os.stat(folder).st_mtime_ns
-        except OSError:
-            stamp = stamp * 31
+        found = stat_once(folder)
+        stamp = stamp * 31 + (0 if found is None else found.st_mtime_ns)
     return stamp
 
 
 @lru_cache(maxsize=8192)
 def _module_file_cached(stem: str, listing: int) -> str | None:
     for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
-        if os.path.isfile(candidate):
+        found = stat_once(candidate)
+        if found is not None and stat.S_ISREG(found.st_mode):
             real = os.path.realpath(candidate)
             return None if "site-packages" in real.split(os.sep) else real
     return None
@@ -76,11 +80,10 @@ def _module_file_cached(stem: str, listing: int) -> str | None:
 def version(path: str) -> tuple[int, int]:
     """What changes when a file is edited: a long-lived process (an editor's
     flake8) never reads a stale summary."""
-    try:
-        stat = os.stat(path)
-    except OSError:
+    found = stat_once(path)
+    if found is None:
         return (0, 0)
-    return (stat.st_mtime_ns, stat.st_size)
+    return (found.st_mtime_ns, found.st_size)
 
 
 _TEXT: dict[str, tuple[tuple[int, int], bytes]] = {}
@@ -139,7 +142,12 @@ def _mentions(found: str, version: tuple[int, int], word: bytes) -> bool:
 
 def module_path(directory: str, module: str) -> str | None:
     """The file ``from <module> import`` in a file of ``directory`` reads
-    (never one under ``site-packages``), or None."""
+    (never one under ``site-packages``), or None; looked up once per run."""
+    key = ("module_path", directory, module)
+    return once_per_run(key, lambda: _module_path(directory, module))
+
+
+def _module_path(directory: str, module: str) -> str | None:
     for stem in candidate_stems(directory, module):
         found = module_file(stem)
         if found is not None:
@@ -194,6 +202,10 @@ def project_root(directory: str) -> str | None:
     :data:`_ROOT_MARKERS`. Remembered with the modification times of the
     directories looked at, which a marker created or removed there changes:
     a long-lived process never keeps a stale answer."""
+    return once_per_run(("project_root", directory), lambda: _project_root(directory))
+
+
+def _project_root(directory: str) -> str | None:
     cached = _ROOTS.get(directory)
     if cached is not None and _mtimes(cached[0]) == cached[1]:
         root = cached[2]
@@ -203,7 +215,8 @@ def project_root(directory: str) -> str | None:
         current = directory
         for _ in range(_MAX_PACKAGE_DEPTH):
             looked.append(current)
-            if any(os.path.exists(os.path.join(current, m)) for m in _ROOT_MARKERS):
+            markers = (os.path.join(current, m) for m in _ROOT_MARKERS)
+            if any(stat_once(marker) is not None for marker in markers):
                 root = current
                 break
             parent = os.path.dirname(current)
@@ -219,10 +232,5 @@ def project_root(directory: str) -> str | None:
 
 
 def _mtimes(folders: Iterable[str]) -> tuple[int, ...]:
-    out = []
-    for folder in folders:
-        try:
-            out.append(os.stat(folder).st_mtime_ns)
-        except OSError:
-            out.append(0)
-    return tuple(out)
+    found = [stat_once(folder) for folder in folders]
+    return tuple(0 if f is None else f.st_mtime_ns for f in found)

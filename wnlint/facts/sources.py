@@ -14,8 +14,8 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, BinaryIO, TypeVar
 
 #: The suffix of the one kind of file that is not Python source: a
 #: Jupyter notebook, whose code cells are checked.
@@ -109,3 +109,62 @@ def depend(path: str) -> None:
     """The file being analysed depends on ``path`` (existing or not)."""
     if _RECORDING:
         _RECORDING[-1].add(path)
+
+
+# -- the file system as one run sees it ----------------------------------------------
+
+#: path -> its ``os.stat`` (None: absent), while :func:`one_run` holds.
+_STATS: dict[str, os.stat_result | None] | None = None
+#: key -> (value, the paths its computation depended on), likewise.
+_ONCE: dict[Hashable, tuple[Any, tuple[str, ...]]] | None = None
+
+_T = TypeVar("_T")
+
+
+@contextlib.contextmanager
+def one_run() -> Iterator[None]:
+    """Within a ``check`` run, each path is looked at once: the files of a
+    package import the same siblings, and asking the file system again for
+    each (tens of thousands of calls on a large code base) was a tenth of
+    the run. Outside a run (an editor's flake8, the tests) every question
+    asks the file system, so a long-lived process never reads a stale
+    answer."""
+    global _STATS, _ONCE
+    outer = _STATS, _ONCE
+    if _STATS is None:
+        _STATS, _ONCE = {}, {}
+    try:
+        yield
+    finally:
+        _STATS, _ONCE = outer
+
+
+def stat_once(path: str) -> os.stat_result | None:
+    """``os.stat(path)``, None where it fails; once per run (:func:`one_run`)."""
+    memo = _STATS
+    if memo is not None and path in memo:
+        return memo[path]
+    try:
+        found: os.stat_result | None = os.stat(path)
+    except OSError:
+        found = None
+    if memo is not None:
+        memo[path] = found
+    return found
+
+
+def once_per_run(key: Hashable, compute: Callable[[], _T]) -> _T:
+    """``compute()``, once per run (:func:`one_run`) for ``key``; the paths
+    it depended on (:func:`depend`) are recorded again on every use, so the
+    cache keys each file on all it read."""
+    memo = _ONCE
+    if memo is None:
+        return compute()
+    hit = memo.get(key)
+    if hit is None:
+        with recording() as paths:
+            value = compute()
+        hit = memo[key] = (value, tuple(paths))
+    if _RECORDING:
+        _RECORDING[-1].update(hit[1])
+    return hit[0]

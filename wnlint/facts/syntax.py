@@ -9,9 +9,20 @@ character is in.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 
 from wnlint.facts.resolve import Scope, resolves_only_to
+
+
+def parse_quietly(source: str | bytes, path: str = "<unknown>") -> ast.Module:
+    """``ast.parse`` without the warnings Python's parser prints about the
+    code it reads (an invalid escape is a SyntaxWarning from Python 3.12):
+    they are about the file, not the check, and would flood stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source, filename=path)
+
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 

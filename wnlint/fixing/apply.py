@@ -10,12 +10,12 @@ the loop's).
 
 from __future__ import annotations
 
-import ast
 import bisect
 from typing import TypeVar
 
 import libcst as cst
 
+from wnlint.facts.syntax import parse_quietly
 from wnlint.rules.fixes import Edit, Fix
 
 Who = TypeVar("Who")
@@ -69,7 +69,7 @@ def parsed(text: str, encoding: str) -> bytes | None:
     """The encoded text if both parsers accept it: never write broken code."""
     try:
         data = text.encode(encoding)
-        ast.parse(data)
+        parse_quietly(data)
     except (SyntaxError, ValueError, UnicodeError, cst.ParserSyntaxError):
         return None
     except (RecursionError, MemoryError):

@@ -39,7 +39,7 @@ from wnlint.facts.pickled import applied_to
 from wnlint.facts.pickling import module_pickles
 from wnlint.facts.siblings import imports_sibling_mentioning
 from wnlint.facts.sources import read_source
-from wnlint.facts.syntax import all_nodes, own_nodes, string_value
+from wnlint.facts.syntax import all_nodes, own_nodes, parse_quietly, string_value
 from wnlint.rules._migration_hazards import both_api_strings, legacy_attr_named
 
 #: The fix codes whose application makes a file migrated.
@@ -91,7 +91,7 @@ def _file_notes(
     if not (loads or pickles or legacy_words):
         return []
     try:
-        tree = ast.parse(data)
+        tree = parse_quietly(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # check reports what does not parse
     out: list[str] = []

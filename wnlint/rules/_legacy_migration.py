@@ -39,7 +39,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.syntax import all_nodes, call_arg
+from wnlint.facts.syntax import all_nodes, call_arg, parse_quietly
 from wnlint.rules._legacy_api import legacy_sites
 from wnlint.rules._legacy_rewriter import (
     Marked,
@@ -120,7 +120,7 @@ def _gc_paused() -> Iterator[None]:
 
 def _migrate(ctx: FixContext) -> Fix | Declined:
     src = ctx.source
-    tree = ast.parse(src.text)  # the whole file: every weight_g read moves too
+    tree = parse_quietly(src.text)  # the whole file: every weight_g read moves too
     analysis = FileAnalysis(tree, ctx.path)
     sites = _sites(analysis, src)
     # The migration rewrites the whole file: it applies when every legacy
