@@ -286,6 +286,25 @@ def submodule_store_hits(text: bytes) -> Iterator[int]:
         yield from (m.start() for m in _SUBMODULE_SET.finditer(text))
 
 
+#: After ``.forward``: an assignment (``module.forward = forward``).
+_ASSIGNED = re.compile(rb"\s*=(?!=)")
+#: Before ``"forward"``: ``setattr(<name>, ``.
+_SETATTR_BEFORE = re.compile(rb"setattr\s*\(\s*\w+\s*,\s*$")
+
+
+def installed_forward_hits(text: bytes) -> Iterator[int]:
+    """Offsets of ``<name>.forward = `` and ``setattr(<name>, "forward"``: a
+    function installing a closure as a module's forward (WN102 follows
+    what the closure stores on the module)."""
+    for i in find_all(text, b".forward"):
+        if _ASSIGNED.match(text, i + 8):
+            yield i
+    for quote in (b"'forward'", b'"forward"'):
+        for i in find_all(text, quote):
+            if _SETATTR_BEFORE.search(text, max(0, i - 60), i):
+                yield i
+
+
 def _binds_alias(line: bytes, name: bytes) -> bool:
     """`X = a.b.<name>` or `import ... <name> as X`."""
     line = line.split(b"#", 1)[0].strip()

@@ -41,6 +41,7 @@ from wnlint.facts.hits import (
     HitFinder,
     Replay,
     find_all,
+    installed_forward_hits,
     legacy_hits,
     may_pickle,
     norm_hits,
@@ -411,6 +412,7 @@ def _norm_or_store_hits(text: bytes) -> Iterator[int]:
     # The norms first: MODULE_CLASSES has usually searched them already.
     yield from _shared_norm_hits(text)
     yield from wrapped_store_hits(text)
+    yield from installed_forward_hits(text)
 
 
 #: WN102: a parameter and, in the same class family, a norm (the

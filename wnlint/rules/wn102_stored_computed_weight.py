@@ -8,16 +8,11 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.module_classes import MethodFacts, ModuleClass, ModuleFacts
 from wnlint.facts.norms import reads_param
-from wnlint.facts.param_reads import named_param_read, reads_any_param, reads_argument
 from wnlint.facts.prefilter import WRAPPED_STORES
 from wnlint.facts.stores import (
-    classes_storing_on_submodules,
     self_stores,
-    submodule_deletions,
-    submodule_stores,
 )
 from wnlint.facts.syntax import (
-    is_call_to,
     own_nodes,
     self_attr,
     self_attrs_in,
@@ -28,6 +23,7 @@ from wnlint.rules._edits import (
     local_names,
     statement_of,
 )
+from wnlint.rules._wrapped_stores import installed_forward_stores, wrapper_cases
 from wnlint.rules.base import Finding, Rule
 from wnlint.rules.fixes import Applicability, Edit, Fix, FixContext, LazyFix, Source
 
@@ -55,6 +51,13 @@ class StoredComputedWeight(Rule):
     that depends on the method's arguments is an activation, not a weight,
     and is not flagged; neither is a parameter itself or a new
     `nn.Parameter(...)` (leaves), nor a store under `torch.no_grad()`.
+
+    A function that installs a closure as a module's forward
+    (`module.forward = forward`, `setattr(module, "forward", forward)`) is
+    read the same way: the closure's stores on `module` of a value computed
+    from `module`'s tensors (`setattr(module, name_w,
+    F.dropout(getattr(module, name_w + "_raw"), p))`) are flagged, unless the
+    closure stores the name again afterwards (a restore).
 
     ## Why is this bad?
     If `<attr>` is a registered parameter (a subclass of `nn.Linear` or
@@ -165,6 +168,13 @@ class StoredComputedWeight(Rule):
             "forward: raises TypeError (torch.nn.Parameter or None expected); "
             "keep the computed weight in a local"
         ),
+        "installed-forward": (
+            "computed weight stored on the module (`{target}`) by the forward "
+            "installed on it: a non-leaf tensor that makes copy.deepcopy (EMA, "
+            "model averaging) raise after the first forward; register a "
+            "parametrization (torch.nn.utils.parametrize) or pass the weight "
+            "to a functional call"
+        ),
         "submodule": (
             "computed weight stored on the wrapped module (`{target}`) in "
             "forward: a non-leaf tensor that makes copy.deepcopy (EMA, model "
@@ -198,8 +208,11 @@ class StoredComputedWeight(Rule):
                 fix,
                 target=target,
             )
-        for node, target in _wrapper_cases(analysis, reported):
+        for node, target in wrapper_cases(analysis, reported):
             yield self.finding(node, "submodule", target=target)
+        for node, target in installed_forward_stores(analysis):
+            if id(node) not in reported:
+                yield self.finding(node, "installed-forward", target=target)
 
 
 def _fixer(
@@ -423,76 +436,3 @@ def _is_target_of(node: ast.AST, stmt: ast.stmt) -> bool:
 
 def _in(node: ast.AST, stmt: ast.stmt) -> bool:
     return any(n is node for n in ast.walk(stmt))
-
-
-# -- stores on a wrapped module, in any nn.Module -------------------------------
-
-
-def _wrapper_cases(
-    analysis: FileAnalysis, reported: set[int]
-) -> Iterator[tuple[ast.AST, str]]:
-    """Stores of a computed weight on ``self.<sub>`` in the methods forward
-    reaches, in any nn.Module class (wrappers call no norm: weight dropout,
-    spectral norm, masks)."""
-    facts = analysis.modules
-    holders = classes_storing_on_submodules(analysis)
-    if not holders:
-        return
-    for cls in facts.classes_around(holders):
-        for method in cls.reachable():
-            stores = list(submodule_stores(method.node))
-            for node, sub, target, value in stores:
-                if (
-                    id(node) in reported
-                    or sub in cls.params  # `self.weight.data = ...`
-                    or method.in_no_grad(node)
-                    or _replaced_later(node, target, stores, method)
-                    or not _computed_weight(value, method)
-                ):
-                    continue
-                reported.add(id(node))
-                yield node, target
-
-
-def _replaced_later(
-    node: ast.AST,
-    target: str,
-    stores: list[tuple[ast.AST, str, str, ast.expr]],
-    method: MethodFacts,
-) -> bool:
-    """The method stores ``target`` again, or deletes it, after ``node``:
-    the computed weight is set for one call of the wrapped module and
-    restored (``self.module.weight = original``, ``= None``, ``del``)."""
-    same = [n for n, _, t, _ in stores if t == target]
-    same += [n for n, t in submodule_deletions(method.node) if t == target]
-    return any(_position(n) > _position(node) for n in same)
-
-
-def _position(node: ast.AST) -> tuple[int, int]:
-    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
-
-
-def _computed_weight(value: ast.expr, method: MethodFacts) -> bool:
-    """A non-leaf computed from the class's parameters, not from the
-    method's inputs (an activation) and not a parameter itself."""
-    leaf = value
-    for _ in range(8):
-        if not isinstance(leaf, ast.Name):
-            break
-        if any(
-            is_call_to(d, method.scope, tn.PARAMETER)
-            for d in method.defs.get(leaf.id, ())
-            if d is not None
-        ):
-            return False  # (re)wrapped in a Parameter: a leaf, WN106's case
-        defined = method.single_def(leaf.id)
-        if defined is None:
-            break
-        leaf = defined
-    if (
-        self_attr(leaf) is not None
-        or named_param_read(leaf, method)
-        or is_call_to(leaf, method.scope, tn.PARAMETER)
-    ):
-        return False
-    return reads_any_param(value, method) and not reads_argument(value, method)
