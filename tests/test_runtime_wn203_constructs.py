@@ -11,7 +11,8 @@
 * ``wn203_helpers``: a helper that runs ``<its argument>.apply(fn)``, with
   ``fn`` a closure defined inside it or a module-level hook;
 * ``wn203_methods``: a layer's own method norms it and returns it
-  (``SConv(...).weight_norm()``), directly or through a factory.
+  (``SConv(...).weight_norm()``), directly, through a factory, or on a
+  class a conditional expression picks.
 
 Each positive's init has no effect on its weight-normed layers: they differ
 from the same code built with weight norm replaced by the identity (which
@@ -41,7 +42,10 @@ CASES = {
     "wn203_init_lookups": (["Direct", "Hooked"], ["InitFirst", "OtherLookup"]),
     "wn203_attribution": (["Keeps"], ["SkipsParent", "Rebinds"]),
     "wn203_helpers": (["Closure", "Handed"], ["InitFirst", "PlainHanded"]),
-    "wn203_methods": (["Chained", "Factory"], ["OtherMethod", "InitFirst"]),
+    "wn203_methods": (
+        ["Chained", "Factory", "Picked"],
+        ["OtherMethod", "InitFirst", "PickedPlain"],
+    ),
 }
 POSITIVES = [(f, c) for f, (pos, _) in CASES.items() for c in pos]
 NEAR_MISSES = [(f, c) for f, (_, near) in CASES.items() for c in near]

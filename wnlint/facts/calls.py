@@ -153,13 +153,16 @@ class FileSummaries:
             args = [*call.args, *(k.value for k in call.keywords)]
             return [n for a in args for n in self.normed(a, scope, func, depth + 1)]
         if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Call):
-            return held.normed_by_method(self, callee, scope, depth + 1)
-        found = self.definition(callee, scope, NORM_WORDS)
-        if found is None:
-            return []
-        if isinstance(found.node, ast.ClassDef):
-            return found.file.class_contents(found.node, depth + 1)
-        return found.file.returns_normed(found.node, depth + 1)
+            return held.normed_by_method(self, callee, scope, func, depth + 1)
+        return [
+            n
+            for found in held.called_definitions(self, callee, scope, func, NORM_WORDS)
+            for n in (
+                found.file.class_contents(found.node, depth + 1)
+                if isinstance(found.node, ast.ClassDef)
+                else found.file.returns_normed(found.node, depth + 1)
+            )
+        ]
 
     def layer_of(
         self, expr: ast.expr, scope: Scope, func: ast.AST | None

@@ -230,27 +230,55 @@ def alternatives(module: ast.expr | None) -> list[ast.expr | None]:
     return [module]
 
 
+def called_definitions(
+    file: Any,
+    callee: ast.expr,
+    scope: Scope,
+    func: ast.AST | None,
+    needs: tuple[bytes, ...],
+) -> list[Any]:
+    """What ``callee`` names (:meth:`FileSummaries.definition`), or, for a
+    local picked by a conditional expression (``conv_class = A if causal
+    else B``), what either alternative names."""
+    found = file.definition(callee, scope, needs)
+    if found is not None:
+        return [found]
+    if not isinstance(callee, ast.Name) or func is None:
+        return []
+    value = file.local_value(func, callee.id)
+    if not isinstance(value, ast.IfExp):
+        return []
+    options = (file.definition(o, scope, needs) for o in (value.body, value.orelse))
+    return [o for o in options if o is not None]
+
+
 def normed_by_method(
-    file: Any, callee: ast.Attribute, scope: Scope, depth: int
+    file: Any, callee: ast.Attribute, scope: Scope, func: ast.AST | None, depth: int
 ) -> list[Normed]:
     """``SConv(...).weight_norm()``: a method of the instance just built
     that weight-norms its own layers and returns ``self`` (EnCodec's and
-    descript's wrappers): what the instance holds after it."""
+    descript's wrappers): what the instance holds after it, for each class
+    the call may build."""
     built = callee.value
     if not isinstance(built, ast.Call) or not isinstance(
         built.func, (ast.Name, ast.Attribute)
     ):
         return []
-    found = file.definition(built.func, scope, (b"weight_norm",))
-    if found is None or not isinstance(found.node, ast.ClassDef):
-        return []
-    cls, owner = found.node, found.file
+    return [
+        n
+        for found in called_definitions(
+            file, built.func, scope, func, (b"weight_norm",)
+        )
+        if isinstance(found.node, ast.ClassDef)
+        for n in _normed_by(callee.attr, found.file, found.node, depth)
+    ]
+
+
+def _normed_by(name: str, owner: Any, cls: ast.ClassDef, depth: int) -> list[Normed]:
+    """What an instance of ``cls`` holds after its method ``name``, when that
+    method returns ``self``."""
     method = next(
-        (
-            m
-            for m in cls.body
-            if isinstance(m, ast.FunctionDef) and m.name == callee.attr
-        ),
+        (m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == name),
         None,
     )
     if method is None or not any(

@@ -125,7 +125,7 @@ def submodule_stores(
                 found = _submodule_target(target)
                 if found is not None:
                     yield node, found[0], found[1], node.value
-        elif (args := _builtin_call_args(node, "setattr", 3)) is not None:
+        elif (args := builtin_call_args(node, "setattr", 3)) is not None:
             sub = self_attr(args[0])
             if sub is not None and string_value(args[1]) not in _NOT_WEIGHTS:
                 yield node, sub, _described(sub, args[1]), args[2]
@@ -140,13 +140,13 @@ def submodule_deletions(func: ast.AST) -> Iterator[tuple[ast.AST, str]]:
                 found = _submodule_target(target)
                 if found is not None:
                     yield node, found[1]
-        elif (args := _builtin_call_args(node, "delattr", 2)) is not None:
+        elif (args := builtin_call_args(node, "delattr", 2)) is not None:
             sub = self_attr(args[0])
             if sub is not None:
                 yield node, _described(sub, args[1])
 
 
-def _builtin_call_args(node: ast.AST, name: str, arity: int) -> list[ast.expr] | None:
+def builtin_call_args(node: ast.AST, name: str, arity: int) -> list[ast.expr] | None:
     """The arguments of ``<name>(...)`` called with ``arity`` positional
     arguments and nothing else; None for anything else."""
     if (

@@ -23,6 +23,7 @@ from wnlint.facts.module_classes import MethodFacts
 from wnlint.facts.param_reads import named_param_read, reads_any_param, reads_argument
 from wnlint.facts.resolve import Scope
 from wnlint.facts.stores import (
+    builtin_call_args,
     classes_storing_on_submodules,
     submodule_deletions,
     submodule_stores,
@@ -36,6 +37,7 @@ from wnlint.facts.syntax import (
     own_nodes,
     parameter_names,
     self_attr,
+    shape,
     single_value,
     string_value,
 )
@@ -78,7 +80,7 @@ def _installs(
                 for t in node.targets
                 if isinstance(t, ast.Attribute) and t.attr == "forward"
             ]
-        elif _is_builtin_call(node, "setattr", 3):
+        elif builtin_call_args(node, "setattr", 3) is not None:
             owner, name, value = node.args  # type: ignore[attr-defined]
             if string_value(name) == "forward":
                 pairs = [(owner, value)]
@@ -110,16 +112,16 @@ def _stores(
 
 def _module_stores(
     closure: ast.AST, module: str
-) -> Iterator[tuple[ast.AST, str, str, ast.expr]]:
+) -> Iterator[tuple[ast.AST, object, str, ast.expr]]:
     """(node, key, described target, value) for each store on ``module``,
     in source order."""
     found = []
     for node in own_nodes(closure):
-        if _is_builtin_call(node, "setattr", 3):
+        if builtin_call_args(node, "setattr", 3) is not None:
             owner, name, value = node.args  # type: ignore[attr-defined]
             if isinstance(owner, ast.Name) and owner.id == module:
                 target = f"setattr({module}, {ast.unparse(name)}, ...)"
-                found.append((node, ast.dump(name), target, value))
+                found.append((node, shape(name), target, value))
         elif isinstance(node, ast.Assign):
             for t in node.targets:
                 if (
@@ -128,7 +130,7 @@ def _module_stores(
                     and t.value.id == module
                     and t.attr not in _NOT_TENSORS
                 ):
-                    key = ast.dump(ast.Constant(t.attr))
+                    key = shape(ast.Constant(t.attr))
                     found.append((node, key, f"{module}.{t.attr}", node.value))
     found.sort(key=lambda s: (s[0].lineno, s[0].col_offset))  # type: ignore[attr-defined]
     return iter(found)
@@ -193,7 +195,10 @@ def _names(node: ast.AST, name: str) -> bool:
 
 
 def _is_getattr(node: ast.AST) -> bool:
-    return _is_builtin_call(node, "getattr", 2) or _is_builtin_call(node, "getattr", 3)
+    return (
+        builtin_call_args(node, "getattr", 2) is not None
+        or builtin_call_args(node, "getattr", 3) is not None
+    )
 
 
 def _detached(node: ast.expr) -> bool:
@@ -221,16 +226,6 @@ def _under_no_grad(closure: ast.AST, scope: Scope) -> set[int]:
             for stmt in node.body:
                 off.update(id(n) for n in all_nodes(stmt))
     return off
-
-
-def _is_builtin_call(node: ast.AST, name: str, arity: int) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == name
-        and len(node.args) == arity
-        and not node.keywords
-    )
 
 
 # -- stores on a wrapped module, in any nn.Module -------------------------------
