@@ -21,12 +21,11 @@ from typing import Any
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.classes import ClassGraph
+from wnlint.facts.norms import grad_walk, is_no_grad
 from wnlint.facts.products import WeightNormExpr, weight_norm_products
 from wnlint.facts.resolve import Scope, resolve
 from wnlint.facts.syntax import (
-    child_nodes,
     is_call_to,
-    is_name_of,
     is_self,
     own_nodes,
     reachable_methods,
@@ -303,35 +302,28 @@ def _build_methods(cls: ModuleClass, scopes: dict[int, Scope]) -> None:
                 cls.own_methods[item.name] = _method_facts(item, method_scope, cls)
 
 
-def _is_no_grad(expr: ast.expr, scope: Scope) -> bool:
-    if isinstance(expr, ast.Call):
-        expr = expr.func
-    return is_name_of(expr, scope, tn.NO_GRAD)
-
-
 def _method_facts(
     func: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope, owner: ModuleClass
 ) -> MethodFacts:
     facts = MethodFacts(func.name, func, scope, weakref.ref(owner))
-    facts.no_grad_method = any(_is_no_grad(d, scope) for d in func.decorator_list)
-    # (node, inside no_grad?)
-    stack: list[tuple[ast.AST, bool]] = [(s, False) for s in func.body]
-    while stack:
-        node, off = stack.pop()
+    facts.no_grad_method = any(is_no_grad(d, scope) for d in func.decorator_list)
+    for node, off in grad_walk(func, scope):
         if off:
             facts.no_grad_nodes.add(id(node))
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        if isinstance(node, (ast.With, ast.AsyncWith)):
-            inner = off or any(
-                _is_no_grad(item.context_expr, scope) for item in node.items
-            )
-            stack.extend((child, off) for child in node.items)
-            stack.extend((child, inner) for child in node.body)
-            continue
-        record_bindings(facts.defs, node)
-        stack.extend((child, off) for child in child_nodes(node))
+        if not isinstance(node, _NOT_BINDING_HERE):
+            record_bindings(facts.defs, node)
     return facts
+
+
+#: Nodes whose bindings are not the method's own (a nested definition's
+#: body) or are recorded from their children (a ``with``'s items).
+_NOT_BINDING_HERE = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.With,
+    ast.AsyncWith,
+)
 
 
 def _declared_params(method: MethodFacts) -> Iterator[ParamDecl]:

@@ -18,13 +18,13 @@ norm, with their scale factors).
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
-from wnlint.facts.syntax import child_nodes, is_call_to, self_attr
+from wnlint.facts.syntax import child_nodes, is_call_to, is_name_of, self_attr
 
 
 class _Owner(Protocol):
@@ -334,20 +334,15 @@ def param_read_step(
 ) -> bool:
     """One step of the differentiable-dependency walk of :func:`reads_param`:
     True on a parameter read; pushes onto ``stack`` what still needs a look
-    and skips what cuts autograd (``.detach()``, ``.data``, shapes). Other
-    walks over the same edges (reads of computed-name parameters, reads of
-    arguments) reuse it, so they all see the same dependencies."""
+    and skips what cuts autograd (:func:`cuts_autograd`). Other walks over
+    the same edges (reads of computed-name parameters, reads of arguments)
+    reuse it, so they all see the same dependencies."""
+    if cuts_autograd(node):
+        return False
     if isinstance(node, ast.Attribute):
-        if node.attr in tn.DETACH_ATTRS or node.attr in tn.NONDIFF_ATTRS:
-            return False
         name = self_attr(node)
         if name is not None:
             return name in method.owner.params
-    elif isinstance(node, ast.Call):
-        if _non_differentiable_call(node):
-            return False
-    elif isinstance(node, (ast.Compare, ast.Lambda)):
-        return False
     elif isinstance(node, ast.Name):
         if node.id not in seen:
             seen.add(node.id)
@@ -357,6 +352,46 @@ def param_read_step(
         return False
     stack.extend(child_nodes(node))
     return False
+
+
+def cuts_autograd(node: ast.AST) -> bool:
+    """No gradient flows from ``node``'s operands to its value:
+    ``.detach()``, ``.data``, ``.item()``, shapes, sizes and flags,
+    comparisons."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in tn.DETACH_ATTRS or node.attr in tn.NONDIFF_ATTRS
+    if isinstance(node, ast.Call):
+        return _non_differentiable_call(node)
+    return isinstance(node, (ast.Compare, ast.Lambda))
+
+
+def is_no_grad(expr: ast.expr, scope: Scope) -> bool:
+    """``expr`` (a decorator, or what a ``with`` enters) turns autograd off:
+    ``torch.no_grad()``, ``torch.inference_mode()``, as resolved."""
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    return is_name_of(expr, scope, tn.NO_GRAD)
+
+
+def grad_walk(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope
+) -> Iterator[tuple[ast.AST, bool]]:
+    """The nodes of ``func``'s body, not those of nested definitions, each
+    with whether it runs under ``with torch.no_grad():`` (or
+    ``inference_mode()``), in no set order. A decorator's is the caller's
+    to ask (:func:`is_no_grad` over ``func.decorator_list``)."""
+    stack: list[tuple[ast.AST, bool]] = [(s, False) for s in func.body]
+    while stack:
+        node, off = stack.pop()
+        yield node, off
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            inner = off or any(is_no_grad(i.context_expr, scope) for i in node.items)
+            stack.extend((child, off) for child in node.items)
+            stack.extend((child, inner) for child in node.body)
+            continue
+        stack.extend((child, off) for child in child_nodes(node))
 
 
 def _non_differentiable_call(node: ast.Call) -> bool:

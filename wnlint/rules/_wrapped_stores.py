@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
+from typing import Union
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.module_classes import MethodFacts
+from wnlint.facts.norms import cuts_autograd, grad_walk, is_no_grad
 from wnlint.facts.param_reads import named_param_read, reads_any_param, reads_argument
 from wnlint.facts.resolve import Scope
 from wnlint.facts.stores import (
@@ -32,7 +34,6 @@ from wnlint.facts.syntax import (
     all_nodes,
     child_nodes,
     is_call_to,
-    is_name_of,
     local_definitions,
     own_nodes,
     parameter_names,
@@ -67,9 +68,13 @@ def installed_forward_stores(analysis: FileAnalysis) -> Iterator[tuple[ast.AST, 
                 yield from _stores(closure, module, scope)
 
 
+#: A ``def`` (Python 3.9 has no ``X | Y`` at run time).
+_Function = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+
+
 def _installs(
-    func: ast.AST, params: set[str], closures: Mapping[str, ast.AST]
-) -> Iterator[tuple[str, ast.AST]]:
+    func: ast.AST, params: set[str], closures: Mapping[str, _Function]
+) -> Iterator[tuple[str, _Function]]:
     """(parameter, closure) for ``param.forward = closure`` and
     ``setattr(param, "forward", closure)`` in ``func``'s own body."""
     for node in own_nodes(func):
@@ -95,14 +100,16 @@ def _installs(
 
 
 def _stores(
-    closure: ast.AST, module: str, scope: Scope
+    closure: _Function, module: str, scope: Scope
 ) -> Iterator[tuple[ast.AST, str]]:
-    if module in parameter_names(closure, every=True):  # type: ignore[arg-type]
+    if module in parameter_names(closure, every=True):
         return  # the closure's own `module`, not the one it was installed on
-    arguments = set(parameter_names(closure, every=True))  # type: ignore[arg-type]
+    if any(is_no_grad(d, scope) for d in closure.decorator_list):
+        return
+    arguments = set(parameter_names(closure, every=True))
     defs = local_definitions(closure)
-    off = _under_no_grad(closure, scope)
-    stores = list(_module_stores(closure, module))
+    off = {id(node) for node, no_grad in grad_walk(closure, scope) if no_grad}
+    stores = _module_stores(closure, module)
     for i, (node, key, target, value) in enumerate(stores):
         if id(node) in off or any(k == key for _, k, _, _ in stores[i + 1 :]):
             continue  # no graph, or restored after the call
@@ -112,7 +119,7 @@ def _stores(
 
 def _module_stores(
     closure: ast.AST, module: str
-) -> Iterator[tuple[ast.AST, object, str, ast.expr]]:
+) -> list[tuple[ast.AST, object, str, ast.expr]]:
     """(node, key, described target, value) for each store on ``module``,
     in source order."""
     found = []
@@ -133,7 +140,7 @@ def _module_stores(
                     key = shape(ast.Constant(t.attr))
                     found.append((node, key, f"{module}.{t.attr}", node.value))
     found.sort(key=lambda s: (s[0].lineno, s[0].col_offset))  # type: ignore[attr-defined]
-    return iter(found)
+    return found
 
 
 def _computed_from(
@@ -150,7 +157,7 @@ def _computed_from(
         not isinstance(leaf, (ast.Call, ast.BinOp, ast.UnaryOp))
         or _is_getattr(leaf)
         or is_call_to(leaf, scope, tn.PARAMETER)
-        or _detached(leaf)
+        or cuts_autograd(leaf)
     ):
         return False  # a plain read is the tensor itself, a leaf
     reads_module = False
@@ -158,6 +165,8 @@ def _computed_from(
     seen: set[str] = set()
     while stack:
         node = stack.pop()
+        if cuts_autograd(node):
+            continue
         if isinstance(node, ast.Name):
             if node.id in arguments:
                 return False
@@ -199,33 +208,6 @@ def _is_getattr(node: ast.AST) -> bool:
         builtin_call_args(node, "getattr", 2) is not None
         or builtin_call_args(node, "getattr", 3) is not None
     )
-
-
-def _detached(node: ast.expr) -> bool:
-    """``x.detach()`` / ``x.data``: no graph."""
-    if isinstance(node, ast.Call):
-        func = node.func
-        return isinstance(func, ast.Attribute) and func.attr in tn.DETACH_METHODS
-    return isinstance(node, ast.Attribute) and node.attr in tn.DETACH_ATTRS
-
-
-def _under_no_grad(closure: ast.AST, scope: Scope) -> set[int]:
-    """ids of the closure's nodes inside ``with torch.no_grad():``."""
-    off: set[int] = set()
-    for node in own_nodes(closure):
-        if isinstance(node, (ast.With, ast.AsyncWith)) and any(
-            is_name_of(
-                item.context_expr.func
-                if isinstance(item.context_expr, ast.Call)
-                else item.context_expr,
-                scope,
-                tn.NO_GRAD,
-            )
-            for item in node.items
-        ):
-            for stmt in node.body:
-                off.update(id(n) for n in all_nodes(stmt))
-    return off
 
 
 # -- stores on a wrapped module, in any nn.Module -------------------------------
