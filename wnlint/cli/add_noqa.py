@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import os
 import re
-import tokenize
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from io import BytesIO
 from typing import TYPE_CHECKING
 
 from wnlint.engine.linter import NOTEBOOK_SUFFIX, SYSTEM_CODES, Diagnostic, source_lines
 from wnlint.engine.noqa import NOQA_INLINE, comment_places, is_suppressed
+from wnlint.facts.sources import encoding_of
 
 if TYPE_CHECKING:
     from wnlint.engine.linter import Linter
@@ -178,7 +177,7 @@ def _add_to_file(
         result.notes.append("not changed: the file does not parse now")
         return
     try:
-        encoding = tokenize.detect_encoding(BytesIO(data).readline)[0]
+        encoding = encoding_of(data)
         text = data.decode(encoding)
     except (SyntaxError, UnicodeError, LookupError):
         result.remaining += found

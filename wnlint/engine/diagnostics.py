@@ -147,10 +147,9 @@ class Report:
 def decode_source(data: bytes) -> str:
     """Python source bytes as text, in their declared encoding (a coding
     line, a byte-order mark, else UTF-8); raises what decoding raises."""
-    import tokenize
+    from wnlint.facts.sources import encoding_of
 
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data.decode(encoding)
+    return data.decode(encoding_of(data))
 
 
 def source_lines(text: str) -> list[str]:

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 
     from wnlint.rules.base import Rule, Severity
 
-#: Codes the engine itself reports, documented like rules.
 #: ``ast.PyCF_ONLY_AST``, without importing ``ast`` for it.
 _ONLY_AST = 0x400
+
+#: Codes the engine itself reports, documented like rules.
 
 SYSTEM_CODES: dict[str, tuple[str, str]] = {
     "WN001": (
@@ -404,23 +405,26 @@ def _whole_file_error(data: bytes, plan: _Plan | None, path: str) -> Diagnostic 
     where that fails is the whole file parsed, for the error flake8 would
     give: the compiler refuses some code that parses (``break`` outside a
     loop), and flake8 reports only what the parser refuses."""
+    rest = None if plan is None else cutting.cut_out(data, *plan)
+    if rest is not None and _compile_error(rest, path, 0) is None:
+        return None
+    exc = _compile_error(data, path, _ONLY_AST)
+    if isinstance(exc, (SyntaxError, ValueError)):
+        return _parse_error(path, exc)
+    return None  # it parses, or hit Python's own limits (the cut parsed)
+
+
+def _compile_error(data: bytes, path: str, flags: int) -> Exception | None:
+    """What compiling ``data`` raises (None: it compiles), without the
+    compiler's warnings about the checked code (see :func:`_parsed`)."""
     import warnings
 
-    rest = None if plan is None else cutting.cut_out(data, *plan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if rest is not None:
-            try:
-                compile(rest, path, "exec", 0, dont_inherit=True)
-                return None
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                pass  # the whole file's parse says what it is
         try:
-            compile(data, path, "exec", _ONLY_AST, dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            return _parse_error(path, exc)
-        except (RecursionError, MemoryError):
-            pass  # the cut parsed; Python's own limits are not an error
+            compile(data, path, "exec", flags, dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            return exc
     return None
 
 

@@ -106,11 +106,11 @@ _DECLARES_ENCODING = re.compile(rb"\xef\xbb\xbf|[^\n]*\n?[^\n]*coding[:=]")
 
 def cut_out(data: bytes, keep: list[bool], segments: list[Segment]) -> bytes | None:
     """What :func:`reduce_source` cut out, each definition on its own lines
-    and the rest blank; None when only the whole file can tell (see
-    the comment above). The reduced source and this parse exactly when
-    the whole file does: each is a run of whole top-level statements. The
-    engine compiles it to learn whether a file whose cut has findings
-    parses, at a fraction of the whole file's cost."""
+    and the rest blank; None when only the whole file can tell (an encoding
+    declaration, ``barry_as_FLUFL``). The reduced source and this parse
+    exactly when the whole file does: each is a run of whole top-level
+    statements. The engine compiles it to learn whether a file whose cut
+    has findings parses, at a fraction of the whole file's cost."""
     if _DECLARES_ENCODING.match(data) or b"barry_as_FLUFL" in data:
         return None
     out = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
 from wnlint.facts import torchnames as tn
@@ -49,18 +50,29 @@ _TRY = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 # -- what a call does --------------------------------------------------------------
 
 
+#: The two weight-norm APIs, and a shim that may be either (a version gate).
+LEGACY, NEW, EITHER = "legacy", "new", "either"
+
+
 def norm_api(func: ast.expr, scope: Scope) -> str | None:
-    """Which weight norm ``func`` applies: ``"legacy"``, ``"new"`` (the
-    parametrizations API), ``"either"`` (a shim bound to both); None when
-    it is not one for certain."""
+    """Which weight norm ``func`` applies (:func:`api_of` its bindings);
+    None when it is not one for certain."""
     if not isinstance(func, (ast.Name, ast.Attribute)):
         return None
     if not resolves_only_to(func, scope, tn.WEIGHT_NORM_ANY):
         return None
-    names = resolve(func, scope)
+    return api_of(resolve(func, scope))
+
+
+def api_of(names: AbstractSet[str | None]) -> str | None:
+    """The API of a callee that may be any of ``names``: :data:`LEGACY` or
+    :data:`NEW` when all are that API's weight norm, :data:`EITHER` when
+    they are both APIs'; None when one is not weight norm (or none known)."""
+    if not names or not all(n in tn.WEIGHT_NORM_ANY for n in names):
+        return None
     legacy = any(n in tn.LEGACY_WEIGHT_NORM for n in names)
     new = any(n in tn.PARAMETRIZATIONS_WEIGHT_NORM for n in names)
-    return "either" if legacy and new else "legacy" if legacy else "new"
+    return EITHER if legacy and new else LEGACY if legacy else NEW
 
 
 def removal_api(func: ast.expr, scope: Scope) -> str | None:
@@ -68,13 +80,13 @@ def removal_api(func: ast.expr, scope: Scope) -> str | None:
     if not isinstance(func, (ast.Name, ast.Attribute)):
         return None
     if resolves_only_to(func, scope, tn.LEGACY_REMOVE_WEIGHT_NORM):
-        return "legacy"
+        return LEGACY
     if resolves_only_to(func, scope, tn.REMOVE_PARAMETRIZATIONS):
-        return "new"
+        return NEW
     if resolves_only_to(
         func, scope, tn.LEGACY_REMOVE_WEIGHT_NORM | tn.REMOVE_PARAMETRIZATIONS
     ):
-        return "either"
+        return EITHER
     return None
 
 
@@ -210,7 +222,7 @@ def classify(
         if isinstance(node.func, (ast.Name, ast.Attribute)) and resolves_only_to(
             node.func, scope, tn.PARAMETRIZING
         ):
-            return PARAMETRIZE, call_arg(node, 0, "module"), "new"
+            return PARAMETRIZE, call_arg(node, 0, "module"), NEW
         removed = removal_api(node.func, scope)
         if removed is not None and node.args:
             return REMOVE, node.args[0], removed

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from wnlint.facts import torchnames as tn
+from wnlint.facts.events import LEGACY, NEW
 from wnlint.facts.resolve import Scope, resolves_only_to
 from wnlint.facts.syntax import string_value
-
-#: The two weight-norm APIs, as the guards and the flows name them.
-LEGACY, NEW = "legacy", "new"
 
 
 class Typer(Protocol):
@@ -110,16 +108,6 @@ def reaches(plain: frozenset[str], api: str | None) -> bool:
     if api in (LEGACY, NEW):
         return api not in plain
     return not {LEGACY, NEW} <= plain
-
-
-def api_of(names: frozenset[str | None]) -> str | None:
-    """:data:`LEGACY` or :data:`NEW` when every name the applying callee may
-    be belongs to that API, else None (a version-gated shim, unknown)."""
-    if names and all(n in tn.LEGACY_WEIGHT_NORM for n in names):
-        return LEGACY
-    if names and all(n in tn.PARAMETRIZATIONS_WEIGHT_NORM for n in names):
-        return NEW
-    return None
 
 
 def weight_norm_test(test: ast.expr, scope: Scope) -> tuple[ast.expr, str] | None:

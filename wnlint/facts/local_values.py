@@ -32,7 +32,7 @@ from typing import Any
 from wnlint.facts import torchnames as tn
 from wnlint.facts.events import NORM, Body, body_of
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
-from wnlint.facts.syntax import call_arg, is_self, own_nodes
+from wnlint.facts.syntax import call_arg, is_self, method_named, own_nodes, self_attr
 
 _DISPLAYS = (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)
 
@@ -173,17 +173,8 @@ def rebinds(stmt: ast.stmt, attr: str) -> bool:
     if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
         return False
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-    return any(_is_self_attr(t, attr) for t in targets) and not any(
-        _is_self_attr(n, attr) for n in ast.walk(stmt.value)
-    )
-
-
-def _is_self_attr(node: ast.AST, attr: str) -> bool:
-    return (
-        isinstance(node, ast.Attribute)
-        and node.attr == attr
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "self"
+    return any(self_attr(t) == attr for t in targets) and not any(
+        self_attr(n) == attr for n in ast.walk(stmt.value)
     )
 
 
@@ -193,14 +184,7 @@ def runs_init_of(cls: ast.ClassDef, base: ast.AST) -> bool:
     self)``, ``super(type(self), self)``) or ``<base>.__init__(self,
     ...)``; not when it calls only
     ``nn.Module.__init__(self)`` (a class that builds its own layers)."""
-    init = next(
-        (
-            n
-            for n in cls.body
-            if isinstance(n, ast.FunctionDef) and n.name == "__init__"
-        ),
-        None,
-    )
+    init = method_named(cls, "__init__")
     if init is None:
         return True
     for node in own_nodes(init):
@@ -248,7 +232,7 @@ def called_definitions(
     value = file.local_value(func, callee.id)
     if not isinstance(value, ast.IfExp):
         return []
-    options = (file.definition(o, scope, needs) for o in (value.body, value.orelse))
+    options = [file.definition(o, scope, needs) for o in alternatives(value) if o]
     return [o for o in options if o is not None]
 
 
@@ -277,10 +261,7 @@ def normed_by_method(
 def _normed_by(name: str, owner: Any, cls: ast.ClassDef, depth: int) -> list[Normed]:
     """What an instance of ``cls`` holds after its method ``name``, when that
     method returns ``self``."""
-    method = next(
-        (m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == name),
-        None,
-    )
+    method = method_named(cls, name)
     if method is None or not any(
         isinstance(n, ast.Return) and n.value is not None and is_self(n.value)
         for n in own_nodes(method)

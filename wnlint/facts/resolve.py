@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import weakref
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Optional, Union
 
@@ -225,3 +226,22 @@ def resolves_only_to(node: ast.expr, scope: Scope, targets: frozenset[str]) -> b
 def resolves_to_any(node: ast.expr, scope: Scope, targets: frozenset[str]) -> bool:
     """True when some binding ``node`` may have is one of ``targets``."""
     return any(name in targets for name in resolve(node, scope))
+
+
+def module_spelling(
+    scope: Scope, suffixes: Mapping[str, str], prefer: str | None = None
+) -> str | None:
+    """How code run in ``scope`` can name a module, for a fix to write: a
+    name bound there to one of ``suffixes``' modules alone, followed by that
+    module's suffix (``nn`` + ``.utils`` for ``torch.nn.utils``). ``prefer``
+    is tried first, then the module's names in sorted order (a local of the
+    same name would shadow one: the lookup is made where the code runs)."""
+    names = sorted(scope.module.bindings)
+    for name in [prefer, *names] if prefer is not None else names:
+        bound = scope.lookup(name)
+        if len(bound) == 1:
+            (qualified,) = bound
+            tail = suffixes.get(qualified) if qualified is not None else None
+            if tail is not None:
+                return name + tail
+    return None

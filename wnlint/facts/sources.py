@@ -63,6 +63,15 @@ def read_source(path: str) -> bytes:
         return _bounded(handle, info.st_size + 1)
 
 
+def encoding_of(data: bytes) -> str:
+    """The encoding Python reads ``data`` in: its coding line or byte-order
+    mark, else UTF-8 (raises ``SyntaxError`` for a bad declaration)."""
+    import io
+    import tokenize  # only where source is decoded: most files never are
+
+    return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+
+
 def read_stream(stream: BinaryIO) -> bytes:
     """All of ``stream`` (stdin), up to the same bound."""
     return _bounded(stream, 64 * 1024)

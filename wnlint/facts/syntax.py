@@ -251,6 +251,21 @@ def single_value(defs: dict[str, list[ast.expr | None]], name: str) -> ast.expr 
     return values[0]
 
 
+def method_named(
+    cls: ast.ClassDef, name: str
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The method ``name`` a class body defines (the last definition, which
+    is the one Python keeps), or None."""
+    found = None
+    for item in cls.body:
+        if (
+            isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and item.name == name
+        ):
+            found = item
+    return found
+
+
 def reachable_methods(
     methods: Mapping[str, ast.AST], start: Iterable[str]
 ) -> list[str]:

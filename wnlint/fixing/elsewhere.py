@@ -15,9 +15,7 @@ of the run is fixed, this module puts them into their files:
 
 from __future__ import annotations
 
-import io
 import os
-import tokenize
 
 from wnlint.facts import sources
 from wnlint.fixing.apply import apply_fixes, non_colliding, parsed
@@ -97,7 +95,7 @@ def _current(owner: FileFix) -> tuple[bytes, str, Source] | Exception:
     """The file as the run leaves it: its fixed bytes, or the disk's."""
     try:
         current = owner.fixed if owner.changed else sources.read_source(owner.path)
-        encoding = tokenize.detect_encoding(io.BytesIO(current).readline)[0]
+        encoding = sources.encoding_of(current)
         return current, encoding, Source(current.decode(encoding))
     except (OSError, SyntaxError, UnicodeError, LookupError) as exc:
         return exc
@@ -121,8 +119,8 @@ def _chosen(
     for (requester, key), fix in moved:
         if not any(fix is k for _, k in kept):
             requester.note(_changed(key, name))
-    unique = {(e.start, e.end, e.new): e for _, fix in kept for e in fix.edits}
-    return tuple(unique.values()), [who for who, _ in kept]
+    # (apply_fixes makes an edit asked twice once.)
+    return tuple(e for _, fix in kept for e in fix.edits), [who for who, _ in kept]
 
 
 def _changed(key: tuple[int, int, str], name: str) -> str:

@@ -31,8 +31,6 @@ files (in worker processes when there are many), and
 from __future__ import annotations
 
 import gc
-import io
-import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -203,7 +201,7 @@ def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
         if not todo:
             break
         todo.sort(key=lambda d: (order[d.code], d.line, d.col))
-        encoding = _encoding(result.fixed)
+        encoding = sources.encoding_of(result.fixed)
         ctx = _context(result.fixed, encoding, enabled, found, path)
         fixed, applied = _one_pass(todo, ctx, encoding, unsafe, result)
         if not applied or fixed == result.fixed:
@@ -219,7 +217,7 @@ def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
         result.foreign.clear()
         enabled_now = [d for d in remaining if d.fix and _wanted(d.fix, unsafe)]
         if enabled_now:
-            encoding = _encoding(result.fixed)
+            encoding = sources.encoding_of(result.fixed)
             ctx = _context(result.fixed, encoding, enabled, found, path)
             _build(enabled_now, ctx, result)
     if not unsafe:
@@ -259,7 +257,7 @@ def offered_fixes(
     has none there), applying nothing: what ``fix`` would start from."""
     found = linter.lint_bytes(data, path, fixes=True)
     enabled = frozenset(rule.code for rule in linter.rules)
-    ctx = _context(data, _encoding(data), enabled, found, path)
+    ctx = _context(data, sources.encoding_of(data), enabled, found, path)
     return [(d, d.fix.build(ctx) if d.fix else None) for d in found]
 
 
@@ -397,7 +395,7 @@ def _count_unsafe(
             count += lazy.applicability is Applicability.UNSAFE
             continue
         if ctx is None:
-            ctx = _context(data, _encoding(data), enabled, remaining)
+            ctx = _context(data, sources.encoding_of(data), enabled, remaining)
         try:
             fix = lazy.build(ctx)
         except Exception:  # reported when fixing; the hint just skips it
@@ -409,7 +407,3 @@ def _count_unsafe(
 
 def _without_fix(d: Diagnostic) -> Diagnostic:
     return d.replace(fix=None)
-
-
-def _encoding(data: bytes) -> str:
-    return tokenize.detect_encoding(io.BytesIO(data).readline)[0]

@@ -97,10 +97,11 @@ def _file_notes(
     out: list[str] = []
     if loads:
         out += _filtered_loads(tree)
-    if pickles:
-        out += _pickled_migrated(FileAnalysis(tree, path), done, path)
-    if strings:
-        out += _legacy_strings(tree, both_api_strings(FileAnalysis(tree, path)))
+    analysis = FileAnalysis(tree, path) if pickles or strings else None
+    if pickles and analysis is not None:
+        out += _pickled_migrated(analysis, done, path)
+    if strings and analysis is not None:
+        out += _legacy_strings(tree, both_api_strings(analysis))
     elif legacy_words and b"weight_norm" not in data:
         # Anywhere in the run: parameters picked by the name. A file that
         # norms modules itself picks its own (its migration, if declined,

@@ -15,11 +15,13 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.calls import WRITE_WORDS, FileSummaries, Normed
 from wnlint.facts.definitions import Def
-from wnlint.facts.guards import ParamWrite, api_of
+from wnlint.facts.events import api_of
+from wnlint.facts.guards import ParamWrite
 from wnlint.facts.resolve import Scope
 from wnlint.facts.syntax import (
     call_arg,
     is_self,
+    method_named,
     own_nodes,
     parameter_names,
     self_root_attr,
@@ -254,7 +256,7 @@ def _init_fn_writes(
     (``self.apply(self._init_weights)``)."""
     if isinstance(expr, ast.Attribute) and is_self(expr.value):
         cls = _enclosing_class(scope)
-        func: Def | None = _method(cls, expr.attr) if cls is not None else None
+        func: Def | None = method_named(cls, expr.attr) if cls is not None else None
         file, index = summaries, 1
     elif isinstance(expr, (ast.Name, ast.Attribute)):
         found = summaries.definition(expr, scope, WRITE_WORDS)
@@ -280,13 +282,6 @@ def _enclosing_class(scope: Scope) -> ast.ClassDef | None:
 def _enclosing_function(scope: Scope) -> ast.AST | None:
     found = scope.enclosing("function")
     return found.node if found is not None else None
-
-
-def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | None:
-    for item in cls.body:
-        if isinstance(item, ast.FunctionDef) and item.name == name:
-            return item
-    return None
 
 
 def _modules_of(

@@ -25,18 +25,16 @@ the reason.
 from __future__ import annotations
 
 import ast
-import io
 import os
-import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.calls import FileSummaries
-from wnlint.facts.events import is_init_function
-from wnlint.facts.guards import LEGACY, NEW
-from wnlint.facts.resolve import Scope
+from wnlint.facts.events import LEGACY, NEW, is_init_function
+from wnlint.facts.resolve import Scope, module_spelling
 from wnlint.facts.siblings import file_text
+from wnlint.facts.sources import encoding_of
 from wnlint.rules._edits import statement_of
 from wnlint.rules.fixes import (
     Applicability,
@@ -290,18 +288,6 @@ def _spans_string(stmt: ast.stmt) -> bool:
     )
 
 
-def torch_name(scope: Scope) -> str | None:
-    """A name that holds the torch module where the write runs: ``torch``
-    (``import torch``, ``import torch.nn``), else a module-level name bound
-    to it alone (``import torch as th``); None when there is none."""
-    if scope.lookup("torch") == frozenset({"torch"}):
-        return "torch"
-    for name in sorted(scope.module.bindings):
-        if scope.lookup(name) == frozenset({"torch"}):
-            return name
-    return None
-
-
 # -- the fix of a finding ----------------------------------------------------
 
 
@@ -356,8 +342,7 @@ def _sibling_source(file: FileSummaries) -> Source | Declined | None:
         return None
     data = file_text(file.path)
     try:
-        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-        return Source(data.decode(encoding))
+        return Source(data.decode(encoding_of(data)))
     except (SyntaxError, UnicodeError, LookupError):
         return Declined(f"cannot read {os.path.basename(file.path)}")
 
@@ -374,7 +359,8 @@ def _edits(
     if isinstance(found, Declined) or not isinstance(module, ast.Module):
         return found if isinstance(found, Declined) else None
     out: list[Edit] = []
-    torch = torch_name(scope)
+    # `torch` itself, else a module-level name bound to it alone (`th`).
+    torch = module_spelling(scope, {"torch": ""}, prefer="torch")
     if torch is None and LEGACY in apis:
         if scope.lookup("torch"):
             return Declined("`torch` names something else where the write runs")

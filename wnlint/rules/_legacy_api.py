@@ -144,7 +144,7 @@ def _mixed_alias(name: str, scope: Scope) -> bool:
     bindings = scope.bindings.get(name)
     if not bindings or len(bindings) < 2:
         return False
-    names = scope._resolve_bindings(bindings)
+    names = scope.lookup(name)  # these bindings: the name is bound here
     legacy = torchnames.LEGACY_WEIGHT_NORM | torchnames.LEGACY_REMOVE_WEIGHT_NORM
     return (
         any(n in legacy for n in names)

@@ -34,8 +34,8 @@ import os
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
-from wnlint.facts.events import norm_api
-from wnlint.facts.guards import LEGACY, NEW, weight_norm_test
+from wnlint.facts.events import LEGACY, NEW, norm_api
+from wnlint.facts.guards import weight_norm_test
 from wnlint.facts.pickled import applied_to
 from wnlint.facts.pickling import module_pickles
 from wnlint.facts.resolve import resolve, resolves_only_to
@@ -218,9 +218,9 @@ def _legacy_choice(analysis: FileAnalysis) -> str | None:
     for site in analysis.calls:
         func = site.node.func  # type: ignore[attr-defined]
         api = norm_api(func, site.scope)
-        if api == "new":
+        if api == NEW:
             new_api.setdefault(id(site.scope), site.node.lineno)
-        elif api == "legacy":
+        elif api == LEGACY:
             legacy.append(site)
     for site in legacy:
         other = new_api.get(id(site.scope))

@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
-from wnlint.facts.events import norm_api, removal_api
+from wnlint.facts.events import LEGACY, NEW, norm_api, removal_api
 from wnlint.facts.prefilter import LEGACY_API
-from wnlint.facts.resolve import Scope, resolves_only_to
+from wnlint.facts.resolve import Scope, module_spelling, resolves_only_to
 from wnlint.facts.syntax import call_arg, string_value
 from wnlint.rules._legacy_api import in_dual_api_branch, swallows_value_error
 from wnlint.rules.base import Finding, Rule, edits_fix
@@ -137,13 +137,11 @@ class MismatchedWeightNormRemoval(Rule):
             api = norm_api(func, site.scope)
             if api is not None:
                 # A shim that may be either counts as the new API.
-                applied.setdefault(owner, set()).add(
-                    "legacy" if api == "legacy" else "new"
-                )
+                applied.setdefault(owner, set()).add(LEGACY if api == LEGACY else NEW)
                 continue
             removes = removal_api(func, site.scope)
-            if removes == "legacy" or (
-                removes == "new" and _tensor_name(site.node) == tn.DEFAULT_WEIGHT_NAME  # type: ignore[arg-type]
+            if removes == LEGACY or (
+                removes == NEW and _tensor_name(site.node) == tn.DEFAULT_WEIGHT_NAME  # type: ignore[arg-type]
             ):
                 removals.append((site, removes))
         everywhere = set().union(*applied.values()) if applied else set()
@@ -152,12 +150,12 @@ class MismatchedWeightNormRemoval(Rule):
             if in_dual_api_branch(site, tolerant_try=True):
                 continue
             fix = edits_fix(Applicability.SAFE, _guarded, site, kind)
-            if kind == "legacy" and kinds == {"new"}:
+            if kind == LEGACY and kinds == {NEW}:
                 # (A new-API remover under such a `try` reads as handling
                 # both APIs: in_dual_api_branch.)
                 variant = "swallowed" if swallows_value_error(site) else None
                 yield self.finding(site.node, variant, fix=fix)
-            elif kind == "new" and kinds == {"legacy"}:
+            elif kind == NEW and kinds == {LEGACY}:
                 yield self.finding(site.node, "legacy-applied", fix=fix)
 
 
@@ -171,7 +169,7 @@ def _tensor_name(call: ast.Call) -> str | None:
 
 
 #: Where each remover takes its module and its tensor's name.
-_ARGS = {"legacy": ("module", "name"), "new": ("module", "tensor_name")}
+_ARGS = {LEGACY: ("module", "name"), NEW: ("module", "tensor_name")}
 
 
 def _guarded(site: Site, kind: str, src: Source) -> tuple[Edit, ...]:
@@ -196,7 +194,7 @@ def _guarded(site: Site, kind: str, src: Source) -> tuple[Edit, ...]:
     if utils is None:
         return ()
     target = src.segment(module)
-    if kind == "legacy":
+    if kind == LEGACY:
         new = f'{utils}.parametrize.remove_parametrizations({target}, "{name}")'
         legacy = src.segment(stmt)
     else:
@@ -232,23 +230,10 @@ def _utils_prefix(func: ast.expr, kind: str, scope: Scope, src: Source) -> str |
     else a module-level name bound to torch, torch.nn or torch.nn.utils."""
     if isinstance(func, ast.Attribute):
         owner = func.value
-        if kind == "new":
+        if kind == NEW:
             if not (isinstance(owner, ast.Attribute) and owner.attr == "parametrize"):
-                return _utils_name(scope)
+                return module_spelling(scope, tn.PATH_TO_UTILS)
             owner = owner.value
         if resolves_only_to(owner, scope, frozenset({tn.UTILS})):
             return src.segment(owner)
-    return _utils_name(scope)
-
-
-def _utils_name(scope: Scope) -> str | None:
-    """A module-level import of torch (or torch.nn, torch.nn.utils), as
-    read where the remover runs (a local of that name would shadow it)."""
-    for name in sorted(scope.module.bindings):
-        bound = scope.lookup(name)
-        if len(bound) == 1:
-            (qualified,) = bound
-            tail = tn.PATH_TO_UTILS.get(qualified)  # type: ignore[arg-type]
-            if tail is not None:
-                return name + tail
-    return None
+    return module_spelling(scope, tn.PATH_TO_UTILS)
