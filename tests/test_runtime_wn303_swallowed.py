@@ -25,3 +25,14 @@ def test_the_new_remover_on_the_legacy_api_removes_nothing():
     with contextlib.suppress(ValueError):
         parametrize.remove_parametrizations(conv, "weight")
     assert hasattr(conv, "weight_g") and hasattr(conv, "weight_v")
+
+
+def test_the_fixtures_swallowing_remover_leaves_the_legacy_norm():
+    from conftest import load_fixture
+
+    fixture = load_fixture("wn303_mismatched_weight_norm_removal")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        block = fixture.TolerantLegacyBlock()
+    block.remove_weight_norm()  # no error: swallowed
+    assert hasattr(block.conv, "weight_g") and hasattr(block.conv, "weight_v")

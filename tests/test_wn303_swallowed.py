@@ -12,8 +12,8 @@ from wnlint.engine.linter import Linter, select_rules
 
 SOURCE = """\
 import torch.nn as nn
-from torch.nn.utils import remove_weight_norm
-from torch.nn.utils.parametrizations import weight_norm
+from torch.nn.utils import parametrize, remove_weight_norm
+from {module} import weight_norm
 
 
 class M(nn.Module):
@@ -26,10 +26,18 @@ class M(nn.Module):
 """
 
 
+def messages(body: str, module: str = "torch.nn.utils.parametrizations") -> list[str]:
+    """WN303's messages on ``body``, a method of a class whose ``self.conv``
+    ``module``'s weight norm normed."""
+    text = textwrap.indent(textwrap.dedent(body), " " * 8)
+    source = SOURCE.format(body=text, module=module)
+    found = Linter(select_rules(["WN303"])).lint_bytes(source.encode(), "m.py")
+    return [d.message for d in found]
+
+
 def message(body: str) -> str:
-    source = SOURCE.format(body=textwrap.indent(textwrap.dedent(body), " " * 8))
-    (found,) = Linter(select_rules(["WN303"])).lint_bytes(source.encode(), "m.py")
-    return found.message
+    (found,) = messages(body)
+    return found
 
 
 @pytest.mark.parametrize(
@@ -54,3 +62,39 @@ def test_a_swallowed_error_removes_nothing(body):
 )
 def test_an_error_that_reaches_the_caller_raises(body):
     assert "raises ValueError" in message(body)
+
+
+def legacy_normed(body: str) -> list[str]:
+    return messages(body, module="torch.nn.utils")
+
+
+def test_a_new_remover_swallowed_on_legacy_modules_removes_nothing():
+    body = (
+        'try:\n    parametrize.remove_parametrizations(self.conv, "weight")\n'
+        "except ValueError:\n    pass\n"
+    )
+    (found,) = legacy_normed(body)
+    assert "legacy torch.nn.utils.weight_norm" in found
+    assert "removes nothing: its ValueError is swallowed" in found
+
+
+def test_a_new_remover_outside_a_try_raises():
+    (found,) = legacy_normed(
+        'parametrize.remove_parametrizations(self.conv, "weight")\n'
+    )
+    assert found.endswith("does not have a parametrization on weight")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the legacy remover is the fallback: whichever API is there goes
+        'try:\n    parametrize.remove_parametrizations(self.conv, "weight")\n'
+        "except ValueError:\n    remove_weight_norm(self.conv)\n",
+        'if hasattr(self.conv, "parametrizations"):\n'
+        '    parametrize.remove_parametrizations(self.conv, "weight")\n'
+        "else:\n    remove_weight_norm(self.conv)\n",
+    ],
+)
+def test_a_remover_with_the_other_as_fallback_is_left_alone(body):
+    assert legacy_normed(body) == []

@@ -243,6 +243,21 @@ MODULE_CONTAINERS: frozenset[str] = frozenset(
         "torch.nn.modules.container.ModuleDict",
     }
 )
+#: ``torch.nn.Sequential``, whose positional arguments are its layers.
+SEQUENTIAL: frozenset[str] = frozenset(
+    {"torch.nn.Sequential", "torch.nn.modules.container.Sequential"}
+)
+#: ``torch.nn`` names that hold no layer a weight norm can be removed from
+#: (WN306 reads every other ``torch.nn.<Class>(...)`` as a plain layer).
+NOT_LAYER_NAMESPACES = (
+    "torch.nn.utils.",
+    "torch.nn.functional.",
+    "torch.nn.init.",
+    "torch.nn.parameter.",
+)
+NOT_LAYERS: frozenset[str] = PARAMETER | frozenset(
+    {"torch.nn.ParameterList", "torch.nn.ParameterDict"}
+)
 #: Methods that add submodules to a container (``self.convs.append(m)``).
 CONTAINER_ADDERS: frozenset[str] = frozenset(
     {"append", "extend", "insert", "add_module"}

@@ -31,7 +31,6 @@ from wnlint.facts.stores import (
     submodule_stores,
 )
 from wnlint.facts.syntax import (
-    all_nodes,
     child_nodes,
     is_call_to,
     local_definitions,
@@ -53,9 +52,17 @@ _NOT_TENSORS = frozenset({"training", "forward"})
 def installed_forward_stores(analysis: FileAnalysis) -> Iterator[tuple[ast.AST, str]]:
     """(store, described target) for each computed weight a closure
     installed as a module's ``forward`` stores on that module."""
-    for func in all_nodes(analysis.tree):
-        if not isinstance(func, _FUNCTIONS):
-            continue
+    # Only a function that defines a function can install a closure: the
+    # scopes the walk opened say which, with no second walk of the tree.
+    outer = {
+        id(scope.parent.node): scope.parent.node
+        for scope in analysis.scopes.values()
+        if scope.kind == "function"
+        and scope.parent is not None
+        and isinstance(scope.parent.node, _FUNCTIONS)
+        and isinstance(scope.node, _FUNCTIONS)
+    }
+    for func in outer.values():
         params = set(parameter_names(func, every=True))
         closures = {
             node.name: node for node in own_nodes(func) if isinstance(node, _FUNCTIONS)

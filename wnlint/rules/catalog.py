@@ -122,4 +122,11 @@ RULES: dict[str, RuleInfo] = {
         fix_title="Call torch.nn.utils.parametrize.remove_parametrizations(m, name)",
         prefilter="REMOVERS",
     ),
+    "WN306": RuleInfo(
+        name="remover-without-weight-norm",
+        severity="error",
+        fix_safety=None,
+        fix_title="Remove weight norm from the tensor it was applied to",
+        prefilter="REMOVALS",
+    ),
 }

@@ -92,7 +92,9 @@ class MismatchedWeightNormRemoval(Rule):
     The API in effect is judged per class (or per file for code outside
     classes); a class that applies both APIs is left alone. A removal that
     checks which API is in effect, or that tolerates the `ValueError` next
-    to a removal of the other kind, is correct and not flagged.
+    to a removal of the other kind, is correct and not flagged; a remover
+    whose `ValueError` is swallowed with no remover of the other kind in
+    its function removes nothing, and is reported as such.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrize.remove_parametrizations.html
@@ -116,6 +118,11 @@ class MismatchedWeightNormRemoval(Rule):
             "parametrize.remove_parametrizations on modules normed with the "
             "legacy torch.nn.utils.weight_norm: raises ValueError: the module "
             "does not have a parametrization on weight"
+        ),
+        "legacy-swallowed": (
+            "parametrize.remove_parametrizations on modules normed with the "
+            "legacy torch.nn.utils.weight_norm: removes nothing: its "
+            "ValueError is swallowed by the except, and weight norm stays"
         ),
         "swallowed": (
             "torch.nn.utils.remove_weight_norm on modules normed with "
@@ -147,16 +154,39 @@ class MismatchedWeightNormRemoval(Rule):
         everywhere = set().union(*applied.values()) if applied else set()
         for site, kind in removals:
             kinds = applied.get(_class_of(site)) or everywhere
-            if in_dual_api_branch(site, tolerant_try=True):
+            if _handles_both(site, kind):
                 continue
             fix = edits_fix(Applicability.SAFE, _guarded, site, kind)
+            swallowed = swallows_value_error(site)
             if kind == LEGACY and kinds == {NEW}:
-                # (A new-API remover under such a `try` reads as handling
-                # both APIs: in_dual_api_branch.)
-                variant = "swallowed" if swallows_value_error(site) else None
+                variant = "swallowed" if swallowed else None
                 yield self.finding(site.node, variant, fix=fix)
             elif kind == NEW and kinds == {LEGACY}:
-                yield self.finding(site.node, "legacy-applied", fix=fix)
+                variant = "legacy-swallowed" if swallowed else "legacy-applied"
+                yield self.finding(site.node, variant, fix=fix)
+
+
+def _handles_both(site: Site, kind: str) -> bool:
+    """The remover sits where the code removes whichever API is there
+    (:func:`in_dual_api_branch`). A new-API remover under a ``try`` that
+    swallows the ``ValueError`` does so only when its function also calls
+    the legacy remover (the fallback): the function's mention of the new
+    API is the remover itself."""
+    if kind == LEGACY:
+        return in_dual_api_branch(site, tolerant_try=True)
+    if in_dual_api_branch(site):
+        return True
+    return in_dual_api_branch(site, tolerant_try=True) and _calls_legacy_remover(site)
+
+
+def _calls_legacy_remover(site: Site) -> bool:
+    scope = site.scope
+    while scope.kind not in ("function", "module") and scope.parent is not None:
+        scope = scope.parent
+    return any(
+        isinstance(node, ast.Call) and removal_api(node.func, scope) == LEGACY
+        for node in ast.walk(scope.node)  # type: ignore[arg-type]
+    )
 
 
 def _class_of(site: Site) -> int | None:

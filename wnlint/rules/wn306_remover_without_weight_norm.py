@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+from typing import ClassVar
+
+from wnlint.facts import torchnames as tn
+from wnlint.facts.analysis import FileAnalysis, Site
+from wnlint.facts.events import LEGACY, NEW, removal_api
+from wnlint.facts.held_layers import ClassLayers, subclasses
+from wnlint.facts.prefilter import REMOVALS
+from wnlint.facts.syntax import call_arg, self_attr, string_value
+from wnlint.rules._legacy_api import swallows_value_error
+from wnlint.rules.base import Finding, LineRef, Rule
+
+
+class RemoverWithoutWeightNorm(Rule):
+    """
+    ## What it does
+    Flags a remover of either API (`torch.nn.utils.remove_weight_norm`,
+    `parametrize.remove_parametrizations`) on a `self.<attr>` of an
+    `nn.Module` class whose weight norm was never applied under that
+    tensor's name:
+    - the attribute holds torch layers that the class never weight-norms
+      (`self.source_downs.append(nn.Conv1d(...))`, then
+      `for l in self.source_downs: remove_weight_norm(l)`);
+    - the class norms the attribute only on other tensors
+      (`weight_norm(self.lstm, "weight_hh_l0")`, then
+      `remove_weight_norm(self.lstm)`, which removes `"weight"`).
+
+    ## Why is this bad?
+    Each remover raises on a module that carries no weight norm on the
+    tensor it names (observed on torch 2.13): `ValueError: weight_norm of
+    'weight' not found in Conv1d(...)` (legacy) or `ValueError: Module
+    Conv1d(...) does not have a parametrization on weight`. Removers run
+    when a model is prepared for inference or export, so the error comes
+    long after training. Under a `try` that swallows the `ValueError`, the
+    remover removes nothing, and the weight norm on the other tensors
+    stays in the exported model.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+    from torch.nn.utils import parametrizations, parametrize
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = parametrizations.weight_norm(nn.LSTM(8, 8), "weight_hh_l0")
+
+        def remove_weight_norm(self):
+            parametrize.remove_parametrizations(self.lstm, "weight")
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+    from torch.nn.utils import parametrizations, parametrize
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = parametrizations.weight_norm(nn.LSTM(8, 8), "weight_hh_l0")
+
+        def remove_weight_norm(self):
+            parametrize.remove_parametrizations(self.lstm, "weight_hh_l0")
+    ```
+
+    ## Fix safety
+    No automatic fix: whether the remover should name the normed tensor,
+    or the layers should have been weight-normed, is the author's call.
+
+    ## Known problems
+    Reported only where the class's own code says everything that happens
+    to the attribute: every value stored in it is a torch layer (or a
+    `nn.ModuleList`/`nn.Sequential` or list of them, filled with `append`,
+    `extend` or `insert`), weight-normed in place or not, every tensor name
+    it is normed on is a string, and the attribute (or a loop variable over
+    it) is used only to call the layers, to norm them and to remove the norm.
+    The class derives from `torch.nn` classes only, does not hand `self`
+    away (`init_weights(self)`, `self.apply(fn)`), and no class of the file
+    derives from it. A subclass in another file that norms the attribute is
+    not seen. A remover under an `if` that tests the module, or (for layers
+    never normed) under a `try` that swallows the `ValueError`, is not
+    reported.
+
+    ## References
+    - https://pytorch.org/docs/stable/generated/torch.nn.utils.remove_weight_norm.html
+    - https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrize.remove_parametrizations.html
+    """
+
+    code = "WN306"
+    name = "remover-without-weight-norm"
+    severity = "error"
+    summary = (
+        "a remover on a module the class never weight-normed under that "
+        "tensor's name: `ValueError` at removal time, or nothing removed "
+        "when it is swallowed"
+    )
+    message = (
+        "{remover} on `{target}`, which holds layers this class never "
+        "weight-norms: raises ValueError (no weight norm on '{tensor}')"
+    )
+    messages: ClassVar[Mapping[str, str]] = {
+        "other-tensor": (
+            "{remover} removes weight norm from '{tensor}', but `{target}` is "
+            "weight-normed only on {normed} ({line}): raises ValueError"
+        ),
+        "swallowed": (
+            "{remover} removes weight norm from '{tensor}', but `{target}` is "
+            "weight-normed only on {normed} ({line}): removes nothing, its "
+            "ValueError is swallowed, and weight norm stays"
+        ),
+    }
+    fix_title = "Remove weight norm from the tensor it was applied to"
+    prefilter = REMOVALS
+
+    def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        by_class: dict[int, list[tuple[Site, str]]] = {}
+        for site in analysis.calls:
+            kind = removal_api(site.node.func, site.scope)  # type: ignore[attr-defined]
+            if kind not in (LEGACY, NEW):
+                continue
+            owner = site.scope.enclosing("class")
+            if owner is not None:
+                by_class.setdefault(id(owner), []).append((site, kind))
+        if not by_class:
+            return
+        family = subclasses(analysis)
+        for removers in by_class.values():
+            scope = next(s for s, _ in removers).scope.enclosing("class")
+            cls = scope.node  # type: ignore[union-attr]
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            held = ClassLayers.of(cls, scope, analysis, family)  # type: ignore[arg-type]
+            if held is None:
+                continue
+            for site, kind in removers:
+                yield from self._check_remover(held, site, kind)
+
+    def _check_remover(
+        self, held: ClassLayers, site: Site, kind: str
+    ) -> Iterator[Finding]:
+        call: ast.Call = site.node  # type: ignore[assignment]
+        found = held.removers.get(id(call))
+        if found is None:
+            return
+        attr, target = found
+        contents = held.attrs.get(attr)
+        if contents is None or contents.unknown or not contents.elements:
+            return
+        name_node = call_arg(call, 1, "name" if kind == LEGACY else "tensor_name")
+        if name_node is None and kind == NEW:
+            return  # WN305: the call itself raises TypeError
+        tensor = (
+            tn.DEFAULT_WEIGHT_NAME if name_node is None else string_value(name_node)
+        )
+        if tensor is None or _tests_module(site, attr, target):
+            return
+        normed = contents.normed_names()
+        if tensor in normed:
+            return
+        remover = "remove_weight_norm" if kind == LEGACY else "remove_parametrizations"
+        swallowed = swallows_value_error(site)
+        if not normed:
+            if not swallowed:  # nothing normed, nothing left behind
+                yield self.finding(call, remover=remover, target=target, tensor=tensor)
+            return
+        yield self.finding(
+            call,
+            "swallowed" if swallowed else "other-tensor",
+            remover=remover,
+            target=target,
+            tensor=tensor,
+            normed=", ".join(f"'{n}'" for n in sorted(normed)),
+            line=LineRef(contents.first_norm_line),
+        )
+
+
+def _tests_module(site: Site, attr: str, target: str) -> bool:
+    """The remover sits under an ``if`` whose test reads the module (or
+    the loop variable over it): it may skip modules without weight norm."""
+    for kind, node, _ in site.guards:
+        if kind not in ("if", "else"):
+            continue
+        for part in ast.walk(node):
+            if self_attr(part) == attr:
+                return True
+            if isinstance(part, ast.Name) and part.id != "self":
+                call = site.node
+                module = call_arg(call, 0, "module")  # type: ignore[arg-type]
+                if isinstance(module, ast.Name) and module.id == part.id:
+                    return True
+    return False
