@@ -330,3 +330,43 @@ def test_warnings_about_the_checked_code_are_not_printed():
         assert [d.code for d in FAST.lint_bytes(data, "t.py")] == ["WN301"]
         assert [d.code for d in FULL.lint_bytes(data, "t.py")] == ["WN301"]
     assert [str(w.message) for w in caught] == []
+
+
+def test_removals_keep_the_subclasses_of_a_class_with_a_remover():
+    """WN306 reads a class with a remover together with its subclasses in
+    the file (one may norm what the remover removes): the cut keeps that
+    family, for either API's remover, and leaves out unrelated classes."""
+    data = textwrap.dedent(
+        """\
+        import torch.nn as nn
+        from torch.nn.utils import parametrize, remove_weight_norm
+
+        class New(nn.Module):
+            def remove(self):
+                parametrize.remove_parametrizations(self.conv, "weight")
+
+        class Child(New):
+            pass
+
+        class GrandChild(Child):
+            pass
+
+        class Legacy(nn.Module):
+            def remove(self):
+                remove_weight_norm(self.conv)
+
+        class LegacyChild(Legacy):
+            pass
+
+        class Plain(nn.Module):
+            pass
+
+        class PlainChild(Plain):
+            pass
+        """
+    ).encode()
+    segments = cutting.split(data)
+    keep = prefilter.REMOVALS.keep(data, segments)
+    assert keep is not None
+    kept = {s.name.decode() for s, k in zip(segments, keep) if k and s.name}
+    assert kept == {"New", "Child", "GrandChild", "Legacy", "LegacyChild"}

@@ -476,30 +476,10 @@ class _PicklesParametrized(Prefilter):
 PICKLES_PARAMETRIZED = _PicklesParametrized()
 
 
-class _Removals(AnyOf):
-    """WN306: a remover of either API (``remove_weight_norm`` spells
-    ``weight_norm``). Kept: what either API's prefilter keeps, and the
-    same-file subclasses of a kept class, transitively (a subclass may norm
-    what its parent's remover removes)."""
-
-    def keep(
-        self, data: bytes, segments: list[Segment], path: str | None = None
-    ) -> list[bool] | None:
-        keep = super().keep(data, segments, path)
-        if keep is None:
-            return None
-        kept = {s.name for s, k in zip(segments, keep) if k and s.name}
-        grown = True
-        while grown:
-            grown = False
-            for j, segment in enumerate(segments):
-                if segment.name and not keep[j] and kept.intersection(segment.bases):
-                    keep[j] = grown = True
-                    kept.add(segment.name)
-        return keep
-
-
-REMOVALS = _Removals(LEGACY_API, REMOVERS)
+#: WN306: a remover of either API (``remove_weight_norm`` spells
+#: ``weight_norm``). Each keeps the same-file subclasses of a class that
+#: spells it (its family), which WN306 reads with the class.
+REMOVALS = AnyOf(LEGACY_API, REMOVERS)
 
 
 def any_admits(
