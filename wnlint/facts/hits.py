@@ -318,6 +318,14 @@ def _binds_alias(line: bytes, name: bytes) -> bool:
     )
 
 
+def hook_registration_hits(text: bytes) -> Iterator[int]:
+    """Offsets of ``register_forward_pre_hook``/``register_forward_hook``: a
+    hook object registered by its own class, whose ``__call__`` may store a
+    computed weight on the module (WN102)."""
+    yield from find_all(text, b"register_forward_pre_hook")
+    yield from find_all(text, b"register_forward_hook")
+
+
 def legacy_hits(text: bytes) -> Iterator[int]:
     return find_all(text, b"weight_norm")
 

@@ -41,6 +41,7 @@ from wnlint.facts.hits import (
     HitFinder,
     Replay,
     find_all,
+    hook_registration_hits,
     installed_forward_hits,
     legacy_hits,
     may_pickle,
@@ -413,6 +414,7 @@ def _norm_or_store_hits(text: bytes) -> Iterator[int]:
     yield from _shared_norm_hits(text)
     yield from wrapped_store_hits(text)
     yield from installed_forward_hits(text)
+    yield from hook_registration_hits(text)
 
 
 #: WN102: a parameter and, in the same class family, a norm (the

@@ -258,6 +258,11 @@ NOT_LAYER_NAMESPACES = (
 NOT_LAYERS: frozenset[str] = PARAMETER | frozenset(
     {"torch.nn.ParameterList", "torch.nn.ParameterDict"}
 )
+#: ``nn.Module`` methods that register a hook object called with the module
+#: before (or after) each forward (WN102 follows what its ``__call__`` stores).
+FORWARD_HOOK_REGISTRARS: frozenset[str] = frozenset(
+    {"register_forward_pre_hook", "register_forward_hook"}
+)
 #: Methods that add submodules to a container (``self.convs.append(m)``).
 CONTAINER_ADDERS: frozenset[str] = frozenset(
     {"append", "extend", "insert", "add_module"}

@@ -10,12 +10,17 @@ F.dropout(getattr(module, name_w + "_raw"), p))``, the weight-drop shape
 of torchnlp and its copies. As with a wrapper's store on ``self.module``,
 the module holds a non-leaf tensor after a training forward, and
 ``copy.deepcopy`` (EMA, model averaging) raises.
+
+The third is a forward hook object registered by its own class, whose
+``__call__(self, module, inputs)`` stores such a weight on ``module``
+(``setattr(module, self.name, self.compute_weight(module))``): torch's
+legacy weight norm does exactly this, and has the same defect.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Union
 
 from wnlint.facts import torchnames as tn
@@ -33,7 +38,10 @@ from wnlint.facts.stores import (
 from wnlint.facts.syntax import (
     child_nodes,
     is_call_to,
+    is_self,
     local_definitions,
+    method_class,
+    method_named,
     own_nodes,
     parameter_names,
     self_attr,
@@ -107,21 +115,168 @@ def _installs(
 
 
 def _stores(
-    closure: _Function, module: str, scope: Scope
+    closure: _Function,
+    module: str,
+    scope: Scope,
+    computes: Callable[[ast.expr], bool] | None = None,
 ) -> Iterator[tuple[ast.AST, str]]:
-    if module in parameter_names(closure, every=True):
+    """The computed weights ``closure`` stores on ``module``: the module a
+    function installed it on, or (a hook object's ``__call__``, whose
+    methods ``computes`` follows) the module it is handed."""
+    arguments = set(parameter_names(closure, every=True))
+    if computes is None and module in arguments:
         return  # the closure's own `module`, not the one it was installed on
     if any(is_no_grad(d, scope) for d in closure.decorator_list):
         return
-    arguments = set(parameter_names(closure, every=True))
+    arguments -= {module, "self"}
     defs = local_definitions(closure)
     off = {id(node) for node, no_grad in grad_walk(closure, scope) if no_grad}
     stores = _module_stores(closure, module)
     for i, (node, key, target, value) in enumerate(stores):
         if id(node) in off or any(k == key for _, k, _, _ in stores[i + 1 :]):
             continue  # no graph, or restored after the call
-        if _computed_from(value, module, arguments, defs, scope):
+        if _computed_from(value, module, arguments, defs, scope) or (
+            computes is not None and computes(_origin(value, defs, scope) or value)
+        ):
             yield node, target
+
+
+# -- hook objects ----------------------------------------------------------------
+
+
+def hook_object_stores(analysis: FileAnalysis) -> Iterator[tuple[ast.AST, str]]:
+    """(store, described target) for each computed weight that a hook
+    object's ``__call__(self, module, inputs)`` stores on ``module``, for
+    the classes of the file whose instances are registered as forward
+    hooks: copies of torch's own hook-based weight norm and spectral norm,
+    and equalized learning rate (``setattr(module, self.name,
+    self.compute_weight(module))``)."""
+    for cls in _registered_hook_classes(analysis):
+        call = method_named(cls, "__call__")
+        scope = analysis.scopes.get(id(call)) if call is not None else None
+        if call is None or scope is None:
+            continue
+        params = parameter_names(call)
+        if len(params) < 3:
+            continue
+        module = params[1]
+
+        def computes(
+            value: ast.expr,
+            module: str = module,
+            hook: ast.ClassDef = cls,
+            call: _Function = call,
+        ) -> bool:
+            index = None
+            if isinstance(value, ast.Name):
+                value, index = _unpacked(call, value.id)  # type: ignore[assignment]
+            return value is not None and _computed_by_method(
+                value, module, hook, analysis.scopes, index
+            )
+
+        yield from _stores(call, module, scope, computes)
+
+
+def _unpacked(func: ast.AST, name: str) -> tuple[ast.expr | None, int | None]:
+    """The call and position of ``a, b = call(...)``, the one binding of
+    ``name`` in ``func``'s own body (``weight_sn, u =
+    self.compute_weight(module)``)."""
+    found: list[tuple[ast.expr | None, int | None]] = []
+    for node in own_nodes(func):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id == name:
+                    found.append((None, None))
+                elif isinstance(target, ast.Tuple):
+                    for i, elt in enumerate(target.elts):
+                        if isinstance(elt, ast.Name) and elt.id == name:
+                            value = node.value if isinstance(node, ast.Assign) else None
+                            found.append((value, i))
+    return found[0] if len(found) == 1 else (None, None)
+
+
+def _registered_hook_classes(analysis: FileAnalysis) -> list[ast.ClassDef]:
+    """The file's classes whose own methods register an instance of the
+    class with ``register_forward_pre_hook``/``register_forward_hook``:
+    ``Cls(...)``, a local assigned once from it (``fn = Cls(name)`` in a
+    static ``apply``, as torch's hooks do), or ``self``. (Registered
+    elsewhere, the hook is not followed: the registration must be in the
+    text the prefilter keeps with the class.)"""
+    found: dict[int, ast.ClassDef] = {}
+    for site in analysis.calls:
+        call: ast.Call = site.node  # type: ignore[assignment]
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr in tn.FORWARD_HOOK_REGISTRARS
+            and call.args
+        ):
+            continue
+        owner = method_class(site.scope)
+        if owner is None:
+            continue
+        hook: ast.expr | None = call.args[0]
+        if is_self(hook):  # type: ignore[arg-type]
+            found[id(owner)] = owner
+            continue
+        if isinstance(hook, ast.Name) and site.scope.node is not None:
+            hook = single_value(local_definitions(site.scope.node), hook.id)
+        if (
+            isinstance(hook, ast.Call)
+            and isinstance(hook.func, ast.Name)
+            and hook.func.id == owner.name
+        ):
+            found[id(owner)] = owner
+    return list(found.values())
+
+
+def _computed_by_method(
+    value: ast.expr,
+    module: str,
+    hook: ast.ClassDef,
+    scopes: Mapping[int, Scope],
+    index: int | None = None,
+) -> bool:
+    """``self.<method>(..., module, ...)`` where the hook's method returns a
+    weight computed from the module's tensors (``compute_weight``); with
+    ``index``, the element at that position of the tuple it returns."""
+    if not (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and is_self(value.func.value)
+        and not value.keywords
+    ):
+        return False
+    method = method_named(hook, value.func.attr)
+    if method is None:
+        return False
+    positions = [
+        i
+        for i, a in enumerate(value.args)
+        if isinstance(a, ast.Name) and a.id == module
+    ]
+    params = parameter_names(method)[1:]
+    method_scope = scopes.get(id(method))
+    if len(positions) != 1 or positions[0] >= len(params) or method_scope is None:
+        return False
+    handed = params[positions[0]]
+    others = set(parameter_names(method, every=True)) - {handed, "self"}
+    defs = local_definitions(method)
+    returned = [
+        node.value
+        for node in own_nodes(method)
+        if isinstance(node, ast.Return) and node.value is not None
+    ]
+    if index is not None:
+        returned = [
+            r.elts[index]
+            for r in returned
+            if isinstance(r, ast.Tuple) and index < len(r.elts)
+        ]
+    return any(
+        _computed_from(value, handed, others, defs, method_scope) for value in returned
+    )
 
 
 def _module_stores(
@@ -192,18 +347,33 @@ def _computed_from(
 def _origin(
     value: ast.expr, defs: dict[str, list[ast.expr | None]], scope: Scope
 ) -> ast.expr | None:
-    """What computed ``value``, through locals assigned once (None: a new
-    Parameter, or a local with several values)."""
+    """What computed ``value``, through locals assigned once, or assigned
+    several times, each a computation (``w = a / n; w = w.view(size)``:
+    the last); None for a new Parameter, or a local that may hold another
+    value (a plain read, a loop variable)."""
     for _ in range(_MAX_HOPS):
         if not isinstance(value, ast.Name):
             break
-        if any(is_call_to(d, scope, tn.PARAMETER) for d in defs.get(value.id, ()) if d):
+        values = defs.get(value.id, [])
+        if any(is_call_to(d, scope, tn.PARAMETER) for d in values if d):
             return None  # a new Parameter: a leaf
         found = single_value(defs, value.id)
         if found is None:
-            return None
+            computed = [d for d in values if d is not None and _is_computation(d)]
+            if not values or len(computed) != len(values):
+                return None
+            found = max(computed, key=_position)
         value = found
     return value
+
+
+def _is_computation(node: ast.expr) -> bool:
+    """A new tensor computed by a call or an operator, not a read."""
+    return (
+        isinstance(node, (ast.Call, ast.BinOp, ast.UnaryOp))
+        and not _is_getattr(node)
+        and not cuts_autograd(node)
+    )
 
 
 def _names(node: ast.AST, name: str) -> bool:

@@ -23,7 +23,11 @@ from wnlint.rules._edits import (
     local_names,
     statement_of,
 )
-from wnlint.rules._wrapped_stores import installed_forward_stores, wrapper_cases
+from wnlint.rules._wrapped_stores import (
+    hook_object_stores,
+    installed_forward_stores,
+    wrapper_cases,
+)
 from wnlint.rules.base import Finding, Rule
 from wnlint.rules.fixes import Applicability, Edit, Fix, FixContext, LazyFix, Source
 
@@ -57,7 +61,13 @@ class StoredComputedWeight(Rule):
     read the same way: the closure's stores on `module` of a value computed
     from `module`'s tensors (`setattr(module, name_w,
     F.dropout(getattr(module, name_w + "_raw"), p))`) are flagged, unless the
-    closure stores the name again afterwards (a restore).
+    closure stores the name again afterwards (a restore). So is a forward
+    hook object that its own class registers
+    (`module.register_forward_pre_hook(fn)` with `fn = Hook(name)`, as
+    copies of torch's hook-based weight norm and equalized learning rate
+    do): its `__call__(self, module, inputs)` storing on `module` a value
+    computed from `module`'s tensors, directly or by a method of the hook
+    (`setattr(module, self.name, self.compute_weight(module))`).
 
     ## Why is this bad?
     If `<attr>` is a registered parameter (a subclass of `nn.Linear` or
@@ -168,6 +178,13 @@ class StoredComputedWeight(Rule):
             "forward: raises TypeError (torch.nn.Parameter or None expected); "
             "keep the computed weight in a local"
         ),
+        "hook": (
+            "computed weight stored on the module (`{target}`) by a forward "
+            "hook object, as torch's legacy weight norm does: a non-leaf tensor "
+            "that makes copy.deepcopy (EMA, model averaging) raise after the "
+            "first training forward; register a parametrization "
+            "(torch.nn.utils.parametrize) instead of the hook"
+        ),
         "installed-forward": (
             "computed weight stored on the module (`{target}`) by the forward "
             "installed on it: a non-leaf tensor that makes copy.deepcopy (EMA, "
@@ -213,6 +230,9 @@ class StoredComputedWeight(Rule):
         for node, target in installed_forward_stores(analysis):
             if id(node) not in reported:
                 yield self.finding(node, "installed-forward", target=target)
+        for node, target in hook_object_stores(analysis):
+            if id(node) not in reported:
+                yield self.finding(node, "hook", target=target)
 
 
 def _fixer(
