@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Optional, Union
 
@@ -54,6 +54,7 @@ class Scope:
         "node",
         "nonlocal_names",
         "parent",
+        "project",
         "star_imports",
     )
 
@@ -68,6 +69,10 @@ class Scope:
         self.global_names: set[str] = set()
         self.nonlocal_names: set[str] = set()
         self.star_imports: list[str] = []
+        #: (module scope) ``(module, name, star) -> torch name or None``: what a
+        #: project's own module hands on (:mod:`wnlint.facts.project_names`),
+        #: set by the analysis of a file on disk.
+        self.project: Callable[[str, str, bool], str | None] | None = None
         self._cache: dict[str, Resolution] = {}
         self._definitions: dict[str, ast.AST] | None = None
 
@@ -141,14 +146,22 @@ class Scope:
         if name in self.bindings:
             return self._resolve_bindings(self.bindings[name])
         if from_module and self.star_imports:
-            # `from torch.nn.utils import *` may be where the name comes from.
-            return frozenset(f"{mod}.{name}" for mod in self.star_imports)
+            # `from torch.nn.utils import *` may be where the name comes from,
+            # or a project's module that imported it from torch.
+            project = self.project
+            return frozenset(
+                (project(mod, name, True) if project is not None else None)
+                or f"{mod}.{name}"
+                for mod in self.star_imports
+            )
         return _EMPTY
 
     def _resolve_bindings(self, bindings: list[Binding]) -> Resolution:
         out: set[str | None] = set()
         for binding in bindings:
-            if binding is None or isinstance(binding, str):
+            if isinstance(binding, str):
+                out.add(self._through_project(binding))
+            elif binding is None:
                 out.add(binding)
             else:
                 expr, where = binding
@@ -156,6 +169,24 @@ class Scope:
                 resolved = resolve(expr, scope) if scope is not None else None
                 out.update(resolved if resolved else _OPAQUE_ONLY)
         return frozenset(out)
+
+    def _through_project(self, binding: str) -> str:
+        """``M.n`` bound by ``from M import n``, or the torch name it is when
+        ``M`` is a module of the project that hands one on."""
+        if binding.startswith("torch"):
+            return binding
+        project = self.module.project
+        if project is None:
+            return binding
+        bare = binding.rstrip(".")
+        module, _, name = bare.rpartition(".")
+        if not name or not module.strip("."):
+            # `from . import x` binds ".x": the module is all the dots
+            dots = len(bare) - len(bare.lstrip("."))
+            module, name = bare[:dots], bare[dots:]
+        if not module or not name or "." in name:
+            return binding
+        return project(module, name, False) or binding
 
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

@@ -1,0 +1,86 @@
+"""torch names handed on by a project's own modules
+(``fixtures/reexports``): ``from .torch_core import *`` and ``from .torchlib
+import nn`` resolve to what those modules bound, so the legacy API is found
+there; a project's own ``weight_norm`` and a name ``__all__`` keeps out are
+not torch's. Each file's findings are exactly its markers, and an edit to a
+module a name was followed through is seen by the cache.
+
+``tests/test_fixtures.py`` reads only the top-level fixture files; this file
+covers the package (its runtime twin imports it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import pytest
+from conftest import FIXTURES, markers, run_cli
+
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.facts.project_names import VOCABULARY, reexported
+
+PACKAGE = FIXTURES / "reexports"
+FILES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_the_package_has_positives_and_near_misses():
+    assert {p.name for p in FILES} >= {"layers.py", "blocks.py", "near_misses.py"}
+    assert sum(len(markers(p)) for p in FILES) == 4
+    assert not any(markers(p, "todo-expect") for p in FILES)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_markers_match_findings(path):
+    found = Linter(select_rules()).lint_file(str(path))
+    assert Counter((d.line, d.code) for d in found) == markers(path)
+
+
+def test_the_names_are_followed_as_python_imports_them():
+    layers = str(PACKAGE / "layers.py")
+    legacy = "torch.nn.utils.weight_norm"
+    assert reexported(layers, ".torch_core", "weight_norm", star=True) == legacy
+    assert reexported(layers, ".torch_core", "utils", star=True) == "torch.nn.utils"
+    assert reexported(layers, ".torchlib", "nn") == "torch.nn"
+    # the package's own def, a name `__all__` leaves out, and a module that
+    # does not exist are no torch names
+    assert reexported(layers, ".own", "weight_norm", star=True) is None
+    assert reexported(layers, ".restricted", "remove_weight_norm", star=True) is None
+    assert reexported(layers, ".restricted", "remove_weight_norm") is not None
+    assert reexported(layers, ".missing", "weight_norm", star=True) is None
+    # two arms that bind different things: not known
+    assert reexported(layers, ".imports.torch", "orthogonal") is None
+
+
+def test_only_the_names_of_torch_are_followed():
+    assert {"weight_norm", "nn", "torch", "utils", "Parameter"} <= VOCABULARY
+    assert "logging" not in VOCABULARY and "BaseModel" not in VOCABULARY
+    layers = str(PACKAGE / "layers.py")
+    assert reexported(layers, ".torch_core", "to_device", star=True) is None
+
+
+def test_star_imports_that_import_each_other_end(tmp_path):
+    (tmp_path / "a.py").write_text("from b import *\n")
+    (tmp_path / "b.py").write_text("from a import *\n")
+    user = tmp_path / "user.py"
+    user.write_text("from a import *\n\nweight_norm(m)\n")
+    assert reexported(str(user), "a", "weight_norm", star=True) is None
+    assert Linter(select_rules()).lint_file(str(user)) == []
+
+
+def test_an_edit_to_a_module_followed_is_seen_by_the_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("WNLINT_CACHE_DIR", raising=False)
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / ".git").mkdir()
+    shutil.copytree(PACKAGE, root / "reexports")
+    first = run_cli("check", "--select", "WN301", ".", cwd=root)
+    assert first.stdout.count("WN301") == 3
+    core = root / "reexports" / "torch_core.py"
+    core.write_text(
+        core.read_text() + "\n\ndef weight_norm(module):\n    return module\n"
+    )
+    second = run_cli("check", "--select", "WN301", ".", cwd=root)
+    # layers.py's bare `weight_norm` is now the package's own; `utils.` and
+    # blocks.py's `nn.utils.` still reach torch
+    assert second.stdout.count("WN301") == 2, second.stdout

@@ -1,0 +1,34 @@
+"""``fixtures/reexports`` imported: each name wnlint resolves through the
+package's own modules is, at run time, the object it says (torch's legacy
+``weight_norm``, ``torch.nn``), and the near misses' names are not torch's.
+Runs on the CPU; nothing here needs a device."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn as nn
+from conftest import FIXTURES, imported_from
+
+
+def test_the_followed_names_are_torchs_own():
+    with imported_from(FIXTURES, "reexports.layers", ("reexports",)) as layers:
+        assert layers.weight_norm is torch.nn.utils.weight_norm
+        assert layers.utils is torch.nn.utils
+        assert layers.remove_weight_norm is torch.nn.utils.remove_weight_norm
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            conv = layers.conv_layer(2, 2)
+        assert hasattr(conv, "weight_g")  # the legacy API, as WN301 says
+
+
+def test_the_reexported_nn_is_torchs():
+    with imported_from(FIXTURES, "reexports.blocks", ("reexports",)) as blocks:
+        assert blocks.nn is nn
+
+
+def test_the_near_misses_names_are_the_packages():
+    with imported_from(FIXTURES, "reexports.near_misses", ("reexports",)) as near:
+        assert near.weight_norm is not torch.nn.utils.weight_norm
+        assert not hasattr(near, "remove_weight_norm")  # kept out by __all__

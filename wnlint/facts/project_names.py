@@ -1,0 +1,212 @@
+"""Torch names that a project's own modules hand on.
+
+``from .torch_core import *`` (fastai's layout) and ``from
+pylot.torch.torchlib import nn`` bind a name to whatever the project's
+module bound it to, often a torch name: ``torch_core`` itself does ``from
+torch.nn.utils import weight_norm``. :func:`reexported` reads that module,
+and the modules it imports from in turn, and says which torch name the
+import gives, so that every rule resolves ``weight_norm(conv)`` there as it
+would ``torch.nn.utils.weight_norm(conv)``.
+
+Only module-level imports and aliases are read (``from M import n as k``,
+``import a.b as k``, ``k = a.b.c``, ``from M import *``, the arms of a
+module-level ``if``/``try``, ``__all__``), textually cut at the top-level
+statements and parsed alone; a name bound by a ``def``, a ``class`` or any
+other value is no torch name. Modules are found as Python would import them
+(:func:`wnlint.facts.siblings.module_path`), never under ``site-packages``,
+never imported or run. Only names that can be part of a torch name the rules
+know are followed (:data:`VOCABULARY`), so a project's other imports cost
+nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import warnings
+from dataclasses import dataclass, field
+
+from wnlint.facts import torchnames as tn
+from wnlint.facts.cutting import split
+from wnlint.facts.siblings import file_text, module_path, version
+from wnlint.facts.sources import once_per_run
+
+#: How many modules a name is followed through.
+_MAX_DEPTH = 6
+
+_TORCH = "torch"
+
+
+def _vocabulary() -> frozenset[str]:
+    """Every component of every torch name :mod:`torchnames` spells."""
+    words: set[str] = {_TORCH}
+    for value in vars(tn).values():
+        items = value if isinstance(value, (frozenset, set, tuple)) else (value,)
+        for item in items:
+            if isinstance(item, str) and item.startswith(_TORCH):
+                words.update(p for p in item.split(".") if p)
+    return frozenset(words)
+
+
+#: The names worth following: a re-exported ``logging`` or ``BaseModel`` is
+#: never a torch name a rule looks for.
+VOCABULARY = _vocabulary()
+
+
+def reexported(path: str, module: str, name: str, star: bool = False) -> str | None:
+    """The torch name ``name`` holds when the file at ``path`` imports it
+    from ``module`` (``from <module> import <name>``, or with ``star``
+    ``from <module> import *`` then ``<name>``), where ``module`` is one of
+    the project's; None when it is not a torch name, or not known."""
+    if name not in VOCABULARY or module.split(".", 1)[0] == _TORCH:
+        return None
+    directory = os.path.dirname(os.path.abspath(path))
+    key = ("reexported", directory, module, name, star)
+    return once_per_run(key, lambda: _follow(directory, module, name, 0, star))
+
+
+@dataclass
+class _Table:
+    """A module's top-level bindings: name -> each thing bound to it (None:
+    something that is no import or alias)."""
+
+    bindings: dict[str, list[tuple[str, ...] | None]] = field(default_factory=dict)
+    stars: list[str] = field(default_factory=list)
+    #: ``__all__``, when the module spells it as a literal.
+    exported: frozenset[str] | None = None
+
+
+def _follow(
+    directory: str, module: str, name: str, depth: int, star: bool
+) -> str | None:
+    if depth > _MAX_DEPTH:
+        return None
+    found = module_path(directory, module)
+    if found is None:
+        return None
+    table = _table(found)
+    if star and table.exported is not None and name not in table.exported:
+        return None  # `from m import *` takes only `__all__`
+    return _lookup(table, os.path.dirname(found), name, depth)
+
+
+def _lookup(table: _Table, here: str, name: str, depth: int) -> str | None:
+    values = table.bindings.get(name)
+    if values is None:
+        if name.startswith("_"):
+            return None  # never exported by `*`
+        answers = {_follow(here, m, name, depth + 1, star=True) for m in table.stars}
+        answers.discard(None)
+        return answers.pop() if len(answers) == 1 else None
+    answers = set()
+    for value in values:
+        answers.add(_value(value, table, here, depth))
+    return answers.pop() if len(answers) == 1 else None
+
+
+def _value(
+    value: tuple[str, ...] | None, table: _Table, here: str, depth: int
+) -> str | None:
+    if value is None:
+        return None
+    kind, *rest = value
+    if kind == "import":  # `import torch.nn as nn`
+        return rest[0] if rest[0].split(".", 1)[0] == _TORCH else None
+    if kind == "from":  # `from M import n`
+        module, imported = rest
+        if module.split(".", 1)[0] == _TORCH:
+            return f"{module}.{imported}"
+        if imported not in VOCABULARY:
+            return None
+        return _follow(here, module, imported, depth + 1, star=False)
+    root, _, tail = rest[0].partition(".")  # `k = a.b.c`
+    if depth > _MAX_DEPTH or root not in VOCABULARY:
+        return None
+    head = _lookup(table, here, root, depth + 1)
+    return None if head is None else f"{head}.{tail}" if tail else head
+
+
+#: path -> (its version, its table).
+_TABLES: dict[str, tuple[tuple[int, int], _Table]] = {}
+
+#: What starts a top-level statement worth reading.
+_READ = (b"from ", b"import ", b"try:", b"if ", b"__all__")
+
+
+def _table(path: str) -> _Table:
+    key = version(path)
+    cached = _TABLES.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    table = _Table()
+    for segment in split(file_text(path)):
+        if segment.name is not None:
+            table.bindings.setdefault(segment.name.decode(), []).append(None)
+            continue
+        text = segment.text
+        if not text.startswith(_READ) and b"=" not in text.split(b"\n", 1)[0]:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                statements = ast.parse(text).body
+        except (SyntaxError, ValueError):
+            continue
+        _read(statements, table)
+    _TABLES[path] = (key, table)
+    return table
+
+
+def _read(statements: list[ast.stmt], table: _Table) -> None:
+    for stmt in statements:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                bound = alias.asname or alias.name.split(".", 1)[0]
+                target = alias.name if alias.asname else bound
+                table.bindings.setdefault(bound, []).append(("import", target))
+        elif isinstance(stmt, ast.ImportFrom):
+            module = "." * (stmt.level or 0) + (stmt.module or "")
+            for alias in stmt.names:
+                if alias.name == "*":
+                    table.stars.append(module)
+                else:
+                    entry = ("from", module, alias.name)
+                    table.bindings.setdefault(alias.asname or alias.name, []).append(
+                        entry
+                    )
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            _assigned(stmt, table)
+        elif isinstance(stmt, (ast.If, ast.Try)):
+            for block in ("body", "orelse", "finalbody"):
+                _read(getattr(stmt, block, []), table)
+            for handler in getattr(stmt, "handlers", []):
+                _read(handler.body, table)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            table.bindings.setdefault(stmt.name, []).append(None)
+
+
+def _assigned(stmt: ast.Assign | ast.AnnAssign, table: _Table) -> None:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    value = stmt.value
+    for target in targets:
+        if not isinstance(target, ast.Name):
+            continue
+        if target.id == "__all__" and isinstance(value, (ast.List, ast.Tuple)):
+            names = [e.value for e in value.elts if isinstance(e, ast.Constant)]
+            if all(isinstance(n, str) for n in names):
+                table.exported = frozenset(names)  # type: ignore[arg-type]
+            continue
+        dotted = _dotted(value) if value is not None else None
+        entry = ("alias", dotted) if dotted is not None else None
+        table.bindings.setdefault(target.id, []).append(entry)
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
