@@ -2,7 +2,8 @@
 (``fixtures/reexports``): ``from .torch_core import *`` and ``from .torchlib
 import nn`` resolve to what those modules bound, so the legacy API is found
 there; a project's own ``weight_norm`` and a name ``__all__`` keeps out are
-not torch's. Each file's findings are exactly its markers, and an edit to a
+not torch's; a class deriving from the project's ``BaseModule(nn.Module)`` is
+an ``nn.Module`` to the WN1xx rules. Each file's findings are exactly its markers, and an edit to a
 module a name was followed through is seen by the cache.
 
 ``tests/test_fixtures.py`` reads only the top-level fixture files; this file
@@ -18,7 +19,7 @@ import pytest
 from conftest import FIXTURES, markers, run_cli
 
 from wnlint.engine.linter import Linter, select_rules
-from wnlint.facts.project_names import VOCABULARY, reexported
+from wnlint.facts.project_names import VOCABULARY, ProjectNames, reexported
 
 PACKAGE = FIXTURES / "reexports"
 FILES = sorted(PACKAGE.rglob("*.py"))
@@ -26,7 +27,7 @@ FILES = sorted(PACKAGE.rglob("*.py"))
 
 def test_the_package_has_positives_and_near_misses():
     assert {p.name for p in FILES} >= {"layers.py", "blocks.py", "near_misses.py"}
-    assert sum(len(markers(p)) for p in FILES) == 4
+    assert sum(len(markers(p)) for p in FILES) == 5
     assert not any(markers(p, "todo-expect") for p in FILES)
 
 
@@ -50,6 +51,16 @@ def test_the_names_are_followed_as_python_imports_them():
     assert reexported(layers, ".missing", "weight_norm", star=True) is None
     # two arms that bind different things: not known
     assert reexported(layers, ".imports.torch", "orthogonal") is None
+
+
+def test_a_class_of_the_project_is_a_module_through_its_bases():
+    project = ProjectNames(str(PACKAGE / "models.py"))
+    assert project.base(".base", "BaseModule") == "torch.nn.Module"
+    assert project.base(".base", "Settings") is None
+    assert project.base(".missing", "BaseModule") is None
+    # imported into another module of the package, then from there
+    (found,) = {project.base(".models", "BaseModule")}
+    assert found == "torch.nn.Module"
 
 
 def test_only_the_names_of_torch_are_followed():

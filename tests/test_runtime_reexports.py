@@ -32,3 +32,14 @@ def test_the_near_misses_names_are_the_packages():
     with imported_from(FIXTURES, "reexports.near_misses", ("reexports",)) as near:
         assert near.weight_norm is not torch.nn.utils.weight_norm
         assert not hasattr(near, "remove_weight_norm")  # kept out by __all__
+
+
+def test_a_class_on_the_projects_base_is_a_module_with_the_defect_wn101_names():
+    with imported_from(FIXTURES, "reexports.models", ("reexports",)) as models:
+        layer = models.NormedLinear()
+        assert isinstance(layer, nn.Module)
+        assert not isinstance(models.NotAModule(), nn.Module)
+        v = layer.v
+        g = v.norm(dim=1, keepdim=True)
+        w = g * v / v.norm(dim=1, keepdim=True)
+        torch.testing.assert_close(w, v)  # the weight is v: no magnitude

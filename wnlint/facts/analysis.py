@@ -14,7 +14,6 @@ expression must not crash the linter.
 from __future__ import annotations
 
 import ast
-import functools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +23,7 @@ from wnlint.facts.calls import FileSummaries
 from wnlint.facts.events import Body
 from wnlint.facts.module_classes import ModuleFacts
 from wnlint.facts.order import ScopeFlow, flows
-from wnlint.facts.project_names import reexported
+from wnlint.facts.project_names import ProjectNames
 from wnlint.facts.resolve import OPAQUE, Binding, Scope
 from wnlint.facts.syntax import child_nodes
 
@@ -60,7 +59,7 @@ class FileAnalysis:
         self.path = path
         self.module_scope = Scope("module", None, tree)
         if path is not None and os.path.isfile(path):
-            self.module_scope.project = functools.partial(reexported, path)
+            self.module_scope.project = ProjectNames(path)
         self.calls: list[Site] = []
         self.references: list[Site] = []
         #: id(FunctionDef/ClassDef/Lambda node) -> the scope it opens.

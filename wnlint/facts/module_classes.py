@@ -23,7 +23,7 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.classes import ClassGraph
 from wnlint.facts.norms import grad_walk, is_no_grad
 from wnlint.facts.products import WeightNormExpr, weight_norm_products
-from wnlint.facts.resolve import Scope, resolve
+from wnlint.facts.resolve import Scope, resolve, split_import
 from wnlint.facts.syntax import (
     is_call_to,
     is_self,
@@ -208,6 +208,11 @@ class ModuleFacts:
                 names = resolve(base, scope.parent)
                 if names and all(_is_torch_module(n) for n in names):
                     torch_bases.append(min(n for n in names if n))
+                elif len(names) == 1:
+                    # a class of the project's own (`BaseModule` from base.py)
+                    found = _project_base(next(iter(names)), scope)
+                    if found is not None:
+                        torch_bases.append(found)
             if not torch_bases and not file_bases:
                 continue
             cls = ModuleClass(node, scope, torch_bases, file_bases)
@@ -285,6 +290,17 @@ def _classes_with_norm_calls(calls: Sequence[Any]) -> set[int]:
         ):
             found.add(id(scope.node))
     return found
+
+
+def _project_base(name: str | None, scope: Scope) -> str | None:
+    """The ``torch.nn`` module class that the project's class ``name`` (as
+    imported) derives from."""
+    project = scope.module.project
+    parts = split_import(name) if name is not None else None
+    if project is None or parts is None:
+        return None
+    found = project.base(*parts)
+    return found if _is_torch_module(found) else None
 
 
 def _is_torch_module(name: str | None) -> bool:

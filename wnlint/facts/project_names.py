@@ -6,7 +6,10 @@ module bound it to, often a torch name: ``torch_core`` itself does ``from
 torch.nn.utils import weight_norm``. :func:`reexported` reads that module,
 and the modules it imports from in turn, and says which torch name the
 import gives, so that every rule resolves ``weight_norm(conv)`` there as it
-would ``torch.nn.utils.weight_norm(conv)``.
+would ``torch.nn.utils.weight_norm(conv)``; and :meth:`ProjectNames.base`
+says which ``torch.nn`` class a project's class derives from (``class
+BaseModule(nn.Module)`` in ``base.py``), so that its subclasses elsewhere
+are ``nn.Module`` classes to the WN1xx rules.
 
 Only module-level imports and aliases are read (``from M import n as k``,
 ``import a.b as k``, ``k = a.b.c``, ``from M import *``, the arms of a
@@ -28,8 +31,8 @@ from dataclasses import dataclass, field
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.cutting import split
-from wnlint.facts.siblings import file_text, module_path, version
-from wnlint.facts.sources import once_per_run
+from wnlint.facts.siblings import module_path, version
+from wnlint.facts.sources import depend, once_per_run, read_source
 
 #: How many modules a name is followed through.
 _MAX_DEPTH = 6
@@ -58,11 +61,75 @@ def reexported(path: str, module: str, name: str, star: bool = False) -> str | N
     from ``module`` (``from <module> import <name>``, or with ``star``
     ``from <module> import *`` then ``<name>``), where ``module`` is one of
     the project's; None when it is not a torch name, or not known."""
-    if name not in VOCABULARY or module.split(".", 1)[0] == _TORCH:
+    return ProjectNames(path).name(module, name, star)
+
+
+class ProjectNames:
+    """What the project's own modules hand on, as seen from one file (the
+    analysis puts one on the file's module scope)."""
+
+    __slots__ = ("directory",)
+
+    def __init__(self, path: str) -> None:
+        self.directory = os.path.dirname(os.path.abspath(path))
+
+    def name(self, module: str, name: str, star: bool) -> str | None:
+        """:func:`reexported`, from this file."""
+        if name not in VOCABULARY or module.split(".", 1)[0] == _TORCH:
+            return None
+        key = ("reexported", self.directory, module, name, star)
+        directory = self.directory
+        return once_per_run(key, lambda: _follow(directory, module, name, 0, star))
+
+    def base(self, module: str, name: str) -> str | None:
+        """The ``torch.nn`` class that the project's class ``name`` (imported
+        from ``module``) derives from, through the project's own classes
+        (``class BaseModule(nn.Module)`` in ``base.py``); None when it is no
+        module class, or not known."""
+        if module.split(".", 1)[0] == _TORCH:
+            return None
+        key = ("project_base", self.directory, module, name)
+        directory = self.directory
+        return once_per_run(key, lambda: _base_of(directory, module, name, 0))
+
+
+def _base_of(directory: str, module: str, name: str, depth: int) -> str | None:
+    if depth > _MAX_DEPTH:
         return None
-    directory = os.path.dirname(os.path.abspath(path))
-    key = ("reexported", directory, module, name, star)
-    return once_per_run(key, lambda: _follow(directory, module, name, 0, star))
+    found = module_path(directory, module)
+    if found is None:
+        return None
+    return _class_base(_table(found), os.path.dirname(found), name, depth)
+
+
+def _class_base(table: _Table, here: str, name: str, depth: int) -> str | None:
+    bases = table.classes.get(name)
+    if bases is None:
+        # imported into that module from another of the project's
+        for value in table.bindings.get(name) or ():
+            if value is not None and value[0] == "from":
+                return _base_of(here, value[1], value[2], depth + 1)
+        return None
+    for base in bases:
+        if base is None:
+            continue
+        root, _, tail = base.partition(".")
+        if not tail and root in table.classes:
+            found = _class_base(table, here, root, depth + 1)
+        else:
+            head = _lookup(table, here, root, depth + 1) if root in VOCABULARY else None
+            found = f"{head}.{tail}" if head and tail else head
+            if found is None and not tail:
+                found = _class_base(table, here, root, depth + 1)
+        if found is not None and _is_torch_class(found):
+            return found
+    return None
+
+
+def _is_torch_class(name: str) -> bool:
+    if not name.startswith(tn.TORCH_NN):
+        return False
+    return name.rsplit(".", 1)[-1][:1].isupper()
 
 
 @dataclass
@@ -72,6 +139,9 @@ class _Table:
 
     bindings: dict[str, list[tuple[str, ...] | None]] = field(default_factory=dict)
     stars: list[str] = field(default_factory=list)
+    #: class name -> its bases as written (dotted names; None: another
+    #: expression), read from the ``class`` line alone.
+    classes: dict[str, list[str | None]] = field(default_factory=dict)
     #: ``__all__``, when the module spells it as a literal.
     exported: frozenset[str] | None = None
 
@@ -138,10 +208,21 @@ def _table(path: str) -> _Table:
     cached = _TABLES.get(path)
     if cached is not None and cached[0] == key:
         return cached[1]
+    depend(path)
     table = _Table()
-    for segment in split(file_text(path)):
+    try:
+        # Read, not kept: the table is all that is needed of a module (a
+        # large one is most of its text in its class bodies).
+        data = read_source(path)
+    except OSError:
+        data = b""
+    for segment in split(data):
         if segment.name is not None:
-            table.bindings.setdefault(segment.name.decode(), []).append(None)
+            name = segment.name.decode()
+            table.bindings.setdefault(name, []).append(None)
+            bases = _class_bases(segment.text)
+            if bases is not None:
+                table.classes[name] = bases
             continue
         text = segment.text
         if not text.startswith(_READ) and b"=" not in text.split(b"\n", 1)[0]:
@@ -155,6 +236,34 @@ def _table(path: str) -> _Table:
         _read(statements, table)
     _TABLES[path] = (key, table)
     return table
+
+
+def _class_bases(text: bytes) -> list[str | None] | None:
+    """The bases of a ``class`` statement, from its header alone (a class
+    body can be thousands of lines)."""
+    start = text.find(b"class ")
+    opening = text.find(b"(", start)
+    colon = text.find(b":", start)
+    if start < 0 or opening < 0 or (0 <= colon < opening):
+        return [] if start >= 0 else None
+    depth = 0
+    for i in range(opening, min(len(text), opening + 2000)):
+        char = text[i : i + 1]
+        if char == b"(":
+            depth += 1
+        elif char == b")":
+            depth -= 1
+            if depth == 0:
+                try:
+                    call = ast.parse(b"f" + text[opening : i + 1], mode="eval").body
+                except (SyntaxError, ValueError):
+                    return None
+                return (
+                    [_dotted(b) for b in call.args]
+                    if isinstance(call, ast.Call)
+                    else None
+                )
+    return None
 
 
 def _read(statements: list[ast.stmt], table: _Table) -> None:

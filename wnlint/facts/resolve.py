@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import ast
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Optional, Union
+from typing import Optional, Protocol, Union
 
 #: A binding whose value is not a known qualified name: a parameter, a def,
 #: a loop variable, the result of a call.
@@ -69,10 +69,10 @@ class Scope:
         self.global_names: set[str] = set()
         self.nonlocal_names: set[str] = set()
         self.star_imports: list[str] = []
-        #: (module scope) ``(module, name, star) -> torch name or None``: what a
-        #: project's own module hands on (:mod:`wnlint.facts.project_names`),
-        #: set by the analysis of a file on disk.
-        self.project: Callable[[str, str, bool], str | None] | None = None
+        #: (module scope) what a project's own modules hand on
+        #: (:class:`wnlint.facts.project_names.ProjectNames`), set by the
+        #: analysis of a file on disk.
+        self.project: ProjectLookup | None = None
         self._cache: dict[str, Resolution] = {}
         self._definitions: dict[str, ast.AST] | None = None
 
@@ -150,7 +150,7 @@ class Scope:
             # or a project's module that imported it from torch.
             project = self.project
             return frozenset(
-                (project(mod, name, True) if project is not None else None)
+                (project.name(mod, name, True) if project is not None else None)
                 or f"{mod}.{name}"
                 for mod in self.star_imports
             )
@@ -176,17 +176,32 @@ class Scope:
         if binding.startswith("torch"):
             return binding
         project = self.module.project
-        if project is None:
+        parts = split_import(binding)
+        if project is None or parts is None:
             return binding
-        bare = binding.rstrip(".")
-        module, _, name = bare.rpartition(".")
-        if not name or not module.strip("."):
-            # `from . import x` binds ".x": the module is all the dots
-            dots = len(bare) - len(bare.lstrip("."))
-            module, name = bare[:dots], bare[dots:]
-        if not module or not name or "." in name:
-            return binding
-        return project(module, name, False) or binding
+        return project.name(*parts, False) or binding
+
+
+class ProjectLookup(Protocol):
+    """What the project's own modules hand on (the facts layer's
+    :class:`~wnlint.facts.project_names.ProjectNames`)."""
+
+    def name(self, module: str, name: str, star: bool) -> str | None: ...
+
+    def base(self, module: str, name: str) -> str | None: ...
+
+
+def split_import(binding: str) -> tuple[str, str] | None:
+    """``(M, n)`` of the ``M.n`` that ``from M import n`` binds (``from .
+    import x`` binds ``.x``: the module is all the dots); None for one part."""
+    bare = binding.rstrip(".")
+    module, _, name = bare.rpartition(".")
+    if not name or not module.strip("."):
+        dots = len(bare) - len(bare.lstrip("."))
+        module, name = bare[:dots], bare[dots:]
+    if not module or not name or "." in name:
+        return None
+    return module, name
 
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
