@@ -118,3 +118,31 @@ def test_full_headlines_stay_flake8s_layout(project):
     result = run_cli("check", "--output-format", "full", "legacy.py", cwd=project)
     headline = result.stdout.splitlines()[0]
     assert headline == "legacy.py:2:8: WN301 " + RULES_BY_CODE["WN301"].message
+
+
+def test_a_finding_reported_without_a_fix_is_neither_marked_nor_counted(tmp_path):
+    """WN102 has fixes, but none for a forward hook's store: its findings
+    carry no ``[*]``, the summary counts none, ``--statistics`` marks the
+    code ``[ ]``, and a warm cache answers the same."""
+    shutil.copy(FIXTURES / "wn102_hook_objects.py", tmp_path / "hooks.py")
+    cold = run_cli("check", "--no-cache", ".", cwd=tmp_path)
+    assert codes_marked(cold.stdout) == {"WN102": False}
+    assert "fixable" not in cold.stderr
+    for _ in range(2):  # the second run answers from the cache
+        warm = run_cli("check", ".", cwd=tmp_path)
+        assert warm.stdout == cold.stdout and warm.stderr == cold.stderr
+    stats = run_cli("check", "--no-cache", "--statistics", ".", cwd=tmp_path)
+    assert "[ ] stored-computed-weight" in stats.stdout
+    fixed = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert "would fix 0 findings in 0 files, 4 remaining" in fixed.stderr
+
+
+def test_the_counts_match_what_fix_repairs_when_a_rule_fixes_some(tmp_path):
+    """WN102's fixture: a few stores get a local or a property, the rest
+    (wrapped modules, hooks) none; ``check`` counts what ``fix`` fixes."""
+    shutil.copy(FIXTURES / "wn102_stored_computed_weight.py", tmp_path / "m.py")
+    check = run_cli("check", "--no-cache", ".", cwd=tmp_path)
+    counted = re.search(r"\[\*\] (\d+) fixable", check.stderr)
+    fixed = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    repaired = re.search(r"would fix (\d+) finding", fixed.stderr)
+    assert counted and repaired and counted[1] == repaired[1]

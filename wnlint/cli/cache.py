@@ -210,7 +210,16 @@ class CachingLinter:
             if os.path.abspath(dep) != absolute
         )
         rows = tuple(
-            (d.line, d.col, d.code, d.message, d.end_line, d.end_col, d.cell)
+            (
+                d.line,
+                d.col,
+                d.code,
+                d.message,
+                d.end_line,
+                d.end_col,
+                d.cell,
+                d.unfixable,
+            )
             for d in found
         )
         return (
@@ -254,9 +263,17 @@ class CachingLinter:
 
 
 def _finding(path: str, row: tuple) -> Diagnostic:
-    line, col, code, message, end_line, end_col, cell = row
+    line, col, code, message, end_line, end_col, cell, unfixable = row
     return Diagnostic(
-        path, line, col, code, message, end_line=end_line, end_col=end_col, cell=cell
+        path,
+        line,
+        col,
+        code,
+        message,
+        end_line=end_line,
+        end_col=end_col,
+        cell=cell,
+        unfixable=unfixable,
     )
 
 

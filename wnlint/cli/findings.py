@@ -84,7 +84,8 @@ def fix_level(code: str) -> str | None:
     fix safety: ``"safe"`` (``wnlint fix``), ``"unsafe"`` (``--unsafe-fixes``;
     a rule whose fixes are safe or unsafe counts here, since only building
     the fix tells) or None (no fix). Every count of fixable findings (the
-    ``[*]`` marks, ``--statistics``, the summary) reads this one answer."""
+    ``[*]`` marks, ``--statistics``, the summary) reads this one answer,
+    through :func:`finding_fix_level`."""
     rule = registry.info(code)
     if rule is None or rule.fix_safety is None:
         return None
@@ -98,6 +99,17 @@ def fix_title(code: str) -> str:
 
 def has_fix(code: str) -> bool:
     return fix_level(code) is not None
+
+
+def finding_fix_level(d: Diagnostic) -> str | None:
+    """:func:`fix_level` of one finding: None for one its rule reported with
+    no fix (a WN102 store on a wrapped module, a hook's), whatever fixes the
+    rule has for others."""
+    return None if d.unfixable else fix_level(d.code)
+
+
+def fixable(d: Diagnostic) -> bool:
+    return finding_fix_level(d) is not None
 
 
 def read_file(path: str) -> bytes | None:

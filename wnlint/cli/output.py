@@ -10,12 +10,12 @@ for; what every format reads of a finding (its rule's name, cell, end and
 fix) is in :mod:`wnlint.cli.findings`.
 
 * ``text``: flake8's ``path:line:col: CODE message`` (colours only on a
-  terminal), with ``[*]`` between the code and the message when the rule has
-  a fix (ruff's mark; otherwise the bytes flake8 prints for the plugin);
+  terminal), with ``[*]`` between the code and the message when the finding
+  has a fix (ruff's mark; otherwise the bytes flake8 prints for the plugin);
   ``check`` ends its summary with how many ``wnlint fix`` can repair
   (:func:`write_fixable_summary`);
 * ``full``: ``text`` plus the source lines with a caret under the finding
-  and, when the rule has a fix, its title (ruff's ``full``);
+  and, when the finding has a fix, its title (ruff's ``full``);
 * ``json``: a list of objects, one per finding (the schema is in the
   README, and :func:`~wnlint.cli.formats.json_object` builds one);
 * ``sarif``: a SARIF 2.1.0 log for code-scanning services;
@@ -58,10 +58,10 @@ from wnlint.cli.findings import (
     cell_of,
     decode_or_none,
     end_of,
+    finding_fix_level,
     fix_key,
-    fix_level,
     fix_title,
-    has_fix,
+    fixable,
     read_file,
     rule_name,
 )
@@ -138,7 +138,7 @@ def offered_fixes(
     # A notebook's positions are in its cells, not in the file's JSON text:
     # its findings are shown without edits (``wnlint fix`` rewrites cells).
     paths = list(
-        dict.fromkeys(d.path for d in diagnostics if has_fix(d.code) and d.cell is None)
+        dict.fromkeys(d.path for d in diagnostics if fixable(d) and d.cell is None)
     )
     for path in paths:
         data = read(path)
@@ -211,16 +211,16 @@ def _where(d: Diagnostic) -> str:
     return f"{where}:{d.line}:{d.col}"
 
 
-#: Between the code and the message in ``text``: the rule has a fix.
+#: Between the code and the message in ``text``: the finding has a fix.
 FIXABLE_MARK = "[*]"
 
 
 def _headline(d: Diagnostic, style: _Style, mark: bool = False) -> str:
     """``path:line:col: CODE message``; with ``mark`` (``text`` only, so
     that other one-line layouts stay flake8's), ``[*]`` before the message
-    of a finding whose rule has a fix."""
+    of a finding that has a fix (:func:`fixable`)."""
     code = style.code(d.code)
-    if mark and has_fix(d.code):
+    if mark and fixable(d):
         code += " " + style.help(FIXABLE_MARK)
     if not style.color:
         return f"{_where(d)}: {code} {d.message}"
@@ -248,7 +248,7 @@ def _write_full(
         lines = sources.lines(d)
         if lines and 0 < d.line <= len(lines):
             stream.write(_snippet(d, lines, style))
-        if has_fix(d.code):
+        if fixable(d):
             title = fix_title(d.code)
             stream.write(f"  {style.gutter('=')} {style.help('help')}: {title}\n")
 
@@ -317,6 +317,7 @@ def write_statistics(
     a list of objects in ``json``."""
     counts = Counter(d.code for d in diagnostics)
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    fixed = {d.code for d in diagnostics if fixable(d)}
     if fmt == "json":
         from wnlint.cli.formats import to_json
 
@@ -325,7 +326,7 @@ def write_statistics(
                 "code": code,
                 "name": rule_name(code),
                 "count": count,
-                "fixable": has_fix(code),
+                "fixable": code in fixed,
             }
             for code, count in rows
         ]
@@ -333,7 +334,7 @@ def write_statistics(
         return
     width = max((len(str(count)) for _, count in rows), default=1)
     for code, count in rows:
-        mark = "[*]" if has_fix(code) else "[ ]"
+        mark = "[*]" if code in fixed else "[ ]"
         stream.write(f"{count:>{width}}\t{code}\t{mark} {rule_name(code)}\n")
 
 
@@ -341,7 +342,7 @@ def fixable_counts(diagnostics: Iterable[Diagnostic]) -> tuple[int, int]:
     """How many findings ``wnlint fix`` repairs, and how many more it
     repairs with ``--unsafe-fixes`` (by :func:`fix_level`: their sum is the
     count of ``--statistics``' fixable codes)."""
-    levels = Counter(fix_level(d.code) for d in diagnostics)
+    levels = Counter(finding_fix_level(d) for d in diagnostics)
     return levels["safe"], levels["unsafe"]
 
 

@@ -28,6 +28,10 @@ class Diagnostic:
     ``cites`` are the lines of the file that ``message`` names, where they
     stand in it: a notebook restates them in their cells (and drops them).
 
+    ``unfixable`` is set when the rule reported this finding with no fix at
+    all (its rule may fix others): the ``[*]`` marks and the fixable counts
+    leave it out.
+
     Immutable, and compared (and hashed) by where it is and what it says:
     its fix, cites and end are not part of its identity. A plain class
     rather than a dataclass: ``dataclasses`` costs a one-file ``check``
@@ -46,6 +50,7 @@ class Diagnostic:
         "end_col",
         "cell",
         "cites",
+        "unfixable",
     )
     __slots__ = FIELDS
     path: str
@@ -58,6 +63,7 @@ class Diagnostic:
     end_col: int | None
     cell: int | None
     cites: tuple[Cite, ...]
+    unfixable: bool
 
     def __init__(
         self,
@@ -71,8 +77,21 @@ class Diagnostic:
         end_col: int | None = None,
         cell: int | None = None,
         cites: tuple[Cite, ...] = (),
+        unfixable: bool = False,
     ) -> None:
-        values = (path, line, col, code, message, fix, end_line, end_col, cell, cites)
+        values = (
+            path,
+            line,
+            col,
+            code,
+            message,
+            fix,
+            end_line,
+            end_col,
+            cell,
+            cites,
+            unfixable,
+        )
         for name, value in zip(self.FIELDS, values):
             object.__setattr__(self, name, value)
 
