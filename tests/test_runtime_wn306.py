@@ -21,6 +21,7 @@ NEW = "does not have a parametrization on weight"
     [
         ("SourceFilter", f"Conv1d.*{NEW}"),
         ("LegacySourceFilter", LEGACY),
+        ("GuardedSourceFilter", LEGACY),
         ("RecurrentEncoder", f"LSTM.*{NEW}"),
         ("StreamingEncoder", f"LSTM.*{NEW}"),
         ("PlainHead", f"Conv1d.*{NEW}"),

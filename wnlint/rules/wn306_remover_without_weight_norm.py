@@ -7,6 +7,7 @@ from typing import ClassVar
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.facts.events import LEGACY, NEW, removal_api
+from wnlint.facts.guards import weight_norm_test
 from wnlint.facts.held_layers import ClassLayers, subclasses
 from wnlint.facts.prefilter import REMOVALS
 from wnlint.facts.syntax import call_arg, self_attr, string_value
@@ -82,7 +83,10 @@ class RemoverWithoutWeightNorm(Rule):
     derives from it. A subclass in another file that norms the attribute is
     not seen. A remover under an `if` that tests the module, or (for layers
     never normed) under a `try` that swallows the `ValueError`, is not
-    reported.
+    reported; but for layers never normed, the `else:` arm of a test of
+    weight norm (`if hasattr(m, "parametrizations"): ... else:
+    remove_weight_norm(m)`, as WN303's fix writes it) still reaches every
+    plain layer, and is.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.utils.remove_weight_norm.html
@@ -155,10 +159,8 @@ class RemoverWithoutWeightNorm(Rule):
         tensor = (
             tn.DEFAULT_WEIGHT_NAME if name_node is None else string_value(name_node)
         )
-        if tensor is None or _tests_module(site, attr, target):
-            return
         normed = contents.normed_names()
-        if tensor in normed:
+        if tensor is None or tensor in normed or _tests_module(site, attr, normed):
             return
         remover = "remove_weight_norm" if kind == LEGACY else "remove_parametrizations"
         swallowed = swallows_value_error(site)
@@ -177,18 +179,33 @@ class RemoverWithoutWeightNorm(Rule):
         )
 
 
-def _tests_module(site: Site, attr: str, target: str) -> bool:
+def _tests_module(site: Site, attr: str, normed: set[str]) -> bool:
     """The remover sits under an ``if`` whose test reads the module (or
-    the loop variable over it): it may skip modules without weight norm."""
-    for kind, node, _ in site.guards:
-        if kind not in ("if", "else"):
+    the loop variable over it): it may skip modules without weight norm.
+    Of layers never normed, the arm where a weight-norm API's test fails
+    (``else:`` under ``hasattr(m, "parametrizations")``, the shape WN303's
+    fix writes) still reaches every one."""
+    module = call_arg(site.node, 0, "module")  # type: ignore[arg-type]
+    for kind, node, scope in site.guards:
+        if kind not in ("if", "else") or not _mentions(node, attr, module):
             continue
-        for part in ast.walk(node):
-            if self_attr(part) == attr:
-                return True
-            if isinstance(part, ast.Name) and part.id != "self":
-                call = site.node
-                module = call_arg(call, 0, "module")  # type: ignore[arg-type]
-                if isinstance(module, ast.Name) and module.id == part.id:
-                    return True
+        if kind == "else" and not normed:
+            tested = weight_norm_test(node, scope)
+            if tested is not None and _mentions(tested[0], attr, module):
+                continue
+        return True
+    return False
+
+
+def _mentions(node: ast.AST, attr: str, module: ast.expr | None) -> bool:
+    """``node`` reads ``self.<attr>`` or the remover's loop variable."""
+    for part in ast.walk(node):
+        if self_attr(part) == attr:
+            return True
+        if (
+            isinstance(part, ast.Name)
+            and isinstance(module, ast.Name)
+            and part.id == module.id != "self"
+        ):
+            return True
     return False
