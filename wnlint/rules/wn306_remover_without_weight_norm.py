@@ -78,6 +78,8 @@ class RemoverWithoutWeightNorm(Rule):
     `extend` or `insert`), weight-normed in place or not, every tensor name
     it is normed on is a string, and the attribute (or a loop variable over
     it) is used only to call the layers, to norm them and to remove the norm.
+    A layer weight-normed in one arm of an `if` counts as normed, so a
+    remover that raises only when the other arm ran is not reported.
     The class derives from `torch.nn` classes only, does not hand `self`
     away (`init_weights(self)`, `self.apply(fn)`), and no class of the file
     derives from it. A subclass in another file that norms the attribute is
