@@ -97,10 +97,6 @@ def fix_title(code: str) -> str:
     return "" if rule is None else rule.fix_title
 
 
-def has_fix(code: str) -> bool:
-    return fix_level(code) is not None
-
-
 def finding_fix_level(d: Diagnostic) -> str | None:
     """:func:`fix_level` of one finding: None for one its rule reported with
     no fix (a WN102 store on a wrapped module, a hook's), whatever fixes the

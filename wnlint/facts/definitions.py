@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
+from wnlint.facts import torchnames as tn
 from wnlint.facts.resolve import OPAQUE, Scope
 from wnlint.facts.siblings import file_text, module_path, version
 from wnlint.facts.syntax import parse_quietly
@@ -54,6 +55,15 @@ _FILES: dict[str, tuple[tuple[int, int], Any]] = {}
 def is_torch(qual: str) -> bool:
     """Torch's own names are never a sibling's."""
     return qual.split(".", 1)[0] == "torch"
+
+
+def is_torch_module_class(qual: str | None) -> bool:
+    """``qual`` is a ``torch.nn`` module class (``torch.nn.Conv1d``,
+    ``torch.nn.Module``), not a parameter or buffer class."""
+    if qual is None or not qual.startswith(tn.TORCH_NN):
+        return False
+    last = qual.rsplit(".", 1)[-1]
+    return last[:1].isupper() and last not in tn.NOT_MODULES
 
 
 def sibling_definition(

@@ -16,11 +16,12 @@ away or reaches its submodules through ``nn.Module`` (``self.apply``,
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.classes import ClassGraph
+from wnlint.facts.definitions import is_torch_module_class
 from wnlint.facts.events import LEGACY, NEW, norm_api, removal_api
 from wnlint.facts.resolve import Scope, resolve
 from wnlint.facts.syntax import call_arg, hands_self_away, is_self, shape, string_value
@@ -94,54 +95,45 @@ class ClassLayers:
     """The attributes of one class, each with what it may hold, and the
     removers of the class by call (attribute, target as written)."""
 
-    def __init__(self, cls: ast.ClassDef, scope: Scope, analysis: FileAnalysis) -> None:
-        self.cls = cls
+    def __init__(self, family: list[ast.ClassDef], analysis: FileAnalysis) -> None:
         #: The class and its subclasses in the file: what they do to
         #: ``self`` is what the class's instances or theirs may hold.
-        self.family = [cls]
+        self.family = family
         self.analysis = analysis
         self.attrs: dict[str, AttributeLayers] = {}
         self.removers: dict[int, tuple[str, str]] = {}
         self.parents: dict[int, ast.AST] = {}
+        self.functions = [
+            item for cls in family for item in cls.body if isinstance(item, _FUNCTIONS)
+        ]
+        self.methods = {f.name for f in self.functions}
 
     @classmethod
     def of(
-        cls,
-        node: ast.ClassDef,
-        scope: Scope,
-        analysis: FileAnalysis,
-        subclasses: Mapping[str, list[ast.ClassDef]],
+        cls, node: ast.ClassDef, analysis: FileAnalysis, graph: ClassGraph
     ) -> ClassLayers | None:
         """None when the class (or a subclass of the file) may reach its
         submodules in ways not read here: a base outside ``torch.nn`` and
         the family, ``self`` handed away."""
-        if not all(_is_torch_class(b, scope.parent, base=True) for b in node.bases):
-            return None
-        held = cls(node, scope, analysis)
-        todo = [node.name]
-        while todo:
-            for sub in subclasses.get(todo.pop(), []):
-                if sub not in held.family:
-                    held.family.append(sub)
-                    todo.append(sub.name)
-        names = {c.name for c in held.family}
-        for sub in held.family[1:]:
-            outer = analysis.scopes.get(id(sub))
-            if outer is None or not all(
-                (isinstance(b, ast.Name) and b.id in names)
-                or _is_torch_class(b, outer.parent, base=True)
-                for b in sub.bases
+        family = [node, *graph.descendants(node)]
+        members = {id(member) for member in family}
+        for member in family:
+            scope = analysis.scopes.get(id(member))
+            file_bases = graph.file_bases(member)
+            if scope is None or any(id(b) not in members for b in file_bases):
+                return None
+            in_file = {b.name for b in file_bases}
+            if not all(
+                (isinstance(base, ast.Name) and base.id in in_file)
+                or _is_torch_class(base, scope.parent)
+                for base in member.bases
             ):
                 return None
+        held = cls(family, analysis)
         return held if held._read() else None
 
     def _read(self) -> bool:
-        functions = [
-            item
-            for cls in self.family
-            for item in cls.body
-            if isinstance(item, _FUNCTIONS)
-        ]
+        functions = self.functions
         nodes: list[tuple[ast.AST, Scope]] = []
         for func in functions:
             scope = self.analysis.scopes.get(id(func))
@@ -180,11 +172,7 @@ class ClassLayers:
         attr = parent.attr
         if attr in _REACHES_SUBMODULES:
             return False
-        if attr not in self.attrs and any(
-            isinstance(item, _FUNCTIONS) and item.name == attr
-            for cls in self.family
-            for item in cls.body
-        ):
+        if attr in self.methods:
             return True  # a method
         contents = self.attrs.setdefault(attr, AttributeLayers())
         if not contents.unknown and not self._attr_use(parent, attr, contents, scope):
@@ -201,7 +189,6 @@ class ClassLayers:
         if isinstance(parent, ast.Subscript) and parent.value is expr:
             element = True
             expr, parent = parent, self.parents.get(id(parent))
-        target = ast.unparse(expr) if element else f"self.{attr}"
         if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and (
             expr is not getattr(parent, "value", None)
         ):
@@ -216,7 +203,8 @@ class ClassLayers:
         if isinstance(parent, ast.Call):
             if parent.func is expr:
                 return True  # the layer called
-            return self._handed(parent, expr, attr, target, contents, scope)
+            held = expr if element else None
+            return self._handed(parent, expr, attr, held, contents, scope)
         if isinstance(parent, ast.For) and parent.iter is expr and not element:
             if not isinstance(parent.target, ast.Name):
                 return False
@@ -228,17 +216,19 @@ class ClassLayers:
         call: ast.Call,
         expr: ast.AST,
         attr: str,
-        target: str,
+        element: ast.AST | None,
         contents: AttributeLayers,
         scope: Scope,
     ) -> bool:
-        """``expr`` (the attribute, or one of its layers) is an argument."""
+        """``expr`` (the attribute, one of its layers, or a loop variable over
+        it) is an argument; ``element`` is the subscript that names a layer."""
         loop = self._iterated(call, expr)
         if loop is not None:
             return self._loop(*loop, attr, contents, scope)
         if call_arg(call, 0, "module") is not expr:
             return isinstance(call.func, ast.Name) and call.func.id in _LOOKS
         if removal_api(call.func, scope) in (LEGACY, NEW):
+            target = ast.unparse(element) if element is not None else f"self.{attr}"
             self.removers[id(call)] = (attr, target)
             return True
         if norm_api(call.func, scope) is not None:
@@ -352,8 +342,7 @@ class ClassLayers:
                     return False
                 if not isinstance(parent, ast.Call):
                     return False
-                target = f"self.{attr}"
-                if not self._handed(parent, node, attr, target, contents, scope):
+                if not self._handed(parent, node, attr, None, contents, scope):
                     return False
         return True
 
@@ -421,20 +410,12 @@ def _layer(
     return None
 
 
-def _is_torch_class(expr: ast.expr, scope: Scope | None, base: bool = False) -> bool:
-    """``expr`` names a ``torch.nn`` module class (any ``torch.nn`` class,
-    ``nn.Module`` included, as a ``base``), whatever binding it has."""
+def _is_torch_class(expr: ast.expr, scope: Scope | None) -> bool:
+    """``expr`` names a ``torch.nn`` module class, whatever binding it has."""
     if scope is None or not isinstance(expr, (ast.Name, ast.Attribute)):
         return False
     names = resolve(expr, scope)
-    return bool(names) and all(
-        n is not None
-        and n.startswith(tn.TORCH_NN)
-        and n.rsplit(".", 1)[-1][:1].isupper()
-        and (base or not n.startswith(tn.NOT_LAYER_NAMESPACES))
-        and (base or n not in tn.NOT_LAYERS)
-        for n in names
-    )
+    return bool(names) and all(is_torch_module_class(n) for n in names)
 
 
 def _is_container(expr: ast.expr, scope: Scope) -> bool:
@@ -446,13 +427,3 @@ def _resolves_within(expr: ast.expr, scope: Scope, names: frozenset[str]) -> boo
         return False
     found = resolve(expr, scope)
     return bool(found) and found <= names
-
-
-def subclasses(analysis: FileAnalysis) -> dict[str, list[ast.ClassDef]]:
-    """Class name -> the file's classes that name it as a base."""
-    out: dict[str, list[ast.ClassDef]] = {}
-    for cls in analysis.class_nodes:
-        for base in cls.bases:
-            if isinstance(base, ast.Name):
-                out.setdefault(base.id, []).append(cls)
-    return out

@@ -21,6 +21,7 @@ from typing import Any
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.classes import ClassGraph
+from wnlint.facts.definitions import is_torch_module_class
 from wnlint.facts.norms import grad_walk, is_no_grad
 from wnlint.facts.products import WeightNormExpr, weight_norm_products
 from wnlint.facts.resolve import Scope, resolve, split_import
@@ -206,7 +207,7 @@ class ModuleFacts:
                     file_bases.append(by_name[base.id])
                     continue
                 names = resolve(base, scope.parent)
-                if names and all(_is_torch_module(n) for n in names):
+                if names and all(is_torch_module_class(n) for n in names):
                     torch_bases.append(min(n for n in names if n))
                 elif len(names) == 1:
                     # a class of the project's own (`BaseModule` from base.py)
@@ -300,14 +301,7 @@ def _project_base(name: str | None, scope: Scope) -> str | None:
     if project is None or parts is None:
         return None
     found = project.base(*parts)
-    return found if _is_torch_module(found) else None
-
-
-def _is_torch_module(name: str | None) -> bool:
-    if name is None or not name.startswith(tn.TORCH_NN):
-        return False
-    last = name.rsplit(".", 1)[-1]
-    return last[:1].isupper() and last not in tn.NOT_MODULES
+    return found if is_torch_module_class(found) else None
 
 
 def _build_methods(cls: ModuleClass, scopes: dict[int, Scope]) -> None:

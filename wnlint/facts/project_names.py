@@ -26,27 +26,26 @@ from __future__ import annotations
 
 import ast
 import os
-import warnings
 from dataclasses import dataclass, field
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.cutting import split
+from wnlint.facts.definitions import is_torch, is_torch_module_class
 from wnlint.facts.siblings import module_path, version
 from wnlint.facts.sources import depend, once_per_run, read_source
+from wnlint.facts.syntax import parse_quietly
 
 #: How many modules a name is followed through.
 _MAX_DEPTH = 6
 
-_TORCH = "torch"
-
 
 def _vocabulary() -> frozenset[str]:
     """Every component of every torch name :mod:`torchnames` spells."""
-    words: set[str] = {_TORCH}
+    words: set[str] = set()
     for value in vars(tn).values():
         items = value if isinstance(value, (frozenset, set, tuple)) else (value,)
         for item in items:
-            if isinstance(item, str) and item.startswith(_TORCH):
+            if isinstance(item, str) and is_torch(item):
                 words.update(p for p in item.split(".") if p)
     return frozenset(words)
 
@@ -75,7 +74,7 @@ class ProjectNames:
 
     def name(self, module: str, name: str, star: bool) -> str | None:
         """:func:`reexported`, from this file."""
-        if name not in VOCABULARY or module.split(".", 1)[0] == _TORCH:
+        if name not in VOCABULARY or is_torch(module):
             return None
         key = ("reexported", self.directory, module, name, star)
         directory = self.directory
@@ -86,7 +85,7 @@ class ProjectNames:
         from ``module``) derives from, through the project's own classes
         (``class BaseModule(nn.Module)`` in ``base.py``); None when it is no
         module class, or not known."""
-        if module.split(".", 1)[0] == _TORCH:
+        if is_torch(module):
             return None
         key = ("project_base", self.directory, module, name)
         directory = self.directory
@@ -114,22 +113,13 @@ def _class_base(table: _Table, here: str, name: str, depth: int) -> str | None:
         if base is None:
             continue
         root, _, tail = base.partition(".")
-        if not tail and root in table.classes:
+        head = _lookup(table, here, root, depth + 1) if root in VOCABULARY else None
+        found = f"{head}.{tail}" if head and tail else head
+        if found is None and not tail:  # a class of the project's, in turn
             found = _class_base(table, here, root, depth + 1)
-        else:
-            head = _lookup(table, here, root, depth + 1) if root in VOCABULARY else None
-            found = f"{head}.{tail}" if head and tail else head
-            if found is None and not tail:
-                found = _class_base(table, here, root, depth + 1)
-        if found is not None and _is_torch_class(found):
+        if is_torch_module_class(found):
             return found
     return None
-
-
-def _is_torch_class(name: str) -> bool:
-    if not name.startswith(tn.TORCH_NN):
-        return False
-    return name.rsplit(".", 1)[-1][:1].isupper()
 
 
 @dataclass
@@ -181,10 +171,10 @@ def _value(
         return None
     kind, *rest = value
     if kind == "import":  # `import torch.nn as nn`
-        return rest[0] if rest[0].split(".", 1)[0] == _TORCH else None
+        return rest[0] if is_torch(rest[0]) else None
     if kind == "from":  # `from M import n`
         module, imported = rest
-        if module.split(".", 1)[0] == _TORCH:
+        if is_torch(module):
             return f"{module}.{imported}"
         if imported not in VOCABULARY:
             return None
@@ -228,9 +218,7 @@ def _table(path: str) -> _Table:
         if not text.startswith(_READ) and b"=" not in text.split(b"\n", 1)[0]:
             continue
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                statements = ast.parse(text).body
+            statements = parse_quietly(text, path).body
         except (SyntaxError, ValueError):
             continue
         _read(statements, table)

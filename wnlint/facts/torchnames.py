@@ -247,17 +247,6 @@ MODULE_CONTAINERS: frozenset[str] = frozenset(
 SEQUENTIAL: frozenset[str] = frozenset(
     {"torch.nn.Sequential", "torch.nn.modules.container.Sequential"}
 )
-#: ``torch.nn`` names that hold no layer a weight norm can be removed from
-#: (WN306 reads every other ``torch.nn.<Class>(...)`` as a plain layer).
-NOT_LAYER_NAMESPACES = (
-    "torch.nn.utils.",
-    "torch.nn.functional.",
-    "torch.nn.init.",
-    "torch.nn.parameter.",
-)
-NOT_LAYERS: frozenset[str] = PARAMETER | frozenset(
-    {"torch.nn.ParameterList", "torch.nn.ParameterDict"}
-)
 #: ``nn.Module`` methods that register a hook object called with the module
 #: before (or after) each forward (WN102 follows what its ``__call__`` stores).
 FORWARD_HOOK_REGISTRARS: frozenset[str] = frozenset(

@@ -20,6 +20,7 @@ legacy weight norm does exactly this, and has the same defect.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Union
 
@@ -159,22 +160,14 @@ def hook_object_stores(analysis: FileAnalysis) -> Iterator[tuple[ast.AST, str]]:
         params = parameter_names(call)
         if len(params) < 3:
             continue
-        module = params[1]
-
-        def computes(
-            value: ast.expr,
-            module: str = module,
-            hook: ast.ClassDef = cls,
-            call: _Function = call,
-        ) -> bool:
-            index = None
-            if isinstance(value, ast.Name):
-                value, index = _unpacked(call, value.id)  # type: ignore[assignment]
-            return value is not None and _computed_by_method(
-                value, module, hook, analysis.scopes, index
-            )
-
-        yield from _stores(call, module, scope, computes)
+        computes = functools.partial(
+            _computed_by_method,
+            module=params[1],
+            hook=cls,
+            scopes=analysis.scopes,
+            caller=call,
+        )
+        yield from _stores(call, params[1], scope, computes)
 
 
 def _unpacked(func: ast.AST, name: str) -> tuple[ast.expr | None, int | None]:
@@ -236,11 +229,18 @@ def _computed_by_method(
     module: str,
     hook: ast.ClassDef,
     scopes: Mapping[int, Scope],
-    index: int | None = None,
+    caller: _Function,
 ) -> bool:
     """``self.<method>(..., module, ...)`` where the hook's method returns a
-    weight computed from the module's tensors (``compute_weight``); with
-    ``index``, the element at that position of the tuple it returns."""
+    weight computed from the module's tensors (``compute_weight``), or a
+    local of ``caller`` unpacked from such a call's tuple (``w, u =
+    self.compute_weight(module)``)."""
+    index = None
+    if isinstance(value, ast.Name):
+        unpacked, index = _unpacked(caller, value.id)
+        if unpacked is None:
+            return False
+        value = unpacked
     if not (
         isinstance(value, ast.Call)
         and isinstance(value.func, ast.Attribute)

@@ -152,9 +152,12 @@ class MismatchedWeightNormRemoval(Rule):
             ):
                 removals.append((site, removes))
         everywhere = set().union(*applied.values()) if applied else set()
+        # Functions that call the legacy remover: a new-API remover's
+        # fallback there.
+        legacy = {id(_function_of(s)) for s, kind in removals if kind == LEGACY}
         for site, kind in removals:
             kinds = applied.get(_class_of(site)) or everywhere
-            if _handles_both(site, kind):
+            if _handles_both(site, kind, id(_function_of(site)) in legacy):
                 continue
             fix = edits_fix(Applicability.SAFE, _guarded, site, kind)
             swallowed = swallows_value_error(site)
@@ -166,27 +169,23 @@ class MismatchedWeightNormRemoval(Rule):
                 yield self.finding(site.node, variant, fix=fix)
 
 
-def _handles_both(site: Site, kind: str) -> bool:
+def _handles_both(site: Site, kind: str, legacy_nearby: bool) -> bool:
     """The remover sits where the code removes whichever API is there
     (:func:`in_dual_api_branch`). A new-API remover under a ``try`` that
     swallows the ``ValueError`` does so only when its function also calls
     the legacy remover (the fallback): the function's mention of the new
-    API is the remover itself."""
+    API is the remover itself (``legacy_nearby``: the function calls the
+    legacy remover)."""
     if kind == LEGACY:
         return in_dual_api_branch(site, tolerant_try=True)
     if in_dual_api_branch(site):
         return True
-    return in_dual_api_branch(site, tolerant_try=True) and _calls_legacy_remover(site)
+    return legacy_nearby and in_dual_api_branch(site, tolerant_try=True)
 
 
-def _calls_legacy_remover(site: Site) -> bool:
-    scope = site.scope
-    while scope.kind not in ("function", "module") and scope.parent is not None:
-        scope = scope.parent
-    return any(
-        isinstance(node, ast.Call) and removal_api(node.func, scope) == LEGACY
-        for node in ast.walk(scope.node)  # type: ignore[arg-type]
-    )
+def _function_of(site: Site) -> Scope:
+    """The function (else the module) whose body holds the call."""
+    return site.scope.enclosing("function") or site.scope.module
 
 
 def _class_of(site: Site) -> int | None:

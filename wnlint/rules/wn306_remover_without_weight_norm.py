@@ -6,9 +6,10 @@ from typing import ClassVar
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
+from wnlint.facts.classes import ClassGraph
 from wnlint.facts.events import LEGACY, NEW, removal_api
 from wnlint.facts.guards import weight_norm_test
-from wnlint.facts.held_layers import ClassLayers, subclasses
+from wnlint.facts.held_layers import ClassLayers
 from wnlint.facts.prefilter import REMOVALS
 from wnlint.facts.syntax import call_arg, self_attr, string_value
 from wnlint.rules._legacy_api import swallows_value_error
@@ -123,22 +124,18 @@ class RemoverWithoutWeightNorm(Rule):
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         by_class: dict[int, list[tuple[Site, str]]] = {}
+        classes: dict[int, ast.ClassDef] = {}
         for site in analysis.calls:
             kind = removal_api(site.node.func, site.scope)  # type: ignore[attr-defined]
-            if kind not in (LEGACY, NEW):
-                continue
-            owner = site.scope.enclosing("class")
-            if owner is not None:
-                by_class.setdefault(id(owner), []).append((site, kind))
+            owner = site.scope.enclosing("class") if kind in (LEGACY, NEW) else None
+            if owner is not None and isinstance(owner.node, ast.ClassDef):
+                classes[id(owner)] = owner.node
+                by_class.setdefault(id(owner), []).append((site, kind))  # type: ignore[arg-type]
         if not by_class:
             return
-        family = subclasses(analysis)
-        for removers in by_class.values():
-            scope = next(s for s, _ in removers).scope.enclosing("class")
-            cls = scope.node  # type: ignore[union-attr]
-            if not isinstance(cls, ast.ClassDef):
-                continue
-            held = ClassLayers.of(cls, scope, analysis, family)  # type: ignore[arg-type]
+        graph = ClassGraph(analysis.class_nodes)
+        for key, removers in by_class.items():
+            held = ClassLayers.of(classes[key], analysis, graph)
             if held is None:
                 continue
             for site, kind in removers:
