@@ -27,7 +27,7 @@ FILES = sorted(PACKAGE.rglob("*.py"))
 
 def test_the_package_has_positives_and_near_misses():
     assert {p.name for p in FILES} >= {"layers.py", "blocks.py", "near_misses.py"}
-    assert sum(len(markers(p)) for p in FILES) == 5
+    assert sum(len(markers(p)) for p in FILES) == 7
     assert not any(markers(p, "todo-expect") for p in FILES)
 
 
@@ -61,6 +61,37 @@ def test_a_class_of_the_project_is_a_module_through_its_bases():
     # imported into another module of the package, then from there
     (found,) = {project.base(".models", "BaseModule")}
     assert found == "torch.nn.Module"
+
+
+def test_a_layer_of_the_project_is_plain_only_where_nothing_can_norm_it():
+    project = ProjectNames(str(PACKAGE / "vocoder.py"))
+    assert project.plain_layer(".convs", "CausalConv1d") == "torch.nn.Conv1d"
+    # on the package's own base class, in the same module
+    assert project.plain_layer(".convs", "CausalDownSample") == "torch.nn.Conv1d"
+    # its module spells weight norm; its module imports one that does
+    assert project.plain_layer(".normed_convs", "WNConv1d") is None
+    assert project.base(".normed_convs", "WNConv1d") == "torch.nn.Conv1d"
+    assert project.plain_layer(".helped_convs", "HelpedConv1d") is None
+    assert project.plain_layer(".missing", "CausalConv1d") is None
+
+
+def test_a_plain_import_of_a_norming_module_makes_a_layer_unknown(tmp_path):
+    (tmp_path / "norms.py").write_text(
+        "from torch.nn.utils import parametrizations\n"
+        "def wn(m):\n    return parametrizations.weight_norm(m)\n"
+    )
+    (tmp_path / "layer.py").write_text(
+        "import os, norms\nfrom torch import nn\n\n"
+        "class Conv(nn.Conv1d):\n"
+        "    def __init__(self):\n        super().__init__(1, 1, 1)\n"
+        "        norms.wn(self)\n"
+    )
+    (tmp_path / "plain.py").write_text(
+        "import os\nfrom torch import nn\n\nclass Conv(nn.Conv1d):\n    pass\n"
+    )
+    project = ProjectNames(str(tmp_path / "user.py"))
+    assert project.plain_layer("layer", "Conv") is None
+    assert project.plain_layer("plain", "Conv") == "torch.nn.Conv1d"
 
 
 def test_only_the_names_of_torch_are_followed():

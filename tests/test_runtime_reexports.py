@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
 import torch
 import torch.nn as nn
 from conftest import FIXTURES, imported_from
@@ -43,3 +44,24 @@ def test_a_class_on_the_projects_base_is_a_module_with_the_defect_wn101_names():
         g = v.norm(dim=1, keepdim=True)
         w = g * v / v.norm(dim=1, keepdim=True)
         torch.testing.assert_close(w, v)  # the weight is v: no magnitude
+
+
+def test_removers_over_the_packages_plain_layers_raise_and_the_normed_ones_do_not():
+    """WN306's findings in ``vocoder.py``: the package's ``CausalConv1d`` is
+    never weight-normed, so the remover raises on it (CosyVoice's
+    ``CausalHiFTGenerator.remove_weight_norm``, reproduced on its source);
+    layers that norm themselves, or are normed by an imported helper, are
+    removed cleanly."""
+    with imported_from(FIXTURES, "reexports.vocoder", ("reexports",)) as vocoder:
+        torch.manual_seed(0)
+        for positive in (vocoder.CausalSourceFilter, vocoder.CausalDowns):
+            model = positive()
+            with pytest.raises(ValueError, match="weight"):
+                model.remove_weight_norm()
+        for near_miss in (vocoder.NormedDowns, vocoder.HelpedDowns):
+            model = near_miss()
+            s = torch.randn(1, 2, 5)
+            before = model(s)
+            model.remove_weight_norm()
+            assert not hasattr(model.downs[0], "parametrizations")
+            torch.testing.assert_close(model(s), before)

@@ -23,7 +23,7 @@ from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.classes import ClassGraph
 from wnlint.facts.definitions import is_torch_module_class
 from wnlint.facts.events import LEGACY, NEW, norm_api, removal_api
-from wnlint.facts.resolve import Scope, resolve
+from wnlint.facts.resolve import Scope, resolve, split_import
 from wnlint.facts.syntax import call_arg, hands_self_away, is_self, shape, string_value
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -407,6 +407,8 @@ def _layer(
         return [names | {name} for names in found]
     if _is_torch_class(value.func, scope) and not _is_container(value.func, scope):
         return [set()]
+    if _is_plain_project_layer(value.func, scope):
+        return [set()]
     return None
 
 
@@ -416,6 +418,22 @@ def _is_torch_class(expr: ast.expr, scope: Scope | None) -> bool:
         return False
     names = resolve(expr, scope)
     return bool(names) and all(is_torch_module_class(n) for n in names)
+
+
+def _is_plain_project_layer(expr: ast.expr, scope: Scope) -> bool:
+    """``expr`` names a class of the project's other modules that derives
+    from a ``torch.nn`` layer and cannot weight-norm itself
+    (:meth:`~wnlint.facts.project_names.ProjectNames.plain_layer`)."""
+    project = scope.module.project
+    if project is None or not isinstance(expr, (ast.Name, ast.Attribute)):
+        return False
+    names = resolve(expr, scope)
+    name = next(iter(names)) if len(names) == 1 else None
+    parts = split_import(name) if isinstance(name, str) else None
+    if parts is None:
+        return False
+    found = project.plain_layer(*parts)
+    return found is not None and found not in tn.MODULE_CONTAINERS
 
 
 def _is_container(expr: ast.expr, scope: Scope) -> bool:

@@ -26,12 +26,18 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from dataclasses import dataclass, field
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.cutting import split
 from wnlint.facts.definitions import is_torch, is_torch_module_class
-from wnlint.facts.siblings import module_path, version
+from wnlint.facts.siblings import (
+    file_text,
+    imports_sibling_mentioning,
+    module_path,
+    version,
+)
 from wnlint.facts.sources import depend, once_per_run, read_source
 from wnlint.facts.syntax import parse_quietly
 
@@ -91,23 +97,66 @@ class ProjectNames:
         directory = self.directory
         return once_per_run(key, lambda: _base_of(directory, module, name, 0))
 
+    def plain_layer(self, module: str, name: str) -> str | None:
+        """:meth:`base`, for a class that cannot weight-norm itself: the
+        modules that define it and its project bases never spell weight
+        norm, nor import a project module that does. What it builds is a
+        plain layer (CosyVoice's ``CausalConv1d(torch.nn.Conv1d)``)."""
+        if is_torch(module):
+            return None
+        key = ("plain_layer", self.directory, module, name)
+        directory = self.directory
+        return once_per_run(
+            key, lambda: _base_of(directory, module, name, 0, plain=True)
+        )
 
-def _base_of(directory: str, module: str, name: str, depth: int) -> str | None:
+
+def _base_of(
+    directory: str, module: str, name: str, depth: int, plain: bool = False
+) -> str | None:
     if depth > _MAX_DEPTH:
         return None
     found = module_path(directory, module)
-    if found is None:
+    if found is None or (plain and _may_norm(found)):
         return None
-    return _class_base(_table(found), os.path.dirname(found), name, depth)
+    return _class_base(_table(found), os.path.dirname(found), name, depth, plain)
 
 
-def _class_base(table: _Table, here: str, name: str, depth: int) -> str | None:
+#: What a module that may weight-norm a layer spells.
+_NORM_WORDS = (b"weight_norm", b"parametriz")
+
+#: ``import a.b``: a module whose names the file may call through ``a.b.``.
+_IMPORT = re.compile(rb"(?m)^[ \t]*import[ \t]+([^#\n;]+)")
+
+
+def _may_norm(path: str) -> bool:
+    """The module at ``path`` spells weight norm, or imports a project
+    module that does (``from .norms import wn_conv``, ``import pkg.norms``)."""
+    text = file_text(path)
+    if any(word in text for word in _NORM_WORDS):
+        return True
+    directory = os.path.dirname(path)
+    for word in _NORM_WORDS:
+        if imports_sibling_mentioning(text, path, word):
+            return True
+    for match in _IMPORT.finditer(text):
+        for item in match.group(1).decode("ascii", "replace").split(","):
+            words = item.split()
+            found = module_path(directory, words[0]) if words else None
+            if found is not None and any(w in file_text(found) for w in _NORM_WORDS):
+                return True
+    return False
+
+
+def _class_base(
+    table: _Table, here: str, name: str, depth: int, plain: bool = False
+) -> str | None:
     bases = table.classes.get(name)
     if bases is None:
         # imported into that module from another of the project's
         for value in table.bindings.get(name) or ():
             if value is not None and value[0] == "from":
-                return _base_of(here, value[1], value[2], depth + 1)
+                return _base_of(here, value[1], value[2], depth + 1, plain)
         return None
     for base in bases:
         if base is None:
@@ -116,7 +165,7 @@ def _class_base(table: _Table, here: str, name: str, depth: int) -> str | None:
         head = _lookup(table, here, root, depth + 1) if root in VOCABULARY else None
         found = f"{head}.{tail}" if head and tail else head
         if found is None and not tail:  # a class of the project's, in turn
-            found = _class_base(table, here, root, depth + 1)
+            found = _class_base(table, here, root, depth + 1, plain)
         if is_torch_module_class(found):
             return found
     return None

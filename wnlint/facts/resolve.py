@@ -190,6 +190,8 @@ class ProjectLookup(Protocol):
 
     def base(self, module: str, name: str) -> str | None: ...
 
+    def plain_layer(self, module: str, name: str) -> str | None: ...
+
 
 def split_import(binding: str) -> tuple[str, str] | None:
     """``(M, n)`` of the ``M.n`` that ``from M import n`` binds (``from .

@@ -74,17 +74,20 @@ class RemoverWithoutWeightNorm(Rule):
 
     ## Known problems
     Reported only where the class's own code says everything that happens
-    to the attribute: every value stored in it is a torch layer (or a
+    to the attribute: every value stored in it is a torch layer, or a layer
+    class of the project's other modules that cannot weight-norm itself
+    (its module and its bases' never spell weight norm, nor import a
+    project module that does: CosyVoice's `CausalConv1d`), or a
     `nn.ModuleList`/`nn.Sequential` or list of them, filled with `append`,
-    `extend` or `insert`), weight-normed in place or not, every tensor name
+    `extend` or `insert`; weight-normed in place or not; every tensor name
     it is normed on is a string, and the attribute (or a loop variable over
     it) is used only to call the layers, to norm them and to remove the norm.
     A layer weight-normed in one arm of an `if` counts as normed, so a
     remover that raises only when the other arm ran is not reported.
     The class derives from `torch.nn` classes only, does not hand `self`
-    away (`init_weights(self)`, `self.apply(fn)`), and no class of the file
-    derives from it. A subclass in another file that norms the attribute is
-    not seen. A remover under an `if` that tests the module, or (for layers
+    away (`init_weights(self)`, `self.apply(fn)`), and is read with its
+    subclasses in the file. A subclass in another file that norms the
+    attribute is not seen. A remover under an `if` that tests the module, or (for layers
     never normed) under a `try` that swallows the `ValueError`, is not
     reported; but for layers never normed, the `else:` arm of a test of
     weight norm (`if hasattr(m, "parametrizations"): ... else:
