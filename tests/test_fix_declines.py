@@ -305,3 +305,35 @@ def test_colliding_fixes_converge_over_passes():
     assert "self.b = nn.Parameter(self.u.detach().norm(dim=1, keepdim=True))" in text
     again = fix_source(result.fixed, "m.py", Linter(select_rules(["WN101"])), True)
     assert again.fixed == result.fixed
+
+
+def test_a_decline_is_said_once_at_its_line_in_the_fixed_text():
+    """A file with a fix that applies and one that declines: the next pass
+    declines again, at the line the finding moved to. Only the last pass's
+    decline is a note, so the note and the remaining finding agree."""
+    result, _ = fix(
+        """
+        from torch.nn.utils.parametrizations import weight_norm
+
+        INITS = {"xavier": nn.init.xavier_uniform_}
+
+
+        class M(nn.Module):
+            def __init__(self, init="xavier"):
+                super().__init__()
+                self.a = weight_norm(nn.Conv1d(4, 4, 3))
+                INITS[init](self.a.weight)
+                self.b = weight_norm(nn.Conv1d(4, 4, 3))
+                fn = INITS[init]
+                fn(self.b.weight)
+        """,
+        "WN203",
+    )
+    assert result.applied == 1
+    (remaining,) = result.remaining
+    declines = [n for n in result.notes if "not fixed" in n]
+    assert declines == [
+        f"WN203 not fixed at line {remaining.line}: the init function is looked "
+        "up at run time (`fn`): which one runs, a zero init among them, is not "
+        "known here"
+    ]

@@ -75,6 +75,8 @@ class FileSummaries:
         self._memo: dict[tuple[str, int], object] = {}
         self._busy: set[tuple[str, int]] = set()
         self._locals: dict[int, dict[str, list[ast.expr | None]]] = {}
+        #: id(function) -> id(statement) -> its arms (local_values.arms).
+        self.paths: dict[int, dict[int, tuple]] = {}
 
     def local_value(self, func: ast.AST, name: str) -> ast.expr | None:
         """The one value assigned to local ``name`` in ``func``."""
@@ -227,12 +229,18 @@ class FileSummaries:
                 inherited = base.file.class_normed(base.node, depth + 1)
                 for attr, (_, found) in inherited.items():
                     out[attr] = (-1, found)
+            stored: dict[str, tuple[ast.AST, tuple]] = {}
             for order, (stmt, func) in enumerate(self.init_trace(cls)):
                 scope = self.scope_of(func)
                 for attr, found in self._stmt_normed(stmt, scope, func, depth):
                     if found and attr not in out:
                         out[attr] = (order, found)
-                    elif not found and held.rebinds(stmt, attr):
+                        stored[attr] = (func, held.arms(self, stmt, func))
+                    elif (
+                        not found
+                        and held.rebinds(stmt, attr)
+                        and held.ends_hold(self, stored.get(attr), stmt, func)
+                    ):
                         out.pop(attr, None)  # `self.conv = nn.Conv1d(...)`
             return out
 
@@ -324,7 +332,7 @@ class FileSummaries:
                 yield self_root_attr(func_node.value), found  # type: ignore[misc]
             elif norm_api(func_node, scope):
                 module = call_arg(node, 0, "module")
-                attr = _applied_attr(module, func) if module is not None else None
+                attr = held.applied_attr(module, func) if module is not None else None
                 if attr:
                     api = resolve(func_node, scope)
                     yield attr, [Normed(node.lineno, self.path, None, api)]
@@ -477,22 +485,3 @@ class FileSummaries:
             self._busy.discard(key)
         self._memo[key] = value
         return value
-
-
-# -- helpers -------------------------------------------------------------------------
-
-
-def _applied_attr(module: ast.expr, func: ast.AST) -> str | None:
-    """The attribute of ``self`` that ``weight_norm(module)`` norms:
-    ``self.X``, ``self.X[i]``, or a loop variable over ``self.X``."""
-    attr = self_root_attr(module)
-    if attr or not isinstance(module, ast.Name):
-        return attr
-    for node in own_nodes(func):
-        if (
-            isinstance(node, (ast.For, ast.AsyncFor))
-            and isinstance(node.target, ast.Name)
-            and node.target.id == module.id
-        ):
-            return self_root_attr(node.iter)
-    return None

@@ -20,13 +20,21 @@ file (:func:`body_of`) and shared by every fact built on them.
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
 from wnlint.facts import torchnames as tn
-from wnlint.facts.resolve import Scope, resolve, resolves_only_to
-from wnlint.facts.syntax import call_arg
+from wnlint.facts.definitions import local_definition
+from wnlint.facts.resolve import OPAQUE, Scope, resolve, resolves_only_to
+from wnlint.facts.syntax import (
+    call_arg,
+    local_definitions,
+    own_nodes,
+    parameter_names,
+    single_value,
+)
 
 #: The arms a statement sits in, outermost first: (id of the compound
 #: statement, arm). An ``if``/``elif``/``else`` chain is one compound whose
@@ -116,9 +124,7 @@ def is_init_function(callee: ast.expr, scope: Scope) -> bool:
         )
     if isinstance(callee, ast.Subscript) and isinstance(callee.value, ast.Name):
         table = _module_dict(callee.value.id, scope)
-        return table is not None and all(
-            v is not None and is_init_function(v, scope.module) for v in table.values
-        )
+        return table is not None and _all_init(table, scope.module)
     if (  # getattr(nn.init, name): a function of torch.nn.init, looked up
         isinstance(callee, ast.Call)
         and isinstance(callee.func, ast.Name)
@@ -129,6 +135,76 @@ def is_init_function(callee: ast.expr, scope: Scope) -> bool:
     ):
         return resolve(callee.args[0], scope) == {tn.INIT_NAMESPACE.rstrip(".")}
     return False
+
+
+def _all_init(table: ast.Dict, scope: Scope) -> bool:
+    return all(v is not None and is_init_function(v, scope) for v in table.values)
+
+
+def looked_up_init(callee: ast.expr, scope: Scope) -> bool:
+    """An init function got at run time from a table of them, the one way
+    a body spells it (:func:`is_init_function`) or a local assigned once
+    from one (``fn = INITS[name]``), or a call of a function of the file
+    that returns one (``get_init(name)``, ``fn = get_init(name)``) from a
+    dict display or a local dict (``return {"xavier": nn.init.xavier_uniform_,
+    ...}[name]``)."""
+    if isinstance(callee, ast.Name) and scope.kind == "function":
+        if scope.node is None or scope.bindings.get(callee.id) != [OPAQUE]:
+            return False
+        value = single_value(_locals_of(scope.node), callee.id)
+        if value is None or isinstance(value, (ast.Name, ast.Attribute)):
+            return False
+        return is_init_function(value, scope) or looked_up_init(value, scope)
+    if not (isinstance(callee, ast.Call) and isinstance(callee.func, ast.Name)):
+        return False
+    func = local_definition(callee.func.id, scope)
+    if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    returned = [n.value for n in own_nodes(func) if isinstance(n, ast.Return)]
+    local = local_definitions(func)
+    for name in parameter_names(func, every=True):
+        local.setdefault(name, []).append(None)  # bound by the caller
+    return bool(returned) and all(
+        value is not None and _init_from_table(value, local, scope.module)
+        for value in returned
+    )
+
+
+#: The last function whose locals were read, and them: the calls of one
+#: body are asked about one after another (weak: no tree is kept alive).
+_LAST_LOCALS: list = [None, {}]
+
+
+def _locals_of(func: ast.AST) -> dict[str, list[ast.expr | None]]:
+    if _LAST_LOCALS[0] is None or _LAST_LOCALS[0]() is not func:
+        _LAST_LOCALS[:] = [weakref.ref(func), local_definitions(func)]
+    return _LAST_LOCALS[1]
+
+
+def _init_from_table(
+    value: ast.expr, local: dict[str, list[ast.expr | None]], module: Scope
+) -> bool:
+    """``value``, returned by a function whose locals are ``local``, is an
+    entry of a dict of init functions: of a display, of a local dict, of a
+    module-level one. The dict's values are read in the module's scope, so
+    a function that binds a name they use is not followed."""
+    if not isinstance(value, ast.Subscript):
+        return False
+    table = value.value
+    if isinstance(table, ast.Name) and table.id in local:
+        table = single_value(local, table.id)  # type: ignore[assignment]
+    elif isinstance(table, ast.Name):
+        return is_init_function(value, module)
+    if not isinstance(table, ast.Dict):
+        return False
+    roots = {
+        n.id
+        for v in table.values
+        if v is not None
+        for n in ast.walk(v)
+        if isinstance(n, ast.Name)
+    }
+    return roots.isdisjoint(local) and _all_init(table, module)
 
 
 def _module_dict(name: str, scope: Scope) -> ast.Dict | None:
@@ -170,7 +246,10 @@ def written_tensor(node: ast.AST, scope: Scope) -> ast.expr | None:
     if not isinstance(node, ast.Call):
         return None
     callee = node.func
-    if node.args and is_init_function(callee, scope):
+    if node.args and (
+        is_init_function(callee, scope)
+        or (isinstance(node.args[0], ast.Attribute) and looked_up_init(callee, scope))
+    ):
         return _undetached(node.args[0])
     if (
         isinstance(callee, ast.Attribute)

@@ -20,7 +20,8 @@ else says nothing.
 And what those layers are and where they went: the torch classes a user
 layer class derives from (:func:`torch_kinds`, what ``isinstance`` sees),
 whether a subclass runs its parent's ``__init__`` (:func:`runs_init_of`)
-and whether an assignment ends what an attribute held (:func:`rebinds`).
+and whether an assignment ends what an attribute held (:func:`rebinds`,
+:func:`ends_hold`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wnlint.facts import torchnames as tn
-from wnlint.facts.events import NORM, Body, body_of
+from wnlint.facts.events import NORM, Body, Path, body_of
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
-from wnlint.facts.syntax import call_arg, is_self, method_named, own_nodes, self_attr
+from wnlint.facts.syntax import (
+    call_arg,
+    is_self,
+    method_named,
+    own_nodes,
+    self_attr,
+    self_root_attr,
+)
 
 _DISPLAYS = (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)
 
@@ -178,6 +186,28 @@ def rebinds(stmt: ast.stmt, attr: str) -> bool:
     )
 
 
+def arms(files: Any, stmt: ast.stmt, func: ast.AST) -> Path:
+    """The arms of ``if``/``try`` that ``stmt`` of ``func`` sits in."""
+    paths = files.paths.get(id(func))
+    if paths is None:
+        body = body_of(files.bodies, func, files.scope_of(func))
+        paths = files.paths[id(func)] = {id(s): p for s, p in body.statements}
+    return paths.get(id(stmt), ())
+
+
+def ends_hold(
+    files: Any, stored: tuple[ast.AST, Path] | None, stmt: ast.stmt, func: ast.AST
+) -> bool:
+    """A rebinding (``stmt`` of ``func``) ends what the store at ``stored``
+    put in the attribute only where it runs whenever that store ran: in the
+    same function, in the store's arm or one around it. One in another arm
+    (``if use_vocos: self.model = Vocos(...)``) may not run."""
+    if stored is None or stored[0] is not func:
+        return True
+    here = arms(files, stmt, func)
+    return stored[1][: len(here)] == here
+
+
 def runs_init_of(cls: ast.ClassDef, base: ast.AST) -> bool:
     """Whether ``cls`` runs ``base.__init__``: it has no ``__init__`` of its
     own, or its ``__init__`` calls ``super().__init__`` (``super(cls,
@@ -291,3 +321,19 @@ def _layers_built(file: Any, cls: ast.ClassDef) -> dict[str, tuple[str | None, t
                 layer = file.layer_of(stmt.value, scope, func)
                 out[target.attr] = (layer, torch_kinds(file, layer, scope))
     return out
+
+
+def applied_attr(module: ast.expr, func: ast.AST) -> str | None:
+    """The attribute of ``self`` that ``weight_norm(module)`` norms:
+    ``self.X``, ``self.X[i]``, or a loop variable over ``self.X``."""
+    attr = self_root_attr(module)
+    if attr or not isinstance(module, ast.Name):
+        return attr
+    for node in own_nodes(func):
+        if (
+            isinstance(node, (ast.For, ast.AsyncFor))
+            and isinstance(node.target, ast.Name)
+            and node.target.id == module.id
+        ):
+            return self_root_attr(node.iter)
+    return None

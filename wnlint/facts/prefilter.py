@@ -242,6 +242,7 @@ class InitWrites:
     it keeps what those can be, not only the segments that spell weight norm:
 
     * segments with ``weight_norm`` or ``.apply(``;
+    * top-level functions that may return an init function from a table;
     * top-level helpers that hold ``weight_norm`` and every segment that
       names one (``self.proj = WNConv1d(...)``);
     * callbacks named in ``.apply(NAME``;
@@ -279,7 +280,10 @@ class InitWrites:
             for s in segments
             if s.name and b"weight_norm" in s.text and _is_function(s)
         }
-        keep = [s.name is None or declares_global(s.text) for s in segments]
+        keep = [
+            s.name is None or declares_global(s.text) or _returns_init(s)
+            for s in segments
+        ]
         normed = {s.name for s in segments if s.name and b"weight_norm" in s.text}
         defined = {s.name for s in segments if s.name}
         for i, segment in enumerate(segments):
@@ -359,6 +363,13 @@ def _tests_normed_type(text: bytes, normed: set, defined: set) -> bool:
     return False
 
 
+def _returns_init(segment: Segment) -> bool:
+    """A top-level function that may return an init function looked up in
+    a table (``return {...: nn.init.normal_}[name]``, ``return INITS[name]``)."""
+    text = segment.text
+    return b"return" in text and b"init" in text.lower() and _is_function(segment)
+
+
 def _is_function(segment: Segment) -> bool:
     """The segment is a top-level ``def`` (after any decorators)."""
     match = DECORATED_HEADER.search(segment.text)
@@ -393,14 +404,7 @@ OPTIMIZER_INPUTS = AnyOf(
     LEGACY_API,
     Prefilter(
         ("optim", optim_hits, lambda line: next(optim_hits(line), None) is not None),
-        (
-            "norm",
-            _shared_norm_hits,
-            lambda line: (
-                (b"norm" in line or b"sqrt" in line)
-                and next(norm_hits(line), None) is not None
-            ),
-        ),
+        ("norm", _shared_norm_hits, _binds_norm),
     ),
 )
 #: WN106: ``nn.Parameter(...)`` in a method forward may reach.

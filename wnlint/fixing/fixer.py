@@ -73,6 +73,7 @@ class FileFix:
     #: :mod:`wnlint.fixing.elsewhere` applies them once the run's own
     #: fixes are done.
     foreign: dict[tuple[int, int, str], Fix] = field(default_factory=dict)
+    _declined: list[str] = field(default_factory=list, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -86,6 +87,19 @@ class FileFix:
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+    def decline(self, text: str) -> None:
+        """A fix that declined, said at a line of the text being fixed:
+        only the last pass's count (:meth:`forget_declines`)."""
+        self.note(text)
+        self._declined.append(text)
+
+    def forget_declines(self) -> None:
+        """Before a pass lints the text again: a finding that declined in an
+        earlier pass declines again (at its line in the new text), or is
+        gone."""
+        self.notes = [n for n in self.notes if n not in self._declined]
+        self._declined.clear()
 
     def fail(self, text: str) -> None:
         """A note for a failure of wnlint's own: an internal error, a file
@@ -196,6 +210,7 @@ def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
     order = {rule.code: i for i, rule in enumerate(linter.rules)}
     found: list[Diagnostic] | None = None
     for _ in range(_MAX_PASSES):
+        result.forget_declines()
         found = linter.lint_bytes(result.fixed, path, fixes=True)
         todo = [d for d in found if d.fix is not None and _wanted(d.fix, unsafe)]
         if not todo:
@@ -308,7 +323,7 @@ def _build(
             )
             continue
         if isinstance(fix, Declined):
-            result.note(fix.reason)
+            result.decline(fix.reason)
         elif isinstance(fix, Fix) and fix.path is not None:
             result.foreign[(d.line, d.col, d.code)] = fix  # for another file
         elif fix is not None and fix.edits:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.calls import FileSummaries
-from wnlint.facts.events import LEGACY, NEW, is_init_function
+from wnlint.facts.events import LEGACY, NEW, is_init_function, looked_up_init
 from wnlint.facts.resolve import Scope, module_spelling
 from wnlint.facts.siblings import file_text
 from wnlint.facts.sources import encoding_of
@@ -130,6 +130,11 @@ def _read_call(
             return Write(stmt, tensor.value, "zero", {})
         text = {"func": source.segment(func), "rest": rest}
         return Write(stmt, tensor.value, "init", text)
+    if call.args and looked_up_init(func, scope):
+        return Declined(
+            f"the init function is looked up at run time (`{source.segment(func)}`):"
+            " which one runs, a zero init among them, is not known here"
+        )
     tensor = _weight_of(func.value) if isinstance(func, ast.Attribute) else None
     if tensor is None or not isinstance(func, ast.Attribute):
         return Declined(

@@ -19,7 +19,8 @@ class InitAfterWeightNorm(Rule):
     ## What it does
     Flags writes to the weight of a module that weight norm (either API) has
     already wrapped: `nn.init.*_(m.weight)` (or `m.weight.data`, or an init
-    looked up by name: `getattr(nn.init, name)(m.weight)`), in-place
+    looked up by name: `getattr(nn.init, name)(m.weight)`, or from a table of
+    them: `INITS[name]`, `fn = get_init(name)`; the fix declines those), in-place
     writes such as `m.weight.data.normal_()` or `m.weight.copy_(...)`,
     assignments to `m.weight.data`, and calls of functions that make such a write
     (transformers' `initialization` wrappers included). It follows the code
