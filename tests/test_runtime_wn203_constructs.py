@@ -35,8 +35,8 @@ from conftest import FIXTURES, load_fixture, run_cli
 
 CASES = {
     "wn203_gathered": (
-        ["MelGANGenerator", "Appended", "NLayerDiscriminator", "InPlace"],
-        ["GatheredPlain", "InitBeforeNorm", "Rebound"],
+        ["MelGANGenerator", "Appended", "NLayerDiscriminator", "InPlace", "Handed"],
+        ["GatheredPlain", "InitBeforeNorm", "Rebound", "HandedLinear"],
     ),
     "wn203_layer_kinds": (
         ["Subclassed", "Picked"],

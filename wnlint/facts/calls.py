@@ -147,7 +147,8 @@ class FileSummaries:
                     self.layer_of(option, scope, func) if option is not None else None
                 )
                 kinds = held.torch_kinds(self, layer, scope)
-                out.append(Normed(call.lineno, self.path, layer, api, kinds))
+                param = held.param_index(option, func) if layer is None else None
+                out.append(Normed(call.lineno, self.path, layer, api, kinds, param))
             return out
         if resolves_only_to(callee, scope, tn.MODULE_CONTAINERS) or (
             isinstance(callee, ast.Name) and callee.id in ("list", "tuple")
@@ -157,7 +158,7 @@ class FileSummaries:
         if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Call):
             return held.normed_by_method(self, callee, scope, func, depth + 1)
         return [
-            n
+            held.for_call(self, n, call, found.node, scope, func)
             for found in held.called_definitions(self, callee, scope, func, NORM_WORDS)
             for n in (
                 found.file.class_contents(found.node, depth + 1)

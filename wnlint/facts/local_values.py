@@ -34,10 +34,13 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.events import NORM, Body, Path, body_of
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
+    argument_for,
     call_arg,
     is_self,
+    local_definitions,
     method_named,
     own_nodes,
+    parameter_names,
     self_attr,
     self_root_attr,
 )
@@ -59,10 +62,45 @@ class Normed:
     #: The torch classes a user layer class derives from (``CausalConv1d``
     #: of ``nn.Conv1d``): what ``isinstance`` tests see at run time.
     kinds: tuple[str, ...] = ()
+    #: The helper's parameter whose module it norms (``def wn(module):
+    #: return weight_norm(module)``): each call says which layer it is.
+    param: int | None = None
 
     def applied_only_by(self, names: frozenset[str]) -> bool:
         """Whichever binding the applying callee has, it is one of ``names``."""
         return bool(self.api) and all(n in names for n in self.api)
+
+
+def for_call(
+    files: Any,
+    found: Normed,
+    call: ast.Call,
+    helper: ast.AST,
+    scope: Scope,
+    func: ast.AST | None,
+) -> Normed:
+    """``found``, returned by ``helper`` and normed on one of its
+    parameters, as ``call`` (in ``files``' file) builds it: the layer its
+    argument is."""
+    arg = argument_for(call, helper, found.param) if found.param is not None else None
+    if arg is None:
+        return found
+    layer = files.layer_of(arg, scope, func)
+    return replace(
+        found, layer=layer, kinds=torch_kinds(files, layer, scope), param=None
+    )
+
+
+def param_index(expr: ast.expr | None, func: ast.AST | None) -> int | None:
+    """Which parameter of ``func`` the name ``expr`` is, by position."""
+    if not isinstance(expr, ast.Name) or not isinstance(
+        func, (ast.FunctionDef, ast.AsyncFunctionDef)
+    ):
+        return None
+    names = parameter_names(func)
+    if expr.id not in names or expr.id in local_definitions(func):
+        return None  # rebound in the helper: no longer what the caller gave
+    return names.index(expr.id)
 
 
 def contents(func: ast.AST, scope: Scope) -> dict[str, list[ast.expr]]:
