@@ -27,7 +27,7 @@ FILES = sorted(PACKAGE.rglob("*.py"))
 
 def test_the_package_has_positives_and_near_misses():
     assert {p.name for p in FILES} >= {"layers.py", "blocks.py", "near_misses.py"}
-    assert sum(len(markers(p)) for p in FILES) == 7
+    assert sum(len(markers(p)) for p in FILES) == 9
     assert not any(markers(p, "todo-expect") for p in FILES)
 
 
@@ -75,6 +75,14 @@ def test_a_layer_of_the_project_is_plain_only_where_nothing_can_norm_it():
     assert project.plain_layer(".missing", "CausalConv1d") is None
 
 
+def test_of_several_star_imports_one_that_lacks_a_name_is_not_its_source():
+    project = ProjectNames(str(PACKAGE / "two_stars.py"))
+    assert project.lacks(".restricted", "weight_norm")  # kept out by __all__
+    assert not project.lacks(".torch_core", "weight_norm")
+    assert not project.lacks(".missing", "weight_norm")  # not known
+    assert not project.lacks(".restricted", "helper")
+
+
 def test_a_plain_import_of_a_norming_module_makes_a_layer_unknown(tmp_path):
     (tmp_path / "norms.py").write_text(
         "from torch.nn.utils import parametrizations\n"
@@ -117,12 +125,12 @@ def test_an_edit_to_a_module_followed_is_seen_by_the_cache(tmp_path, monkeypatch
     (root / ".git").mkdir()
     shutil.copytree(PACKAGE, root / "reexports")
     first = run_cli("check", "--select", "WN301", ".", cwd=root)
-    assert first.stdout.count("WN301") == 3
+    assert first.stdout.count("WN301") == 4
     core = root / "reexports" / "torch_core.py"
     core.write_text(
         core.read_text() + "\n\ndef weight_norm(module):\n    return module\n"
     )
     second = run_cli("check", "--select", "WN301", ".", cwd=root)
-    # layers.py's bare `weight_norm` is now the package's own; `utils.` and
-    # blocks.py's `nn.utils.` still reach torch
+    # layers.py's and two_stars.py's bare `weight_norm` is now the package's
+    # own; `utils.` and blocks.py's `nn.utils.` still reach torch
     assert second.stdout.count("WN301") == 2, second.stdout

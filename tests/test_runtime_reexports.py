@@ -24,6 +24,12 @@ def test_the_followed_names_are_torchs_own():
         assert hasattr(conv, "weight_g")  # the legacy API, as WN301 says
 
 
+def test_of_two_star_imports_the_names_are_the_cores():
+    with imported_from(FIXTURES, "reexports.two_stars", ("reexports",)) as two:
+        assert two.weight_norm is torch.nn.utils.weight_norm
+        assert two.remove_weight_norm is torch.nn.utils.remove_weight_norm
+
+
 def test_the_reexported_nn_is_torchs():
     with imported_from(FIXTURES, "reexports.blocks", ("reexports",)) as blocks:
         assert blocks.nn is nn

@@ -97,6 +97,17 @@ class ProjectNames:
         directory = self.directory
         return once_per_run(key, lambda: _base_of(directory, module, name, 0))
 
+    def lacks(self, module: str, name: str) -> bool:
+        """``from <module> import *`` certainly binds no ``name`` (a torch
+        name a rule knows): ``__all__`` leaves it out, or the module binds
+        it nowhere and star-imports nothing. Of a file's several star
+        imports, those that lack a name are not where it comes from."""
+        if name not in VOCABULARY or is_torch(module):
+            return False
+        key = ("lacks", self.directory, module, name)
+        directory = self.directory
+        return once_per_run(key, lambda: _lacks(directory, module, name))
+
     def plain_layer(self, module: str, name: str) -> str | None:
         """:meth:`base`, for a class that cannot weight-norm itself: the
         modules that define it and its project bases never spell weight
@@ -109,6 +120,16 @@ class ProjectNames:
         return once_per_run(
             key, lambda: _base_of(directory, module, name, 0, plain=True)
         )
+
+
+def _lacks(directory: str, module: str, name: str) -> bool:
+    found = module_path(directory, module)
+    if found is None:
+        return False
+    table = _table(found)
+    if table.exported is not None:
+        return name not in table.exported
+    return name.startswith("_") or (name not in table.bindings and not table.stars)
 
 
 def _base_of(

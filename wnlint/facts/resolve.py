@@ -149,10 +149,13 @@ class Scope:
             # `from torch.nn.utils import *` may be where the name comes from,
             # or a project's module that imported it from torch.
             project = self.project
+            mods = self.star_imports
+            if project is not None:
+                mods = [m for m in mods if not project.lacks(m, name)] or mods
             return frozenset(
                 (project.name(mod, name, True) if project is not None else None)
                 or f"{mod}.{name}"
-                for mod in self.star_imports
+                for mod in mods
             )
         return _EMPTY
 
@@ -191,6 +194,8 @@ class ProjectLookup(Protocol):
     def base(self, module: str, name: str) -> str | None: ...
 
     def plain_layer(self, module: str, name: str) -> str | None: ...
+
+    def lacks(self, module: str, name: str) -> bool: ...
 
 
 def split_import(binding: str) -> tuple[str, str] | None:
