@@ -286,6 +286,23 @@ def submodule_store_hits(text: bytes) -> Iterator[int]:
         yield from (m.start() for m in _SUBMODULE_SET.finditer(text))
 
 
+#: A line that starts with a store on ``self`` (``self.<attr> = ``).
+_SELF_STORE_LINE = re.compile(rb"[ \t]*self[ \t]*\.[ \t]*\w+[ \t]*(?::[^=\n]*)?=(?!=)")
+
+
+def weight_store_hits(text: bytes) -> Iterator[int]:
+    """Offsets of ``self.weight`` on a line that stores on ``self`` (``self._weight
+    = self.weight.masked_fill(mask, 0.)``, a layer subclass's dropped
+    weight), in methods forward may reach."""
+    return in_reachable_methods(text, _weight_stores(text))
+
+
+def _weight_stores(text: bytes) -> Iterator[int]:
+    for i in find_all(text, b"self.weight"):
+        if _SELF_STORE_LINE.match(text, text.rfind(b"\n", 0, i) + 1, i):
+            yield i
+
+
 #: After ``.forward``: an assignment (``module.forward = forward``).
 _ASSIGNED = re.compile(rb"\s*=(?!=)")
 #: Before ``"forward"``: ``setattr(<name>, ``.

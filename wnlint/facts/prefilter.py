@@ -49,6 +49,7 @@ from wnlint.facts.hits import (
     optim_hits,
     param_hits,
     parameter_created_hits,
+    weight_store_hits,
     words_hits,
     wrapped_store_hits,
 )
@@ -56,9 +57,6 @@ from wnlint.facts.siblings import imports_sibling_mentioning
 
 _WORD = re.compile(rb"\w+")
 _ALIAS = re.compile(rb"(?m)\bas[ \t]+(\w+)|^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
-
-
-# -- finding hits ------------------------------------------------------------------
 
 
 # -- prefilters ----------------------------------------------------------------------
@@ -419,6 +417,7 @@ def _norm_or_store_hits(text: bytes) -> Iterator[int]:
     yield from wrapped_store_hits(text)
     yield from installed_forward_hits(text)
     yield from hook_registration_hits(text)
+    yield from weight_store_hits(text)
 
 
 #: WN102: a parameter and, in the same class family, a norm (the

@@ -26,13 +26,14 @@ from typing import Union
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.module_classes import MethodFacts
+from wnlint.facts.module_classes import MethodFacts, ModuleClass
 from wnlint.facts.norms import cuts_autograd, grad_walk, is_no_grad
 from wnlint.facts.param_reads import named_param_read, reads_any_param, reads_argument
 from wnlint.facts.resolve import Scope
 from wnlint.facts.stores import (
     builtin_call_args,
     classes_storing_on_submodules,
+    self_stores,
     submodule_deletions,
     submodule_stores,
 )
@@ -414,6 +415,37 @@ def wrapper_cases(
                     continue
                 reported.add(id(node))
                 yield node, target
+
+
+def dropped_weight_cases(
+    analysis: FileAnalysis, reported: set[int]
+) -> Iterator[tuple[ast.AST, str, bool]]:
+    """Stores on ``self.<attr>`` of a weight computed from the layer's own
+    tensors, in a subclass of a torch layer with a weight, in the methods
+    forward reaches: weight dropout (DropConnect) written as a layer
+    (``self._weight = self.weight.masked_fill(mask, 0.)``, Ordered-Neurons'
+    ``LinearDropConnect(nn.Linear)``); and whether the attribute is a
+    registered parameter (``self.weight``: a ``TypeError``)."""
+    facts = analysis.modules
+    layers = {id(c.node) for c in facts.all_classes if _weighted_layer(c)}
+    if not layers:
+        return
+    for cls in facts.classes_around(layers):
+        for method in cls.reachable():
+            for node, target, value in self_stores(method):
+                if (
+                    id(node) in reported
+                    or "." in target[len("self.") :]
+                    or method.in_no_grad(node)
+                    or not _computed_weight(value, method)
+                ):
+                    continue
+                reported.add(id(node))
+                yield node, target, target[len("self.") :] in cls.params
+
+
+def _weighted_layer(cls: ModuleClass) -> bool:
+    return any(q.rsplit(".", 1)[-1] in tn.LAYERS_WITH_WEIGHT for q in cls.torch_bases)
 
 
 def _replaced_later(

@@ -24,6 +24,7 @@ from wnlint.rules._edits import (
     statement_of,
 )
 from wnlint.rules._wrapped_stores import (
+    dropped_weight_cases,
     hook_object_stores,
     installed_forward_stores,
     wrapper_cases,
@@ -55,6 +56,13 @@ class StoredComputedWeight(Rule):
     that depends on the method's arguments is an activation, not a weight,
     and is not flagged; neither is a parameter itself or a new
     `nn.Parameter(...)` (leaves), nor a store under `torch.no_grad()`.
+
+    A subclass of a torch layer (`nn.Linear`, `nn.Conv*`, ...) is read the
+    same way, whatever its forward normalizes: its stores on `self` of a
+    weight computed from its own tensors in `forward` or a method it calls,
+    the weight dropout (DropConnect) of Ordered-Neurons'
+    `LinearDropConnect(nn.Linear)`
+    (`self._weight = self.weight.masked_fill(mask, 0.)`), are flagged.
 
     A function that installs a closure as a module's forward
     (`module.forward = forward`, `setattr(module, "forward", forward)`) is
@@ -138,7 +146,8 @@ class StoredComputedWeight(Rule):
     the previous value first, and no code tests it against `None`.
     A registered parameter (`self.weight` of an `nn.Linear` subclass) or a
     wrapped module's attribute is reported only: the code that reads it is
-    torch's.
+    torch's. So is a layer subclass's dropped weight: a local or a property
+    would change when its mask is drawn.
 
     ## Known problems
     A store on `self.<attr>` is checked only in modules whose `forward` (or
@@ -192,6 +201,12 @@ class StoredComputedWeight(Rule):
             "parametrization (torch.nn.utils.parametrize) or pass the weight "
             "to a functional call"
         ),
+        "dropped": (
+            "computed weight stored on `{target}` in forward, from the layer's "
+            "own weight: a non-leaf tensor that makes "
+            "copy.deepcopy (EMA, model averaging) raise after a training "
+            "forward; compute it in forward and hand it to the functional call"
+        ),
         "submodule": (
             "computed weight stored on the wrapped module (`{target}`) in "
             "forward: a non-leaf tensor that makes copy.deepcopy (EMA, model "
@@ -227,6 +242,10 @@ class StoredComputedWeight(Rule):
             )
         for node, target in wrapper_cases(analysis, reported):
             yield self.finding(node, "submodule", target=target)
+        for node, target, param in dropped_weight_cases(analysis, reported):
+            # Report only: what reads it (a mask drawn per call) is the
+            # author's design, which a local or a property would change.
+            yield self.finding(node, "parameter" if param else "dropped", target=target)
         for node, target in installed_forward_stores(analysis):
             if id(node) not in reported:
                 yield self.finding(node, "installed-forward", target=target)
