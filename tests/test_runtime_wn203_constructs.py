@@ -35,7 +35,14 @@ from conftest import FIXTURES, load_fixture, run_cli
 
 CASES = {
     "wn203_gathered": (
-        ["MelGANGenerator", "Appended", "NLayerDiscriminator", "InPlace", "Handed"],
+        [
+            "MelGANGenerator",
+            "Appended",
+            "NLayerDiscriminator",
+            "InPlace",
+            "Handed",
+            "Switchable",
+        ],
         ["GatheredPlain", "InitBeforeNorm", "Rebound", "HandedLinear"],
     ),
     "wn203_layer_kinds": (

@@ -158,13 +158,14 @@ class FileSummaries:
         if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Call):
             return held.normed_by_method(self, callee, scope, func, depth + 1)
         return [
-            held.for_call(self, n, call, found.node, scope, func)
+            m
             for found in held.called_definitions(self, callee, scope, func, NORM_WORDS)
             for n in (
                 found.file.class_contents(found.node, depth + 1)
                 if isinstance(found.node, ast.ClassDef)
                 else found.file.returns_normed(found.node, depth + 1)
             )
+            for m in held.for_call(self, n, call, found.node, scope, func)
         ]
 
     def layer_of(

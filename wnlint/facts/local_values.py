@@ -78,17 +78,58 @@ def for_call(
     helper: ast.AST,
     scope: Scope,
     func: ast.AST | None,
-) -> Normed:
+) -> list[Normed]:
     """``found``, returned by ``helper`` and normed on one of its
-    parameters, as ``call`` (in ``files``' file) builds it: the layer its
-    argument is."""
+    parameters, as ``call`` (in ``files``' file) builds it: each layer its
+    argument may be (``weight_norm_modules(Conv1dModel(...))``, with
+    ``Conv1dModel`` bound to ``nn.Conv1d`` or to a class of the project)."""
     arg = argument_for(call, helper, found.param) if found.param is not None else None
     if arg is None:
-        return found
-    layer = files.layer_of(arg, scope, func)
-    return replace(
-        found, layer=layer, kinds=torch_kinds(files, layer, scope), param=None
-    )
+        return [found]
+    out = []
+    for option in alternatives(arg):
+        for layer in _layer_options(files, option, scope, func):
+            kinds = torch_kinds(files, layer, scope)
+            out.append(replace(found, layer=layer, kinds=kinds, param=None))
+    return out
+
+
+def _layer_options(
+    files: Any, expr: ast.expr | None, scope: Scope, func: ast.AST | None
+) -> list[str | None]:
+    """The classes ``expr`` may build: :meth:`FileSummaries.layer_of`, or
+    each class a name bound more than once may be."""
+    layer = files.layer_of(expr, scope, func) if expr is not None else None
+    if layer is not None or not isinstance(expr, ast.Call):
+        return [layer]
+    if not isinstance(expr.func, ast.Name):
+        return [None]
+    keys: set[str] = set()
+    for binding in _bindings(expr.func.id, scope):
+        if isinstance(binding, str):
+            keys.add(binding)
+            continue
+        where = binding[1]() if binding is not None else None
+        if binding is None or where is None:
+            return [None]
+        for option in alternatives(binding[0]):
+            key = files.type_key(option, where) if option is not None else None
+            if key is None:
+                return [None]
+            keys.add(key)
+    return [k for k in sorted(keys)] if len(keys) > 1 else [None]
+
+
+def _bindings(name: str, scope: Scope) -> list:
+    """Every binding of ``name`` where ``scope`` reads it."""
+    current: Scope | None = scope
+    first = True
+    while current is not None:
+        if (first or current.kind != "class") and name in current.bindings:
+            return current.bindings[name]
+        first = False
+        current = current.parent
+    return []
 
 
 def param_index(expr: ast.expr | None, func: ast.AST | None) -> int | None:
