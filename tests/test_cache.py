@@ -132,6 +132,23 @@ def test_an_edit_to_a_sibling_helper_changes_the_finding_next_run(project, monke
     assert after.stdout == _check(project, "--no-cache").stdout
 
 
+def test_an_edit_two_modules_away_changes_the_finding_next_run(project, monkeypatch):
+    """codec.py reaches layers.py's weight norm through quantize.py, which
+    never spells it (the prefilter's second step): layers.py written plain,
+    then normed again, must reach codec.py's entry both ways."""
+    layers = project / PACKAGE.name / "layers.py"
+    normed = layers.read_text()
+    layers.write_text(normed.replace("return weight_norm(", "return ("))
+    plain = _check(project)
+    assert "codec.py" not in plain.stdout
+    layers.write_text(normed)
+    linted = _linting_spy(monkeypatch)
+    after = _check(project)
+    assert "codec.py" in linted
+    assert f"{PACKAGE.name}/codec.py" in after.stdout
+    assert after.stdout == _check(project, "--no-cache").stdout
+
+
 def test_a_lookup_made_once_per_run_is_a_dependency_of_every_file(project):
     """Within a run, where a module is and what a sibling says are looked up
     once (``sources.one_run``); each file that asks still records what the

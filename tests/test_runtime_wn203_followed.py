@@ -493,6 +493,21 @@ def test_package_model_apply_after_sibling_helper(monkeypatch, package):
     assert model(torch.randn(1, 4, 6)).shape == (1, 4, 6)
 
 
+def test_package_codec_apply_through_two_modules(monkeypatch, package):
+    """``codec.py`` holds ``quantize.py``'s quantizer, whose projections
+    ``layers.py`` weight-norms: the init misses all four."""
+    _, layers = package
+    codec = importlib.import_module("wn203_package.codec")
+    kwargs = dict(where=codec, norms=("weight_norm",), norm_where=layers)
+    model, before = build(monkeypatch, codec.Codec, record=("init_weights",), **kwargs)
+    assert len(convs(model)) == 4
+    assert_untouched(before, convs(model))
+    plain, before = build(
+        monkeypatch, codec.Codec, normed=False, record=("init_weights",), **kwargs
+    )
+    assert_initialised(before, convs(plain), std=0.02)
+
+
 @pytest.mark.parametrize("name", ["PlainModel", "PlainHead"])
 def test_package_near_misses(monkeypatch, package, name):
     pkg_model, layers = package

@@ -1,6 +1,7 @@
 """WN203 across the modules of one package (``fixtures/wn203_package``): the
 layers come from a weight-norm helper in ``layers.py``, the init function
-from ``utils.py``, and ``model.py`` puts them together. Each file's findings
+from ``utils.py``, and ``model.py`` puts them together; ``codec.py`` holds
+``quantize.py``'s quantizer, whose projections ``layers.py`` norms. Each file's findings
 are exactly its markers, whichever front end lints it.
 
 ``tests/test_fixtures.py`` reads only the top-level fixture files; this file
@@ -29,8 +30,16 @@ FINDING = re.compile(
 
 def test_the_package_has_its_modules_and_a_positive():
     names = {p.name for p in FILES}
-    assert names == {"__init__.py", "layers.py", "utils.py", "model.py"}
+    assert names == {
+        "__init__.py",
+        "layers.py",
+        "utils.py",
+        "model.py",
+        "quantize.py",
+        "codec.py",
+    }
     assert "WN203" in {code for _, code in markers(MODEL)}
+    assert "WN203" in {code for _, code in markers(PACKAGE / "codec.py")}
     assert not any(markers(p, "todo-expect") for p in FILES)
 
 

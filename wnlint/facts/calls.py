@@ -114,20 +114,21 @@ class FileSummaries:
     def normed(
         self, expr: ast.expr, scope: Scope, func: ast.AST | None, depth: int = 0
     ) -> list[Normed]:
-        """The weight-normed modules ``expr`` is, holds or builds."""
+        """The weight-normed modules ``expr`` is, holds or builds. ``depth``
+        counts the definitions followed, not the displays an expression
+        nests (a list of a comprehension of layers is one step, as DAC's
+        ``nn.ModuleList([VectorQuantize(...) for i in ...])``)."""
         if depth > _MAX_DEPTH:
             return []
         if isinstance(expr, ast.Call):
             return self._normed_call(expr, scope, func, depth)
         if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
-            return [
-                n for e in expr.elts for n in self.normed(e, scope, func, depth + 1)
-            ]
+            return [n for e in expr.elts for n in self.normed(e, scope, func, depth)]
         if isinstance(expr, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
             inner = self.scopes.get(id(expr), scope)
-            return self.normed(expr.elt, inner, func, depth + 1)
+            return self.normed(expr.elt, inner, func, depth)
         if isinstance(expr, ast.Starred):
-            return self.normed(expr.value, scope, func, depth + 1)
+            return self.normed(expr.value, scope, func, depth)
         if isinstance(expr, ast.Name) and func is not None:
             return held.normed_local(self, expr.id, scope, func, depth + 1)
         return []
@@ -154,7 +155,7 @@ class FileSummaries:
             isinstance(callee, ast.Name) and callee.id in ("list", "tuple")
         ):
             args = [*call.args, *(k.value for k in call.keywords)]
-            return [n for a in args for n in self.normed(a, scope, func, depth + 1)]
+            return [n for a in args for n in self.normed(a, scope, func, depth)]
         if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Call):
             return held.normed_by_method(self, callee, scope, func, depth + 1)
         return [

@@ -17,7 +17,12 @@ from typing import Any, Union
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.resolve import OPAQUE, Scope
-from wnlint.facts.siblings import file_text, module_path, version
+from wnlint.facts.siblings import (
+    file_text,
+    imports_sibling_mentioning,
+    module_path,
+    version,
+)
 from wnlint.facts.syntax import parse_quietly
 
 Def = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
@@ -50,6 +55,8 @@ def local_definition(name: str, scope: Scope) -> Def | None:
 
 #: Sibling files' analyses (which hold their summaries), by path.
 _FILES: dict[str, tuple[tuple[int, int], Any]] = {}
+#: Sibling file -> the files its summaries followed, with their versions.
+_FOLLOWED: dict[str, dict[str, tuple[int, int]]] = {}
 
 
 def is_torch(qual: str) -> bool:
@@ -79,7 +86,9 @@ def sibling_definition(
     found_file = module_path(os.path.dirname(path), module)
     if found_file is None or found_file == os.path.realpath(path):
         return None
-    if needs and not any(word in file_text(found_file) for word in needs):
+    if path in _FILES:  # a sibling's summaries now depend on this file too
+        _FOLLOWED.setdefault(path, {})[found_file] = version(found_file)
+    if needs and not _may_answer(found_file, needs):
         return None
     summaries = _summaries(found_file, here.analyze)
     if summaries is None:
@@ -92,13 +101,36 @@ def sibling_definition(
     return None
 
 
+def _may_answer(path: str, needs: tuple[bytes, ...]) -> bool:
+    """The file's text holds one of ``needs``, or it imports from a module
+    of the project that does (``from .layers import WNConv1d`` in DAC's
+    quantizer, whose classes hold what ``layers`` norms)."""
+    text = file_text(path)
+    return any(w in text or imports_sibling_mentioning(text, path, w) for w in needs)
+
+
 def _summaries(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:
-    """The summaries of a sibling file, parsed once per version of it."""
+    """The summaries of a sibling file, parsed once per version of it and
+    of the files its summaries followed in turn (DAC's quantizer holds
+    what ``layers.py`` norms: an edit there changes what it holds)."""
     key = version(path)
-    if _FILES.get(path, (None, None))[0] != key:
+    if _FILES.get(path, (None, None))[0] != key or _stale(path, {path}):
+        _FOLLOWED.pop(path, None)
         _FILES[path] = (key, _load(path, analyze))
     analysis = _FILES[path][1]
     return None if analysis is None else analysis.summaries
+
+
+def _stale(path: str, seen: set[str]) -> bool:
+    """A file followed from ``path``'s summaries, or from theirs, changed."""
+    for followed, then in _FOLLOWED.get(path, {}).items():
+        if version(followed) != then:
+            return True
+        if followed not in seen:
+            seen.add(followed)
+            if _stale(followed, seen):
+                return True
+    return False
 
 
 def _load(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:

@@ -246,7 +246,8 @@ class InitWrites:
     * callbacks named in ``.apply(NAME``;
     * type-testing hooks (``isinstance(`` with ``.weight``), and the
       segments they may test for; such a hook alone admits a file that
-      imports from a sibling module mentioning ``weight_norm``;
+      imports from a sibling module mentioning ``weight_norm``, or from one
+      that imports from such a module (DAC's quantizer and its layers);
     * for a class that runs ``self.apply(``, every segment its kept text
       names, transitively (the classes it may hold).
     """
@@ -262,7 +263,7 @@ class InitWrites:
         # text says so: `.apply(init)` over them, or a hook typed by them.
         if b".apply(" not in data and not _is_hook(data):
             return False
-        return path is not None and imports_sibling_mentioning(data, path)
+        return path is not None and imports_sibling_mentioning(data, path, depth=1)
 
     def keep(
         self, data: bytes, segments: list[Segment], path: str | None = None

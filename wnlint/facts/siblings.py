@@ -109,12 +109,13 @@ _IMPORT_FROM = re.compile(rb"from[ \t]+(\.*[\w.]+|\.+)[ \t]+import\b")
 
 
 def imports_sibling_mentioning(
-    data: bytes, path: str, word: bytes = b"weight_norm"
+    data: bytes, path: str, word: bytes = b"weight_norm", depth: int = 0
 ) -> bool:
     """``data`` (the text of the file at ``path``) imports from a module of
     its own package whose text mentions ``word`` (``weight_norm``, or
-    ``parametriz`` for the new API only): a cheap, textual test the
-    prefilters use before anything is parsed."""
+    ``parametriz`` for the new API only), or, ``depth`` more times, that
+    imports from one that does: a cheap, textual test the prefilters use
+    before anything is parsed."""
     here = os.path.abspath(path)
     directory = os.path.dirname(here)
     for match in _IMPORT_FROM.finditer(data):
@@ -122,7 +123,7 @@ def imports_sibling_mentioning(
             continue
         module = match.group(1).decode("ascii", "replace")
         found = module_path(directory, module)  # the one Python would import
-        if found is not None and _mentions(found, version(found), word):
+        if found is not None and _mentions(found, word, depth):
             return True
     return False
 
@@ -133,8 +134,23 @@ def _starts_line(data: bytes, i: int) -> bool:
     return not data[start:i].strip(b" \t")
 
 
+def _mentions(found: str, word: bytes, depth: int) -> bool:
+    """The module at ``found`` mentions ``word``, or (``depth`` more times)
+    imports from one that does; what the import answer depends on is asked
+    once per run, and recorded for the cache on every use."""
+    if _says(found, version(found), word):
+        return True
+    if depth <= 0:
+        return False
+    key = ("mentions", found, word, depth)
+    return once_per_run(
+        key,
+        lambda: imports_sibling_mentioning(file_text(found), found, word, depth - 1),
+    )
+
+
 @lru_cache(maxsize=8192)
-def _mentions(found: str, version: tuple[int, int], word: bytes) -> bool:
+def _says(found: str, version: tuple[int, int], word: bytes) -> bool:
     """Cached per process and version of the file: it only decides which
     files the prefilter lets through, on the hot path."""
     return word in file_text(found)
