@@ -8,6 +8,8 @@
 * ``wn203_init_lookups``: ``getattr(nn.init, name)``;
 * ``wn203_init_tables``: an init function from a table of them, through a
   local or a function of the file (its fix declines);
+* ``wn203_norm_by_name``: the norm chosen by a string through EnCodec's
+  wrapper classes (``SConv1d(..., norm="weight_norm")``);
 * ``wn203_attribution``: a subclass that skips its parent's ``__init__``
   or rebinds its attributes holds none of the parent's normed layers; a
   rebinding in another ``if`` arm may not run;
@@ -53,6 +55,10 @@ CASES = {
     "wn203_init_tables": (
         ["FromModuleTable", "FromHelper", "FromHelperTable", "Hooked"],
         ["InitFirst", "Measured"],
+    ),
+    "wn203_norm_by_name": (
+        ["Normed", "Configured"],
+        ["Plain", "GroupNormed", "ConfiguredPlain"],
     ),
     "wn203_attribution": (
         ["Keeps", "OtherArm"],

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from wnlint.facts import local_values as held
+from wnlint.facts import norm_choice as choice
 from wnlint.facts import torchnames as tn
 from wnlint.facts.definitions import (
     Def,
@@ -44,6 +45,7 @@ from wnlint.facts.syntax import (
     call_arg,
     is_self,
     local_definitions,
+    method_named,
     own_nodes,
     parameter_names,
     self_root_attr,
@@ -158,16 +160,18 @@ class FileSummaries:
             return [n for a in args for n in self.normed(a, scope, func, depth)]
         if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Call):
             return held.normed_by_method(self, callee, scope, func, depth + 1)
-        return [
-            m
-            for found in held.called_definitions(self, callee, scope, func, NORM_WORDS)
-            for n in (
-                found.file.class_contents(found.node, depth + 1)
-                if isinstance(found.node, ast.ClassDef)
-                else found.file.returns_normed(found.node, depth + 1)
-            )
-            for m in held.for_call(self, n, call, found.node, scope, func)
-        ]
+        settled: list[Normed | None] = []
+        for found in held.called_definitions(self, callee, scope, func, NORM_WORDS):
+            node = found.node
+            if isinstance(node, ast.ClassDef):
+                init = method_named(node, "__init__")
+                for n in found.file.class_contents(node, depth + 1):
+                    settled.append(choice.settle(n, call, init, func, is_class=True))
+                continue
+            for n in found.file.returns_normed(node, depth + 1):
+                for m in held.for_call(self, n, call, node, scope, func):
+                    settled.append(choice.settle(m, call, node, func))
+        return [n for n in settled if n is not None]
 
     def layer_of(
         self, expr: ast.expr, scope: Scope, func: ast.AST | None
@@ -211,7 +215,10 @@ class FileSummaries:
                 n
                 for node in own_nodes(func)
                 if isinstance(node, ast.Return) and node.value is not None
-                for n in self.normed(node.value, scope, func, depth)
+                for n in choice.attach(
+                    self.normed(node.value, scope, func, depth),
+                    choice.conditions(self, node, func),
+                )
             ]
 
         return self._cached("returns", func, compute, [])  # type: ignore[return-value]
@@ -222,7 +229,25 @@ class FileSummaries:
     ) -> dict[str, tuple[int, list[Normed]]]:
         """Attribute -> (position in :meth:`init_trace` from which it holds
         them, -1 for a base class's; the weight-normed modules) after
-        ``__init__`` and the methods it calls, same-file bases included."""
+        ``__init__`` and the methods it calls, same-file bases included;
+        a norm chosen by a parameter as its default chooses it."""
+
+        def compute() -> dict[str, tuple[int, list[Normed]]]:
+            init = method_named(cls, "__init__")
+            out = {}
+            for attr, (order, found) in self._class_held(cls, depth).items():
+                kept = [choice.settle(n, None, init, None) for n in found]
+                if any(kept):
+                    out[attr] = (order, [n for n in kept if n is not None])
+            return out
+
+        return self._cached("settled", cls, compute, {})  # type: ignore[return-value]
+
+    def _class_held(
+        self, cls: ast.ClassDef, depth: int = 0
+    ) -> dict[str, tuple[int, list[Normed]]]:
+        """:meth:`class_normed`, with the tests of ``__init__``'s
+        parameters a module is normed under still open."""
 
         def compute() -> dict[str, tuple[int, list[Normed]]]:
             out: dict[str, tuple[int, list[Normed]]] = {}
@@ -233,9 +258,12 @@ class FileSummaries:
                 for attr, (_, found) in inherited.items():
                     out[attr] = (-1, found)
             stored: dict[str, tuple[ast.AST, tuple]] = {}
+            init = method_named(cls, "__init__")
             for order, (stmt, func) in enumerate(self.init_trace(cls)):
                 scope = self.scope_of(func)
+                when = choice.conditions(self, stmt, func) if func is init else ()
                 for attr, found in self._stmt_normed(stmt, scope, func, depth):
+                    found = choice.attach(found, when)
                     if found and attr not in out:
                         out[attr] = (order, found)
                         stored[attr] = (func, held.arms(self, stmt, func))
@@ -253,14 +281,14 @@ class FileSummaries:
         """The statements ``__init__`` runs, in order: its own, and those of
         the methods it calls (``self.build()``) at the call."""
         return self._cached(  # type: ignore[return-value]
-            "trace", cls, lambda: list(self._init_statements(cls)), []
+            "trace", cls, lambda: list(held.init_statements(self, cls)), []
         )
 
     def class_contents(self, cls: ast.ClassDef, depth: int = 0) -> list[Normed]:
         """Every weight-normed module an instance of ``cls`` holds."""
         if depth > _MAX_DEPTH:
             return []
-        return [n for _, found in self.class_normed(cls, depth).values() for n in found]
+        return [n for _, found in self._class_held(cls, depth).values() for n in found]
 
     def bases(
         self, cls: ast.ClassDef, needs: tuple[bytes, ...] = NORM_WORDS
@@ -280,34 +308,6 @@ class FileSummaries:
             ):
                 out.append(found)
         return out
-
-    def _init_statements(self, cls: ast.ClassDef) -> Iterator[tuple[ast.stmt, ast.AST]]:
-        """Statements of ``__init__`` in order, with those of the methods it
-        calls (``self.build()``) at the call."""
-        methods = {n.name: n for n in cls.body if isinstance(n, _FUNCS)}
-        init = methods.get("__init__")
-        if init is None:
-            return
-        seen = {"__init__"}
-        yield from self._statements_of(init, methods, seen)
-
-    def _statements_of(
-        self, func: ast.AST, methods: dict, seen: set[str]
-    ) -> Iterator[tuple[ast.stmt, ast.AST]]:
-        for stmt, _ in body_of(self.bodies, func, self.scope_of(func)).statements:
-            yield stmt, func
-            for node in ast.walk(stmt):
-                if (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and is_self(node.func.value)
-                    and node.func.attr in methods
-                    and node.func.attr not in seen
-                ):
-                    seen.add(node.func.attr)
-                    yield from self._statements_of(
-                        methods[node.func.attr], methods, seen
-                    )
 
     def _stmt_normed(
         self, stmt: ast.stmt, scope: Scope, func: ast.AST, depth: int

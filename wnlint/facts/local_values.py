@@ -27,6 +27,7 @@ and whether an assignment ends what an attribute held (:func:`rebinds`,
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -65,6 +66,10 @@ class Normed:
     #: The helper's parameter whose module it norms (``def wn(module):
     #: return weight_norm(module)``): each call says which layer it is.
     param: int | None = None
+    #: Tests of the helper's (or ``__init__``'s) parameters under which it
+    #: is normed (``norm == "weight_norm"``): each call decides them
+    #: (:mod:`wnlint.facts.norm_choice`).
+    when: tuple[tuple[str, str], ...] = ()
 
     def applied_only_by(self, names: frozenset[str]) -> bool:
         """Whichever binding the applying callee has, it is one of ``names``."""
@@ -377,7 +382,8 @@ def _normed_by(name: str, owner: Any, cls: ast.ClassDef, depth: int) -> list[Nor
     ):
         return []
     built_as = _layers_built(owner, cls)
-    out: list[Normed] = list(owner.class_contents(cls, depth))
+    # The tests of its `__init__`'s parameters are left open: possibly normed.
+    out = [replace(n, when=()) for n in owner.class_contents(cls, depth)]
     inner = owner.scope_of(method)
     for stmt, _ in body_of(owner.bodies, method, inner).statements:
         for attr, normed in owner._stmt_normed(stmt, inner, method, depth):
@@ -416,3 +422,36 @@ def applied_attr(module: ast.expr, func: ast.AST) -> str | None:
         ):
             return self_root_attr(node.iter)
     return None
+
+
+def init_statements(
+    files: Any, cls: ast.ClassDef
+) -> Iterator[tuple[ast.stmt, ast.AST]]:
+    """Statements of ``__init__`` in order, with those of the methods it
+    calls (``self.build()``) at the call (:meth:`FileSummaries.init_trace`)."""
+    methods = {
+        n.name: n
+        for n in cls.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    init = methods.get("__init__")
+    if init is None:
+        return
+    yield from _statements_of(files, init, methods, {"__init__"})
+
+
+def _statements_of(
+    files: Any, func: ast.AST, methods: dict, seen: set[str]
+) -> Iterator[tuple[ast.stmt, ast.AST]]:
+    for stmt, _ in body_of(files.bodies, func, files.scope_of(func)).statements:
+        yield stmt, func
+        for node in ast.walk(stmt):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and is_self(node.func.value)
+                and node.func.attr in methods
+                and node.func.attr not in seen
+            ):
+                seen.add(node.func.attr)
+                yield from _statements_of(files, methods[node.func.attr], methods, seen)

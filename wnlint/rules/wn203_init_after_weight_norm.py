@@ -33,8 +33,14 @@ class InitAfterWeightNorm(Rule):
     or `.git`), which are read, never imported:
     - the same function: weight norm, or a helper that returns
       `weight_norm(...)` (or a module it normed in place:
-      `weight_norm(conv); return conv`, or a layer's own method that norms
-      it and returns `self`: `SConv(...).weight_norm()`), then the write;
+      `weight_norm(conv); return conv`, or the module it is handed:
+      `weight_norm_modules(nn.Conv1d(...))`, or a layer's own method that
+      norms it and returns `self`: `SConv(...).weight_norm()`), then the
+      write; a helper or a class that norms only under a test of its
+      parameter against a string (EnCodec's `if norm == "weight_norm":`,
+      reached through `SConv1d(..., norm="weight_norm")`) is decided by what
+      each call passes, and a class's own `__init__` by the parameter's
+      default;
     - `<modules>.apply(init_fn)`, reported at the call, when `init_fn`
       writes `m.weight` and the modules hold weight-normed ones that its type
       test admits (`isinstance(m, nn.Conv1d)`, which a user subclass of
