@@ -44,8 +44,15 @@ CASES = {
             "InPlace",
             "Handed",
             "Switchable",
+            "Reassigned",
         ],
-        ["GatheredPlain", "InitBeforeNorm", "Rebound", "HandedLinear"],
+        [
+            "GatheredPlain",
+            "InitBeforeNorm",
+            "Rebound",
+            "HandedLinear",
+            "ReassignedLinear",
+        ],
     ),
     "wn203_layer_kinds": (
         ["Subclassed", "Picked"],

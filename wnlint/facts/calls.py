@@ -80,12 +80,21 @@ class FileSummaries:
         #: id(function) -> id(statement) -> its arms (local_values.arms).
         self.paths: dict[int, dict[int, tuple]] = {}
 
-    def local_value(self, func: ast.AST, name: str) -> ast.expr | None:
-        """The one value assigned to local ``name`` in ``func``."""
+    def local_value(
+        self, func: ast.AST, name: str, before: int | None = None
+    ) -> ast.expr | None:
+        """The one value assigned to local ``name`` in ``func``; with
+        ``before``, of a name assigned only values, the last one assigned
+        above that line (iSTFTNet's ``up = ConvTranspose1d(...)``, later
+        ``up = ConvTranspose2d(...)``)."""
         defs = self._locals.get(id(func))
         if defs is None:
             defs = self._locals[id(func)] = local_definitions(func)
-        return single_value(defs, name)
+        values = defs.get(name) or []
+        if before is None or len(values) < 2 or None in values:
+            return single_value(defs, name)
+        above = [v for v in values if v is not None and v.lineno < before]
+        return max(above, key=lambda v: v.lineno) if above else None
 
     # -- definitions -------------------------------------------------------
     def scope_of(self, node: ast.AST) -> Scope:
@@ -178,7 +187,7 @@ class FileSummaries:
     ) -> str | None:
         """The class of the module ``expr`` builds: ``nn.Conv1d(...)``."""
         if isinstance(expr, ast.Name) and func is not None:
-            value = self.local_value(func, expr.id)
+            value = self.local_value(func, expr.id, before=expr.lineno)
             if value is not None:
                 expr = value
         if not isinstance(expr, ast.Call):
