@@ -64,8 +64,8 @@ CASES = {
         ["InitFirst", "Measured"],
     ),
     "wn203_norm_by_name": (
-        ["Normed", "Configured"],
-        ["Plain", "GroupNormed", "ConfiguredPlain"],
+        ["Normed", "Configured", "PickedNormed"],
+        ["Plain", "GroupNormed", "ConfiguredPlain", "PickedPlain"],
     ),
     "wn203_attribution": (
         ["Keeps", "OtherArm"],

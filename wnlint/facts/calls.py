@@ -169,18 +169,17 @@ class FileSummaries:
             return [n for a in args for n in self.normed(a, scope, func, depth)]
         if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Call):
             return held.normed_by_method(self, callee, scope, func, depth + 1)
-        settled: list[Normed | None] = []
-        for found in held.called_definitions(self, callee, scope, func, NORM_WORDS):
-            node = found.node
-            if isinstance(node, ast.ClassDef):
-                init = method_named(node, "__init__")
-                for n in found.file.class_contents(node, depth + 1):
-                    settled.append(choice.settle(n, call, init, func, is_class=True))
-                continue
-            for n in found.file.returns_normed(node, depth + 1):
-                for m in held.for_call(self, n, call, node, scope, func):
-                    settled.append(choice.settle(m, call, node, func))
-        return [n for n in settled if n is not None]
+        called = held.called_definitions(self, callee, scope, func, NORM_WORDS)
+        picks = [(found, ()) for found in called] or choice.picked(
+            self, callee, scope, func, NORM_WORDS
+        )
+        return [
+            n
+            for found, when in picks
+            for n in choice.attach(
+                choice.built(self, found, call, scope, func, depth), when
+            )
+        ]
 
     def layer_of(
         self, expr: ast.expr, scope: Scope, func: ast.AST | None

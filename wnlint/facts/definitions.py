@@ -74,11 +74,12 @@ def is_torch_module_class(qual: str | None) -> bool:
 
 
 def sibling_definition(
-    here: Any, qual: str, needs: tuple[bytes, ...] = ()
+    here: Any, qual: str, needs: tuple[bytes, ...] = (), depth: int = 0
 ) -> Scoped | None:
     """The def or class ``qual`` names (from the file of ``here``) in a file
     of the same package, when that file's text holds one of ``needs`` (any
-    file when empty)."""
+    file when empty); through a module that imports it from another (a
+    package's ``__init__.py`` handing on its modules' classes)."""
     module, _, name = qual.rpartition(".")
     path = here.path
     if path is None or not module.strip("."):
@@ -98,7 +99,20 @@ def sibling_definition(
     local = local_definition(name, module_scope)
     if found is not None and local is found:
         return Scoped(local, summaries)
+    bound = module_scope.bindings.get(name, [])
+    if (
+        found is None
+        and len(bound) == 1
+        and isinstance(bound[0], str)
+        and depth < _MAX_REEXPORTS
+        and not is_torch(bound[0])
+    ):
+        return sibling_definition(summaries, bound[0], needs, depth + 1)
     return None
+
+
+#: How many modules that import a name from another are followed.
+_MAX_REEXPORTS = 3
 
 
 def _may_answer(path: str, needs: tuple[bytes, ...]) -> bool:

@@ -22,8 +22,13 @@ from dataclasses import replace
 from typing import Any
 
 from wnlint.facts.events import body_of
-from wnlint.facts.local_values import Normed, arms
-from wnlint.facts.syntax import local_definitions, parameter_names
+from wnlint.facts.local_values import Normed, arms, for_call
+from wnlint.facts.syntax import (
+    local_definitions,
+    method_named,
+    own_nodes,
+    parameter_names,
+)
 
 #: ``<parameter> == "<string>"``, as the parameter's name and the string.
 Condition = tuple[str, str]
@@ -66,6 +71,56 @@ def _equality(test: ast.expr, params: set[str], op: type) -> Condition | None:
         ):
             return name.id, value.value
     return None
+
+
+def picked(
+    files: Any, callee: ast.expr, scope: Any, func: ast.AST | None, needs: tuple
+) -> list[tuple[Any, tuple[Condition, ...]]]:
+    """What a local names that plain assignments in ``if`` arms pick
+    (Amphion's ``if quantizer_type == "fvq": VQ = FactorizedVectorQuantize``,
+    then ``VQ(...)``): each definition with the tests of its arm."""
+    if not isinstance(callee, ast.Name) or not isinstance(func, _FUNCS):
+        return []
+    stores = [
+        node
+        for node in own_nodes(func)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == callee.id
+    ]
+    bound = local_definitions(func).get(callee.id, [])
+    if len(stores) < 2 or len(stores) != len(bound):
+        return []  # bound otherwise too (a loop, an argument): not known
+    out = []
+    for stmt in stores:
+        if isinstance(stmt.value, (ast.Name, ast.Attribute)):
+            found = files.definition(stmt.value, scope, needs)
+            if found is not None:
+                out.append((found, conditions(files, stmt, func)))
+    return out
+
+
+def built(
+    files: Any, found: Any, call: ast.Call, scope: Any, func: ast.AST | None, depth: int
+) -> list[Normed]:
+    """The weight-normed modules ``call`` of ``found`` (a class, or a
+    helper) builds, each test they were normed under decided by what the
+    call passes."""
+    node = found.node
+    if isinstance(node, ast.ClassDef):
+        init = method_named(node, "__init__")
+        out = [
+            settle(n, call, init, func, is_class=True)
+            for n in found.file.class_contents(node, depth + 1)
+        ]
+    else:
+        out = [
+            settle(m, call, node, func)
+            for n in found.file.returns_normed(node, depth + 1)
+            for m in for_call(files, n, call, node, scope, func)
+        ]
+    return [n for n in out if n is not None]
 
 
 def attach(normed: list[Normed], when: tuple[Condition, ...]) -> list[Normed]:
