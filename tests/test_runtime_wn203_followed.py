@@ -493,17 +493,20 @@ def test_package_model_apply_after_sibling_helper(monkeypatch, package):
     assert model(torch.randn(1, 4, 6)).shape == (1, 4, 6)
 
 
-def test_package_codec_apply_through_two_modules(monkeypatch, package):
-    """``codec.py`` holds ``quantize.py``'s quantizer, whose projections
+@pytest.mark.parametrize("name", ["Codec", "PackagedCodec"])
+def test_package_codec_apply_through_two_modules(monkeypatch, package, name):
+    """``codec.py`` holds ``quantize.py``'s quantizer (directly, or by the
+    name the package's ``__init__`` hands on), whose projections
     ``layers.py`` weight-norms: the init misses all four."""
     _, layers = package
     codec = importlib.import_module("wn203_package.codec")
+    factory = getattr(codec, name)
     kwargs = dict(where=codec, norms=("weight_norm",), norm_where=layers)
-    model, before = build(monkeypatch, codec.Codec, record=("init_weights",), **kwargs)
+    model, before = build(monkeypatch, factory, record=("init_weights",), **kwargs)
     assert len(convs(model)) == 4
     assert_untouched(before, convs(model))
     plain, before = build(
-        monkeypatch, codec.Codec, normed=False, record=("init_weights",), **kwargs
+        monkeypatch, factory, normed=False, record=("init_weights",), **kwargs
     )
     assert_initialised(before, convs(plain), std=0.02)
 

@@ -118,9 +118,12 @@ _MAX_REEXPORTS = 3
 def _may_answer(path: str, needs: tuple[bytes, ...]) -> bool:
     """The file's text holds one of ``needs``, or it imports from a module
     of the project that does (``from .layers import WNConv1d`` in DAC's
-    quantizer, whose classes hold what ``layers`` norms)."""
+    quantizer, whose classes hold what ``layers`` norms), or from one that
+    imports from such a module (a package's ``__init__.py``)."""
     text = file_text(path)
-    return any(w in text or imports_sibling_mentioning(text, path, w) for w in needs)
+    return any(
+        w in text or imports_sibling_mentioning(text, path, w, depth=1) for w in needs
+    )
 
 
 def _summaries(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:
