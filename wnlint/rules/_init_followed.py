@@ -231,15 +231,18 @@ def _reaching(
     if not writes:
         return
     reached: dict[int, Target] = {}
-    first: Normed | None = None
+    hit: list[Normed] = []
     for normed in _modules_of(receiver, call, scope, summaries):
         api = api_of(normed.api)
         for w in writes:
             if w.admits(normed.layer, normed.kinds) and w.reaches(api):
-                first = first or normed
+                hit.append(normed)
                 target = reached.setdefault(id(w.node), Target(w.node, init_fn, file))
                 target.apis.add(api)
-    if first is not None:
+    # The message cites a weight norm of this file where one is reached.
+    here = [n for n in hit if n.path in (None, summaries.path)]
+    if hit:
+        first = (here or hit)[0]
         fields = {
             "init": ast.unparse(init),
             "target": ast.unparse(receiver),
