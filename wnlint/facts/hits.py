@@ -287,7 +287,9 @@ def submodule_store_hits(text: bytes) -> Iterator[int]:
 
 
 #: A line that starts with a store on ``self`` (``self.<attr> = ``).
-_SELF_STORE_LINE = re.compile(rb"[ \t]*self[ \t]*\.[ \t]*\w+[ \t]*(?::[^=\n]*)?=(?!=)")
+_SELF_STORE_LINE = re.compile(
+    rb"[ \t\f]*self[ \t]*\.[ \t]*\w+[ \t]*(?::[^=\r\n]*)?=(?!=)"
+)
 
 
 def weight_store_hits(text: bytes) -> Iterator[int]:
@@ -299,7 +301,9 @@ def weight_store_hits(text: bytes) -> Iterator[int]:
 
 def _weight_stores(text: bytes) -> Iterator[int]:
     for i in find_all(text, b"self.weight"):
-        if _SELF_STORE_LINE.match(text, text.rfind(b"\n", 0, i) + 1, i):
+        # A line ends at \n, \r\n or a lone \r (as Python reads it).
+        start = max(text.rfind(b"\n", 0, i), text.rfind(b"\r", 0, i)) + 1
+        if _SELF_STORE_LINE.match(text, start, i):
             yield i
 
 
