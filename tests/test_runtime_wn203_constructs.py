@@ -45,6 +45,7 @@ CASES = {
             "Handed",
             "Switchable",
             "Reassigned",
+            "Deep",
         ],
         [
             "GatheredPlain",

@@ -511,6 +511,21 @@ def test_package_codec_apply_through_two_modules(monkeypatch, package, name):
     assert_initialised(before, convs(plain), std=0.02)
 
 
+def test_package_star_imported_init_misses_the_normed_layer(package):
+    """``vocoder.py``'s ``init_weights`` comes through two star imports
+    (the ``blocks`` subpackage's ``__init__``, then ``gan_utils``): the
+    weight-normed convolution keeps its default initialisation."""
+    vocoder = importlib.import_module("wn203_package.vocoder")
+    torch.manual_seed(0)
+    block = vocoder.ResBlock()
+    conv = block.convs[0]
+    assert is_weight_normed(conv)
+    torch.manual_seed(0)
+    default = nn.Conv1d(4, 4, 3, padding=1).weight
+    assert torch.allclose(effective_weight(conv), default, atol=1e-6)
+    assert float(effective_weight(conv).std()) > 0.05  # not N(0, 0.01)
+
+
 @pytest.mark.parametrize("name", ["PlainModel", "PlainHead"])
 def test_package_near_misses(monkeypatch, package, name):
     pkg_model, layers = package

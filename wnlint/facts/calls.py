@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 from wnlint.facts import local_values as held
@@ -52,7 +52,8 @@ from wnlint.facts.syntax import (
     single_value,
 )
 
-_MAX_DEPTH = 6
+#: How many definitions deep a summary follows (each is summarized once).
+_MAX_DEPTH = 12
 #: Text a sibling file holds if it has a weight-normed module, or a write.
 NORM_WORDS = (b"weight_norm",)
 WRITE_WORDS = (b"init.", b"init,", b".data")  # init, : getattr(nn.init, name)
@@ -74,8 +75,9 @@ class FileSummaries:
         #: The file's walks of bodies, shared with the statement-order facts.
         self.bodies: dict[int, Body] = analysis.bodies
         self.path = os.path.abspath(path) if path else None
-        self._memo: dict[tuple[str, int], object] = {}
-        self._busy: set[tuple[str, int]] = set()
+        self._memo: dict[tuple[Hashable, int], Any] = {}
+        self._busy: set[tuple[Hashable, int]] = set()
+        self._cuts = 0
         self._locals: dict[int, dict[str, list[ast.expr | None]]] = {}
         #: id(function) -> id(statement) -> its arms (local_values.arms).
         self.paths: dict[int, dict[int, tuple]] = {}
@@ -130,7 +132,7 @@ class FileSummaries:
         nests (a list of a comprehension of layers is one step, as DAC's
         ``nn.ModuleList([VectorQuantize(...) for i in ...])``)."""
         if depth > _MAX_DEPTH:
-            return []
+            return self._cut()
         if isinstance(expr, ast.Call):
             return self._normed_call(expr, scope, func, depth)
         if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
@@ -229,7 +231,7 @@ class FileSummaries:
                 )
             ]
 
-        return self._cached("returns", func, compute, [])  # type: ignore[return-value]
+        return self._cached("returns", func, compute, [])
 
     # -- classes -------------------------------------------------------------
     def class_normed(
@@ -249,7 +251,7 @@ class FileSummaries:
                     out[attr] = (order, [n for n in kept if n is not None])
             return out
 
-        return self._cached("settled", cls, compute, {})  # type: ignore[return-value]
+        return self._cached("settled", cls, compute, {})
 
     def _class_held(
         self, cls: ast.ClassDef, depth: int = 0
@@ -259,7 +261,7 @@ class FileSummaries:
 
         def compute() -> dict[str, tuple[int, list[Normed]]]:
             out: dict[str, tuple[int, list[Normed]]] = {}
-            for base in self.bases(cls):
+            for base in held.base_definitions(self, cls, NORM_WORDS):
                 if not held.runs_init_of(cls, base.node):
                     continue  # `nn.Module.__init__(self)`: the base's never runs
                 inherited = base.file.class_normed(base.node, depth + 1)
@@ -283,39 +285,20 @@ class FileSummaries:
                         out.pop(attr, None)  # `self.conv = nn.Conv1d(...)`
             return out
 
-        return self._cached("class", cls, compute, {})  # type: ignore[return-value]
+        return self._cached("class", cls, compute, {})
 
     def init_trace(self, cls: ast.ClassDef) -> list[tuple[ast.stmt, ast.AST]]:
         """The statements ``__init__`` runs, in order: its own, and those of
         the methods it calls (``self.build()``) at the call."""
-        return self._cached(  # type: ignore[return-value]
+        return self._cached(
             "trace", cls, lambda: list(held.init_statements(self, cls)), []
         )
 
     def class_contents(self, cls: ast.ClassDef, depth: int = 0) -> list[Normed]:
         """Every weight-normed module an instance of ``cls`` holds."""
         if depth > _MAX_DEPTH:
-            return []
+            return self._cut()
         return [n for _, found in self._class_held(cls, depth).values() for n in found]
-
-    def bases(
-        self, cls: ast.ClassDef, needs: tuple[bytes, ...] = NORM_WORDS
-    ) -> list[Scoped]:
-        """Base classes defined in this file or in a sibling file whose text
-        holds one of ``needs``."""
-        scope = self.scope_of(cls).parent
-        out = []
-        for base in cls.bases:
-            if scope is None or not isinstance(base, (ast.Name, ast.Attribute)):
-                continue
-            found = self.definition(base, scope, needs)
-            if (
-                found is not None
-                and isinstance(found.node, ast.ClassDef)
-                and found.node is not cls
-            ):
-                out.append(found)
-        return out
 
     def _stmt_normed(
         self, stmt: ast.stmt, scope: Scope, func: ast.AST, depth: int
@@ -326,7 +309,7 @@ class FileSummaries:
             for target in targets:
                 attr = self_root_attr(target)
                 if attr:
-                    yield attr, self.normed(stmt.value, scope, func, depth + 1)
+                    yield attr, self.normed(stmt.value, scope, func, depth)
         for node in own_calls(stmt):
             func_node = node.func
             applied = self._applied_through(node, scope, depth)
@@ -338,7 +321,7 @@ class FileSummaries:
                 and self_root_attr(func_node.value)
             ):
                 found = [
-                    n for a in node.args for n in self.normed(a, scope, func, depth + 1)
+                    n for a in node.args for n in self.normed(a, scope, func, depth)
                 ]
                 yield self_root_attr(func_node.value), found  # type: ignore[misc]
             elif norm_api(func_node, scope):
@@ -410,7 +393,7 @@ class FileSummaries:
                     out.extend((layer, api) for layer in sorted(guard.types))
             return out
 
-        return self._cached("norms", func, compute, [])  # type: ignore[return-value]
+        return self._cached("norms", func, compute, [])
 
     # -- writes ------------------------------------------------------------------
     def param_writes(self, func: Def, depth: int = 0) -> list[ParamWrite]:
@@ -446,7 +429,7 @@ class FileSummaries:
                         out.append(write)
             return out
 
-        return self._cached("writes", func, compute, [])  # type: ignore[return-value]
+        return self._cached("writes", func, compute, [])
 
     def _written(
         self,
@@ -463,6 +446,7 @@ class FileSummaries:
             yield direct[id(node)], ()  # type: ignore[misc]
             return
         if not isinstance(node, ast.Call) or depth >= _MAX_DEPTH:
+            self._cuts += isinstance(node, ast.Call)
             return
         callee = node.func
         if not isinstance(callee, (ast.Name, ast.Attribute)):
@@ -482,17 +466,25 @@ class FileSummaries:
 
     # -- memo ------------------------------------------------------------------
     def _cached(
-        self, kind: str, node: ast.AST, compute: Callable[[], object], empty: object
-    ) -> object:
+        self, kind: Hashable, node: ast.AST, compute: Callable[[], Any], empty: Any
+    ) -> Any:
         key = (kind, id(node))
         if key in self._memo:
             return self._memo[key]
         if key in self._busy:
             return empty  # recursion: what is known so far
         self._busy.add(key)
+        cuts = self._cuts
         try:
             value = compute()
         finally:
             self._busy.discard(key)
-        self._memo[key] = value
+        if self._cuts == cuts:  # cut short by the depth: asked again, deeper
+            self._memo[key] = value
         return value
+
+    def _cut(self) -> list:
+        """What a summary past the depth limit holds: nothing known, and
+        nothing computed from it is remembered."""
+        self._cuts += 1
+        return []

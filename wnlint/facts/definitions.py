@@ -100,14 +100,18 @@ def sibling_definition(
     if found is not None and local is found:
         return Scoped(local, summaries)
     bound = module_scope.bindings.get(name, [])
-    if (
-        found is None
-        and len(bound) == 1
-        and isinstance(bound[0], str)
-        and depth < _MAX_REEXPORTS
-        and not is_torch(bound[0])
-    ):
+    if found is not None or depth >= _MAX_REEXPORTS:
+        return None
+    if len(bound) == 1 and isinstance(bound[0], str) and not is_torch(bound[0]):
         return sibling_definition(summaries, bound[0], needs, depth + 1)
+    for star in [] if bound else reversed(module_scope.star_imports):
+        # `from .gan_utils import *` in a package's `__init__.py`: the last
+        # module that defines the name is where it comes from.
+        sep = "" if star.endswith(".") else "."
+        if not is_torch(star):
+            via = sibling_definition(summaries, f"{star}{sep}{name}", needs, depth + 1)
+            if via is not None:
+                return via
     return None
 
 
@@ -116,14 +120,23 @@ _MAX_REEXPORTS = 3
 
 
 def _may_answer(path: str, needs: tuple[bytes, ...]) -> bool:
-    """The file's text holds one of ``needs``, or it imports from a module
-    of the project that does (``from .layers import WNConv1d`` in DAC's
-    quantizer, whose classes hold what ``layers`` norms), or from one that
-    imports from such a module (a package's ``__init__.py``)."""
+    """The file's text holds one of ``needs``, or, for weight norm, it
+    imports from a module of the project that norms (``from .layers import
+    WNConv1d`` in DAC's quantizer, whose classes hold what ``layers``
+    norms), or from one that imports from such a module (a package's
+    ``__init__.py``)."""
     text = file_text(path)
-    return any(
-        w in text or imports_sibling_mentioning(text, path, w, depth=1) for w in needs
-    )
+    if any(word in text for word in needs):
+        return True
+    if os.path.basename(path) == "__init__.py":
+        # A package's `__init__.py` hands on what its modules define.
+        return any(imports_sibling_mentioning(text, path, w, 1) for w in needs)
+    # A write is made by code the file itself holds; a norm may be imported.
+    return _NORM in needs and imports_sibling_mentioning(text, path, _NORM)
+
+
+#: What a module whose classes may hold weight-normed layers imports from.
+_NORM = b"weight_norm"
 
 
 def _summaries(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:

@@ -221,16 +221,22 @@ def normed_local(
     value's, or what a container gathered; and those it was normed as in
     place."""
     own = file.scope_of(func)
-    held = file._cached("held", func, lambda: contents(func, own), {})
-    value = file.local_value(func, name)
-    values = held.get(name) or ([value] if value is not None else [])
-    out = [n for v in values for n in file.normed(v, scope, func, depth)]
-    for call in normed_in_place(body_of(file.bodies, func, own)).get(name, []):
-        module = call_arg(call, 0, "module")
-        layer = file.layer_of(module, scope, func) if module is not None else None
-        api = resolve(call.func, scope)
-        out.append(Normed(call.lineno, file.path, layer, api))
-    return out
+
+    def compute() -> list[Normed]:
+        held = file._cached("held", func, lambda: contents(func, own), {})
+        value = file.local_value(func, name)
+        values = held.get(name) or ([value] if value is not None else [])
+        out = [n for v in values for n in file.normed(v, scope, func, depth)]
+        for call in normed_in_place(body_of(file.bodies, func, own)).get(name, []):
+            module = call_arg(call, 0, "module")
+            layer = file.layer_of(module, scope, func) if module is not None else None
+            api = resolve(call.func, scope)
+            out.append(Normed(call.lineno, file.path, layer, api))
+        return out
+
+    # Once per name, and not again while it is being read: a name built
+    # from itself (`kernel_size = (kernel_size, kernel_size)`) ends.
+    return file._cached(("local", name), func, compute, [])
 
 
 def torch_kinds(
@@ -455,3 +461,21 @@ def _statements_of(
             ):
                 seen.add(node.func.attr)
                 yield from _statements_of(files, methods[node.func.attr], methods, seen)
+
+
+def base_definitions(files: Any, cls: ast.ClassDef, needs: tuple[bytes, ...]) -> list:
+    """Base classes of ``cls`` defined in its file or in a sibling file
+    whose text holds one of ``needs`` (:meth:`FileSummaries.definition`)."""
+    scope = files.scope_of(cls).parent
+    out = []
+    for base in cls.bases:
+        if scope is None or not isinstance(base, (ast.Name, ast.Attribute)):
+            continue
+        found = files.definition(base, scope, needs)
+        if (
+            found is not None
+            and isinstance(found.node, ast.ClassDef)
+            and found.node is not cls
+        ):
+            out.append(found)
+    return out

@@ -81,6 +81,8 @@ def picked(
     then ``VQ(...)``): each definition with the tests of its arm."""
     if not isinstance(callee, ast.Name) or not isinstance(func, _FUNCS):
         return []
+    if len(files.scope_of(func).bindings.get(callee.id, ())) < 2:
+        return []  # one binding, or none here: nothing picked
     stores = [
         node
         for node in own_nodes(func)
@@ -143,11 +145,6 @@ def settle(
         return found
     if not isinstance(callee, _FUNCS):
         return replace(found, when=())
-    handed = set()
-    if isinstance(caller, _FUNCS):
-        handed = set(parameter_names(caller, every=True)) - set(
-            local_definitions(caller)
-        )
     when: list[Condition] = []
     for name, value in found.when:
         arg = _passed(call, callee, name, is_class) if call is not None else None
@@ -156,9 +153,18 @@ def settle(
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
             if arg.value != value:
                 return None
-        elif isinstance(arg, ast.Name) and arg.id in handed:
+        elif isinstance(arg, ast.Name) and _handed(arg.id, caller):
             when.append((arg.id, value))
     return replace(found, when=tuple(when))
+
+
+def _handed(name: str, caller: ast.AST | None) -> bool:
+    """``name`` is a parameter of ``caller`` that it never rebinds."""
+    return (
+        isinstance(caller, _FUNCS)
+        and name in parameter_names(caller, every=True)
+        and name not in local_definitions(caller)
+    )
 
 
 def _passed(

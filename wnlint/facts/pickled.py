@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from wnlint.facts import local_values as held
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.facts.calls import FileSummaries, Normed
@@ -358,8 +359,8 @@ class _Tracer:
         self, cls: ast.ClassDef, file: FileSummaries
     ) -> Iterator[tuple[ast.ClassDef, FileSummaries]]:
         """Base classes defined in this file or a sibling file."""
-        for found in file.bases(cls, _APPLY_WORDS):
-            yield found.node, found.file  # type: ignore[misc]
+        for found in held.base_definitions(file, cls, _APPLY_WORDS):
+            yield found.node, found.file
 
     def _pickles_itself(
         self, cls: ast.ClassDef, file: FileSummaries, depth: int
