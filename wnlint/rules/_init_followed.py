@@ -15,7 +15,7 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.calls import WRITE_WORDS, FileSummaries, Normed
 from wnlint.facts.definitions import Def
-from wnlint.facts.events import api_of
+from wnlint.facts.events import REMOVE, api_of, body_of
 from wnlint.facts.guards import ParamWrite
 from wnlint.facts.resolve import Scope
 from wnlint.facts.syntax import (
@@ -127,6 +127,8 @@ def _method_writes(
             order = _order_of(write.node, method, order_of)
             if order is None or order <= since:
                 continue
+        elif _called_after_removal(method.name, summaries):
+            continue
         fields = {
             "target": f"self.{attr}",
             "where": _where(found[0], summaries.path),
@@ -138,6 +140,28 @@ def _method_writes(
             fields,
             [Target(write.node, method, summaries, apis)],
         )
+
+
+def _called_after_removal(name: str, summaries: FileSummaries) -> bool:
+    """Every call of a method ``name`` in the file (``module.name()``, on
+    any receiver) comes after a weight-norm remover in its function
+    (hilcodec's ``merge_scaling``, run by ``remove_weight_reparameterizations``
+    once every convolution's weight norm is removed). A method the file
+    never calls runs at any time: False."""
+    tree = summaries.module_scope.node
+    calls = 0
+    for func in ast.walk(tree) if tree is not None else ():
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        body = body_of(summaries.bodies, func, summaries.scope_of(func))
+        removed = min((e.order for e in body.events if e.kind == REMOVE), default=None)
+        for order in range(len(body.statements)):
+            for call in body.calls(order):
+                if isinstance(call.func, ast.Attribute) and call.func.attr == name:
+                    calls += 1
+                    if removed is None or order <= removed:
+                        return False
+    return calls > 0
 
 
 def _self_weight(write: ParamWrite) -> str | None:

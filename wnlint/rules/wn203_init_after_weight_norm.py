@@ -59,7 +59,8 @@ class InitAfterWeightNorm(Rule):
       reported at the helper's call, as for `.apply(fn)` there;
     - a method that writes `self.X.weight` when `__init__` weight-norms
       `self.X` and the method runs after it (called later in `__init__`, or
-      afterwards);
+      afterwards; not when every call of it in the file follows a
+      weight-norm remover, as hilcodec's `merge_scaling` does);
     - a hook typed by `isinstance(module, SomeClass)` that writes
       `module.conv.weight` when `SomeClass.__init__` weight-norms `self.conv`:
       every instance is past that point.
