@@ -115,7 +115,7 @@ class FileSummaries:
             found = local_definition(expr.id, scope)
             if found is not None:
                 return Scoped(found, self)
-        names = resolve(expr, scope)
+        names = held.star_source(resolve(expr, scope), expr, scope)
         if len(names) != 1:
             return None
         (qual,) = names

@@ -97,16 +97,18 @@ class ProjectNames:
         directory = self.directory
         return once_per_run(key, lambda: _base_of(directory, module, name, 0))
 
-    def lacks(self, module: str, name: str) -> bool:
+    def lacks(self, module: str, name: str, any_name: bool = False) -> bool:
         """``from <module> import *`` certainly binds no ``name`` (a torch
-        name a rule knows): ``__all__`` leaves it out, or the module binds
-        it nowhere and star-imports nothing. Of a file's several star
-        imports, those that lack a name are not where it comes from."""
-        if name not in VOCABULARY or is_torch(module):
+        name a rule knows, or with ``any_name`` any name: a helper looked up
+        by the summaries): ``__all__`` leaves it out, or the module binds it
+        nowhere and each module it star-imports lacks it too. Of a file's
+        several star imports, those that lack a name are not where it comes
+        from."""
+        if (name not in VOCABULARY and not any_name) or is_torch(module):
             return False
         key = ("lacks", self.directory, module, name)
         directory = self.directory
-        return once_per_run(key, lambda: _lacks(directory, module, name))
+        return once_per_run(key, lambda: _lacks(directory, module, name, 0))
 
     def plain_layer(self, module: str, name: str) -> str | None:
         """:meth:`base`, for a class that cannot weight-norm itself: the
@@ -122,14 +124,19 @@ class ProjectNames:
         )
 
 
-def _lacks(directory: str, module: str, name: str) -> bool:
+def _lacks(directory: str, module: str, name: str, depth: int) -> bool:
     found = module_path(directory, module)
-    if found is None:
+    if found is None or depth > _MAX_DEPTH:
         return False
     table = _table(found)
     if table.exported is not None:
         return name not in table.exported
-    return name.startswith("_") or (name not in table.bindings and not table.stars)
+    if name.startswith("_"):
+        return True
+    here = os.path.dirname(found)
+    return name not in table.bindings and all(
+        _lacks(here, star, name, depth + 1) for star in table.stars
+    )
 
 
 def _base_of(
