@@ -27,7 +27,7 @@ FILES = sorted(PACKAGE.rglob("*.py"))
 
 def test_the_package_has_positives_and_near_misses():
     assert {p.name for p in FILES} >= {"layers.py", "blocks.py", "near_misses.py"}
-    assert sum(len(markers(p)) for p in FILES) == 9
+    assert sum(len(markers(p)) for p in FILES) == 10
     assert not any(markers(p, "todo-expect") for p in FILES)
 
 
@@ -81,6 +81,14 @@ def test_of_several_star_imports_one_that_lacks_a_name_is_not_its_source():
     assert not project.lacks(".torch_core", "weight_norm")
     assert not project.lacks(".missing", "weight_norm")  # not known
     assert not project.lacks(".restricted", "helper")
+
+
+def test_any_name_is_looked_for_among_several_star_imports():
+    project = ProjectNames(str(PACKAGE / "dropped.py"))
+    # a class of the package: only with any_name (it is no torch name)
+    assert not project.lacks(".restricted", "BaseModule")
+    assert project.lacks(".restricted", "BaseModule", any_name=True)
+    assert not project.lacks(".base", "BaseModule", any_name=True)
 
 
 def test_a_plain_import_of_a_norming_module_makes_a_layer_unknown(tmp_path):

@@ -71,3 +71,19 @@ def test_removers_over_the_packages_plain_layers_raise_and_the_normed_ones_do_no
             model.remove_weight_norm()
             assert not hasattr(model.downs[0], "parametrizations")
             torch.testing.assert_close(model(s), before)
+
+
+def test_weight_dropout_through_star_imports_breaks_deepcopy():
+    """``dropped.py``'s ``WeightDropout`` is an ``nn.Module`` (its base comes
+    from ``base``, not ``restricted``), and after a training forward the
+    wrapped layer holds a non-leaf weight: ``copy.deepcopy`` raises."""
+    import copy
+
+    with imported_from(FIXTURES, "reexports.dropped", ("reexports",)) as dropped:
+        torch.manual_seed(0)
+        layer = dropped.WeightDropout(nn.Linear(4, 3)).train()
+        assert isinstance(layer, nn.Module)
+        layer(torch.randn(2, 4)).sum().backward()
+        assert layer.weight_raw.grad is not None
+        with pytest.raises(RuntimeError, match="graph leaves"):
+            copy.deepcopy(layer)

@@ -151,7 +151,7 @@ class Scope:
             project = self.project
             mods = self.star_imports
             if project is not None:
-                mods = [m for m in mods if not project.lacks(m, name)] or mods
+                mods = [m for m in mods if not project.lacks(m, name, True)] or mods
             return frozenset(
                 (project.name(mod, name, True) if project is not None else None)
                 or f"{mod}.{name}"
