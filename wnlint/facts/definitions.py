@@ -130,9 +130,13 @@ def _may_answer(path: str, needs: tuple[bytes, ...]) -> bool:
         return True
     if os.path.basename(path) == "__init__.py":
         # A package's `__init__.py` hands on what its modules define.
-        return any(imports_sibling_mentioning(text, path, w, 1) for w in needs)
+        return any(
+            imports_sibling_mentioning(text, path, w, 1, packaged=True) for w in needs
+        )
     # A write is made by code the file itself holds; a norm may be imported.
-    return _NORM in needs and imports_sibling_mentioning(text, path, _NORM)
+    return _NORM in needs and imports_sibling_mentioning(
+        text, path, _NORM, packaged=True
+    )
 
 
 #: What a module whose classes may hold weight-normed layers imports from.

@@ -109,19 +109,27 @@ _IMPORT_FROM = re.compile(rb"from[ \t]+(\.*[\w.]+|\.+)[ \t]+import\b")
 
 
 def imports_sibling_mentioning(
-    data: bytes, path: str, word: bytes = b"weight_norm", depth: int = 0
+    data: bytes,
+    path: str,
+    word: bytes = b"weight_norm",
+    depth: int = 0,
+    packaged: bool = False,
 ) -> bool:
     """``data`` (the text of the file at ``path``) imports from a module of
     its own package whose text mentions ``word`` (``weight_norm``, or
     ``parametriz`` for the new API only), or, ``depth`` more times, that
     imports from one that does: a cheap, textual test the prefilters use
-    before anything is parsed."""
+    before anything is parsed. ``packaged``: only imports of the file's own
+    package (relative, or under a directory above named as their first
+    part), as the step beyond the first takes them."""
     here = os.path.abspath(path)
     directory = os.path.dirname(here)
     for match in _IMPORT_FROM.finditer(data):
         if not _starts_line(data, match.start()):
             continue
         module = match.group(1).decode("ascii", "replace")
+        if packaged and not _packaged(directory, module):
+            continue  # `from abc import ...`: no lookup, no dependency
         found = module_path(directory, module)  # the one Python would import
         if found is not None and _mentions(found, word, depth):
             return True
@@ -140,12 +148,23 @@ def _mentions(found: str, word: bytes, depth: int) -> bool:
     once per run, and recorded for the cache on every use."""
     if _says(found, version(found), word):
         return True
-    if depth <= 0:
-        return False
+    if depth <= 0 or not _says(found, version(found), b"Module"):
+        return False  # no module class of its own can hold a normed layer
     key = ("mentions", found, word, depth)
     return once_per_run(
         key,
-        lambda: imports_sibling_mentioning(file_text(found), found, word, depth - 1),
+        lambda: imports_sibling_mentioning(
+            file_text(found), found, word, depth - 1, packaged=True
+        ),
+    )
+
+
+def _packaged(directory: str, module: str) -> bool:
+    """``module`` is imported from the file's own package: relative, or
+    with a directory above named as its first part."""
+    first = module.lstrip(".").split(".", 1)[0]
+    return module.startswith(".") or (
+        bool(first) and _package_parent(os.path.join(directory, "_"), first) is not None
     )
 
 
