@@ -129,9 +129,11 @@ def _may_answer(path: str, needs: tuple[bytes, ...]) -> bool:
     if any(word in text for word in needs):
         return True
     if os.path.basename(path) == "__init__.py":
-        # A package's `__init__.py` hands on what its modules define.
+        # A package's `__init__.py` hands on what its modules define (a
+        # class two modules from the norm it holds: one step more).
         return any(
-            imports_sibling_mentioning(text, path, w, 1, packaged=True) for w in needs
+            imports_sibling_mentioning(text, path, w, int(w == _NORM), packaged=True)
+            for w in needs
         )
     # A write is made by code the file itself holds; a norm may be imported.
     return _NORM in needs and imports_sibling_mentioning(

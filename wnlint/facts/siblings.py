@@ -87,19 +87,27 @@ def version(path: str) -> tuple[int, int]:
 
 
 _TEXT: dict[str, tuple[tuple[int, int], bytes]] = {}
+#: How many files' bytes are kept: the files of a package ask about the
+#: same few siblings one after another, and what is learnt from a text (a
+#: word in it, its parsed summaries) is kept apart, so keeping every text
+#: read in a run only held memory.
+_TEXTS_KEPT = 64
 
 
 def file_text(path: str) -> bytes:
-    """A file's bytes, read once per version of it."""
+    """A file's bytes, read once per version of it while it is among the
+    last :data:`_TEXTS_KEPT` asked for."""
     depend(path)
     key = version(path)
-    cached = _TEXT.get(path)
+    cached = _TEXT.pop(path, None)
     if cached is None or cached[0] != key:
         try:
             cached = (key, read_source(path))
         except OSError:
             cached = (key, b"")
-        _TEXT[path] = cached
+        if len(_TEXT) >= _TEXTS_KEPT:
+            del _TEXT[next(iter(_TEXT))]  # the least recently asked for
+    _TEXT[path] = cached  # last in order: the most recently asked for
     return cached[1]
 
 
