@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.calls import FileSummaries
+from wnlint.facts.events import looked_up_init
 from wnlint.facts.guards import reaches
 from wnlint.facts.prefilter import INIT_WRITES
 from wnlint.rules._flow_rules import applied_before
@@ -20,7 +22,8 @@ class InitAfterWeightNorm(Rule):
     Flags writes to the weight of a module that weight norm (either API) has
     already wrapped: `nn.init.*_(m.weight)` (or `m.weight.data`, or an init
     looked up by name: `getattr(nn.init, name)(m.weight)`, or from a table of
-    them: `INITS[name]`, `fn = get_init(name)`; the fix declines those), in-place
+    them: `INITS[name]`, `fn = get_init(name)`; no fix is offered for a
+    local or helper's pick), in-place
     writes such as `m.weight.data.normal_()` or `m.weight.copy_(...)`,
     assignments to `m.weight.data`, and calls of functions that make such a write
     (transformers' `initialization` wrappers included). It follows the code
@@ -185,6 +188,18 @@ class InitAfterWeightNorm(Rule):
                 yield self.finding(node, variant, fix, **fields)
 
 
-def _fix(targets: list[Target], summaries: FileSummaries) -> LazyFix:
-    """Each write made to land on the weight (see :mod:`._init_repair`)."""
+def _fix(targets: list[Target], summaries: FileSummaries) -> LazyFix | None:
+    """Each write made to land on the weight (see :mod:`._init_repair`);
+    None where every write calls an init function looked up at run time,
+    which the repair always declines (so ``check`` marks no ``[*]``)."""
+    if targets and all(_looked_up(t) for t in targets):
+        return None
     return LazyFix(lambda ctx: repair(targets, summaries, ctx), Applicability.UNSAFE)
+
+
+def _looked_up(target: Target) -> bool:
+    node = target.node
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    scope = target.scope or target.file.scopes.get(id(target.owner))
+    return scope is not None and looked_up_init(node.func, scope)
