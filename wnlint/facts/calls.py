@@ -30,6 +30,7 @@ from wnlint.facts import local_values as held
 from wnlint.facts import norm_choice as choice
 from wnlint.facts import torchnames as tn
 from wnlint.facts.definitions import (
+    NORM_WORDS,
     Def,
     Scoped,
     is_torch,
@@ -54,8 +55,7 @@ from wnlint.facts.syntax import (
 
 #: How many definitions deep a summary follows (each is summarized once).
 _MAX_DEPTH = 12
-#: Text a sibling file holds if it has a weight-normed module, or a write.
-NORM_WORDS = (b"weight_norm",)
+#: Text a sibling file holds if it has a write.
 WRITE_WORDS = (b"init.", b"init,", b".data")  # init, : getattr(nn.init, name)
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -115,7 +115,7 @@ class FileSummaries:
             found = local_definition(expr.id, scope)
             if found is not None:
                 return Scoped(found, self)
-        names = held.star_source(resolve(expr, scope), expr, scope)
+        names = resolve(expr, scope)
         if len(names) != 1:
             return None
         (qual,) = names

@@ -53,6 +53,10 @@ def local_definition(name: str, scope: Scope) -> Def | None:
 
 # -- sibling files -------------------------------------------------------------------
 
+#: Text a sibling file holds if it has a weight-normed module.
+NORM_WORDS = (b"weight_norm",)
+_NORM = NORM_WORDS[0]
+
 #: Sibling files' analyses (which hold their summaries), by path.
 _FILES: dict[str, tuple[tuple[int, int], Any]] = {}
 #: Sibling file -> the files its summaries followed, with their versions.
@@ -139,10 +143,6 @@ def _may_answer(path: str, needs: tuple[bytes, ...]) -> bool:
     return _NORM in needs and imports_sibling_mentioning(
         text, path, _NORM, packaged=True
     )
-
-
-#: What a module whose classes may hold weight-normed layers imports from.
-_NORM = b"weight_norm"
 
 
 def _summaries(path: str, analyze: Callable[[ast.Module, str], Any]) -> Any:

@@ -33,7 +33,7 @@ from typing import Any
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.events import NORM, Body, Path, body_of
-from wnlint.facts.resolve import Scope, resolve, resolves_only_to, split_import
+from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
     argument_for,
     call_arg,
@@ -479,18 +479,3 @@ def base_definitions(files: Any, cls: ast.ClassDef, needs: tuple[bytes, ...]) ->
         ):
             out.append(found)
     return out
-
-
-def star_source(names: frozenset, expr: ast.expr, scope: Scope) -> frozenset:
-    """``names`` (what ``expr`` resolves to), less the star-imported modules
-    that certainly lack it: of ``from .a import *`` and ``from .b import *``,
-    the one that defines a helper is where it comes from."""
-    project = scope.module.project
-    if len(names) < 2 or project is None or not isinstance(expr, ast.Name):
-        return names
-    kept = set()
-    for qual in names:
-        parts = split_import(qual) if isinstance(qual, str) else None
-        if parts is None or not project.lacks(parts[0], expr.id, any_name=True):
-            kept.add(qual)
-    return frozenset(kept) or names

@@ -104,15 +104,22 @@ class ModuleClass:
         merged.update(self.own_methods)
         return merged
 
+    @property
+    def weighted_layer(self) -> bool:
+        """It derives from a torch layer with a weight (``nn.Linear``):
+        ``weight`` and ``bias`` are inherited parameters."""
+        return any(
+            q.rsplit(".", 1)[-1] in tn.LAYERS_WITH_WEIGHT for q in self.torch_bases
+        )
+
     @cached_property
     def params(self) -> dict[str, ParamDecl]:
         found: dict[str, ParamDecl] = {}
         for base in reversed(self.file_bases):
             found.update(base.params)
-        for qual in self.torch_bases:
-            if qual.rsplit(".", 1)[-1] in tn.LAYERS_WITH_WEIGHT:
-                for name in ("weight", "bias"):
-                    found.setdefault(name, ParamDecl(name, None, None, None))
+        if self.weighted_layer:
+            for name in ("weight", "bias"):
+                found.setdefault(name, ParamDecl(name, None, None, None))
         for method in self.own_methods.values():
             for decl in _declared_params(method):
                 found[decl.name] = decl

@@ -24,6 +24,7 @@ from typing import Any
 from wnlint.facts.events import body_of
 from wnlint.facts.local_values import Normed, arms, for_call
 from wnlint.facts.syntax import (
+    call_arg,
     local_definitions,
     method_named,
     own_nodes,
@@ -175,19 +176,13 @@ def _passed(
 ) -> ast.expr | None:
     """What ``call`` passes for parameter ``name`` (:data:`_UNKNOWN` when a
     ``*``/``**`` argument may), or None: nothing."""
-    for keyword in call.keywords:
-        if keyword.arg == name:
-            return keyword.value
     positional = parameter_names(callee)[1 if is_class else 0 :]
-    if name in positional:
-        i = positional.index(name)
-        if any(isinstance(a, ast.Starred) for a in call.args[: i + 1]):
-            return _UNKNOWN
-        if i < len(call.args):
-            return call.args[i]
-    if any(keyword.arg is None for keyword in call.keywords):
-        return _UNKNOWN
-    return None
+    index = positional.index(name) if name in positional else None
+    found = call_arg(call, index, name)
+    # `*args` may fill a positional parameter, `**kwargs` any.
+    starred = index is not None and any(isinstance(a, ast.Starred) for a in call.args)
+    hidden = starred or any(k.arg is None for k in call.keywords)
+    return _UNKNOWN if found is None and hidden else found
 
 
 def _default(

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 from dataclasses import dataclass, field
 
 from wnlint.facts import torchnames as tn
@@ -153,27 +152,15 @@ def _base_of(
 #: What a module that may weight-norm a layer spells.
 _NORM_WORDS = (b"weight_norm", b"parametriz")
 
-#: ``import a.b``: a module whose names the file may call through ``a.b.``.
-_IMPORT = re.compile(rb"(?m)^[ \t]*import[ \t]+([^#\n;]+)")
-
 
 def _may_norm(path: str) -> bool:
     """The module at ``path`` spells weight norm, or imports a project
     module that does (``from .norms import wn_conv``, ``import pkg.norms``)."""
     text = file_text(path)
-    if any(word in text for word in _NORM_WORDS):
-        return True
-    directory = os.path.dirname(path)
-    for word in _NORM_WORDS:
-        if imports_sibling_mentioning(text, path, word):
-            return True
-    for match in _IMPORT.finditer(text):
-        for item in match.group(1).decode("ascii", "replace").split(","):
-            words = item.split()
-            found = module_path(directory, words[0]) if words else None
-            if found is not None and any(w in file_text(found) for w in _NORM_WORDS):
-                return True
-    return False
+    return any(
+        word in text or imports_sibling_mentioning(text, path, word, plain=True)
+        for word in _NORM_WORDS
+    )
 
 
 def _class_base(

@@ -116,12 +116,30 @@ def file_text(path: str) -> bytes:
 _IMPORT_FROM = re.compile(rb"from[ \t]+(\.*[\w.]+|\.+)[ \t]+import\b")
 
 
+#: ``import a.b, c``: modules whose names the file reaches as ``a.b.``.
+_IMPORT = re.compile(rb"(?m)^[ \t]*import[ \t]+([^#\n;]+)")
+
+
+def _imported_modules(data: bytes, plain: bool) -> Iterator[str]:
+    """The modules of ``data``'s ``from M import`` statements, and with
+    ``plain`` of its ``import M`` statements."""
+    for match in _IMPORT_FROM.finditer(data):
+        if _starts_line(data, match.start()):
+            yield match.group(1).decode("ascii", "replace")
+    for match in _IMPORT.finditer(data) if plain else ():
+        for item in match.group(1).decode("ascii", "replace").split(","):
+            words = item.split()
+            if words:
+                yield words[0]
+
+
 def imports_sibling_mentioning(
     data: bytes,
     path: str,
     word: bytes = b"weight_norm",
     depth: int = 0,
     packaged: bool = False,
+    plain: bool = False,
 ) -> bool:
     """``data`` (the text of the file at ``path``) imports from a module of
     its own package whose text mentions ``word`` (``weight_norm``, or
@@ -129,13 +147,11 @@ def imports_sibling_mentioning(
     imports from one that does: a cheap, textual test the prefilters use
     before anything is parsed. ``packaged``: only imports of the file's own
     package (relative, or under a directory above named as their first
-    part), as the step beyond the first takes them."""
+    part), as the step beyond the first takes them; ``plain``: ``import
+    pkg.norms`` too, not only ``from``."""
     here = os.path.abspath(path)
     directory = os.path.dirname(here)
-    for match in _IMPORT_FROM.finditer(data):
-        if not _starts_line(data, match.start()):
-            continue
-        module = match.group(1).decode("ascii", "replace")
+    for module in _imported_modules(data, plain):
         if packaged and not _packaged(directory, module):
             continue  # `from abc import ...`: no lookup, no dependency
         found = module_path(directory, module)  # the one Python would import

@@ -26,7 +26,7 @@ from typing import Union
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.module_classes import MethodFacts, ModuleClass
+from wnlint.facts.module_classes import MethodFacts
 from wnlint.facts.norms import cuts_autograd, grad_walk, is_no_grad
 from wnlint.facts.param_reads import named_param_read, reads_any_param, reads_argument
 from wnlint.facts.resolve import Scope
@@ -427,7 +427,7 @@ def dropped_weight_cases(
     ``LinearDropConnect(nn.Linear)``); and whether the attribute is a
     registered parameter (``self.weight``: a ``TypeError``)."""
     facts = analysis.modules
-    layers = {id(c.node) for c in facts.all_classes if _weighted_layer(c)}
+    layers = {id(c.node) for c in facts.all_classes if c.weighted_layer}
     if not layers:
         return
     for cls in facts.classes_around(layers):
@@ -442,10 +442,6 @@ def dropped_weight_cases(
                     continue
                 reported.add(id(node))
                 yield node, target, target[len("self.") :] in cls.params
-
-
-def _weighted_layer(cls: ModuleClass) -> bool:
-    return any(q.rsplit(".", 1)[-1] in tn.LAYERS_WITH_WEIGHT for q in cls.torch_bases)
 
 
 def _replaced_later(
