@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from wnlint.engine.linter import Linter, select_rules
-from wnlint.facts import hits, prefilter
+from wnlint.facts import enclosing, hits, prefilter
 
 FAST = Linter(select_rules())
 FULL = Linter(select_rules(), reduce=False)
@@ -161,7 +161,7 @@ def test_enclosing_def():
     ).encode()
 
     def around(needle: bytes) -> bytes | None:
-        return hits._Defs(text).enclosing(text.index(needle))
+        return enclosing.Defs(text).enclosing(text.index(needle))
 
     assert around(b"pass") == b"util"
     assert around(b"p = 1") is None

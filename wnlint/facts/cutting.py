@@ -10,6 +10,7 @@ line number stays put, and only what is kept is parsed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from wnlint.facts.hits import find_all, line_at
@@ -125,3 +126,46 @@ def line_breaks(text: bytes) -> int:
     ``\n``, ``\r\n`` and a lone ``\r`` each end one. (Counting ``\n`` alone
     put every line after an old-Mac line ending one line early.)"""
     return text.count(b"\n") + text.count(b"\r") - text.count(b"\r\n")
+
+
+#: ``... as <name>`` and ``<name> = ...``: what a line binds.
+_ALIAS = re.compile(rb"(?m)\bas[ \t]+(\w+)|^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
+
+
+def aliases(other: list[Segment], binds_alias: Callable[[bytes], bool]) -> set[bytes]:
+    """Names that module-level code binds to a trigger: ``x = <trigger>``,
+    ``import <trigger> as x``, and names imported from a trigger module
+    (``from torch.optim import Adam``)."""
+    names: set[bytes] = set()
+    for segment in other:
+        text = segment.text
+        if text.startswith((b"from ", b"import ")) and binds_alias(text):
+            names.update(_imported_names(text))
+            continue
+        for line in text.splitlines():
+            if (b" as " in line or b"=" in line) and binds_alias(line):
+                for match in _ALIAS.finditer(line):
+                    names.add(match.group(1) or match.group(2))
+    return names
+
+
+def _imported_names(statement: bytes) -> set[bytes]:
+    """The names an import statement binds (``a.b`` binds ``a``)."""
+    statement = statement.split(b"#", 1)[0] if b"(" not in statement else statement
+    _, sep, names = statement.partition(b" import ")
+    if not sep:  # `import a.b as c, d`
+        names = statement[len(b"import ") :]
+    out = set()
+    for item in re.split(rb"[,\n]", names.replace(b"(", b" ").replace(b")", b" ")):
+        item = item.split(b"#", 1)[0].strip().rstrip(b"\\").strip()
+        if not item:
+            continue
+        words = item.split()
+        name = (
+            words[-1]
+            if len(words) == 3 and words[1] == b"as"
+            else words[0].split(b".")[0]
+        )
+        if name:  # `import a, .b` (not Python) names nothing
+            out.add(name)
+    return out

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from functools import cache
 
 from wnlint.facts import torchnames as tn
+from wnlint.facts.enclosing import in_reachable_methods
 
 _WORD = re.compile(rb"\w+")
 
@@ -159,98 +159,6 @@ def parameter_call_hits(text: bytes) -> Iterator[int]:
             yield i
 
 
-_DEF_NAME = re.compile(rb"def[ \t]+(\w+)")
-
-
-#: Where forward's reach starts
-#: (:attr:`wnlint.facts.module_classes.ModuleClass.forward_reachable`).
-_ENTRY_METHODS = (b"forward", b"__call__")
-
-
-def in_reachable_methods(text: bytes, hits: Iterator[int]) -> Iterator[int]:
-    """``hits`` less those in a method that forward cannot reach: one not
-    named ``forward``/``__call__`` whose name the file never spells as
-    ``self.<name>`` (how the module analysis follows calls and
-    properties). Most parameters are created, and most submodule
-    attributes set, in ``__init__`` and in methods that torch or other code
-    calls (``set_input_embeddings``). A hit outside any function, or whose
-    function is in doubt, is kept."""
-    defs: _Defs | None = None
-    verdicts: dict[bytes, bool] = {}
-    for i in hits:
-        if defs is None:
-            defs = _Defs.of(text)  # only for files with a hit
-        name = defs.enclosing(i)
-        if name is None or name in _ENTRY_METHODS:
-            yield i
-            continue
-        if name not in verdicts:
-            verdicts[name] = (
-                re.search(rb"self\s*\.\s*" + name + rb"\b", text) is not None
-            )
-        if verdicts[name]:
-            yield i
-
-
-class _Defs:
-    """The ``def`` lines of a text, read backwards from an offset as they
-    are needed, to tell which function's own body holds it (most files
-    ask about a few offsets, so no table of every ``def`` is built)."""
-
-    def __init__(self, text: bytes) -> None:
-        self.text = text
-        self.ends: dict[int, int] = {}
-
-    _last: _Defs | None = None
-
-    @classmethod
-    def of(cls, text: bytes) -> _Defs:
-        """The reader of ``text``, shared by the prefilters that search the
-        same file one after the other."""
-        last = cls._last
-        if last is None or last.text is not text:
-            last = cls._last = cls(text)
-        return last
-
-    def enclosing(self, i: int) -> bytes | None:
-        """The name of the function whose own body holds offset ``i``: the
-        nearest ``def`` line before it indented less than the line of ``i``,
-        when its body (up to the first line, but a closing bracket, indented
-        as little as the ``def``) reaches ``i``. None otherwise: the module
-        level, a class body, or in doubt."""
-        text = self.text
-        start = text.rfind(b"\n", 0, i) + 1
-        line = text[start:i]
-        indent = len(line) - len(line.lstrip(b" \t"))
-        if indent == 0:
-            return None
-        j = text.rfind(b"def ", 0, start)  # a tab after def: in doubt, kept
-        while j != -1:
-            head = text.rfind(b"\n", 0, j) + 1
-            prefix = text[head:j]
-            match = _DEF_NAME.match(text, j)
-            depth = len(prefix) - len(prefix.lstrip(b" \t"))
-            if (
-                prefix.strip(b" \t") in (b"", b"async")
-                and match is not None
-                and depth < indent
-            ):
-                if head not in self.ends:
-                    dedent = _dedent(depth).search(text, head)
-                    self.ends[head] = len(text) if dedent is None else dedent.start()
-                # Past the end, the body ended before `i` (or a string
-                # fools us).
-                return match.group(1) if start <= self.ends[head] else None
-            j = text.rfind(b"def ", 0, j)
-        return None
-
-
-@cache
-def _dedent(depth: int) -> re.Pattern[bytes]:
-    """A line that starts code at ``depth`` columns or fewer."""
-    return re.compile(rb"\n[ \t]{0,%d}[^ \t\r\n#)\]}]" % depth)
-
-
 def parameter_created_hits(text: bytes) -> Iterator[int]:
     """:func:`parameter_call_hits` in methods forward may reach."""
     return in_reachable_methods(text, _shared_parameter_calls(text))
@@ -339,10 +247,18 @@ def _binds_alias(line: bytes, name: bytes) -> bool:
     )
 
 
+#: A method ``__call__`` defined in the text.
+_DEFINES_CALL = re.compile(rb"def[ \t]+__call__\b")
+
+
 def hook_registration_hits(text: bytes) -> Iterator[int]:
     """Offsets of ``register_forward_pre_hook``/``register_forward_hook``: a
     hook object registered by its own class, whose ``__call__`` may store a
-    computed weight on the module (WN102)."""
+    computed weight on the module (WN102). Only in a file that defines a
+    ``__call__``: the hook's class defines its own (a function registered
+    as a hook, as most code does, stores nothing WN102 follows)."""
+    if b"__call__" not in text or _DEFINES_CALL.search(text) is None:
+        return
     yield from find_all(text, b"register_forward_pre_hook")
     yield from find_all(text, b"register_forward_hook")
 
@@ -409,20 +325,78 @@ class Replay:
             i += 1
 
 
-#: How a pickler is spelled: ``torch.save(``/``T.save(``, ``from torch import
-#: save``, and the pickling modules (``pickle``, ``cloudpickle``,
-#: ``save_pickle``, ``dill``, ``joblib``). Plain substring searches: a regular
-#: expression with no literal prefix costs seconds over a large code base.
-PICKLER_WORDS = (b".save(", b"import save", b", save", b"pickle", b"dill", b"joblib")
+_PICKLE_MODULES = (b"pickle", b"cloudpickle", b"dill", b"joblib")
 
 
 def may_pickle(data: bytes) -> bool:
-    """Whether a file's text can hold a pickling call (a prefilter)."""
-    # Every pickling call spells `save` or `dump`: two searches settle most
-    # files before the six that say which.
-    return (b"save" in data or b"dump" in data) and any(
-        word in data for word in PICKLER_WORDS
+    """Whether a file's text can hold a pickling call the analysis counts
+    (:data:`wnlint.facts.torchnames.PICKLERS`): a prefilter, so plain
+    substring searches first, and a look around each ``save`` only in
+    files that spell it (a ``model_card.save(`` or a ``save_directory``
+    is no ``torch.save``; "unpickler" in a docstring is no module)."""
+    if b"save" not in data and b"dump" not in data:
+        return False
+    return next(pickler_hits(data), None) is not None
+
+
+def pickler_hits(data: bytes, calls: bool = False) -> Iterator[int]:
+    """Offsets where a pickler is spelled: ``save`` read off a name that
+    may be ``torch`` or imported, ``save_pickle``, a pickling module's name
+    (in a file that spells ``dump``); with ``calls``, also calls of a bare
+    ``save(`` and of any ``dump(`` (a function calling what the module
+    level imported or aliased, which the cut keeps)."""
+    if b"dump" in data:
+        for name in _PICKLE_MODULES:
+            yield from _word_hits(data, name)
+        if calls:
+            for word in (b"dump", b"dumps"):
+                yield from (i for i in _word_hits(data, word) if _called(data, i, word))
+    yield from find_all(data, b"save_pickle")
+    for i in _word_hits(data, b"save"):
+        if _torch_save_at(data, i) or (
+            calls and data[i - 1 : i] != b"." and _called(data, i, b"save")
+        ):
+            yield i
+
+
+def _called(data: bytes, i: int, word: bytes) -> bool:
+    return data[i + len(word) : i + len(word) + 1] == b"("
+
+
+#: The name before ``.save``: its receiver.
+_RECEIVER = re.compile(rb"(\w+)[ \t]*\.[ \t]*$")
+
+
+def _torch_save_at(data: bytes, i: int) -> bool:
+    """The word ``save`` at ``i`` may be ``torch.save``: read off a name
+    that may be bound to ``torch`` (or ``torch.serialization``), or a bare
+    ``save`` that an import binds (``from torch import save``, also inside
+    parentheses) or a star import may."""
+    if data[i - 1 : i] == b".":
+        found = _RECEIVER.search(data, max(0, i - 80), i)
+        if found is None:
+            return False  # on a call or subscript: nothing resolves it
+        return _may_be_torch(data, found.group(1))
+    line = line_at(data, i)
+    if b"import" in line:
+        return True
+    start = data.rfind(b"import", 0, i)
+    if start != -1 and b"(" in data[start:i] and b")" not in data[start:i]:
+        return True  # a line of a parenthesized import
+    return data[i + 4 : i + 5] == b"(" and b"import *" in data
+
+
+def _may_be_torch(data: bytes, name: bytes) -> bool:
+    """``name`` may be bound to ``torch`` or ``torch.serialization``: it is
+    one of them, or the file binds it by an import, an alias (``T = torch``,
+    ``T := ...``, no call) or may through a star import."""
+    if name in (b"torch", b"serialization") or b"import *" in data:
+        return True
+    binding = re.compile(
+        rb"(?m)\bimport\b[^\n]*\b%s\b|\bas[ \t]+%s\b" % (name, name)
+        + rb"|^[ \t]*%s[ \t]*=[^=(\n]*$|%s[ \t]*:=" % (name, name)
     )
+    return binding.search(data) is not None
 
 
 #: Shared by the parameter categories of several prefilters.

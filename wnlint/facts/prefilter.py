@@ -35,9 +35,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from wnlint.facts.cutting import DECORATED_HEADER, Segment, declares_global
+from wnlint.facts.cutting import DECORATED_HEADER, Segment, aliases, declares_global
+from wnlint.facts.enclosing import in_one_function
 from wnlint.facts.hits import (
-    PICKLER_WORDS,
     HitFinder,
     Replay,
     find_all,
@@ -49,6 +49,7 @@ from wnlint.facts.hits import (
     optim_hits,
     param_hits,
     parameter_created_hits,
+    pickler_hits,
     weight_store_hits,
     words_hits,
     wrapped_store_hits,
@@ -56,7 +57,6 @@ from wnlint.facts.hits import (
 from wnlint.facts.siblings import imports_sibling_mentioning
 
 _WORD = re.compile(rb"\w+")
-_ALIAS = re.compile(rb"(?m)\bas[ \t]+(\w+)|^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
 
 
 # -- prefilters ----------------------------------------------------------------------
@@ -86,13 +86,21 @@ def _remembered(decide: _Verdict) -> _Verdict:
 class Prefilter:
     """Hits of every category in ``needs`` must meet in one class family."""
 
-    def __init__(self, *needs: tuple[str, HitFinder, LineTest]) -> None:
+    def __init__(
+        self, *needs: tuple[str, HitFinder, LineTest], one_function: bool = False
+    ) -> None:
         #: (category, hit finder, test for a module-level line whose
         #: assignment or ``as`` binds an alias of the trigger).
         self.needs = needs
+        #: The rule reads one function body at a time: the hits of its two
+        #: categories must share one (:func:`enclosing.in_one_function`).
+        self.one_function = one_function
 
     @_remembered
     def file_may_match(self, data: bytes, path: str | None = None) -> bool:
+        if self.one_function:
+            (_, first, _), (_, second, _) = self.needs
+            return in_one_function(data, first(data), second(data))
         return all(next(finder(data), None) is not None for _, finder, _ in self.needs)
 
     def keep(
@@ -105,7 +113,7 @@ class Prefilter:
         has: list[list[bool]] = []
         for _, finder, binds_alias in self.needs:
             hits = list(finder(data))
-            hits.extend(words_hits(data, _aliases(other, binds_alias)))
+            hits.extend(words_hits(data, aliases(other, binds_alias)))
             flags = [False] * len(segments)
             for i in hits:
                 flags[bisect_left(starts, i + 1) - 1] = True
@@ -137,45 +145,6 @@ def _ancestors(i: int, segments: list[Segment], by_name: dict) -> list[int]:
         if j is not None and j not in out:
             out.append(j)
             todo.extend(segments[j].bases)
-    return out
-
-
-def _aliases(other: list[Segment], binds_alias: LineTest) -> set[bytes]:
-    """Names that module-level code binds to a trigger: ``x = <trigger>``,
-    ``import <trigger> as x``, and names imported from a trigger module
-    (``from torch.optim import Adam``)."""
-    names: set[bytes] = set()
-    for segment in other:
-        text = segment.text
-        if text.startswith((b"from ", b"import ")) and binds_alias(text):
-            names.update(_imported_names(text))
-            continue
-        for line in text.splitlines():
-            if (b" as " in line or b"=" in line) and binds_alias(line):
-                for match in _ALIAS.finditer(line):
-                    names.add(match.group(1) or match.group(2))
-    return names
-
-
-def _imported_names(statement: bytes) -> set[bytes]:
-    """The names an import statement binds (``a.b`` binds ``a``)."""
-    statement = statement.split(b"#", 1)[0] if b"(" not in statement else statement
-    _, sep, names = statement.partition(b" import ")
-    if not sep:  # `import a.b as c, d`
-        names = statement[len(b"import ") :]
-    out = set()
-    for item in re.split(rb"[,\n]", names.replace(b"(", b" ").replace(b")", b" ")):
-        item = item.split(b"#", 1)[0].strip().rstrip(b"\\").strip()
-        if not item:
-            continue
-        words = item.split()
-        name = (
-            words[-1]
-            if len(words) == 3 and words[1] == b"as"
-            else words[0].split(b".")[0]
-        )
-        if name:  # `import a, .b` (not Python) names nothing
-            out.add(name)
     return out
 
 
@@ -376,8 +345,9 @@ def _is_function(segment: Segment) -> bool:
 
 
 #: What stands before ``.weight`` in ``module.conv.weight``: a submodule's
-#: weight reached from a name other than ``self`` (what a typed hook writes).
-_BEFORE_WEIGHT = re.compile(rb"(?:^|[^\w.])([A-Za-z_]\w*)\.\w+$")
+#: weight reached from a name other than ``self`` (what a typed hook writes),
+#: not in a string (``"lm_head.weight"``, a key).
+_BEFORE_WEIGHT = re.compile(rb"(?:^|[^\w.\"'])([A-Za-z_]\w*)\.\w+$")
 
 
 def _is_hook(text: bytes) -> bool:
@@ -398,12 +368,13 @@ INIT_WRITES = InitWrites()
 
 
 #: WN201: an optimizer handed the weight of a weight-normed module, or a
-#: tensor computed from a norm.
+#: tensor computed from a norm in the function that builds it.
 OPTIMIZER_INPUTS = AnyOf(
     LEGACY_API,
     Prefilter(
         ("optim", optim_hits, lambda line: next(optim_hits(line), None) is not None),
         ("norm", _shared_norm_hits, _binds_norm),
+        one_function=True,
     ),
 )
 #: WN106: ``nn.Parameter(...)`` in a method forward may reach.
@@ -464,9 +435,8 @@ class _PicklesParametrized(Prefilter):
             return None
         starts = [s.start for s in segments]
         keep = [s.name is None or declares_global(s.text) for s in segments]
-        for word in PICKLER_WORDS:
-            for i in find_all(data, word):
-                keep[bisect_left(starts, i + 1) - 1] = True
+        for i in pickler_hits(data, calls=True):
+            keep[bisect_left(starts, i + 1) - 1] = True
         by_name = {s.name: i for i, s in enumerate(segments) if s.name}
         todo = [i for i, kept in enumerate(keep) if kept]
         while todo:
