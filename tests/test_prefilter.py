@@ -238,6 +238,8 @@ NORMED = b"w = v / v.norm()\n"
         b"import torch.optim as O\n",
         b"O = torch.optim\n",
         b"opt = th.optim.SGD(params, lr=0.1)\n",
+        b"from torch.optim.adam import Adam\n",
+        b"from torch.optim import Optimizer, SGD\n",
     ],
 )
 def test_each_way_to_build_an_optimizer_admits_wn201(line):
@@ -250,6 +252,9 @@ def test_each_way_to_build_an_optimizer_admits_wn201(line):
         b"if args.optim == 'adamw':\n",
         b"def step(o: torch.optim.Optimizer) -> None: ...\n",
         b"s = torch.optim.lr_scheduler.StepLR(o, 1)\n",
+        b"from torch.optim import Optimizer\n",
+        b"from torch.optim.lr_scheduler import LambdaLR, StepLR\n",
+        b"    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
     ],
 )
 def test_what_builds_no_optimizer_admits_no_wn201(line):

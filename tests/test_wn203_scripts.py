@@ -145,3 +145,57 @@ def test_fix_repairs_the_helper_beside_the_scripts(tmp_path):
     assert "fixed in utils.py" in result.stderr, result.stderr
     assert 'getattr(m, "parametrizations", ())' in (tmp_path / "utils.py").read_text()
     assert run_cli("check", "--no-cache", ".", cwd=tmp_path).stdout == ""
+
+
+HELPER_SCRIPT = """\
+import torch.nn as nn
+from torch.nn.utils.parametrizations import weight_norm
+from nets import prepare
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = weight_norm(nn.Conv1d(2, 2, 1))
+        prepare(self)
+"""
+
+
+@pytest.mark.parametrize(
+    ("helper", "found"),
+    [
+        # pix2pix's init helper: what it is handed runs `.apply(init_func)`.
+        (
+            """\
+            import torch.nn as nn
+
+
+            def prepare(net):
+                def init_func(m):
+                    if hasattr(m, "weight"):
+                        nn.init.normal_(m.weight.data, 0.0, 0.02)
+
+                net.apply(init_func)
+            """,
+            [10],
+        ),
+        # Writes `.data`, but never `.apply(`: not the helper looked for.
+        (
+            """\
+            def prepare(net):
+                net.cache.data = None
+            """,
+            [],
+        ),
+    ],
+    ids=["applies", "no apply"],
+)
+def test_a_sibling_helper_is_parsed_only_when_it_can_apply(tmp_path, helper, found):
+    from wnlint.facts import definitions
+
+    write(
+        tmp_path, {"pyproject.toml": "", "nets.py": helper, "train.py": HELPER_SCRIPT}
+    )
+    assert wn203(tmp_path / "train.py") == found
+    loaded = str((tmp_path / "nets.py").resolve()) in definitions._FILES
+    assert loaded == bool(found)

@@ -284,6 +284,9 @@ def optim_hits(text: bytes) -> Iterator[int]:
     of ``torch.optim.Optimizer``: what
     :func:`wnlint.facts.events.is_optimizer` never counts admits no file."""
     for i in _word_hits(text, b"optim"):
+        line = line_at(text, i).strip()
+        if line.startswith((b">>>", b"...")):
+            continue  # a doctest's line: in a string
         found = _OPTIM_CLASS.match(text, i + 5)
         if found is not None:
             if not found.group(1).startswith(_NOT_OPTIMIZERS) and (
@@ -291,9 +294,29 @@ def optim_hits(text: bytes) -> Iterator[int]:
             ):
                 yield i
             continue
-        line = line_at(text, i).strip()
-        if b"import" in line or _binds_alias(line, b"optim"):
+        if b"import" in line:
+            if not _imports_no_optimizer(line):
+                yield i
+        elif _binds_alias(line, b"optim"):
             yield i
+
+
+#: ``from torch.optim<rest> import <names>`` on one line.
+_FROM_OPTIM = re.compile(
+    rb"from[ \t]+torch\.optim(\.\w+)?[ \t]+import[ \t]+([\w ,\t]+)$"
+)
+
+
+def _imports_no_optimizer(line: bytes) -> bool:
+    """A one-line import from ``torch.optim`` of nothing that builds an
+    optimizer: from a scheduler's module, or only the base class."""
+    found = _FROM_OPTIM.match(line.split(b"#", 1)[0].rstrip())
+    if found is None:
+        return False  # another import, parentheses: in doubt
+    if found.group(1) is not None:
+        return found.group(1)[1:] + b"." in _NOT_OPTIMIZERS
+    names = {item.split()[0] for item in found.group(2).split(b",") if item.split()}
+    return names == {b"Optimizer"}
 
 
 class Replay:

@@ -202,6 +202,11 @@ def _says(found: str, version: tuple[int, int], word: bytes) -> bool:
 def module_path(directory: str, module: str) -> str | None:
     """The file ``from <module> import`` in a file of ``directory`` reads
     (never one under ``site-packages``), or None; looked up once per run."""
+    if module.startswith("."):
+        # A relative import names one stem, whatever the importing file's
+        # directory: the files of a package share its lookup.
+        stems = module_stems(directory, module)
+        return module_file(stems[0]) if stems else None
     key = ("module_path", directory, module)
     return once_per_run(key, lambda: _module_path(directory, module))
 

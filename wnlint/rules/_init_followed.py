@@ -212,10 +212,15 @@ def _apply_call(
     )
 
 
+_APPLIES = (b".apply(",)
+
+
 def _helper_call(
     call: ast.Call, scope: Scope, summaries: FileSummaries
 ) -> Iterator[tuple[ast.AST, str, dict[str, Any], list[Target]]]:
-    found = summaries.definition(call.func, scope, WRITE_WORDS)
+    # What is looked for is the helper's own `.apply(`: a sibling file that
+    # never spells it holds no such helper (most imported functions).
+    found = summaries.definition(call.func, scope, _APPLIES)
     if found is None or not isinstance(
         found.node, (ast.FunctionDef, ast.AsyncFunctionDef)
     ):

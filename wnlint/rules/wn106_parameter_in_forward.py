@@ -114,14 +114,16 @@ class ParameterInForward(Rule):
             if _lazy_protocol(cls):
                 continue
             for method in cls.reachable():
-                frozen = _frozen(method)
-                for node in own_nodes(method.node):
-                    if (
-                        id(node) not in reported
-                        and id(node) not in frozen
-                        and is_call_to(node, method.scope, tn.PARAMETER)
-                        and not method.in_no_grad(node)
-                    ):
+                created = [
+                    node
+                    for node in own_nodes(method.node)
+                    if id(node) not in reported
+                    and isinstance(node, ast.Call)
+                    and is_call_to(node, method.scope, tn.PARAMETER)
+                ]
+                frozen = _frozen(method) if created else set()
+                for node in created:
+                    if id(node) not in frozen and not method.in_no_grad(node):
                         reported.add(id(node))
                         yield self.finding(node)
 
