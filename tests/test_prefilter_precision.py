@@ -157,7 +157,18 @@ def test_a_file_defining_a_hook_object_keeps_its_registrations():
 # -- WN203: a typed hook writes code, not strings -------------------------------------
 
 
-def test_a_weight_named_in_a_string_is_no_typed_hook():
-    keys = b'keys = {"lm_head.weight": "model.embed.weight"}\nisinstance(m, A)\n'
-    assert not prefilter._is_hook(keys)
-    assert prefilter._is_hook(b"if isinstance(m, A):\n    init.zeros_(m.conv.weight)\n")
+TYPED_HOOK = b"if isinstance(m, A):\n    init.zeros_(m.conv.weight)\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'keys = {"lm_head.weight": "model.embed.weight"}\n',  # in a string
+        b"# state_dict[encoder.embed.weight] -> state_dict[embed.weight]\n",
+        b"index = module._hf_hook.weights_map.dataset.index\n",  # not `weight`
+    ],
+    ids=["string", "comment", "longer name"],
+)
+def test_what_writes_no_submodule_weight_is_no_typed_hook(text):
+    assert not prefilter._is_hook(text + b"isinstance(m, A)\n")
+    assert prefilter._is_hook(text + TYPED_HOOK)

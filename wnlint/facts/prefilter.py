@@ -352,14 +352,25 @@ _BEFORE_WEIGHT = re.compile(rb"(?:^|[^\w.\"'])([A-Za-z_]\w*)\.\w+$")
 
 def _is_hook(text: bytes) -> bool:
     """A type-testing init hook may be in ``text``: ``isinstance(`` and a
-    ``<name>.<attr>.weight`` on a name other than ``self``."""
+    ``<name>.<attr>.weight`` on a name other than ``self`` (the attribute
+    ``weight`` itself, not ``weights_map``; not in a comment)."""
     if b"isinstance(" not in text:
         return False
     for i in find_all(text, b".weight"):
+        after = text[i + 7 : i + 8]
+        if after.isalnum() or after == b"_":
+            continue
         match = _BEFORE_WEIGHT.search(text, max(0, i - 80), i)
-        if match is not None and match.group(1) != b"self":
+        if match is not None and match.group(1) != b"self" and not _commented(text, i):
             return True
     return False
+
+
+def _commented(text: bytes, i: int) -> bool:
+    """Offset ``i`` follows a ``#`` on its line with no quote before it."""
+    start = text.rfind(b"\n", 0, i) + 1
+    hash_at = text.find(b"#", start, i)
+    return hash_at != -1 and not any(q in text[start:hash_at] for q in (b"'", b'"'))
 
 
 #: WN203: weight norm in the file, or ``.apply(fn)`` over modules whose
