@@ -175,6 +175,23 @@ def test_a_write_inside_a_helper_the_init_calls_is_declined():
     assert text == textwrap.dedent(body)
     reason = "written inside `careful_normal_`, which may skip it"
     assert any(reason in n for n in result.notes), result.notes
+    # `check` knows it without building the fix: no `[*]`, not counted.
+    source = (HEAD + textwrap.dedent(body)).encode()
+    (found,) = Linter(select_rules(["WN203"])).lint_bytes(source, "m.py")
+    assert found.unfixable
+
+
+def test_a_write_by_torchs_init_is_counted_fixable():
+    body = """\
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = weight_norm(nn.Conv1d(2, 2, 1))
+            nn.init.normal_(self.conv.weight, std=0.02)
+    """
+    source = (HEAD + textwrap.dedent(body)).encode()
+    (found,) = Linter(select_rules(["WN203"])).lint_bytes(source, "m.py")
+    assert not found.unfixable
 
 
 def test_a_later_migration_of_a_repaired_legacy_file_says_why_it_declines():

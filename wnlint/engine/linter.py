@@ -358,7 +358,7 @@ class Linter:
                         end_line=f.end_line if end_col is not None else None,
                         end_col=end_col,
                         cites=f.cites,
-                        unfixable=f.fix is None,
+                        unfixable=f.fix is None or f.fix.declines,
                     )
                 )
         out.sort(key=lambda d: (d.line, d.col, d.code))

@@ -130,18 +130,20 @@ def _read_call(
             return Write(stmt, tensor.value, "zero", {})
         text = {"func": source.segment(func), "rest": rest}
         return Write(stmt, tensor.value, "init", text)
-    if call.args and looked_up_init(func, scope):
-        return Declined(
-            f"the init function is looked up at run time (`{source.segment(func)}`):"
-            " which one runs, a zero init among them, is not known here"
-        )
-    tensor = _weight_of(func.value) if isinstance(func, ast.Attribute) else None
-    if tensor is None or not isinstance(func, ast.Attribute):
+    if unrepairable_call(call, scope):
+        if call.args and looked_up_init(func, scope):
+            return Declined(
+                "the init function is looked up at run time "
+                f"(`{source.segment(func)}`): which one runs, a zero init among"
+                " them, is not known here"
+            )
         return Declined(
             f"the weight is written inside `{source.segment(func)}`, which may "
             "skip it (only torch's init functions and in-place methods are "
             "rewritten)"
         )
+    tensor = _weight_of(func.value)  # type: ignore[attr-defined]
+    assert isinstance(func, ast.Attribute) and tensor is not None
     method = func.attr
     if method == "zero_" or (
         method in ("fill_", "mul_") and _is_zero(call, 0, "value")
@@ -155,6 +157,20 @@ def _read_call(
     if any(_reads_weight(a, tensor) for a in [*call.args, *call.keywords]):
         return Declined("the new value is computed from the stale weight")
     return Write(stmt, tensor.value, "method", {"method": method, "args": args})
+
+
+def unrepairable_call(call: ast.Call, scope: Scope) -> bool:
+    """The repair declines the write ``call`` makes whatever its text: an
+    init function looked up at run time (which one runs is not known), or a
+    function other than torch's init functions and a weight's in-place
+    methods (``init.normal_`` of a project's own module, which may skip the
+    weight). ``check`` offers no fix for such a write."""
+    func = call.func
+    if call.args and is_init_function(func, scope):
+        return False
+    if call.args and looked_up_init(func, scope):
+        return True
+    return not isinstance(func, ast.Attribute) or _weight_of(func.value) is None
 
 
 def _weight_of(expr: ast.expr, data_only: bool = False) -> ast.Attribute | None:

@@ -118,6 +118,9 @@ class LazyFix:
     #: The text the rule analysed when it differs from the file's (the
     #: prefilter's cut): each edit is checked against it before applying.
     seen: str | None = None
+    #: The rule knows building it declines (it is built only to say why):
+    #: ``check`` counts the finding as having no fix.
+    declines: bool = False
 
 
 class Source:

@@ -6,12 +6,11 @@ from typing import Any, ClassVar
 
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.calls import FileSummaries
-from wnlint.facts.events import looked_up_init
 from wnlint.facts.guards import reaches
 from wnlint.facts.prefilter import INIT_WRITES
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules._init_followed import followed
-from wnlint.rules._init_repair import Target, repair
+from wnlint.rules._init_repair import Target, repair, unrepairable_call
 from wnlint.rules.base import Finding, Rule
 from wnlint.rules.fixes import Applicability, LazyFix
 
@@ -118,6 +117,9 @@ class InitAfterWeightNorm(Rule):
     write whose new value reads the stale weight (`renorm` of it), a write
     made inside a function it calls (transformers' `init.normal_`, which
     may skip a loaded tensor), a write that is part of a larger statement.
+    `check` marks no `[*]` where it knows the repair declines (a write made
+    inside a function other than torch's init functions and in-place
+    methods, or by an init looked up at run time); `fix` says why.
     The new API's arm tests `is_parametrized`, so a module parametrized
     otherwise (spectral norm through `parametrizations`) that a shared hook
     also reaches takes it too: its init then goes through that
@@ -188,18 +190,22 @@ class InitAfterWeightNorm(Rule):
                 yield self.finding(node, variant, fix, **fields)
 
 
-def _fix(targets: list[Target], summaries: FileSummaries) -> LazyFix | None:
-    """Each write made to land on the weight (see :mod:`._init_repair`);
-    None where every write calls an init function looked up at run time,
-    which the repair always declines (so ``check`` marks no ``[*]``)."""
-    if targets and all(_looked_up(t) for t in targets):
-        return None
-    return LazyFix(lambda ctx: repair(targets, summaries, ctx), Applicability.UNSAFE)
+def _fix(targets: list[Target], summaries: FileSummaries) -> LazyFix:
+    """Each write made to land on the weight (see :mod:`._init_repair`).
+    Where a write is one the repair always declines (an init function
+    looked up at run time, or a project's own function that writes the
+    weight), the whole repair declines: ``check`` marks no ``[*]``, and
+    ``fix`` still builds it, to say why."""
+    return LazyFix(
+        lambda ctx: repair(targets, summaries, ctx),
+        Applicability.UNSAFE,
+        declines=any(_unrepairable(t) for t in targets),
+    )
 
 
-def _looked_up(target: Target) -> bool:
+def _unrepairable(target: Target) -> bool:
     node = target.node
-    if not isinstance(node, ast.Call) or not node.args:
+    if not isinstance(node, ast.Call):
         return False
     scope = target.scope or target.file.scopes.get(id(target.owner))
-    return scope is not None and looked_up_init(node.func, scope)
+    return scope is not None and unrepairable_call(node, scope)
