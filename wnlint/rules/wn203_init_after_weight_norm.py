@@ -117,9 +117,10 @@ class InitAfterWeightNorm(Rule):
     write whose new value reads the stale weight (`renorm` of it), a write
     made inside a function it calls (transformers' `init.normal_`, which
     may skip a loaded tensor), a write that is part of a larger statement.
-    `check` marks no `[*]` where it knows the repair declines (a write made
-    inside a function other than torch's init functions and in-place
-    methods, or by an init looked up at run time); `fix` says why.
+    Where `check` knows the repair declines (a write made inside a function
+    other than torch's init functions and in-place methods, or by an init
+    looked up at run time), it neither marks nor counts the finding as
+    fixable; `fix` says why.
     The new API's arm tests `is_parametrized`, so a module parametrized
     otherwise (spectral norm through `parametrizations`) that a shared hook
     also reaches takes it too: its init then goes through that
