@@ -130,7 +130,12 @@ def _read_call(
             return Write(stmt, tensor.value, "zero", {})
         text = {"func": source.segment(func), "rest": rest}
         return Write(stmt, tensor.value, "init", text)
-    if unrepairable_call(call, scope):
+    tensor = _weight_of(func.value) if isinstance(func, ast.Attribute) else None
+    if (
+        tensor is None
+        or not isinstance(func, ast.Attribute)
+        or unrepairable_call(call, scope)
+    ):
         if call.args and looked_up_init(func, scope):
             return Declined(
                 "the init function is looked up at run time "
@@ -142,8 +147,6 @@ def _read_call(
             "skip it (only torch's init functions and in-place methods are "
             "rewritten)"
         )
-    tensor = _weight_of(func.value)  # type: ignore[attr-defined]
-    assert isinstance(func, ast.Attribute) and tensor is not None
     method = func.attr
     if method == "zero_" or (
         method in ("fill_", "mul_") and _is_zero(call, 0, "value")
