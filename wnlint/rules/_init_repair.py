@@ -115,6 +115,31 @@ def read_write(
     return Declined("the write is not one wnlint can rewrite")
 
 
+class _Unread(Source):
+    """A file's text where only :func:`read_write`'s decision is wanted:
+    every part reads as empty (the decision never looks at the text)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def segment(self, node: ast.AST) -> str:
+        return ""
+
+
+def declines(target: Target) -> bool:
+    """Whether the repair of ``target`` declines whatever the file's text
+    says: :func:`read_write`'s decision, read off the tree (a write inside a
+    function other than torch's init functions and in-place methods, by an
+    init looked up at run time, part of a larger statement, or computing the
+    new value from the stale weight). ``check`` counts such a finding as
+    having no fix; ``fix`` still builds it, to say why."""
+    scope = target.scope or target.file.scopes.get(id(target.owner))
+    if scope is None:
+        return False
+    stmt = statement_of(target.owner, target.node)
+    return isinstance(read_write(target.node, stmt, scope, _Unread()), Declined)
+
+
 def _read_call(
     call: ast.Call, stmt: ast.stmt, scope: Scope, source: Source
 ) -> Write | Declined:
@@ -130,18 +155,13 @@ def _read_call(
             return Write(stmt, tensor.value, "zero", {})
         text = {"func": source.segment(func), "rest": rest}
         return Write(stmt, tensor.value, "init", text)
+    if call.args and looked_up_init(func, scope):
+        return Declined(
+            f"the init function is looked up at run time (`{source.segment(func)}`):"
+            " which one runs, a zero init among them, is not known here"
+        )
     tensor = _weight_of(func.value) if isinstance(func, ast.Attribute) else None
-    if (
-        tensor is None
-        or not isinstance(func, ast.Attribute)
-        or unrepairable_call(call, scope)
-    ):
-        if call.args and looked_up_init(func, scope):
-            return Declined(
-                "the init function is looked up at run time "
-                f"(`{source.segment(func)}`): which one runs, a zero init among"
-                " them, is not known here"
-            )
+    if tensor is None or not isinstance(func, ast.Attribute):
         return Declined(
             f"the weight is written inside `{source.segment(func)}`, which may "
             "skip it (only torch's init functions and in-place methods are "
@@ -160,20 +180,6 @@ def _read_call(
     if any(_reads_weight(a, tensor) for a in [*call.args, *call.keywords]):
         return Declined("the new value is computed from the stale weight")
     return Write(stmt, tensor.value, "method", {"method": method, "args": args})
-
-
-def unrepairable_call(call: ast.Call, scope: Scope) -> bool:
-    """The repair declines the write ``call`` makes whatever its text: an
-    init function looked up at run time (which one runs is not known), or a
-    function other than torch's init functions and a weight's in-place
-    methods (``init.normal_`` of a project's own module, which may skip the
-    weight). ``check`` offers no fix for such a write."""
-    func = call.func
-    if call.args and is_init_function(func, scope):
-        return False
-    if call.args and looked_up_init(func, scope):
-        return True
-    return not isinstance(func, ast.Attribute) or _weight_of(func.value) is None
 
 
 def _weight_of(expr: ast.expr, data_only: bool = False) -> ast.Attribute | None:

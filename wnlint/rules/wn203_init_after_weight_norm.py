@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -10,7 +9,7 @@ from wnlint.facts.guards import reaches
 from wnlint.facts.prefilter import INIT_WRITES
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules._init_followed import followed
-from wnlint.rules._init_repair import Target, repair, unrepairable_call
+from wnlint.rules._init_repair import Target, declines, repair
 from wnlint.rules.base import Finding, Rule
 from wnlint.rules.fixes import Applicability, LazyFix
 
@@ -116,11 +115,11 @@ class InitAfterWeightNorm(Rule):
     checkpoint loaded over the init sets. Declined, with the reason: a
     write whose new value reads the stale weight (`renorm` of it), a write
     made inside a function it calls (transformers' `init.normal_`, which
-    may skip a loaded tensor), a write that is part of a larger statement.
-    Where `check` knows the repair declines (a write made inside a function
-    other than torch's init functions and in-place methods, or by an init
-    looked up at run time), it neither marks nor counts the finding as
-    fixable; `fix` says why.
+    may skip a loaded tensor), a write by an init function looked up at run
+    time, a write that is part of a larger statement or shares its line
+    with other code. `check` neither marks nor counts as fixable a finding
+    whose repair is declined for any of these reasons but the shared line
+    (which only the text the fix is built on tells); `fix` says why.
     The new API's arm tests `is_parametrized`, so a module parametrized
     otherwise (spectral norm through `parametrizations`) that a shared hook
     also reaches takes it too: its init then goes through that
@@ -193,20 +192,11 @@ class InitAfterWeightNorm(Rule):
 
 def _fix(targets: list[Target], summaries: FileSummaries) -> LazyFix:
     """Each write made to land on the weight (see :mod:`._init_repair`).
-    Where a write is one the repair always declines (an init function
-    looked up at run time, or a project's own function that writes the
-    weight), the whole repair declines: ``check`` marks no ``[*]``, and
-    ``fix`` still builds it, to say why."""
+    Where the repair of a write declines whatever the text says
+    (:func:`._init_repair.declines`), the whole repair declines: ``check``
+    marks no ``[*]``, and ``fix`` still builds it, to say why."""
     return LazyFix(
         lambda ctx: repair(targets, summaries, ctx),
         Applicability.UNSAFE,
-        declines=any(_unrepairable(t) for t in targets),
+        declines=any(declines(t) for t in targets),
     )
-
-
-def _unrepairable(target: Target) -> bool:
-    node = target.node
-    if not isinstance(node, ast.Call):
-        return False
-    scope = target.scope or target.file.scopes.get(id(target.owner))
-    return scope is not None and unrepairable_call(node, scope)
