@@ -12,6 +12,8 @@ import warnings
 import pytest
 from conftest import FIXTURES, run_cli
 
+from wnlint.engine.linter import Linter, select_rules
+
 BEFORE = FIXTURES / "fix" / "legacy_api_before.py"
 AFTER = FIXTURES / "fix" / "legacy_api_after.py"
 
@@ -116,6 +118,34 @@ def test_a_file_is_fixed_whole_or_not_at_all(tmp_path, source, note):
     assert target.read_text() == source
     assert note in result.stderr
     assert result.returncode == 1 and "WN30" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "source, marked",
+    [
+        (
+            "import torch.nn as nn\nfrom torch.nn.utils import remove_weight_norm\n"
+            "a = nn.utils.weight_norm(x)\nmodel.apply(remove_weight_norm)\n",
+            False,
+        ),
+        ("import torch.nn as nn\na = nn.utils.weight_norm(x, name='bias')\n", False),
+        ("import torch.nn as nn\na = nn.utils.weight_norm(x)\n", True),
+        # A hazard elsewhere in the file is known only to the whole-file
+        # migration `fix` builds: the mark stays.
+        (
+            "import torch.nn as nn\na = nn.utils.weight_norm(x)\n"
+            "class W(nn.Module):\n    def __init__(self):\n"
+            "        self.weight_g = nn.Parameter(x)\n",
+            True,
+        ),
+    ],
+)
+def test_check_marks_no_fix_where_the_migration_refuses_a_site(source, marked):
+    """A site the migration refuses leaves the whole file as it is: none of
+    its WN301/WN302 findings is counted fixable."""
+    found = Linter(select_rules()).lint_bytes(source.encode(), "m.py")
+    legacy = [d for d in found if d.code in ("WN301", "WN302")]
+    assert legacy and all(d.unfixable is not marked for d in legacy)
 
 
 def test_the_pair_is_fixed_together_only(before):

@@ -18,6 +18,7 @@ from wnlint.facts import torchnames
 from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.facts.guards import tests_legacy_api
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to, resolves_to_any
+from wnlint.facts.syntax import call_arg, string_value
 
 _NEW_API = torchnames.PARAMETRIZATIONS_WEIGHT_NORM | torchnames.REMOVE_PARAMETRIZATIONS
 
@@ -173,3 +174,59 @@ def _is_value_use(site: Site) -> bool:
         other = parent.orelse if node is parent.body else parent.body
         return not resolves_to_any(other, site.scope, _NEW_API)
     return True
+
+
+# -- what the migration refuses, read off the sites --------------------------------
+
+
+def default_name(call: ast.Call) -> bool:
+    """``weight_norm(m)`` or ``name="weight"``: reads of weight_g stay valid."""
+    name = call_arg(call, 1, "name")
+    return name is None or string_value(name) == torchnames.DEFAULT_WEIGHT_NAME
+
+
+def refusal(code: str, node: ast.expr) -> str | None:
+    """Why the migration cannot rewrite this one legacy site (it then
+    leaves the whole file as it is)."""
+    if code == "WN302" and not isinstance(node, ast.Call):
+        return (
+            f"remove_weight_norm is passed as a value on line {node.lineno}; "
+            "rewrite it by hand"
+        )
+    if not isinstance(node, ast.Call):
+        return None
+    if code == "WN302" and call_arg(node, 0, "module") is None:
+        return f"no module on line {node.lineno}"
+    if code == "WN301" and not default_name(node):
+        return f"weight norm of a parameter other than `weight` on line {node.lineno}"
+    return None
+
+
+def legacy_sites_by_code(analysis: FileAnalysis) -> list[tuple[str, ast.expr]]:
+    """Every legacy site of the file with its code: the calls and value
+    uses of ``weight_norm`` (WN301) and ``remove_weight_norm`` (WN302)."""
+    return [
+        (code, node)
+        for code, names, tolerant in (
+            ("WN301", torchnames.LEGACY_WEIGHT_NORM, False),
+            ("WN302", torchnames.LEGACY_REMOVE_WEIGHT_NORM, True),
+        )
+        for node in legacy_sites(analysis, names, tolerant_try=tolerant)
+    ]
+
+
+#: analysis -> whether the migration refuses one of its sites.
+_REFUSED: weakref.WeakKeyDictionary[FileAnalysis, bool] = weakref.WeakKeyDictionary()
+
+
+def migration_refused(analysis: FileAnalysis) -> bool:
+    """The migration refuses a site of this file, so it fixes none of its
+    WN301/WN302 findings: ``check`` counts them as having no fix (the
+    migration's other reasons need the whole file, which only ``fix``
+    reads)."""
+    found = _REFUSED.get(analysis)
+    if found is None:
+        found = _REFUSED[analysis] = any(
+            refusal(code, node) for code, node in legacy_sites_by_code(analysis)
+        )
+    return found

@@ -18,3 +18,8 @@ def _migration(ctx: FixContext) -> Fix | Declined:
 
 
 MIGRATION = LazyFix(_migration, Applicability.UNSAFE, expensive=True)
+#: The same migration in a file where it refuses a site
+#: (:func:`wnlint.rules._legacy_api.migration_refused`): built only to say why.
+REFUSED_MIGRATION = LazyFix(
+    _migration, Applicability.UNSAFE, expensive=True, declines=True
+)

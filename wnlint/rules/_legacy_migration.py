@@ -39,14 +39,13 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.syntax import all_nodes, call_arg, parse_quietly
-from wnlint.rules._legacy_api import legacy_sites
+from wnlint.facts.syntax import all_nodes, parse_quietly
+from wnlint.rules._legacy_api import legacy_sites_by_code, refusal
 from wnlint.rules._legacy_rewriter import (
     Marked,
     Rewriter,
     Site,
     Target,
-    default_name,
     free_names,
     new_context,
     target_of,
@@ -133,7 +132,7 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
         return Declined("WN301/WN302 not fixed: a legacy call is silenced with noqa")
     targets: dict[tuple[int, int, str], Target] = {}
     for target, node in sites:
-        reason = _refusal(target, node)
+        reason = refusal(target.code, node)
         if reason:
             return Declined(f"WN301/WN302 not fixed: {reason}")
         targets[(target.line, target.col, target.kind)] = target
@@ -154,30 +153,8 @@ def _sites(analysis: FileAnalysis, src: Source) -> list[tuple[Target, ast.expr]]
     """Every legacy call and value use of the file, where the findings are."""
     return [
         (target_of(code, node, src), node)
-        for code, names in (
-            ("WN301", tn.LEGACY_WEIGHT_NORM),
-            ("WN302", tn.LEGACY_REMOVE_WEIGHT_NORM),
-        )
-        for node in legacy_sites(analysis, names, tolerant_try=code == "WN302")
+        for code, node in legacy_sites_by_code(analysis)
     ]
-
-
-def _refusal(target: Target, node: ast.expr) -> str | None:
-    """Why this one site cannot be rewritten (the file is then left whole)."""
-    code = target.code
-    if code == "WN302" and target.kind == "ref":
-        return (
-            f"remove_weight_norm is passed as a value on line {target.line}; "
-            "rewrite it by hand"
-        )
-    if target.kind != "call":
-        return None
-    call: ast.Call = node  # type: ignore[assignment]
-    if code == "WN302" and call_arg(call, 0, "module") is None:
-        return f"no module on line {target.line}"
-    if code == "WN301" and not default_name(call):
-        return f"weight norm of a parameter other than `weight` on line {target.line}"
-    return None
 
 
 def _legacy_names(tree: ast.Module, text: str) -> tuple[list[ast.Attribute], bool]:

@@ -17,7 +17,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from wnlint.facts import torchnames as tn
-from wnlint.facts.syntax import all_nodes, call_arg, char_col, string_value
+from wnlint.facts.syntax import all_nodes, char_col
 from wnlint.rules._legacy_imports import splice
 from wnlint.rules.fixes import Source
 
@@ -37,12 +37,6 @@ def target_of(code: str, node: ast.expr, src: Source) -> Target:
     line = node.lineno
     col = char_col(src.line_text(line), node.col_offset)
     return Target(code, "call" if isinstance(node, ast.Call) else "ref", line, col)
-
-
-def default_name(call: ast.Call) -> bool:
-    """``weight_norm(m)`` or ``name="weight"``: reads of weight_g stay valid."""
-    name = call_arg(call, 1, "name")
-    return name is None or string_value(name) == tn.DEFAULT_WEIGHT_NAME
 
 
 _ALIASES = "wnlint.aliases"

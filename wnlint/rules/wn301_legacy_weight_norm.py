@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from wnlint.facts import torchnames
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.prefilter import LEGACY_API
-from wnlint.rules._legacy_api import legacy_sites
-from wnlint.rules._legacy_fix import MIGRATION
+from wnlint.rules._legacy_api import legacy_sites, migration_refused
+from wnlint.rules._legacy_fix import MIGRATION, REFUSED_MIGRATION
 from wnlint.rules.base import Finding, Rule
 
 
@@ -86,7 +86,10 @@ class LegacyWeightNorm(Rule):
     `DAC.save` comes from `audiotools`) is beyond what one project's source
     shows: save `state_dict()` instead before migrating. The imports the fix
     inserts take an alias (`torch_parametrizations`) where the file already
-    uses the name for something else.
+    uses the name for something else. The migration also declines a file
+    with a call it cannot rewrite (weight norm of a parameter other than
+    `weight`, `remove_weight_norm` passed as a value or with no module):
+    `check` then counts none of the file's WN301/WN302 findings as fixable.
 
     ## Known problems
     Not flagged: names that may also be bound to the new API (a try/except
@@ -119,7 +122,8 @@ class LegacyWeightNorm(Rule):
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        fix = REFUSED_MIGRATION if migration_refused(analysis) else MIGRATION
         for node in legacy_sites(
             analysis, torchnames.LEGACY_WEIGHT_NORM, tolerant_try=False
         ):
-            yield self.finding(node, fix=MIGRATION)
+            yield self.finding(node, fix=fix)

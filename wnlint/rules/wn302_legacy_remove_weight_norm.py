@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from wnlint.facts import torchnames
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.prefilter import LEGACY_API
-from wnlint.rules._legacy_api import legacy_sites
-from wnlint.rules._legacy_fix import MIGRATION
+from wnlint.rules._legacy_api import legacy_sites, migration_refused
+from wnlint.rules._legacy_fix import MIGRATION, REFUSED_MIGRATION
 from wnlint.rules.base import Finding, Rule
 
 
@@ -94,7 +94,8 @@ class LegacyRemoveWeightNorm(Rule):
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
+        fix = REFUSED_MIGRATION if migration_refused(analysis) else MIGRATION
         for node in legacy_sites(
             analysis, torchnames.LEGACY_REMOVE_WEIGHT_NORM, tolerant_try=True
         ):
-            yield self.finding(node, fix=MIGRATION)
+            yield self.finding(node, fix=fix)
