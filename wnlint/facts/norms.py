@@ -24,7 +24,7 @@ from typing import Protocol
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
-from wnlint.facts.syntax import child_nodes, is_call_to, is_name_of, self_attr
+from wnlint.facts.syntax import child_nodes, is_call_to, is_name_of, self_attr, shape
 
 
 class _Owner(Protocol):
@@ -238,9 +238,7 @@ def _squared(expr: ast.expr, scope: Scope) -> ast.expr | None:
     if isinstance(expr, ast.BinOp):
         if isinstance(expr.op, ast.Pow) and _is_two(expr.right):
             return expr.left
-        if isinstance(expr.op, ast.Mult) and ast.dump(expr.left) == ast.dump(
-            expr.right
-        ):
+        if isinstance(expr.op, ast.Mult) and shape(expr.left) == shape(expr.right):
             return expr.left
         return None
     if not isinstance(expr, ast.Call):

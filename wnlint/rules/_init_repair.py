@@ -35,6 +35,7 @@ from wnlint.facts.events import LEGACY, NEW, is_init_function, looked_up_init
 from wnlint.facts.resolve import Scope, module_spelling
 from wnlint.facts.siblings import file_text
 from wnlint.facts.sources import encoding_of
+from wnlint.facts.syntax import shape
 from wnlint.rules._edits import statement_of
 from wnlint.rules.fixes import (
     Applicability,
@@ -212,9 +213,10 @@ def _plain_expr(expr: ast.expr) -> bool:
 
 def _reads_weight(expr: ast.AST, tensor: ast.Attribute) -> bool:
     """``expr`` reads the weight it is meant to replace."""
-    target = ast.dump(tensor)
+    # `shape`, not `ast.dump`: check asks too, and a dump leaves a cycle.
+    target = shape(tensor)
     return any(
-        isinstance(n, ast.Attribute) and ast.dump(n) == target for n in ast.walk(expr)
+        isinstance(n, ast.Attribute) and shape(n) == target for n in ast.walk(expr)
     )
 
 
