@@ -32,6 +32,13 @@ def findings(body: str, code: str = "WN203") -> list[int]:
     return [d.line - HEAD.count("\n") for d in found]
 
 
+def only_finding(body: str):
+    """The one WN203 finding ``check`` reports in ``body``."""
+    source = HEAD + textwrap.dedent(body)
+    (found,) = Linter(select_rules(["WN203"])).lint_bytes(source.encode(), "m.py")
+    return found
+
+
 def fixed(body: str, select: str = "WN203"):
     source = HEAD + textwrap.dedent(body)
     linter = Linter(select_rules([select]))
@@ -156,8 +163,7 @@ def test_writes_that_cannot_be_repaired_honestly_are_declined(
     assert [d.code for d in result.remaining] == ["WN203"]
     # What the tree decides, `check` knows: no `[*]`. A line shared with
     # other code is known only from the text the fix is built on.
-    source = (HEAD + textwrap.dedent(body)).encode()
-    (found,) = Linter(select_rules(["WN203"])).lint_bytes(source, "m.py")
+    found = only_finding(body)
     assert found.unfixable == bool(from_the_tree)
 
 
@@ -183,8 +189,7 @@ def test_a_write_inside_a_helper_the_init_calls_is_declined():
     reason = "written inside `careful_normal_`, which may skip it"
     assert any(reason in n for n in result.notes), result.notes
     # `check` knows it without building the fix: no `[*]`, not counted.
-    source = (HEAD + textwrap.dedent(body)).encode()
-    (found,) = Linter(select_rules(["WN203"])).lint_bytes(source, "m.py")
+    found = only_finding(body)
     assert found.unfixable
 
 
@@ -196,8 +201,7 @@ def test_a_write_by_torchs_init_is_counted_fixable():
             self.conv = weight_norm(nn.Conv1d(2, 2, 1))
             nn.init.normal_(self.conv.weight, std=0.02)
     """
-    source = (HEAD + textwrap.dedent(body)).encode()
-    (found,) = Linter(select_rules(["WN203"])).lint_bytes(source, "m.py")
+    found = only_finding(body)
     assert not found.unfixable
 
 
