@@ -202,21 +202,27 @@ def refusal(code: str, node: ast.expr) -> str | None:
     return None
 
 
+#: analysis -> its legacy sites with their codes: WN301, WN302 and the
+#: migration's refusals read them once per file.
+_SITES: weakref.WeakKeyDictionary[FileAnalysis, list[tuple[str, ast.expr]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def legacy_sites_by_code(analysis: FileAnalysis) -> list[tuple[str, ast.expr]]:
     """Every legacy site of the file with its code: the calls and value
     uses of ``weight_norm`` (WN301) and ``remove_weight_norm`` (WN302)."""
-    return [
-        (code, node)
-        for code, names, tolerant in (
-            ("WN301", torchnames.LEGACY_WEIGHT_NORM, False),
-            ("WN302", torchnames.LEGACY_REMOVE_WEIGHT_NORM, True),
-        )
-        for node in legacy_sites(analysis, names, tolerant_try=tolerant)
-    ]
-
-
-#: analysis -> whether the migration refuses one of its sites.
-_REFUSED: weakref.WeakKeyDictionary[FileAnalysis, bool] = weakref.WeakKeyDictionary()
+    found = _SITES.get(analysis)
+    if found is None:
+        found = _SITES[analysis] = [
+            (code, node)
+            for code, names, tolerant in (
+                ("WN301", torchnames.LEGACY_WEIGHT_NORM, False),
+                ("WN302", torchnames.LEGACY_REMOVE_WEIGHT_NORM, True),
+            )
+            for node in legacy_sites(analysis, names, tolerant_try=tolerant)
+        ]
+    return found
 
 
 def migration_refused(analysis: FileAnalysis) -> bool:
@@ -224,9 +230,4 @@ def migration_refused(analysis: FileAnalysis) -> bool:
     WN301/WN302 findings: ``check`` counts them as having no fix (the
     migration's other reasons need the whole file, which only ``fix``
     reads)."""
-    found = _REFUSED.get(analysis)
-    if found is None:
-        found = _REFUSED[analysis] = any(
-            refusal(code, node) for code, node in legacy_sites_by_code(analysis)
-        )
-    return found
+    return any(refusal(code, node) for code, node in legacy_sites_by_code(analysis))

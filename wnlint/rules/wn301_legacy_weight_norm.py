@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from wnlint.facts import torchnames
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.prefilter import LEGACY_API
-from wnlint.rules._legacy_api import legacy_sites, migration_refused
+from wnlint.rules._legacy_api import legacy_sites_by_code, migration_refused
 from wnlint.rules._legacy_fix import MIGRATION, REFUSED_MIGRATION
 from wnlint.rules.base import Finding, Rule
 
@@ -123,7 +122,6 @@ class LegacyWeightNorm(Rule):
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         fix = REFUSED_MIGRATION if migration_refused(analysis) else MIGRATION
-        for node in legacy_sites(
-            analysis, torchnames.LEGACY_WEIGHT_NORM, tolerant_try=False
-        ):
-            yield self.finding(node, fix=fix)
+        for code, node in legacy_sites_by_code(analysis):
+            if code == self.code:
+                yield self.finding(node, fix=fix)
