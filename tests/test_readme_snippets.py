@@ -175,14 +175,19 @@ def test_readme_pre_commit_snippet_points_at_the_repository():
     assert f"  - repo: {REPOSITORY_URL}\n" in remote
 
 
-def test_readme_vs_code_settings_map_every_code_to_a_severity():
-    """The settings parse, name the environment's flake8 (the bundled one
-    has no plugins) and give every wnlint code a VS Code severity."""
+def test_the_vs_code_settings_map_every_code_to_a_severity():
+    """The settings the README's VS Code section links to (on the rules
+    page) parse, name the environment's flake8 (the bundled one has no
+    plugins) and give every wnlint code a VS Code severity."""
     import json
 
+    from wnlint.cli.docs import RULES_PAGE, VSCODE_ANCHOR
     from wnlint.engine.linter import known_codes
 
     text = section("Editors and stdin").split("### VS Code", 1)[1]
+    assert f"({RULES_PAGE}#{VSCODE_ANCHOR})" in text
+    page = (ROOT / RULES_PAGE).read_text(encoding="utf-8")
+    text = page.split(f'<a id="{VSCODE_ANCHOR}"></a>', 1)[1].split("\n## ", 2)[1]
     (settings,) = blocks(text, "json")
     parsed = json.loads(settings)
     assert parsed["flake8.importStrategy"] == "fromEnvironment"

@@ -9,6 +9,7 @@ import re
 import pytest
 from conftest import ROOT, UNKNOWN_CODE, UNKNOWN_PREFIX
 
+from wnlint.cli.docs import RULES_PAGE
 from wnlint.engine.linter import SYSTEM_CODES, Linter, known_codes
 from wnlint.rules import ALL_RULES, Rule
 from wnlint.rules.base import DOC_SECTIONS
@@ -67,17 +68,17 @@ def test_doc_example_triggers_and_use_instead_does_not(rule):
     assert linter.lint_bytes(better.encode(), "y.py") == []
 
 
-def test_readme_lists_every_rule():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_rules_page_lists_every_rule():
+    page = (ROOT / RULES_PAGE).read_text(encoding="utf-8")
     for rule in ALL_RULES:
-        assert f"| {rule.code} | `{rule.name}` |" in readme
+        assert f"| {rule.code} | `{rule.name}` |" in page
 
 
-def test_readme_fix_column_matches_fix_safety():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_rules_tables_fix_column_matches_fix_safety():
+    page = (ROOT / RULES_PAGE).read_text(encoding="utf-8")
     shown = {"safe": "safe", "unsafe": "unsafe", "mixed": "safe / unsafe", None: "—"}
     for rule in ALL_RULES:
-        row = next(line for line in readme.splitlines() if f"| {rule.code} |" in line)
+        row = next(line for line in page.splitlines() if f"| {rule.code} |" in line)
         assert row.endswith(f"| {shown[rule.fix_safety]} |"), row
 
 

@@ -1,6 +1,6 @@
 """Each code's severity (a bug is an error, a deprecation a warning) and
-the formats that grade findings by it: SARIF, GitHub, JSON, and the README's
-VS Code settings, which are generated from it."""
+the formats that grade findings by it: SARIF, GitHub, JSON, and the VS Code
+settings on the rules page, which are generated from it."""
 
 from __future__ import annotations
 
@@ -79,12 +79,15 @@ def test_json_carries_the_severity(project):
     assert found == {"WN301": "warning", "WN106": "error", "WN001": "error"}
 
 
-def test_readme_vs_code_settings_are_generated_from_the_severities():
-    from wnlint.cli.docs import VSCODE_SEVERITY, with_vscode_settings
+def test_the_vs_code_settings_are_generated_from_the_severities():
+    from wnlint.cli.docs import VSCODE_ANCHOR, VSCODE_SEVERITY, rules_page
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert with_vscode_settings(readme) == readme, "run: python -m wnlint.cli.docs"
     section = readme.split("### VS Code", 1)[1].split("\n## ", 1)[0]
+    assert f"(docs/rules.md#{VSCODE_ANCHOR})" in section
+    page = rules_page()
+    assert f'<a id="{VSCODE_ANCHOR}"></a>' in page
+    section = page.split("## Severities in VS Code", 1)[1].split("\n## ", 1)[0]
     [block] = re.findall(r"```json\n(.*?)```", section, flags=re.DOTALL)
     severity = json.loads(block)["flake8.severity"]
     assert severity == {

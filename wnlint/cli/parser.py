@@ -314,11 +314,11 @@ def _check_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _fixable() -> str:
-    """The codes whose rules have a fix, from the generated catalog (the
-    legacy-API pair is one migration)."""
-    from wnlint.rules.catalog import RULES
+    """The codes whose rules have a fix, from the catalog (the legacy-API
+    pair is one migration)."""
+    from wnlint.rules import infos
 
-    codes = [code for code, info in RULES.items() if info.fix_safety]
+    codes = [code for code, info in infos().items() if info.fix_safety]
     pair = [c for c in codes if c in ("WN301", "WN302")]
     codes = [c for c in codes if c not in pair]
     if len(pair) == 2:

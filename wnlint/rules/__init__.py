@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,10 +24,13 @@ if TYPE_CHECKING:
 _MODULE = re.compile(r"(wn\d{3})_\w+\.py\Z")
 
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
 def _modules() -> dict[str, str]:
     """Rule code -> module name, from the files of this package."""
     found = {}
-    for name in os.listdir(os.path.dirname(os.path.abspath(__file__))):
+    for name in os.listdir(_HERE):
         match = _MODULE.match(name)
         if match:
             found[match.group(1).upper()] = name[: -len(".py")]
@@ -44,12 +48,24 @@ def default_enabled(code: str) -> bool:
     return not code.startswith("WN9")
 
 
-def info(code: str) -> RuleInfo | None:
-    """What the front ends show of a rule (:mod:`wnlint.rules.catalog`),
-    without importing it; None for a code that is no rule's."""
-    from wnlint.rules.catalog import RULES
+def module_files() -> dict[str, str]:
+    """Rule code -> the path of its module."""
+    return {code: os.path.join(_HERE, f"{name}.py") for code, name in _MODULES.items()}
 
-    return RULES.get(code)
+
+@cache
+def infos() -> dict[str, RuleInfo]:
+    """What the front ends show of each rule, by code, read once per
+    process from the rule modules' text (:mod:`wnlint.rules.catalog`)."""
+    from wnlint.rules.catalog import read_rules
+
+    return read_rules(module_files())
+
+
+def info(code: str) -> RuleInfo | None:
+    """What the front ends show of a rule, without importing it; None for a
+    code that is no rule's."""
+    return infos().get(code)
 
 
 def _load(code: str) -> type[Rule]:
@@ -93,4 +109,6 @@ __all__ = [
     "Rule",
     "default_enabled",
     "info",
+    "infos",
+    "module_files",
 ]
