@@ -27,19 +27,11 @@ def in_reachable_methods(text: bytes, hits: Iterator[int]) -> Iterator[int]:
     calls (``set_input_embeddings``). A hit outside any function, or whose
     function is in doubt, is kept."""
     defs: Defs | None = None
-    verdicts: dict[bytes, bool] = {}
     for i in hits:
         if defs is None:
             defs = Defs.of(text)  # only for files with a hit
         name = defs.enclosing(i)
-        if name is None or name in _ENTRY_METHODS:
-            yield i
-            continue
-        if name not in verdicts:
-            verdicts[name] = (
-                re.search(rb"self\s*\.\s*" + name + rb"\b", text) is not None
-            )
-        if verdicts[name]:
+        if name is None or name in _ENTRY_METHODS or defs.reached(name):
             yield i
 
 
@@ -51,6 +43,20 @@ class Defs:
     def __init__(self, text: bytes) -> None:
         self.text = text
         self.ends: dict[int, int] = {}
+        self._reached: dict[bytes, bool] = {}
+
+    def reached(self, name: bytes) -> bool:
+        """The text spells ``self.<name>``: forward may reach the method
+        (asked once per name, by every prefilter that searches the file)."""
+        found = self._reached.get(name)
+        if found is None:
+            # Its `def` line spells the name once: a second occurrence first.
+            first = self.text.find(name)
+            found = self._reached[name] = (
+                self.text.find(name, first + len(name)) != -1
+                and re.search(rb"self\s*\.\s*" + name + rb"\b", self.text) is not None
+            )
+        return found
 
     _last: Defs | None = None
 

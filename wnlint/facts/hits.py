@@ -375,8 +375,9 @@ def pickler_hits(data: bytes, calls: bool = False) -> Iterator[int]:
             for word in (b"dump", b"dumps"):
                 yield from (i for i in _word_hits(data, word) if _called(data, i, word))
     yield from find_all(data, b"save_pickle")
+    receivers: dict[bytes, bool] = {}  # a file saves through few names
     for i in _word_hits(data, b"save"):
-        if _torch_save_at(data, i) or (
+        if _torch_save_at(data, i, receivers) or (
             calls and data[i - 1 : i] != b"." and _called(data, i, b"save")
         ):
             yield i
@@ -390,16 +391,20 @@ def _called(data: bytes, i: int, word: bytes) -> bool:
 _RECEIVER = re.compile(rb"(\w+)[ \t]*\.[ \t]*$")
 
 
-def _torch_save_at(data: bytes, i: int) -> bool:
+def _torch_save_at(data: bytes, i: int, receivers: dict[bytes, bool]) -> bool:
     """The word ``save`` at ``i`` may be ``torch.save``: read off a name
     that may be bound to ``torch`` (or ``torch.serialization``), or a bare
     ``save`` that an import binds (``from torch import save``, also inside
-    parentheses) or a star import may."""
+    parentheses) or a star import may. ``receivers`` remembers the answer
+    for each name ``.save`` is read off."""
     if data[i - 1 : i] == b".":
         found = _RECEIVER.search(data, max(0, i - 80), i)
         if found is None:
             return False  # on a call or subscript: nothing resolves it
-        return _may_be_torch(data, found.group(1))
+        name = found.group(1)
+        if name not in receivers:
+            receivers[name] = _may_be_torch(data, name)
+        return receivers[name]
     line = line_at(data, i)
     if b"import" in line:
         return True

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from wnlint.facts.sources import depend, once_per_run, read_source, stat_once
 
@@ -152,12 +152,23 @@ def imports_sibling_mentioning(
     here = os.path.abspath(path)
     directory = os.path.dirname(here)
     for module in _imported_modules(data, plain):
-        if packaged and not _packaged(directory, module):
-            continue  # `from abc import ...`: no lookup, no dependency
-        found = module_path(directory, module)  # the one Python would import
-        if found is not None and _mentions(found, word, depth):
+        # The files of a directory import the same modules: each import's
+        # answer is looked up once per run.
+        key = ("module_mentions", directory, module, word, depth, packaged)
+        if once_per_run(key, partial(_module_mentions, *key[1:])):
             return True
     return False
+
+
+def _module_mentions(
+    directory: str, module: str, word: bytes, depth: int, packaged: bool
+) -> bool:
+    """``from <module> import`` in a file of ``directory`` reads a module
+    that mentions ``word`` (:func:`imports_sibling_mentioning`)."""
+    if packaged and not _packaged(directory, module):
+        return False  # `from abc import ...`: no lookup, no dependency
+    found = module_path(directory, module)  # the one Python would import
+    return found is not None and _mentions(found, word, depth)
 
 
 def _starts_line(data: bytes, i: int) -> bool:
