@@ -129,9 +129,14 @@ def test_rule_prints_documentation():
 def test_rule_without_code_lists_all():
     result = run("rule")
     assert result.returncode == 0
+    lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
+    shown = {"safe": "safe", "unsafe": "unsafe", "mixed": "safe/unsafe"}
     for rule in ALL_RULES:
         assert f"{rule.code}  {rule.name}" in result.stdout
-    assert "WN001  syntax-error" in result.stdout
+        fix = [] if rule.fix_safety is None else ["fix:", shown[rule.fix_safety]]
+        assert lines[rule.code] == [rule.name, rule.severity, *fix]
+    assert lines["WN001"] == ["syntax-error", "error"]
+    assert not any(line.endswith(" ") for line in result.stdout.splitlines())
 
 
 def test_unparsable_file_is_reported_and_others_still_checked(project):

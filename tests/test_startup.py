@@ -90,6 +90,12 @@ def test_findings_from_the_cache_are_printed_without_importing_a_rule(tmp_path):
     assert "wnlint.facts.analysis" not in modules
 
 
+def test_listing_the_rules_imports_none():
+    status, modules = _modules_after("rule")
+    assert status == 0
+    assert not any(m.startswith("wnlint.rules.wn") for m in modules)
+
+
 def test_the_catalog_reads_what_the_rule_classes_declare():
     """The catalog reads the rule modules' text, never imports them: what
     it reads must be what the classes hold."""

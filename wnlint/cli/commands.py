@@ -27,6 +27,7 @@ from wnlint.engine.linter import (
     Linter,
     Report,
     UsageError,
+    severity_of,
 )
 from wnlint.engine.runner import default_jobs, lint_files
 
@@ -308,11 +309,17 @@ def _rule(args: argparse.Namespace) -> int:
         sys.stdout.write(rules_page())
         return EXIT_CLEAN
     if args.code is None:
-        for rule in registry.ALL_RULES:
-            state = "" if registry.default_enabled(rule.code) else "  (opt-in)"
-            sys.stdout.write(f"{rule.code}  {rule.name:32} {state}\n")
+        # From the catalog: listing the rules imports none of them.
+        for code, info in registry.infos().items():
+            notes = [f"{info.severity:8}"]
+            if info.fix_safety is not None:
+                mixed = info.fix_safety == "mixed"
+                notes.append(f"fix: {'safe/unsafe' if mixed else info.fix_safety}")
+            if not registry.default_enabled(code):
+                notes.append("(opt-in)")
+            sys.stdout.write(f"{code}  {info.name:32} {' '.join(notes).rstrip()}\n")
         for code, (name, _) in SYSTEM_CODES.items():
-            sys.stdout.write(f"{code}  {name}\n")
+            sys.stdout.write(f"{code}  {name:32} {severity_of(code)}\n")
         return EXIT_CLEAN
     code = args.code.upper()
     if code in registry.RULES_BY_CODE:
