@@ -269,3 +269,29 @@ IN_FORWARD_SNIPPET = (
     "        self.w = nn.Parameter(x)\n"
     "        return x\n"
 )
+
+
+#: VITS' ``load_checkpoint`` as its descendants copy it (MeloTTS, RVC,
+#: GPT-SoVITS, HierSpeech++): every key of the model filled from the
+#: checkpoint, the model's own value standing in for a missing one.
+VITS_LOADER = """\
+import torch
+
+
+def load_checkpoint(checkpoint_path, model):
+    saved_state_dict = torch.load(checkpoint_path, map_location="cpu")["model"]
+    if hasattr(model, "module"):
+        state_dict = model.module.state_dict()
+    else:
+        state_dict = model.state_dict()
+    new_state_dict = {}
+    for k, v in state_dict.items():
+        try:
+            new_state_dict[k] = saved_state_dict[k]
+        except KeyError:
+            new_state_dict[k] = v
+    if hasattr(model, "module"):
+        model.module.load_state_dict(new_state_dict, strict=False)
+    else:
+        model.load_state_dict(new_state_dict)
+"""

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, VITS_LOADER, run_cli
 
 HAZARDS = FIXTURES / "hazards"
 
@@ -685,3 +685,44 @@ def test_parameters_picked_by_a_legacy_name_anywhere_in_the_run_are_warned_about
         "(line 4)"
     ) in result.stderr
     assert "keys.py" not in result.stderr
+
+
+def test_a_loader_filling_the_models_keys_is_warned_about_at_any_strictness(
+    tmp_path,
+):
+    """Every key is there, so even the strict load passes: with the
+    migrated layers' initial weights (checked in torch on a published
+    HierSpeech++ checkpoint: 38 of 134 entries fell back)."""
+    root = _copy(tmp_path) / "checkpoint_filter"
+    (root / "utils.py").write_text(VITS_LOADER)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
+    assert "model.py: WN301 x1" in result.stderr
+    for line in (17, 19):
+        assert (
+            f"utils.py: warning: line {line} loads a checkpoint filtered by the "
+            "model's own keys: after the WN301 migration"
+        ) in result.stderr
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [
+        # The checkpoint's own keys: the legacy ones reach torch's hook.
+        VITS_LOADER.replace(
+            "for k, v in state_dict.items()", "for k, v in saved_state_dict.items()"
+        ),
+        # The model's own values only: nothing is read from a checkpoint.
+        VITS_LOADER.replace("saved_state_dict[k]", "v"),
+        # Another dict filled: what is loaded is the checkpoint as it is.
+        VITS_LOADER.replace("new_state_dict[k] = saved", "other[k] = saved").replace(
+            "new_state_dict = {}", "new_state_dict, other = saved_state_dict, {}"
+        ),
+    ],
+    ids=["checkpoint-keys", "own-values", "another-dict"],
+)
+def test_loops_that_keep_the_checkpoints_keys_are_not_warned_about(tmp_path, loader):
+    root = _copy(tmp_path) / "checkpoint_filter"
+    (root / "utils.py").write_text(loader)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
+    assert "model.py: WN301 x1" in result.stderr
+    assert "warning" not in result.stderr

@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 import torch
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, VITS_LOADER, run_cli
 from torch.nn.utils import parametrize
 
 import wnlint.rules._legacy_migration as migration
@@ -154,6 +154,40 @@ def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(tmp_path, de
     assert (filtered(x) - expected).abs().max() > 1e-3  # silently wrong
     plain = Vocoder().to(device)
     plain.load_state_dict(checkpoint)  # torch converts weight_g/weight_v
+    assert torch.equal(plain(x), expected)
+
+
+def test_a_loader_filling_the_models_keys_loses_the_weights_in_a_strict_load(
+    tmp_path, device
+):
+    """VITS' ``load_checkpoint`` after the migration of ``model.py``: the
+    migrated layer's keys are not in a checkpoint saved before it, the
+    model's own initial values stand in, and the strict load passes with
+    them, silently; the checkpoint loaded as it is gives the original
+    outputs exactly."""
+    torch.manual_seed(0)
+    original = _load(HAZARDS / "checkpoint_filter")
+    source_model = _submodule(original, "model").Vocoder().to(device)
+    saved = tmp_path / "G_0.pth"
+    torch.save({"model": source_model.state_dict()}, saved)
+
+    root = tmp_path / "checkpoint_filter"
+    shutil.copytree(HAZARDS / "checkpoint_filter", root)
+    (root / "utils.py").write_text(VITS_LOADER)
+    result = run_cli("fix", "--unsafe-fixes", ".", cwd=root)
+    assert "utils.py: warning: line 19 loads a checkpoint filtered" in result.stderr
+    migrated = _load(root)
+    Vocoder = _submodule(migrated, "model").Vocoder
+    load_checkpoint = _submodule(migrated, "utils").load_checkpoint
+
+    x = torch.randn(1, 2, 7, device=device)
+    expected = source_model(x)
+    torch.manual_seed(1)
+    filled = Vocoder().to(device)
+    load_checkpoint(str(saved), filled)  # strict, and no error
+    assert (filled(x) - expected).abs().max() > 1e-3  # silently wrong
+    plain = Vocoder().to(device)
+    plain.load_state_dict(torch.load(saved, map_location=device)["model"])
     assert torch.equal(plain(x), expected)
 
 

@@ -9,10 +9,12 @@ such dependencies, each reported as a warning note on the file that
 holds it (the migration stands; the note says what to change):
 
 * a loader that keeps only the checkpoint keys the model already has and
-  loads with ``strict=False`` (stable-audio-tools' ``copy_state_dict``):
-  legacy ``weight_g``/``weight_v`` keys are dropped before torch's
-  key-conversion hook can see them, and the migrated layers silently keep
-  their initial weights;
+  loads with ``strict=False`` (stable-audio-tools' ``copy_state_dict``),
+  or that fills every key of the model from the checkpoint, falling back
+  to the model's own value (VITS' ``load_checkpoint``, whose strict load
+  then passes): legacy ``weight_g``/``weight_v`` keys are dropped before
+  torch's key-conversion hook can see them, and the migrated layers
+  silently keep their initial weights;
 * whole-object pickling (``torch.save(model)``) of a class that a migrated
   sibling module defines and normalizes: it raises ``RuntimeError`` once
   the module is parametrized;
@@ -75,11 +77,7 @@ def project_notes(
 def _file_notes(
     data: bytes, path: str, is_migrated: bool, beside: bool, done: set[str]
 ) -> list[str]:
-    loads = (
-        b"load_state_dict" in data
-        and (b"strict=False" in data or b"strict = False" in data)
-        and b".state_dict()" in data
-    )
+    loads = b"load_state_dict" in data and b".state_dict()" in data
     # A pickled class normed elsewhere comes from a sibling module that
     # spells weight norm (as WN304's prefilter reads it). A migrated file is
     # read too: its own hazards declined it, a sibling's did not.
@@ -166,11 +164,20 @@ def _names_legacy(expr: ast.AST) -> bool:
 
 
 def _filtered_loads(tree: ast.Module) -> list[str]:
-    """``m.load_state_dict(kept, strict=False)`` where ``kept`` is built
-    from ``m``'s own keys: ``kept = m.state_dict()`` then updated from the
-    checkpoint, or a comprehension keeping the keys found in
-    ``m.state_dict()``. Legacy keys never reach torch's conversion hook."""
-    out: list[str] = []
+    """``m.load_state_dict(kept)`` where ``kept`` holds the checkpoint's
+    entries only under ``m``'s own keys, so that legacy keys never reach
+    torch's conversion hook:
+
+    * with ``strict=False``: ``kept = m.state_dict()`` then updated from
+      the checkpoint, or a comprehension keeping the keys found in
+      ``m.state_dict()`` (stable-audio-tools' ``copy_state_dict``);
+    * with any ``strict``: a loop over a model's own keys that fills
+      ``kept[k]`` from the checkpoint by each key, the model's own value
+      standing in for a missing one (VITS' ``load_checkpoint``, copied into
+      most of its descendants): every key is there, so even a strict load
+      passes, with the migrated layers' initial weights.
+    """
+    out: list[tuple[int, str]] = []
     functions = [
         node
         for node in all_nodes(tree)
@@ -184,27 +191,111 @@ def _filtered_loads(tree: ast.Module) -> list[str]:
                 and isinstance(call.func, ast.Attribute)
                 and call.func.attr == "load_state_dict"
                 and call.args
-                and _strict_false(call)
             ):
+                continue
+            arg = call.args[0]
+            if isinstance(arg, ast.Name) and _filled_by_own_keys(nodes, arg.id):
+                out.append((call.lineno, ""))
+                continue
+            if not _strict_false(call):
                 continue
             owner = ast.dump(call.func.value)
             own = _own_state_names(nodes, owner)
-            arg = call.args[0]
             values = [arg]
             if isinstance(arg, ast.Name):
                 values += _bound_values(nodes, arg.id)
             if (isinstance(arg, ast.Name) and arg.id in own) or any(
                 _keeps_own_keys(value, owner, own) for value in values
             ):
-                out.append(
-                    f"warning: line {call.lineno} loads a checkpoint filtered by "
-                    "the model's own keys with strict=False: after the WN301 "
-                    "migration, the weight_g/weight_v entries of checkpoints "
-                    "saved before it are dropped here and those layers keep "
-                    "their initial weights; pass the legacy keys through (torch "
-                    "converts them when loading)"
+                out.append((call.lineno, " with strict=False"))
+    return [_FILTERED.format(line=line, how=how) for line, how in sorted(out)]
+
+
+_FILTERED = (
+    "warning: line {line} loads a checkpoint filtered by the model's own "
+    "keys{how}: after the WN301 migration, the weight_g/weight_v entries of "
+    "checkpoints saved before it are dropped here and those layers keep their "
+    "initial weights; pass the legacy keys through (torch converts them when "
+    "loading)"
+)
+
+
+def _filled_by_own_keys(nodes: list[ast.AST], name: str) -> bool:
+    """The function fills ``name[k]`` in a loop over a model's own keys
+    (``for k, v in state.items()`` with ``state`` a ``.state_dict()``),
+    reading another mapping by the same key (``saved[k]``)."""
+    states = {
+        node.targets[0].id
+        for node in nodes
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _is_own_state(node.value)
+    }
+    for loop in nodes:
+        if not isinstance(loop, (ast.For, ast.AsyncFor)):
+            continue
+        key = _loop_key(loop, states)
+        if key is None:
+            continue
+        for node in all_nodes(loop):
+            if (
+                isinstance(node, ast.Assign)
+                and any(_subscript_of(t, name, key) for t in node.targets)
+                and any(
+                    isinstance(part, ast.Subscript)
+                    and isinstance(part.value, ast.Name)
+                    and part.value.id not in states
+                    and _keyed_by(part, key)
+                    for part in all_nodes(node.value)
                 )
-    return out
+            ):
+                return True
+    return False
+
+
+def _is_own_state(value: ast.expr) -> bool:
+    """``<module>.state_dict()`` (or its ``.copy()``) of any module."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+        return False
+    if value.func.attr == "copy":
+        return _is_own_state(value.func.value)
+    return value.func.attr == "state_dict" and not value.args
+
+
+def _loop_key(loop: ast.For | ast.AsyncFor, states: set[str]) -> str | None:
+    """The key name of ``for k, v in S.items()``, ``for k in S.keys()`` or
+    ``for k in S`` over a module's own state ``S``; else None."""
+    source, pairs = loop.iter, False
+    if (
+        isinstance(source, ast.Call)
+        and isinstance(source.func, ast.Attribute)
+        and source.func.attr in ("items", "keys")
+        and not source.args
+    ):
+        pairs = source.func.attr == "items"
+        source = source.func.value
+    if not (
+        (isinstance(source, ast.Name) and source.id in states) or _is_own_state(source)
+    ):
+        return None
+    target = loop.target
+    if pairs and isinstance(target, ast.Tuple) and target.elts:
+        target = target.elts[0]
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _subscript_of(target: ast.expr, name: str, key: str) -> bool:
+    return (
+        isinstance(target, ast.Subscript)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == name
+        and _keyed_by(target, key)
+    )
+
+
+def _keyed_by(node: ast.Subscript, key: str) -> bool:
+    return isinstance(node.slice, ast.Name) and node.slice.id == key
 
 
 def _is_state_of(value: ast.expr, owner: str) -> bool:

@@ -63,9 +63,11 @@ class LegacyWeightNorm(Rule):
       `copy.deepcopy` still works;
     - **the state_dict keys**: a consumer still on the old API cannot load
       new checkpoints, and code that handles the keys by name
-      (`k.endswith("weight_g")`) or loads a checkpoint filtered by the
-      model's own keys with `strict=False` silently loses the legacy
-      entries;
+      (`k.endswith("weight_g")`), loads a checkpoint filtered by the
+      model's own keys with `strict=False`, or fills each of the model's
+      keys from the checkpoint with the model's own value for a missing
+      one (VITS' `load_checkpoint`, whose strict load then passes)
+      silently loses the legacy entries;
     - **names read as strings**: `hasattr(m, "weight_g")` turns False,
       `getattr(m, "weight_v")` raises, and tests for torch's `WeightNorm`
       hook stop finding it (`module.weight_g`/`weight_v` attribute reads are
@@ -79,7 +81,7 @@ class LegacyWeightNorm(Rule):
     or chooses between the two APIs (a `weight_norm="legacy"` mode, a
     fallback for old torch); and after a run that migrated files, the other
     files of the run that load a checkpoint filtered by the model's own keys
-    with `strict=False`, pickle a class a migrated sibling defines, or name
+    (either way above), pickle a class a migrated sibling defines, or name
     `weight_g`/`weight_v` beside a migrated module get a warning. Pickling
     through a base class of another package (descript-audio-codec's
     `DAC.save` comes from `audiotools`) is beyond what one project's source
@@ -99,6 +101,12 @@ class LegacyWeightNorm(Rule):
     the function reached through `self.<attr>` or `getattr`. Bindings are
     taken flow-insensitively, so a name rebound to the new API anywhere in
     its scope is never flagged.
+
+    The migration sees the source, not the checkpoints: a model unpickled
+    whole from a file saved before it (`torch.load(path)["model"]`, as
+    WaveGlow's published checkpoints are) still carries the legacy hooks,
+    and the migrated remover raises `ValueError` on it. Load such a model
+    once with the old code and save its `state_dict()` before migrating.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.utils.weight_norm.html
