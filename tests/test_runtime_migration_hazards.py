@@ -127,67 +127,52 @@ def test_state_dict_keys_by_name_stop_matching(tmp_path, monkeypatch, device):
     assert set(migrated.drop_weight_norm_keys(sd)) == set(sd)  # drops nothing
 
 
-def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(tmp_path, device):
-    """The warned-about loader: after the real migration of ``model.py``
-    (the one ``fix`` writes), ``copy_state_dict`` drops the legacy keys and
-    the layer keeps its random initial weights; loading the checkpoint as
-    it is converts the keys and gives the original outputs exactly."""
+@pytest.mark.parametrize(
+    ("loader", "line"),
+    [(None, 12), (VITS_LOADER, 19)],
+    ids=["copy_state_dict", "vits_load_checkpoint"],
+)
+def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
+    tmp_path, device, loader, line
+):
+    """The warned-about loaders, after the real migration of ``model.py``
+    (the one ``fix`` writes): stable-audio-tools' ``copy_state_dict`` drops
+    the legacy keys (``strict=False``); VITS' ``load_checkpoint`` fills
+    every key of the model, its own initial value standing in, so that
+    even its strict load passes. Either way the layer keeps its random
+    initial weights, silently; loading the checkpoint as it is converts the
+    keys and gives the original outputs exactly."""
     torch.manual_seed(0)
     original = _load(HAZARDS / "checkpoint_filter")
     source_model = _submodule(original, "model").Vocoder().to(device)
     checkpoint = source_model.state_dict()
     assert {"conv.weight_g", "conv.weight_v"} <= set(checkpoint)
+    saved = tmp_path / "G_0.pth"
+    torch.save({"model": checkpoint}, saved)
 
     root = tmp_path / "checkpoint_filter"
     shutil.copytree(HAZARDS / "checkpoint_filter", root)
+    if loader is not None:
+        (root / "utils.py").write_text(loader)
     result = run_cli("fix", "--unsafe-fixes", ".", cwd=root)
-    assert "utils.py: warning: line 12 loads a checkpoint filtered" in result.stderr
+    assert (
+        f"utils.py: warning: line {line} loads a checkpoint filtered" in result.stderr
+    )
     migrated = _load(root)
     Vocoder = _submodule(migrated, "model").Vocoder
-    copy_state_dict = _submodule(migrated, "utils").copy_state_dict
+    utils = _submodule(migrated, "utils")
 
     x = torch.randn(1, 2, 7, device=device)
     expected = source_model(x)
     torch.manual_seed(1)
     filtered = Vocoder().to(device)
-    copy_state_dict(filtered, checkpoint)
+    if loader is None:
+        utils.copy_state_dict(filtered, checkpoint)
+    else:
+        utils.load_checkpoint(str(saved), filtered)  # a strict load, no error
     assert (filtered(x) - expected).abs().max() > 1e-3  # silently wrong
     plain = Vocoder().to(device)
     plain.load_state_dict(checkpoint)  # torch converts weight_g/weight_v
-    assert torch.equal(plain(x), expected)
-
-
-def test_a_loader_filling_the_models_keys_loses_the_weights_in_a_strict_load(
-    tmp_path, device
-):
-    """VITS' ``load_checkpoint`` after the migration of ``model.py``: the
-    migrated layer's keys are not in a checkpoint saved before it, the
-    model's own initial values stand in, and the strict load passes with
-    them, silently; the checkpoint loaded as it is gives the original
-    outputs exactly."""
-    torch.manual_seed(0)
-    original = _load(HAZARDS / "checkpoint_filter")
-    source_model = _submodule(original, "model").Vocoder().to(device)
-    saved = tmp_path / "G_0.pth"
-    torch.save({"model": source_model.state_dict()}, saved)
-
-    root = tmp_path / "checkpoint_filter"
-    shutil.copytree(HAZARDS / "checkpoint_filter", root)
-    (root / "utils.py").write_text(VITS_LOADER)
-    result = run_cli("fix", "--unsafe-fixes", ".", cwd=root)
-    assert "utils.py: warning: line 19 loads a checkpoint filtered" in result.stderr
-    migrated = _load(root)
-    Vocoder = _submodule(migrated, "model").Vocoder
-    load_checkpoint = _submodule(migrated, "utils").load_checkpoint
-
-    x = torch.randn(1, 2, 7, device=device)
-    expected = source_model(x)
-    torch.manual_seed(1)
-    filled = Vocoder().to(device)
-    load_checkpoint(str(saved), filled)  # strict, and no error
-    assert (filled(x) - expected).abs().max() > 1e-3  # silently wrong
-    plain = Vocoder().to(device)
-    plain.load_state_dict(torch.load(saved, map_location=device)["model"])
     assert torch.equal(plain(x), expected)
 
 
