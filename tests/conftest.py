@@ -295,3 +295,13 @@ def load_checkpoint(checkpoint_path, model):
     else:
         model.load_state_dict(new_state_dict)
 """
+
+
+#: A file that removes legacy weight norm and applies none (VALL-E's
+#: tokenizer removes it from EnCodec's modules, which keep the legacy API).
+REMOVER_ONLY = (
+    "from torch.nn.utils import remove_weight_norm\n\n\n"
+    "def strip(model):\n"
+    "    for layer in model.layers:\n"
+    "        remove_weight_norm(layer)\n"
+)

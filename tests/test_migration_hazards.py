@@ -6,15 +6,18 @@ imports the migration inserts never collide with the file's own names."""
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, VITS_LOADER, run_cli
+from conftest import FIXTURES, REMOVER_ONLY, VITS_LOADER, run_cli
 
 HAZARDS = FIXTURES / "hazards"
+#: A module whose weight norm a run migrates.
+LAYERS = "import torch.nn as nn\n\nconv = nn.utils.weight_norm(nn.Conv1d(2, 2, 3))\n"
 
 #: fixture -> what the decline note must say (the line and the reason).
 DECLINED = {
@@ -291,7 +294,10 @@ class Block(nn.Module):
 def test_inserted_imports_never_shadow_the_files_names(tmp_path, source, aliased):
     path = tmp_path / "m.py"
     path.write_text(source)
-    result = run_cli("fix", "--unsafe-fixes", "m.py", cwd=tmp_path)
+    # A file that only removes weight norm is migrated in a run that
+    # migrates weight norm too: this one.
+    (tmp_path / "layers.py").write_text(LAYERS)
+    result = run_cli("fix", "--unsafe-fixes", "m.py", "layers.py", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     fixed = path.read_text()
     tree = ast.parse(fixed)
@@ -726,3 +732,65 @@ def test_loops_that_keep_the_checkpoints_keys_are_not_warned_about(tmp_path, loa
     result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
     assert "model.py: WN301 x1" in result.stderr
     assert "warning" not in result.stderr
+
+
+@pytest.mark.parametrize("diff", [True, False], ids=["diff", "write"])
+def test_a_file_that_only_removes_weight_norm_waits_for_a_run_that_migrates_it(
+    tmp_path, diff
+):
+    (tmp_path / "strip.py").write_text(REMOVER_ONLY)
+    mode = ["--diff"] if diff else []
+    alone = run_cli("fix", "--unsafe-fixes", *mode, "strip.py", cwd=tmp_path)
+    assert "strip.py: WN302 not fixed: this file applies no weight norm" in alone.stderr
+    assert (tmp_path / "strip.py").read_text() == REMOVER_ONLY
+    assert alone.returncode == (0 if diff else 1)  # no diff; a finding left
+
+    (tmp_path / "layers.py").write_text(LAYERS)
+    both = run_cli("fix", "--unsafe-fixes", *mode, ".", cwd=tmp_path)
+    assert "not fixed" not in both.stderr
+    done = "would fix" if diff else "fixed"
+    assert f"{done} 2 findings in 2 files, 0 remaining" in both.stderr
+    migrated = both.stdout if diff else (tmp_path / "strip.py").read_text()
+    assert 'parametrize.remove_parametrizations(layer, "weight")' in migrated
+    assert both.returncode == (1 if diff else 0)
+
+
+def test_a_run_without_weight_norm_to_migrate_leaves_the_remover(tmp_path):
+    """Another file with findings, but no legacy weight norm migrated."""
+    (tmp_path / "strip.py").write_text(REMOVER_ONLY)
+    (tmp_path / "layers.py").write_text(
+        "import torch.nn as nn\n\n"
+        "conv = nn.utils.weight_norm(nn.Conv1d(2, 2, 3))  # noqa: WN301\n"
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert (
+        "strip.py: WN302 not fixed: this file applies no weight norm" in result.stderr
+    )
+    assert result.stdout == ""
+
+
+def test_a_file_that_applies_the_new_api_migrates_its_removers_alone(tmp_path):
+    """Its removers act on what it normed with the parametrizations API: the
+    legacy remover raises there (WN303), and the migration is the repair."""
+    source = (
+        "import torch.nn as nn\n"
+        "from torch.nn.utils import remove_weight_norm\n"
+        "from torch.nn.utils.parametrizations import weight_norm\n\n"
+        "conv = weight_norm(nn.Conv1d(2, 2, 3))\n"
+        "remove_weight_norm(conv)\n"
+    )
+    (tmp_path / "m.py").write_text(source)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", "m.py", cwd=tmp_path)
+    assert "not fixed" not in result.stderr
+    assert 'remove_parametrizations(conv, "weight")' in result.stdout
+
+
+@pytest.mark.parametrize("with_weight_norm", [True, False])
+def test_json_offers_the_removers_migration_as_fix_would(tmp_path, with_weight_norm):
+    (tmp_path / "strip.py").write_text(REMOVER_ONLY)
+    if with_weight_norm:
+        (tmp_path / "layers.py").write_text(LAYERS)
+    result = run_cli("check", "--output-format", "json", ".", cwd=tmp_path)
+    found = {Path(o["filename"]).name: o for o in json.loads(result.stdout)}
+    offered = found["strip.py"]["fix"]
+    assert (offered is not None) is with_weight_norm

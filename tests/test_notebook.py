@@ -622,8 +622,8 @@ def test_a_first_cell_of_escapes_only_gets_the_import_after_them(tmp_path):
 def test_a_damaged_split_writes_nothing(tmp_path, monkeypatch, damage, note):
     real = fix_module.fix_guarded
 
-    def damaging(original, path, linter, unsafe):
-        result = real(original, path, linter, unsafe)
+    def damaging(original, path, linter, unsafe, *rest):
+        result = real(original, path, linter, unsafe, *rest)
         return FileFix(
             path, original, damage(result.fixed.decode()).encode(), applied=1
         )

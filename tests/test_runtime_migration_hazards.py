@@ -13,14 +13,16 @@ import shutil
 import sys
 import warnings
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
-from conftest import FIXTURES, VITS_LOADER, run_cli
+from conftest import FIXTURES, REMOVER_ONLY, VITS_LOADER, run_cli
 from torch.nn.utils import parametrize
 
 import wnlint.rules._legacy_migration as migration
+from wnlint.engine.linter import Linter, select_rules
+from wnlint.fixing.fixer import fix_bytes
 
 HAZARDS = FIXTURES / "hazards"
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # legacy API
@@ -174,6 +176,38 @@ def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     plain = Vocoder().to(device)
     plain.load_state_dict(checkpoint)  # torch converts weight_g/weight_v
     assert torch.equal(plain(x), expected)
+
+
+def test_the_legacy_remover_is_right_for_modules_another_package_normed(
+    tmp_path, device
+):
+    """VALL-E's tokenizer removes weight norm from EnCodec's modules, which
+    that package norms with the legacy API: the legacy remover works, and
+    the migrated one raises ``ValueError``. So ``fix`` leaves a file that
+    only removes weight norm, unless its run migrates weight norm too."""
+    path = tmp_path / "strip.py"
+    path.write_text(REMOVER_ONLY)
+    result = run_cli("fix", "--unsafe-fixes", "strip.py", cwd=tmp_path)
+    assert (
+        "strip.py: WN302 not fixed: this file applies no weight norm" in result.stderr
+    )
+
+    def packaged() -> SimpleNamespace:  # normed by "the package", legacy API
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            conv = torch.nn.utils.weight_norm(torch.nn.Conv1d(2, 2, 3))
+        return SimpleNamespace(layers=[conv.to(device)])
+
+    model = packaged()
+    _load(path).strip(model)
+    assert not hasattr(model.layers[0], "weight_g")  # removed
+    forced = fix_bytes(
+        REMOVER_ONLY.encode(), str(path), Linter(select_rules()), True, True
+    )
+    assert forced.changed  # what the migration would write in such a run
+    (tmp_path / "migrated.py").write_bytes(forced.fixed)
+    with pytest.raises(ValueError, match="does not have a parametrization"):
+        _load(tmp_path / "migrated.py").strip(packaged())
 
 
 def test_pickling_a_class_migrated_in_a_sibling_raises(tmp_path, device):

@@ -104,10 +104,12 @@ def _fix_files(
     """Fix ``files``, each with its own configuration's rules and fix
     safety: files that share both are fixed together (in processes when
     there are many), and the results come back in ``files``' order."""
+    from wnlint.fixing.fixer import fix_bytes
     from wnlint.fixing.runner import (  # libcst only when fixing
         add_project_notes,
         apply_elsewhere,
         fix_paths,
+        fix_waiting,
     )
 
     groups: dict[tuple[int, bool], tuple[Linter, bool, list[str]]] = {}
@@ -134,7 +136,14 @@ def _fix_files(
             jobs=jobs,
             project_notes=False,
         )
-    apply_elsewhere(results, write=not args.diff)  # across the groups too
+
+    def again(path: str, data: bytes) -> FileFix:
+        linter = resolver.linter_for(path)
+        unsafe = _unsafe(args, resolver.for_path(path))
+        return fix_bytes(data, path, linter, unsafe, removers_alone=True)
+
+    fix_waiting(results, again, write=not args.diff)  # across the groups too
+    apply_elsewhere(results, write=not args.diff)
     results.sort(key=lambda result: order[result.path])
     add_project_notes(results)  # across the groups: a loader may be in any
     return results

@@ -131,6 +131,7 @@ def offered_fixes(
     fixes fail to build simply shows none.
     """
     from wnlint.fixing.fixer import offered_fixes as build_fixes
+    from wnlint.fixing.migration_notes import would_migrate_weight_norm
     from wnlint.rules.fixes import Fix
 
     linter_for = linter if callable(linter) else (lambda _: linter)
@@ -140,13 +141,16 @@ def offered_fixes(
     paths = list(
         dict.fromkeys(d.path for d in diagnostics if fixable(d) and d.cell is None)
     )
+    # As `fix` would: a file that only removes weight norm is migrated in
+    # a run that migrates weight norm too.
+    alone = would_migrate_weight_norm(d.code for d in diagnostics if fixable(d))
     for path in paths:
         data = read(path)
         text = None if data is None else decode_or_none(data)
         if data is None or text is None:
             continue
         try:
-            built = build_fixes(data, path, linter_for(path))
+            built = build_fixes(data, path, linter_for(path), alone)
         except Exception:  # shown without a fix; `fix` reports the failure
             continue
         source = Offsets(text)

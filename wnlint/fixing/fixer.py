@@ -115,27 +115,38 @@ class FileFix:
         self.remaining = [_without_fix(d) for d in remaining]
 
 
-def fix_file(path: str, linter: Linter, unsafe: bool) -> FileFix:
+def fix_file(
+    path: str, linter: Linter, unsafe: bool, removers_alone: bool = False
+) -> FileFix:
     """Fix one file on disk, reading it once; never raises for a problem
-    of this file (see the module docstring)."""
+    of this file (see the module docstring). ``removers_alone``: the run
+    migrated weight norm elsewhere (:attr:`FixContext.removers_alone`)."""
     try:
         original = sources.read_source(path)
     except OSError as exc:
         result = FileFix(path, b"", b"")
         result.fail(f"not fixed: cannot read: {exc.strerror or exc}")
         return result
-    return fix_bytes(original, path, linter, unsafe)
+    return fix_bytes(original, path, linter, unsafe, removers_alone)
 
 
-def fix_bytes(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+def fix_bytes(
+    original: bytes,
+    path: str,
+    linter: Linter,
+    unsafe: bool,
+    removers_alone: bool = False,
+) -> FileFix:
     """Fix the bytes of the file ``path`` names (a notebook by its suffix,
     else Python source), as read from disk or stdin; never raises."""
     if notebook.is_notebook(path):
-        return _fix_notebook(original, path, linter, unsafe)
-    return fix_guarded(original, path, linter, unsafe)
+        return _fix_notebook(original, path, linter, unsafe, removers_alone)
+    return fix_guarded(original, path, linter, unsafe, removers_alone)
 
 
-def _fix_notebook(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+def _fix_notebook(
+    original: bytes, path: str, linter: Linter, unsafe: bool, removers_alone: bool
+) -> FileFix:
     """``wnlint fix`` on a notebook: the joined code cells fixed as one
     module, then only the changed cells' sources rewritten."""
     try:
@@ -147,7 +158,9 @@ def _fix_notebook(original: bytes, path: str, linter: Linter, unsafe: bool) -> F
     if not nb.cells:
         return FileFix(path, original, original)
     joined = nb.joined()
-    inner = fix_guarded(joined.text.encode("utf-8"), path, linter, unsafe)
+    inner = fix_guarded(
+        joined.text.encode("utf-8"), path, linter, unsafe, removers_alone
+    )
     result = FileFix(path, original, original, hidden=inner.hidden)
     result.notes, result.failed = inner.notes, inner.failed
     layout = joined
@@ -167,11 +180,17 @@ def _fix_notebook(original: bytes, path: str, linter: Linter, unsafe: bool) -> F
     return result
 
 
-def fix_guarded(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+def fix_guarded(
+    original: bytes,
+    path: str,
+    linter: Linter,
+    unsafe: bool,
+    removers_alone: bool = False,
+) -> FileFix:
     """:func:`fix_source`, with any error in it turned into a note: the file
     keeps its bytes and its findings, and the other files are still fixed."""
     try:
-        return deepstack.run(fix_source, original, path, linter, unsafe)
+        return deepstack.run(fix_source, original, path, linter, unsafe, removers_alone)
     except (RecursionError, MemoryError) as exc:
         result = FileFix(path, original, original)
         result.fail(
@@ -190,21 +209,29 @@ def fix_guarded(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
         return result
 
 
-def fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+def fix_source(
+    original: bytes,
+    path: str,
+    linter: Linter,
+    unsafe: bool,
+    removers_alone: bool = False,
+) -> FileFix:
     """Fix one file's bytes, re-applying until nothing changes (capped)."""
     if not gc.isenabled():
-        return _fix_source(original, path, linter, unsafe)
+        return _fix_source(original, path, linter, unsafe, removers_alone)
     # Each pass parses the file again while the last pass's trees are still
     # alive: cyclic collections during the parses would scan them all, over
     # and over. What a file's fix leaves behind is collected after it.
     gc.disable()
     try:
-        return _fix_source(original, path, linter, unsafe)
+        return _fix_source(original, path, linter, unsafe, removers_alone)
     finally:
         gc.enable()
 
 
-def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> FileFix:
+def _fix_source(
+    original: bytes, path: str, linter: Linter, unsafe: bool, removers_alone: bool
+) -> FileFix:
     result = FileFix(path, original, original)
     enabled = frozenset(rule.code for rule in linter.rules)
     order = {rule.code: i for i, rule in enumerate(linter.rules)}
@@ -217,7 +244,7 @@ def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
             break
         todo.sort(key=lambda d: (order[d.code], d.line, d.col))
         encoding = sources.encoding_of(result.fixed)
-        ctx = _context(result.fixed, encoding, enabled, found, path)
+        ctx = _context(result.fixed, encoding, enabled, found, path, removers_alone)
         fixed, applied = _one_pass(todo, ctx, encoding, unsafe, result)
         if not applied or fixed == result.fixed:
             break
@@ -233,7 +260,7 @@ def _fix_source(original: bytes, path: str, linter: Linter, unsafe: bool) -> Fil
         enabled_now = [d for d in remaining if d.fix and _wanted(d.fix, unsafe)]
         if enabled_now:
             encoding = sources.encoding_of(result.fixed)
-            ctx = _context(result.fixed, encoding, enabled, found, path)
+            ctx = _context(result.fixed, encoding, enabled, found, path, removers_alone)
             _build(enabled_now, ctx, result)
     if not unsafe:
         result.hidden = _count_unsafe(result.fixed, enabled, remaining)
@@ -266,13 +293,15 @@ def _one_pass(
 
 
 def offered_fixes(
-    data: bytes, path: str, linter: Linter
+    data: bytes, path: str, linter: Linter, removers_alone: bool = False
 ) -> list[tuple[Diagnostic, Fix | Declined | None]]:
     """Every finding of one file with its fix built (or None when its rule
-    has none there), applying nothing: what ``fix`` would start from."""
+    has none there), applying nothing: what ``fix`` would start from, in a
+    run that migrates weight norm elsewhere with ``removers_alone``."""
     found = linter.lint_bytes(data, path, fixes=True)
     enabled = frozenset(rule.code for rule in linter.rules)
-    ctx = _context(data, sources.encoding_of(data), enabled, found, path)
+    encoding = sources.encoding_of(data)
+    ctx = _context(data, encoding, enabled, found, path, removers_alone)
     return [(d, d.fix.build(ctx) if d.fix else None) for d in found]
 
 
@@ -293,9 +322,11 @@ def _context(
     enabled: frozenset[str],
     found: list[Diagnostic],
     path: str | None = None,
+    removers_alone: bool = False,
 ) -> FixContext:
     findings = frozenset((d.line, d.col, d.code) for d in found)
-    return FixContext(Source(data.decode(encoding)), enabled, findings, path)
+    source = Source(data.decode(encoding))
+    return FixContext(source, enabled, findings, path, removers_alone)
 
 
 def _build(

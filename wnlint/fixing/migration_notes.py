@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections import Counter
 from collections.abc import Iterable
 
 from wnlint.facts import torchnames as tn
@@ -42,12 +43,32 @@ from wnlint.facts.pickling import module_pickles
 from wnlint.facts.siblings import imports_sibling_mentioning
 from wnlint.facts.sources import read_source
 from wnlint.facts.syntax import all_nodes, own_nodes, parse_quietly, string_value
+from wnlint.rules._legacy_api import REMOVERS_ALONE
 from wnlint.rules._migration_hazards import both_api_strings, legacy_attr_named
 
 #: The fix codes whose application makes a file migrated.
 MIGRATION_CODES = frozenset({"WN301", "WN302"})
 _LEGACY_WORDS = tuple(name.encode() for name in tn.LEGACY_TO_PARAMETRIZED)
 _NORMED_BY_EITHER = tn.LEGACY_WEIGHT_NORM | tn.PARAMETRIZATIONS_WEIGHT_NORM
+
+
+def waits_for_a_migration(notes: Iterable[str]) -> bool:
+    """A file's migration waited for the run's (its removers act on modules
+    another file normalizes): :data:`REMOVERS_ALONE` is among its notes."""
+    return REMOVERS_ALONE in notes
+
+
+def migrates_weight_norm(applied: Iterable[Counter]) -> bool:
+    """Some file of the run had its weight norm (WN301) migrated, given
+    each file's fixed codes."""
+    return any(codes.get("WN301") for codes in applied)
+
+
+def would_migrate_weight_norm(fixable_codes: Iterable[str]) -> bool:
+    """A report whose fixable findings are of ``fixable_codes`` has weight
+    norm (WN301) that ``fix --unsafe-fixes`` migrates: the fixes it offers
+    are those of such a run."""
+    return "WN301" in set(fixable_codes)
 
 
 def project_notes(

@@ -13,14 +13,19 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from wnlint.engine.linter import Linter
 from wnlint.engine.runner import can_fork, discover, guard_worker, parent_alive
+from wnlint.facts import sources
 from wnlint.fixing.elsewhere import apply_elsewhere
-from wnlint.fixing.fixer import FileFix, fix_file
-from wnlint.fixing.migration_notes import MIGRATION_CODES
+from wnlint.fixing.fixer import FileFix, fix_bytes, fix_file
+from wnlint.fixing.migration_notes import (
+    MIGRATION_CODES,
+    migrates_weight_norm,
+    waits_for_a_migration,
+)
 from wnlint.fixing.migration_notes import project_notes as notes_for_project
 from wnlint.fixing.safe_write import WriteRefused, write_fixed
 
@@ -55,9 +60,59 @@ def fix_paths(
     else:
         results = [task(path) for path in files]
     if project_notes:  # else the caller, across its runs
+
+        def again(path: str, data: bytes) -> FileFix:
+            return fix_bytes(data, path, linter, unsafe, removers_alone=True)
+
+        fix_waiting(results, again, write)
         apply_elsewhere(results, write)
         add_project_notes(results)
     return results
+
+
+#: Fixes a file's bytes again (a path and its current bytes), allowed to
+#: migrate a file that only removes weight norm.
+Refix = Callable[[str, bytes], FileFix]
+
+
+def fix_waiting(results: list[FileFix], again: Refix, write: bool) -> None:
+    """A file whose migration waited for the run's (it removes weight norm
+    from modules that another file normalizes) is fixed again once the run
+    has migrated weight norm somewhere, from the bytes the run left; the
+    two fixes are one result. Without such a migration, the modules keep
+    the legacy API and so does the remover."""
+    waiting = [r for r in results if waits_for_a_migration(r.notes)]
+    if waiting and migrates_weight_norm(r.applied_codes for r in results):
+        for result in waiting:
+            _fix_again(result, again, write)
+
+
+def _fix_again(result: FileFix, again: Refix, write: bool) -> None:
+    try:
+        current = result.fixed if result.changed else sources.read_source(result.path)
+    except OSError as exc:
+        result.fail(f"not fixed: cannot read: {exc.strerror or exc}")
+        return
+    second = again(result.path, current)
+    if write and second.changed:
+        try:
+            for note in write_fixed(result.path, current, second.fixed):
+                result.note(note)
+        except WriteRefused as exc:
+            result.fail(f"not fixed: {exc}")
+            return
+    result.forget_declines()  # the second fix says what still declines
+    if second.changed:
+        if not result.changed:
+            result.original = current
+        result.fixed = second.fixed
+    result.applied += second.applied
+    result.applied_codes.update(second.applied_codes)
+    for note in second.notes:
+        result.note(note)
+    result.failed = result.failed or second.failed
+    result.remaining, result.hidden = second.remaining, second.hidden
+    result.foreign = second.foreign
 
 
 def add_project_notes(results: list[FileFix]) -> None:

@@ -231,3 +231,15 @@ def migration_refused(analysis: FileAnalysis) -> bool:
     migration's other reasons need the whole file, which only ``fix``
     reads)."""
     return any(refusal(code, node) for code, node in legacy_sites_by_code(analysis))
+
+
+#: Why the migration leaves a file that removes weight norm and applies
+#: none, unless the run migrated weight norm elsewhere
+#: (:attr:`wnlint.rules.fixes.FixContext.removers_alone`): the fix run then
+#: fixes the file again (:mod:`wnlint.fixing.migration_notes`).
+REMOVERS_ALONE = (
+    "WN302 not fixed: this file applies no weight norm, so its removers act "
+    "on modules normed elsewhere; it is migrated only in a run that migrates "
+    "weight norm too (fix it with the files that apply it; a package that "
+    "keeps the legacy API, such as encodec, needs the legacy remover)"
+)

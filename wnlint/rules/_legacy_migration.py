@@ -39,8 +39,9 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.resolve import resolves_to_any
 from wnlint.facts.syntax import all_nodes, parse_quietly
-from wnlint.rules._legacy_api import legacy_sites_by_code, refusal
+from wnlint.rules._legacy_api import REMOVERS_ALONE, legacy_sites_by_code, refusal
 from wnlint.rules._legacy_rewriter import (
     Marked,
     Rewriter,
@@ -136,6 +137,8 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
         if reason:
             return Declined(f"WN301/WN302 not fixed: {reason}")
         targets[(target.line, target.col, target.kind)] = target
+    if not ctx.removers_alone and _removes_only(analysis, sites):
+        return Declined(REMOVERS_ALONE)
     reads, dotted = _legacy_names(tree, src.text)
     reason = _unsafe_file(reads, targets, src.text) or file_hazard(analysis)
     if reason:
@@ -147,6 +150,20 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
     if rewritten is None:
         return _rewrite_whole(src, sites, aliases)
     return Fix(Applicability.UNSAFE, (src.whole(rewritten),), alone=True)
+
+
+def _removes_only(analysis: FileAnalysis, sites: list[tuple[Target, ast.expr]]) -> bool:
+    """The file removes legacy weight norm and applies none, of either API:
+    the modules it removes it from are normed in another file, or in a
+    package that keeps the legacy API (EnCodec's, for VALL-E's tokenizer),
+    where the legacy remover is the right call."""
+    if any(target.code != "WN302" for target, _ in sites):
+        return False
+    named = [(site.node.func, site.scope) for site in analysis.calls]  # type: ignore[attr-defined]
+    named += [(site.node, site.scope) for site in analysis.references]
+    return not any(
+        resolves_to_any(node, scope, tn.WEIGHT_NORM_ANY) for node, scope in named
+    )
 
 
 def _sites(analysis: FileAnalysis, src: Source) -> list[tuple[Target, ast.expr]]:

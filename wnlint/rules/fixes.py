@@ -83,6 +83,7 @@ class FixContext:
         enabled: frozenset[str],
         findings: frozenset[tuple[int, int, str]] = frozenset(),
         path: str | None = None,
+        removers_alone: bool = False,
     ) -> None:
         self.source = source
         #: The file on disk, when there is one: a fix that must know what
@@ -93,6 +94,9 @@ class FixContext:
         #: (line, column, code) of every finding of the file not silenced
         #: by a noqa comment: a whole-file fix repairs all of its kind or none.
         self.findings = findings
+        #: The run migrated weight norm in some file: a file that only
+        #: removes it (from modules normed elsewhere) may be migrated too.
+        self.removers_alone = removers_alone
         #: Results shared by the findings of one file (a whole-file rewrite
         #: is built once, however many findings it repairs).
         self.memo: dict[object, object] = {}

@@ -49,6 +49,12 @@ class LegacyRemoveWeightNorm(Rule):
     only together with WN301's fix in the same file: applying either alone
     makes the remover raise `ValueError` at run time. (A file with no
     remover is migrated by WN301's fix alone, `--select WN301` included.)
+    A file that removes weight norm and applies none is migrated only in a
+    run that migrates weight norm in another file, where the modules its
+    removers act on are normed; fixed alone, or in a run with no weight
+    norm to migrate, it keeps the legacy remover, which is the right call
+    on modules that a package normed with the legacy API (EnCodec's, in
+    VALL-E's tokenizer). `check` marks its findings fixable all the same.
 
     ## Known problems
     Not flagged, since they handle both APIs and cannot raise:
