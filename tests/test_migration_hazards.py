@@ -703,10 +703,10 @@ def test_a_loader_filling_the_models_keys_is_warned_about_at_any_strictness(
     (root / "utils.py").write_text(VITS_LOADER)
     result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
     assert "model.py: WN301 x1" in result.stderr
-    for line in (17, 19):
+    for line, how in ((17, " with strict=False"), (19, "")):
         assert (
             f"utils.py: warning: line {line} loads a checkpoint filtered by the "
-            "model's own keys: after the WN301 migration"
+            f"model's own keys{how}: after the WN301 migration"
         ) in result.stderr
 
 
@@ -723,8 +723,28 @@ def test_a_loader_filling_the_models_keys_is_warned_about_at_any_strictness(
         VITS_LOADER.replace("new_state_dict[k] = saved", "other[k] = saved").replace(
             "new_state_dict = {}", "new_state_dict, other = saved_state_dict, {}"
         ),
+        # No fallback for a missing key: KeyError, loud (whisper-vits-svc's
+        # load_part).
+        VITS_LOADER.replace(
+            "        try:\n            new_state_dict[k] = saved_state_dict[k]\n"
+            "        except KeyError:\n            new_state_dict[k] = v\n",
+            "        new_state_dict[k] = saved_state_dict[k]\n",
+        ),
+        # A test of another kind: a missing key still raises KeyError.
+        VITS_LOADER.replace(
+            "        try:\n            new_state_dict[k] = saved_state_dict[k]\n"
+            "        except KeyError:\n            new_state_dict[k] = v\n",
+            "        if k.startswith('TODO'):\n            new_state_dict[k] = v\n"
+            "        else:\n            new_state_dict[k] = saved_state_dict[k]\n",
+        ),
     ],
-    ids=["checkpoint-keys", "own-values", "another-dict"],
+    ids=[
+        "checkpoint-keys",
+        "own-values",
+        "another-dict",
+        "no-fallback",
+        "other-test",
+    ],
 )
 def test_loops_that_keep_the_checkpoints_keys_are_not_warned_about(tmp_path, loader):
     root = _copy(tmp_path) / "checkpoint_filter"
@@ -794,3 +814,47 @@ def test_json_offers_the_removers_migration_as_fix_would(tmp_path, with_weight_n
     found = {Path(o["filename"]).name: o for o in json.loads(result.stdout)}
     offered = found["strip.py"]["fix"]
     assert (offered is not None) is with_weight_norm
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [
+        # The fallback in the lookup itself.
+        "def load(model, saved):\n"
+        "    new = {}\n"
+        "    for k, v in model.state_dict().items():\n"
+        "        new[k] = saved.get(k, v)\n"
+        "    model.load_state_dict(new)\n",
+        # wavenet_vocoder's restore_parts: the model's own state updated with
+        # the checkpoint's entries it has, then loaded strictly.
+        "def restore_parts(model, state):\n"
+        "    model_dict = model.state_dict()\n"
+        "    valid = {k: v for k, v in state.items() if k in model_dict}\n"
+        "    model_dict.update(valid)\n"
+        "    model.load_state_dict(model_dict)\n",
+        # The fallback in the arms of a test of the key.
+        "def load(model, saved):\n"
+        "    new = {}\n"
+        "    for k, v in model.state_dict().items():\n"
+        "        new[k] = saved[k] if k in saved else v\n"
+        "    model.load_state_dict(new)\n",
+        "def load(model, saved):\n"
+        "    new = {}\n"
+        "    for k in model.state_dict():\n"
+        "        if k not in saved:\n"
+        "            new[k] = model.state_dict()[k]\n"
+        "        else:\n"
+        "            new[k] = saved[k]\n"
+        "    model.load_state_dict(new)\n",
+    ],
+    ids=["get-default", "own-state-updated", "conditional", "if-not-in"],
+)
+def test_strict_loads_of_every_own_key_are_warned_about(tmp_path, loader):
+    root = _copy(tmp_path) / "checkpoint_filter"
+    (root / "utils.py").write_text(loader)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
+    line = loader.count("\n")
+    assert (
+        f"utils.py: warning: line {line} loads a checkpoint filtered by the model's "
+        "own keys: after the WN301 migration"
+    ) in result.stderr

@@ -129,10 +129,21 @@ def test_state_dict_keys_by_name_stop_matching(tmp_path, monkeypatch, device):
     assert set(migrated.drop_weight_norm_keys(sd)) == set(sd)  # drops nothing
 
 
+#: wavenet_vocoder's ``restore_parts``: the model's own state updated with
+#: the checkpoint entries it has, then loaded strictly.
+RESTORE_PARTS = """\
+def restore_parts(state, model):
+    model_dict = model.state_dict()
+    valid = {k: v for k, v in state.items() if k in model_dict}
+    model_dict.update(valid)
+    model.load_state_dict(model_dict)
+"""
+
+
 @pytest.mark.parametrize(
     ("loader", "line"),
-    [(None, 12), (VITS_LOADER, 19)],
-    ids=["copy_state_dict", "vits_load_checkpoint"],
+    [(None, 12), (VITS_LOADER, 19), (RESTORE_PARTS, 5)],
+    ids=["copy_state_dict", "vits_load_checkpoint", "restore_parts"],
 )
 def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     tmp_path, device, loader, line
@@ -140,8 +151,9 @@ def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     """The warned-about loaders, after the real migration of ``model.py``
     (the one ``fix`` writes): stable-audio-tools' ``copy_state_dict`` drops
     the legacy keys (``strict=False``); VITS' ``load_checkpoint`` fills
-    every key of the model, its own initial value standing in, so that
-    even its strict load passes. Either way the layer keeps its random
+    every key of the model, its own initial value standing in, and
+    wavenet_vocoder's ``restore_parts`` updates the model's own state, so
+    that even their strict loads pass. Either way the layer keeps its random
     initial weights, silently; loading the checkpoint as it is converts the
     keys and gives the original outputs exactly."""
     torch.manual_seed(0)
@@ -170,6 +182,8 @@ def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     filtered = Vocoder().to(device)
     if loader is None:
         utils.copy_state_dict(filtered, checkpoint)
+    elif loader is RESTORE_PARTS:
+        utils.restore_parts(checkpoint, filtered)  # a strict load, no error
     else:
         utils.load_checkpoint(str(saved), filtered)  # a strict load, no error
     assert (filtered(x) - expected).abs().max() > 1e-3  # silently wrong

@@ -189,14 +189,15 @@ def _filtered_loads(tree: ast.Module) -> list[str]:
     entries only under ``m``'s own keys, so that legacy keys never reach
     torch's conversion hook:
 
-    * with ``strict=False``: ``kept = m.state_dict()`` then updated from
-      the checkpoint, or a comprehension keeping the keys found in
+    * with ``strict=False``: a comprehension keeping the keys found in
       ``m.state_dict()`` (stable-audio-tools' ``copy_state_dict``);
-    * with any ``strict``: a loop over a model's own keys that fills
-      ``kept[k]`` from the checkpoint by each key, the model's own value
-      standing in for a missing one (VITS' ``load_checkpoint``, copied into
-      most of its descendants): every key is there, so even a strict load
-      passes, with the migrated layers' initial weights.
+    * with any ``strict``: ``kept = m.state_dict()`` then updated with such
+      a comprehension (wavenet_vocoder's ``restore_parts``), or a loop over a
+      model's own keys that fills ``kept[k]`` from the checkpoint by each
+      key, the model's own value standing in for a missing one (VITS'
+      ``load_checkpoint``, copied into most of its descendants): every key
+      is there, so even a strict load passes, with the migrated layers'
+      initial weights.
     """
     out: list[tuple[int, str]] = []
     functions = [
@@ -215,20 +216,25 @@ def _filtered_loads(tree: ast.Module) -> list[str]:
             ):
                 continue
             arg = call.args[0]
-            if isinstance(arg, ast.Name) and _filled_by_own_keys(nodes, arg.id):
-                out.append((call.lineno, ""))
-                continue
-            if not _strict_false(call):
-                continue
+            how = " with strict=False" if _strict_false(call) else ""
             owner = ast.dump(call.func.value)
             own = _own_state_names(nodes, owner)
+            if isinstance(arg, ast.Name) and (
+                _filled_by_own_keys(nodes, arg.id)
+                or (arg.id in own and _updated(nodes, arg.id, owner, own))
+            ):
+                # Every key is there, so even a strict load passes.
+                out.append((call.lineno, how))
+                continue
+            if not how:
+                continue
             values = [arg]
             if isinstance(arg, ast.Name):
                 values += _bound_values(nodes, arg.id)
             if (isinstance(arg, ast.Name) and arg.id in own) or any(
                 _keeps_own_keys(value, owner, own) for value in values
             ):
-                out.append((call.lineno, " with strict=False"))
+                out.append((call.lineno, how))
     return [_FILTERED.format(line=line, how=how) for line, how in sorted(out)]
 
 
@@ -243,8 +249,12 @@ _FILTERED = (
 
 def _filled_by_own_keys(nodes: list[ast.AST], name: str) -> bool:
     """The function fills ``name[k]`` in a loop over a model's own keys
-    (``for k, v in state.items()`` with ``state`` a ``.state_dict()``),
-    reading another mapping by the same key (``saved[k]``)."""
+    (``for k, v in state.items()`` with ``state`` a ``.state_dict()``) from
+    another mapping by the same key (``saved[k]``), with a fallback for a
+    key that mapping lacks: a store of ``name[k]`` in the ``except`` of a
+    ``try`` that reads it, arms of a test ``k in saved``, or
+    ``saved.get(k, v)``. Without one, a missing key raises ``KeyError``:
+    loud, not lost (whisper-vits-svc's ``load_part``)."""
     states = {
         node.targets[0].id
         for node in nodes
@@ -257,20 +267,97 @@ def _filled_by_own_keys(nodes: list[ast.AST], name: str) -> bool:
         if not isinstance(loop, (ast.For, ast.AsyncFor)):
             continue
         key = _loop_key(loop, states)
-        if key is None:
-            continue
-        for node in all_nodes(loop):
-            if (
-                isinstance(node, ast.Assign)
-                and any(_subscript_of(t, name, key) for t in node.targets)
-                and any(
-                    isinstance(part, ast.Subscript)
-                    and isinstance(part.value, ast.Name)
-                    and part.value.id not in states
-                    and _keyed_by(part, key)
-                    for part in all_nodes(node.value)
-                )
-            ):
+        if key is not None and any(
+            _falls_back(node, name, key, states) for node in all_nodes(loop)
+        ):
+            return True
+    return False
+
+
+def _falls_back(node: ast.AST, name: str, key: str, states: set[str]) -> bool:
+    """``node`` reads ``saved[k]`` into ``name[k]`` with a fallback for a
+    missing key (:func:`_filled_by_own_keys`)."""
+
+    def stores(block: list[ast.stmt], reading: bool | None) -> bool:
+        return any(
+            isinstance(part, ast.Assign)
+            and any(_subscript_of(t, name, key) for t in part.targets)
+            and (
+                reading is None
+                or reading
+                == any(_read_by_key(x, key, states) for x in all_nodes(part.value))
+            )
+            for stmt in block
+            for part in all_nodes(stmt)
+        )
+
+    if isinstance(node, ast.Try):
+        return stores(node.body, True) and any(
+            stores(handler.body, None) for handler in node.handlers
+        )
+    if isinstance(node, ast.If) and _tests_key(node.test, key):
+        return stores(node.body, None) and stores(node.orelse, None)
+    if isinstance(node, ast.Assign) and any(
+        _subscript_of(t, name, key) for t in node.targets
+    ):
+        value = node.value
+        return any(_got_with_default(x, key) for x in all_nodes(value)) or (
+            isinstance(value, ast.IfExp) and _tests_key(value.test, key)
+        )
+    return False
+
+
+def _tests_key(test: ast.expr, key: str) -> bool:
+    """``k in saved`` or ``k not in saved``."""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == key
+        and isinstance(test.ops[0], (ast.In, ast.NotIn))
+    )
+
+
+def _read_by_key(node: ast.AST, key: str, states: set[str]) -> bool:
+    """``saved[k]`` on a mapping other than the model's own state."""
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id not in states
+        and _keyed_by(node, key)
+    )
+
+
+def _got_with_default(node: ast.AST, key: str) -> bool:
+    """``saved.get(k, default)``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == key
+    )
+
+
+def _updated(nodes: list[ast.AST], name: str, owner: str, own: set[str]) -> bool:
+    """``name.update(kept)`` in the function, ``kept`` a comprehension that
+    keeps the checkpoint's entries under the model's own keys
+    (:func:`_keeps_own_keys`): the model's own state overwritten with them,
+    its initial values standing in for the rest."""
+    for node in nodes:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "update"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == name
+            and len(node.args) == 1
+        ):
+            arg = node.args[0]
+            values = [arg]
+            if isinstance(arg, ast.Name):
+                values += _bound_values(nodes, arg.id)
+            if any(_keeps_own_keys(value, owner, own) for value in values):
                 return True
     return False
 

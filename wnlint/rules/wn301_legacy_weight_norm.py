@@ -66,8 +66,8 @@ class LegacyWeightNorm(Rule):
       (`k.endswith("weight_g")`), loads a checkpoint filtered by the
       model's own keys with `strict=False`, or fills each of the model's
       keys from the checkpoint with the model's own value for a missing
-      one (VITS' `load_checkpoint`, whose strict load then passes)
-      silently loses the legacy entries;
+      one (VITS' `load_checkpoint`, wavenet_vocoder's `restore_parts`,
+      whose strict loads then pass) silently loses the legacy entries;
     - **names read as strings**: `hasattr(m, "weight_g")` turns False,
       `getattr(m, "weight_v")` raises, and tests for torch's `WeightNorm`
       hook stop finding it (`module.weight_g`/`weight_v` attribute reads are
