@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES, run_cli
 
 from wnlint.engine.linter import Linter, select_rules
-from wnlint.fixing.elsewhere import _relocated
+from wnlint.fixing.elsewhere import _made_already, _relocated
 from wnlint.fixing.fixer import fix_bytes
 from wnlint.rules.fixes import Edit, Source
 
@@ -325,6 +325,35 @@ def test_the_sibling_is_edited_after_its_own_fixes_moved_it(package):
     assert "weight_norm(nn.Conv1d" in text and "import parametrizations" in text
     assert '"weight" in getattr(m, "parametrizations", ())' in text  # no torch
     assert run_cli("check", "--no-cache", ".", cwd=package).stdout == ""
+
+
+def test_a_helper_its_own_file_repairs_counts_for_the_sibling_too(package):
+    """``utils.py`` applies ``init_weights`` after weight norm itself
+    (whisper-vits-svc's ``bigv.py``): its own fix repairs the helper, which
+    repairs ``model.py``'s finding too; the run says so, and nothing is left
+    to fix again."""
+    utils = package / "utils.py"
+    utils.write_text(
+        utils.read_text() + "\n\nclass Block(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(2, 2, 3))\n"
+        "        self.apply(init_weights)\n"
+    )
+    result = run_cli("fix", "--unsafe-fixes", ".", cwd=package)
+    assert "model.py: WN203 on line 33 fixed in utils.py" in result.stderr
+    assert "not fixed" not in result.stderr and "0 remaining" in result.stderr
+    assert run_cli("check", "--no-cache", ".", cwd=package).stdout == ""
+
+
+def test_an_edit_made_already_is_its_repair_where_the_old_line_was():
+    base = Source("def f(m):\n    m.w.normal_()\n")
+    edit = Edit(10, 28, "    if p:\n        m.w.normal_()\n", (2, 0, 2, 17), True)
+    repaired = Source("import y\ndef f(m):\n    if p:\n        m.w.normal_()\n")
+    assert _made_already(edit, base, repaired)
+    assert not _made_already(edit, base, base)
+    again = Source(repaired.text + "def g(m):\n    m.w.normal_()\n")
+    assert not _made_already(edit, base, again)  # an unrepaired copy is left
 
 
 def test_relocation_finds_the_lines_again_or_gives_up():

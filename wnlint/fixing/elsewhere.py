@@ -53,42 +53,53 @@ def apply_elsewhere(results: list[FileFix], write: bool) -> None:
 
 
 Ask = tuple[FileFix, tuple[int, int, str], Fix]
+#: A finding that asked for an edit: its file's result and its key.
+Asker = tuple[FileFix, tuple[int, int, str]]
 
 
 def _apply(owner: FileFix, asked: list[Ask], write: bool) -> None:
     name = os.path.basename(owner.path)
     read = _current(owner)
     if isinstance(read, Exception):
-        for requester, key, _ in asked:
-            requester.note(f"{key[2]} not fixed: cannot read {name} ({read})")
+        _not_fixed([(r, key) for r, key, _ in asked], f"cannot read {name} ({read})")
         return
     current, encoding, source = read
-    edits, done = _chosen(asked, source, name)
+    edits, done, made = _chosen(asked, source, name)
+    for requester, key in made:
+        _credit(requester, key, name)
     if not done:
         return
     new = parsed(apply_fixes(source.text, [Fix(Applicability.UNSAFE, edits)]), encoding)
     if new is None:
-        for requester, key in done:
-            requester.note(f"{key[2]} not fixed: the edit of {name} did not parse")
+        _not_fixed(done, f"the edit of {name} did not parse")
         return
     if write:
         try:
             for note in write_fixed(owner.path, current, new):
                 owner.note(note)
         except WriteRefused as exc:
-            for requester, key in done:
-                requester.note(f"{key[2]} not fixed: {exc}")
+            _not_fixed(done, str(exc))
             return
     if not owner.changed:
         owner.original = current
     owner.fixed = new
     for requester, key in done:
-        requester.applied += 1
-        requester.applied_codes[key[2]] += 1
-        requester.remaining = [
-            d for d in requester.remaining if (d.line, d.col, d.code) != key
-        ]
-        requester.note(f"{key[2]} on line {key[0]} fixed in {name}")
+        _credit(requester, key, name)
+
+
+def _not_fixed(askers: list[Asker], why: str) -> None:
+    for requester, key in askers:
+        requester.note(f"{key[2]} not fixed: {why}")
+
+
+def _credit(requester: FileFix, key: tuple[int, int, str], name: str) -> None:
+    """The finding ``key`` of ``requester`` is fixed by an edit of ``name``."""
+    requester.applied += 1
+    requester.applied_codes[key[2]] += 1
+    requester.remaining = [
+        d for d in requester.remaining if (d.line, d.col, d.code) != key
+    ]
+    requester.note(f"{key[2]} on line {key[0]} fixed in {name}")
 
 
 def _current(owner: FileFix) -> tuple[bytes, str, Source] | Exception:
@@ -103,16 +114,22 @@ def _current(owner: FileFix) -> tuple[bytes, str, Source] | Exception:
 
 def _chosen(
     asked: list[Ask], source: Source, name: str
-) -> tuple[tuple[Edit, ...], list[tuple[FileFix, tuple[int, int, str]]]]:
+) -> tuple[tuple[Edit, ...], list[Asker], list[Asker]]:
     """The edits found again in ``source``, held back where they collide as
     the fix loop holds them back (the same edit asked twice is made once),
-    and the findings they repair; the others get a note."""
-    moved: list[tuple[tuple[FileFix, tuple[int, int, str]], Fix]] = []
+    and the findings they repair; the findings whose edits ``source``
+    already holds (the file's own fix made the same repair); the others
+    get a note."""
+    moved: list[tuple[Asker, Fix]] = []
+    made: list[Asker] = []
     for requester, key, fix in asked:
-        found = [_relocated(e, Source(fix.base or ""), source) for e in fix.edits]
+        base = Source(fix.base or "")
+        found = [_relocated(e, base, source) for e in fix.edits]
         edits = tuple(e for e in found if e is not None)
         if len(edits) == len(found):
             moved.append(((requester, key), Fix(fix.applicability, edits)))
+        elif all(_made_already(e, base, source) for e in fix.edits):
+            made.append((requester, key))
         else:
             requester.note(_changed(key, name))
     kept = non_colliding(moved)
@@ -120,13 +137,31 @@ def _chosen(
         if not any(fix is k for _, k in kept):
             requester.note(_changed(key, name))
     # (apply_fixes makes an edit asked twice once.)
-    return tuple(e for _, fix in kept for e in fix.edits), [who for who, _ in kept]
+    edits = tuple(e for _, fix in kept for e in fix.edits)
+    return edits, [who for who, _ in kept], made
 
 
 def _changed(key: tuple[int, int, str], name: str) -> str:
     return (
         f"{key[2]} not fixed on line {key[0]}: {name} changed where the fix "
         "edits it; run fix again"
+    )
+
+
+def _made_already(edit: Edit, base: Source, current: Source) -> bool:
+    """``current`` holds the lines ``edit`` makes of ``base`` and no longer
+    the lines it replaces: the same repair was made by the file's own fix
+    (a helper that this file's findings and a sibling's both repair)."""
+    if edit.anchor is None:
+        return False
+    first, _, last, _ = edit.anchor
+    start, end = base.starts[first - 1], base.starts[last]
+    made = base.text[start : edit.start] + edit.new + base.text[edit.end : end]
+    rest = current.text.replace(made, "")  # the repair may keep the old line
+    return (
+        bool(made.strip())
+        and rest != current.text
+        and (base.text[start:end] not in rest)
     )
 
 
