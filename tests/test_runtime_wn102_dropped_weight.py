@@ -1,6 +1,6 @@
 """WN102 on torch layer subclasses, in torch: the fixture's layers that keep
 a weight computed from their own on ``self`` (weight dropout as
-Ordered-Neurons writes it, a scale) hold a non-leaf after a training
+Ordered-Neurons writes it, a scale, weight standardization) hold a non-leaf after a training
 forward, and ``copy.deepcopy`` (EMA, model averaging) raises; the near
 misses deepcopy fine and still train. Runs on CUDA when available, else on
 the CPU."""
@@ -21,6 +21,7 @@ NON_LEAF = "Only Tensors created explicitly by the user"
 BUILD = {
     "LinearDropConnect": lambda: f.LinearDropConnect(4, 3),
     "ScaledConv": lambda: f.ScaledConv(4, 3, 1),
+    "StandardizedConv": lambda: f.StandardizedConv(4, 3, 1),
     "DropConnectLocal": lambda: f.DropConnectLocal(4, 3),
     "CachedActivation": lambda: f.CachedActivation(4, 3),
     "DetachedScale": lambda: f.DetachedScale(4, 3, 1),
@@ -36,7 +37,9 @@ def _trained(name: str, device: torch.device) -> nn.Module:
     return layer
 
 
-@pytest.mark.parametrize("name", ["LinearDropConnect", "ScaledConv"])
+@pytest.mark.parametrize(
+    "name", ["LinearDropConnect", "ScaledConv", "StandardizedConv"]
+)
 def test_the_stored_weight_is_a_non_leaf_that_deepcopy_refuses(name, device):
     layer = _trained(name, device)
     with pytest.raises(RuntimeError, match=NON_LEAF):

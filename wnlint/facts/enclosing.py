@@ -75,6 +75,17 @@ class Defs:
         when its body (up to the first line, but a closing bracket, indented
         as little as the ``def``) reaches ``i``. None otherwise: the module
         level, a class body, or in doubt."""
+        found = self._function_at(i)
+        return None if found is None else found[0]
+
+    def span(self, i: int) -> tuple[int, int] | None:
+        """Where the function :meth:`enclosing` names starts (its ``def``
+        line) and ends; None where that is None."""
+        found = self._function_at(i)
+        return None if found is None else (found[1], self.ends[found[1]])
+
+    def _function_at(self, i: int) -> tuple[bytes, int] | None:
+        """The name and ``def`` line start of :meth:`enclosing`'s function."""
         text = self.text
         start = text.rfind(b"\n", 0, i) + 1
         line = text[start:i]
@@ -97,7 +108,7 @@ class Defs:
                     self.ends[head] = len(text) if dedent is None else dedent.start()
                 # Past the end, the body ended before `i` (or a string
                 # fools us).
-                return match.group(1) if start <= self.ends[head] else None
+                return (match.group(1), head) if start <= self.ends[head] else None
             j = text.rfind(b"def ", 0, j)
         return None
 

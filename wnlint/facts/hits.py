@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from wnlint.facts import torchnames as tn
-from wnlint.facts.enclosing import in_reachable_methods
+from wnlint.facts.enclosing import Defs, in_reachable_methods
 
 _WORD = re.compile(rb"\w+")
 
@@ -203,16 +203,39 @@ _SELF_STORE_LINE = re.compile(
 def weight_store_hits(text: bytes) -> Iterator[int]:
     """Offsets of ``self.weight`` on a line that stores on ``self`` (``self._weight
     = self.weight.masked_fill(mask, 0.)``, a layer subclass's dropped
-    weight), in methods forward may reach."""
+    weight), and of the stores on ``self`` in a function that reads
+    ``self.weight`` or ``self.bias`` elsewhere (``w = self.weight`` first,
+    then ``self.ws = (w - mean) * rstd``: the analysis follows the local),
+    in methods forward may reach."""
     return in_reachable_methods(text, _weight_stores(text))
 
 
 def _weight_stores(text: bytes) -> Iterator[int]:
-    for i in find_all(text, b"self.weight"):
-        # A line ends at \n, \r\n or a lone \r (as Python reads it).
-        start = max(text.rfind(b"\n", 0, i), text.rfind(b"\r", 0, i)) + 1
-        if _SELF_STORE_LINE.match(text, start, i):
-            yield i
+    bodies: set[tuple[int, int]] = set()
+    for word in (b"self.weight", b"self.bias"):
+        for i in find_all(text, word):
+            # A line ends at \n, \r\n or a lone \r (as Python reads it).
+            start = max(text.rfind(b"\n", 0, i), text.rfind(b"\r", 0, i)) + 1
+            if word == b"self.weight" and _SELF_STORE_LINE.match(text, start, i):
+                yield i
+                continue
+            span = Defs.of(text).span(i)
+            if span is not None and span not in bodies:
+                bodies.add(span)
+                yield from _self_stores_in(text, *span)
+
+
+#: A line of a function body that stores on ``self`` (a line starts after
+#: \n or a lone \r, as Python reads it).
+_SELF_STORE = re.compile(
+    rb"(?:^|(?<=\r))[ \t]+self[ \t]*\.[ \t]*\w+[ \t]*(?::[^=\r\n]*)?=(?!=)",
+    re.MULTILINE,
+)
+
+
+def _self_stores_in(text: bytes, start: int, end: int) -> Iterator[int]:
+    for match in _SELF_STORE.finditer(text, start, end):
+        yield match.start() + len(match.group()) - len(match.group().lstrip())
 
 
 #: After ``.forward``: an assignment (``module.forward = forward``).

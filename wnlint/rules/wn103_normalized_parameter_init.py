@@ -87,6 +87,8 @@ class NormalizedParameterInit(Rule):
     normalized inits with no scale product (cosine-classifier prototypes,
     codebooks) are correct and not flagged. The scale must be a product in
     the module's own methods; a scale applied by a caller is not seen.
+    An init normalized by a module-level helper (`nn.Parameter(l2norm(w))`
+    with `def l2norm(t): return F.normalize(t, dim=-1)`) is not followed.
 
     ## References
     - Salimans & Kingma, Weight Normalization (2016), https://arxiv.org/abs/1602.07868

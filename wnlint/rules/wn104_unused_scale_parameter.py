@@ -82,7 +82,10 @@ class UnusedScaleParameter(Rule):
     `nn.Module.__init__(self)`) and `type(self)`/`isinstance(self, T)` do
     not count as handing `self` away.
     Parameters inherited from a torch layer (`weight`, `bias`) are not
-    reported.
+    reported. Like WN101, the rule starts from a weight-norm product in the
+    class: one computed by a module-level helper (`normalize(w)`), or in a
+    local name assigned more than once (`w = self.weight; w = w / w.norm()`),
+    is not followed, and an unused scale beside it is not reported.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.parallel.DistributedDataParallel.html

@@ -80,7 +80,9 @@ class DetachedNorm(Rule):
     detach is deliberate) are not flagged, and neither is forced weight
     normalization (`with torch.no_grad(): self.weight.copy_(normalize(w))`)
     or a max-norm constraint, where the whole computation runs without
-    autograd on purpose.
+    autograd on purpose. A product computed in a local name assigned more
+    than once (`w = self.weight; w = w / w.norm().detach()`), or by a
+    module-level helper, is not followed (as for WN101).
 
     ## References
     - https://pytorch.org/docs/stable/notes/autograd.html#locally-disabling-gradient-computation
