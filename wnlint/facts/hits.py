@@ -211,7 +211,7 @@ def weight_store_hits(text: bytes) -> Iterator[int]:
 
 
 def _weight_stores(text: bytes) -> Iterator[int]:
-    bodies: set[tuple[int, int]] = set()
+    stores: dict[tuple[int, int], bool] = {}  # function span -> stores on self
     for word in (b"self.weight", b"self.bias"):
         for i in find_all(text, word):
             # A line ends at \n, \r\n or a lone \r (as Python reads it).
@@ -220,22 +220,22 @@ def _weight_stores(text: bytes) -> Iterator[int]:
                 yield i
                 continue
             span = Defs.of(text).span(i)
-            if span is not None and span not in bodies:
-                bodies.add(span)
-                yield from _self_stores_in(text, *span)
+            if span is None:
+                yield i  # its function is in doubt: kept
+                continue
+            if span not in stores:
+                stores[span] = _SELF_STORE.search(text, *span) is not None
+            if stores[span]:
+                yield i
 
 
 #: A line of a function body that stores on ``self`` (a line starts after
-#: \n or a lone \r, as Python reads it).
+#: \n or a lone \r, as Python reads it; its indentation may hold form
+#: feeds).
 _SELF_STORE = re.compile(
-    rb"(?:^|(?<=\r))[ \t]+self[ \t]*\.[ \t]*\w+[ \t]*(?::[^=\r\n]*)?=(?!=)",
+    rb"(?:^|(?<=\r))[ \t\f]+self[ \t]*\.[ \t]*\w+[ \t]*(?::[^=\r\n]*)?=(?!=)",
     re.MULTILINE,
 )
-
-
-def _self_stores_in(text: bytes, start: int, end: int) -> Iterator[int]:
-    for match in _SELF_STORE.finditer(text, start, end):
-        yield match.start() + len(match.group()) - len(match.group().lstrip())
 
 
 #: After ``.forward``: an assignment (``module.forward = forward``).
