@@ -11,10 +11,11 @@ holds it (the migration stands; the note says what to change):
 * a loader that keeps only the checkpoint keys the model already has and
   loads with ``strict=False`` (stable-audio-tools' ``copy_state_dict``),
   or that fills every key of the model from the checkpoint, falling back
-  to the model's own value (VITS' ``load_checkpoint``, whose strict load
-  then passes): legacy ``weight_g``/``weight_v`` keys are dropped before
-  torch's key-conversion hook can see them, and the migrated layers
-  silently keep their initial weights;
+  to the model's own value (VITS' ``load_checkpoint``, wavenet_vocoder's
+  ``restore_parts``, whose strict loads then pass): legacy
+  ``weight_g``/``weight_v`` keys are dropped before torch's key-conversion
+  hook can see them, and the migrated layers silently keep their initial
+  weights;
 * whole-object pickling (``torch.save(model)``) of a class that a migrated
   sibling module defines and normalizes: it raises ``RuntimeError`` once
   the module is parametrized;
@@ -189,8 +190,9 @@ def _filtered_loads(tree: ast.Module) -> list[str]:
     entries only under ``m``'s own keys, so that legacy keys never reach
     torch's conversion hook:
 
-    * with ``strict=False``: a comprehension keeping the keys found in
-      ``m.state_dict()`` (stable-audio-tools' ``copy_state_dict``);
+    * with ``strict=False``: ``m``'s own state, or a comprehension keeping
+      the keys found in ``m.state_dict()`` (stable-audio-tools'
+      ``copy_state_dict``);
     * with any ``strict``: ``kept = m.state_dict()`` then updated with such
       a comprehension (wavenet_vocoder's ``restore_parts``), or a loop over a
       model's own keys that fills ``kept[k]`` from the checkpoint by each
