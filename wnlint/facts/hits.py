@@ -211,6 +211,7 @@ def weight_store_hits(text: bytes) -> Iterator[int]:
 
 
 def _weight_stores(text: bytes) -> Iterator[int]:
+    defs = Defs.of(text)
     stores: dict[tuple[int, int], bool] = {}  # function span -> stores on self
     for word in (b"self.weight", b"self.bias"):
         for i in find_all(text, word):
@@ -219,7 +220,7 @@ def _weight_stores(text: bytes) -> Iterator[int]:
             if word == b"self.weight" and _SELF_STORE_LINE.match(text, start, i):
                 yield i
                 continue
-            span = Defs.of(text).span(i)
+            span = defs.span(i)
             if span is None:
                 yield i  # its function is in doubt: kept
                 continue
@@ -232,10 +233,7 @@ def _weight_stores(text: bytes) -> Iterator[int]:
 #: A line of a function body that stores on ``self`` (a line starts after
 #: \n or a lone \r, as Python reads it; its indentation may hold form
 #: feeds).
-_SELF_STORE = re.compile(
-    rb"(?:^|(?<=\r))[ \t\f]+self[ \t]*\.[ \t]*\w+[ \t]*(?::[^=\r\n]*)?=(?!=)",
-    re.MULTILINE,
-)
+_SELF_STORE = re.compile(rb"(?:^|(?<=\r))" + _SELF_STORE_LINE.pattern, re.MULTILINE)
 
 
 #: After ``.forward``: an assignment (``module.forward = forward``).

@@ -257,14 +257,7 @@ def _filled_by_own_keys(nodes: list[ast.AST], name: str) -> bool:
     ``try`` that reads it, arms of a test ``k in saved``, or
     ``saved.get(k, v)``. Without one, a missing key raises ``KeyError``:
     loud, not lost (whisper-vits-svc's ``load_part``)."""
-    states = {
-        node.targets[0].id
-        for node in nodes
-        if isinstance(node, ast.Assign)
-        and len(node.targets) == 1
-        and isinstance(node.targets[0], ast.Name)
-        and _is_own_state(node.value)
-    }
+    states = _own_state_names(nodes, None)
     for loop in nodes:
         if not isinstance(loop, (ast.For, ast.AsyncFor)):
             continue
@@ -364,15 +357,6 @@ def _updated(nodes: list[ast.AST], name: str, owner: str, own: set[str]) -> bool
     return False
 
 
-def _is_own_state(value: ast.expr) -> bool:
-    """``<module>.state_dict()`` (or its ``.copy()``) of any module."""
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
-        return False
-    if value.func.attr == "copy":
-        return _is_own_state(value.func.value)
-    return value.func.attr == "state_dict" and not value.args
-
-
 def _loop_key(loop: ast.For | ast.AsyncFor, states: set[str]) -> str | None:
     """The key name of ``for k, v in S.items()``, ``for k in S.keys()`` or
     ``for k in S`` over a module's own state ``S``; else None."""
@@ -386,7 +370,8 @@ def _loop_key(loop: ast.For | ast.AsyncFor, states: set[str]) -> str | None:
         pairs = source.func.attr == "items"
         source = source.func.value
     if not (
-        (isinstance(source, ast.Name) and source.id in states) or _is_own_state(source)
+        (isinstance(source, ast.Name) and source.id in states)
+        or _is_state_of(source, None)
     ):
         return None
     target = loop.target
@@ -408,8 +393,9 @@ def _keyed_by(node: ast.Subscript, key: str) -> bool:
     return isinstance(node.slice, ast.Name) and node.slice.id == key
 
 
-def _is_state_of(value: ast.expr, owner: str) -> bool:
-    """``<owner>.state_dict()`` (or its ``.copy()``)."""
+def _is_state_of(value: ast.expr, owner: str | None) -> bool:
+    """``<owner>.state_dict()`` (or its ``.copy()``); of any module when
+    ``owner`` is None."""
     if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
         return False
     if value.func.attr == "copy":
@@ -417,7 +403,7 @@ def _is_state_of(value: ast.expr, owner: str) -> bool:
     return (
         value.func.attr == "state_dict"
         and not value.args
-        and ast.dump(value.func.value) == owner
+        and (owner is None or ast.dump(value.func.value) == owner)
     )
 
 
@@ -433,8 +419,9 @@ def _bound_values(nodes: list[ast.AST], name: str) -> list[ast.expr]:
     ]
 
 
-def _own_state_names(nodes: list[ast.AST], owner: str) -> set[str]:
-    """Names bound to ``<owner>.state_dict()`` in the function."""
+def _own_state_names(nodes: list[ast.AST], owner: str | None) -> set[str]:
+    """Names bound to ``<owner>.state_dict()`` in the function (of any
+    module when ``owner`` is None)."""
     return {
         node.targets[0].id
         for node in nodes
