@@ -116,3 +116,16 @@ def test_every_module_sits_in_a_layer_or_is_an_entry_point():
 def test_a_module_over_its_layer_is_caught():
     assert _layer("wnlint.facts.events") < _layer("wnlint.rules.base")
     assert _layer("wnlint.cli.main") > _layer("wnlint.fixing.fixer")
+
+
+#: A module a reader can hold in mind: past this, it holds two jobs.
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_the_size_a_reader_holds_in_mind():
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}

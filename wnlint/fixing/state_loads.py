@@ -1,0 +1,291 @@
+"""Checkpoint loaders that drop the legacy weight-norm keys.
+
+A migrated layer's ``weight_g``/``weight_v`` checkpoint entries are
+converted by torch's key-conversion hook inside ``load_state_dict``. A
+loader that first keeps only the keys the model already has, or fills
+every key of the model from the checkpoint with a fallback to the model's
+own value, removes them before the hook runs: the migrated layers keep
+their initial weights, and even a strict load passes. The run-level notes
+(:mod:`wnlint.fixing.migration_notes`) warn about each such loader.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from wnlint.facts.syntax import all_nodes, own_nodes
+
+
+def filtered_loads(tree: ast.Module) -> list[str]:
+    """``m.load_state_dict(kept)`` where ``kept`` holds the checkpoint's
+    entries only under ``m``'s own keys, so that legacy keys never reach
+    torch's conversion hook:
+
+    * with ``strict=False``: ``m``'s own state, or a comprehension keeping
+      the keys found in ``m.state_dict()`` (stable-audio-tools'
+      ``copy_state_dict``);
+    * with any ``strict``: ``kept = m.state_dict()`` then updated with such
+      a comprehension (wavenet_vocoder's ``restore_parts``), or a loop over a
+      model's own keys that fills ``kept[k]`` from the checkpoint by each
+      key, the model's own value standing in for a missing one (VITS'
+      ``load_checkpoint``, copied into most of its descendants): every key
+      is there, so even a strict load passes, with the migrated layers'
+      initial weights.
+    """
+    out: list[tuple[int, str]] = []
+    functions = [
+        node
+        for node in all_nodes(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    for func in functions:
+        nodes = list(own_nodes(func))
+        for call in nodes:
+            if not (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "load_state_dict"
+                and call.args
+            ):
+                continue
+            arg = call.args[0]
+            how = " with strict=False" if _strict_false(call) else ""
+            owner = ast.dump(call.func.value)
+            own = _own_state_names(nodes, owner)
+            if isinstance(arg, ast.Name) and (
+                _filled_by_own_keys(nodes, arg.id)
+                or (arg.id in own and _updated(nodes, arg.id, owner, own))
+            ):
+                # Every key is there, so even a strict load passes.
+                out.append((call.lineno, how))
+                continue
+            if not how:
+                continue
+            values = [arg]
+            if isinstance(arg, ast.Name):
+                values += _bound_values(nodes, arg.id)
+            if (isinstance(arg, ast.Name) and arg.id in own) or any(
+                _keeps_own_keys(value, owner, own) for value in values
+            ):
+                out.append((call.lineno, how))
+    return [_FILTERED.format(line=line, how=how) for line, how in sorted(out)]
+
+
+_FILTERED = (
+    "warning: line {line} loads a checkpoint filtered by the model's own "
+    "keys{how}: after the WN301 migration, the weight_g/weight_v entries of "
+    "checkpoints saved before it are dropped here and those layers keep their "
+    "initial weights; pass the legacy keys through (torch converts them when "
+    "loading)"
+)
+
+
+def _filled_by_own_keys(nodes: list[ast.AST], name: str) -> bool:
+    """The function fills ``name[k]`` in a loop over a model's own keys
+    (``for k, v in state.items()`` with ``state`` a ``.state_dict()``) from
+    another mapping by the same key (``saved[k]``), with a fallback for a
+    key that mapping lacks: a store of ``name[k]`` in the ``except`` of a
+    ``try`` that reads it, arms of a test ``k in saved``, or
+    ``saved.get(k, v)``. Without one, a missing key raises ``KeyError``:
+    loud, not lost (whisper-vits-svc's ``load_part``)."""
+    states = _own_state_names(nodes, None)
+    for loop in nodes:
+        if not isinstance(loop, (ast.For, ast.AsyncFor)):
+            continue
+        key = _loop_key(loop, states)
+        if key is not None and any(
+            _falls_back(node, name, key, states) for node in all_nodes(loop)
+        ):
+            return True
+    return False
+
+
+def _falls_back(node: ast.AST, name: str, key: str, states: set[str]) -> bool:
+    """``node`` reads ``saved[k]`` into ``name[k]`` with a fallback for a
+    missing key (:func:`_filled_by_own_keys`)."""
+
+    def stores(block: list[ast.stmt], reading: bool | None) -> bool:
+        return any(
+            isinstance(part, ast.Assign)
+            and any(_subscript_of(t, name, key) for t in part.targets)
+            and (
+                reading is None
+                or reading
+                == any(_read_by_key(x, key, states) for x in all_nodes(part.value))
+            )
+            for stmt in block
+            for part in all_nodes(stmt)
+        )
+
+    if isinstance(node, ast.Try):
+        return stores(node.body, True) and any(
+            stores(handler.body, None) for handler in node.handlers
+        )
+    if isinstance(node, ast.If) and _tests_key(node.test, key):
+        return stores(node.body, None) and stores(node.orelse, None)
+    if isinstance(node, ast.Assign) and any(
+        _subscript_of(t, name, key) for t in node.targets
+    ):
+        value = node.value
+        return any(_got_with_default(x, key) for x in all_nodes(value)) or (
+            isinstance(value, ast.IfExp) and _tests_key(value.test, key)
+        )
+    return False
+
+
+def _tests_key(test: ast.expr, key: str) -> bool:
+    """``k in saved`` or ``k not in saved``."""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == key
+        and isinstance(test.ops[0], (ast.In, ast.NotIn))
+    )
+
+
+def _read_by_key(node: ast.AST, key: str, states: set[str]) -> bool:
+    """``saved[k]`` on a mapping other than the model's own state."""
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id not in states
+        and _keyed_by(node, key)
+    )
+
+
+def _got_with_default(node: ast.AST, key: str) -> bool:
+    """``saved.get(k, default)``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == key
+    )
+
+
+def _updated(nodes: list[ast.AST], name: str, owner: str, own: set[str]) -> bool:
+    """``name.update(kept)`` in the function, ``kept`` a comprehension that
+    keeps the checkpoint's entries under the model's own keys
+    (:func:`_keeps_own_keys`): the model's own state overwritten with them,
+    its initial values standing in for the rest."""
+    for node in nodes:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "update"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == name
+            and len(node.args) == 1
+        ):
+            arg = node.args[0]
+            values = [arg]
+            if isinstance(arg, ast.Name):
+                values += _bound_values(nodes, arg.id)
+            if any(_keeps_own_keys(value, owner, own) for value in values):
+                return True
+    return False
+
+
+def _loop_key(loop: ast.For | ast.AsyncFor, states: set[str]) -> str | None:
+    """The key name of ``for k, v in S.items()``, ``for k in S.keys()`` or
+    ``for k in S`` over a module's own state ``S``; else None."""
+    source, pairs = loop.iter, False
+    if (
+        isinstance(source, ast.Call)
+        and isinstance(source.func, ast.Attribute)
+        and source.func.attr in ("items", "keys")
+        and not source.args
+    ):
+        pairs = source.func.attr == "items"
+        source = source.func.value
+    if not (
+        (isinstance(source, ast.Name) and source.id in states)
+        or _is_state_of(source, None)
+    ):
+        return None
+    target = loop.target
+    if pairs and isinstance(target, ast.Tuple) and target.elts:
+        target = target.elts[0]
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _subscript_of(target: ast.expr, name: str, key: str) -> bool:
+    return (
+        isinstance(target, ast.Subscript)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == name
+        and _keyed_by(target, key)
+    )
+
+
+def _keyed_by(node: ast.Subscript, key: str) -> bool:
+    return isinstance(node.slice, ast.Name) and node.slice.id == key
+
+
+def _is_state_of(value: ast.expr, owner: str | None) -> bool:
+    """``<owner>.state_dict()`` (or its ``.copy()``); of any module when
+    ``owner`` is None."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+        return False
+    if value.func.attr == "copy":
+        return _is_state_of(value.func.value, owner)
+    return (
+        value.func.attr == "state_dict"
+        and not value.args
+        and (owner is None or ast.dump(value.func.value) == owner)
+    )
+
+
+def _bound_values(nodes: list[ast.AST], name: str) -> list[ast.expr]:
+    """What ``name = ...`` statements of the function assign to it."""
+    return [
+        node.value
+        for node in nodes
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == name
+    ]
+
+
+def _own_state_names(nodes: list[ast.AST], owner: str | None) -> set[str]:
+    """Names bound to ``<owner>.state_dict()`` in the function (of any
+    module when ``owner`` is None)."""
+    return {
+        node.targets[0].id
+        for node in nodes
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _is_state_of(node.value, owner)
+    }
+
+
+def _keeps_own_keys(value: ast.expr, owner: str, own: set[str]) -> bool:
+    """A comprehension that keeps the keys found in ``owner``'s state."""
+    if not isinstance(value, ast.DictComp):
+        return False
+    for gen in value.generators:
+        for test in gen.ifs:
+            if not isinstance(test, ast.Compare):
+                continue
+            for op, right in zip(test.ops, test.comparators):
+                if not isinstance(op, ast.In):
+                    continue
+                for part in all_nodes(right):
+                    if (isinstance(part, ast.Name) and part.id in own) or (
+                        isinstance(part, ast.expr) and _is_state_of(part, owner)
+                    ):
+                        return True
+    return False
+
+
+def _strict_false(call: ast.Call) -> bool:
+    return any(
+        k.arg == "strict"
+        and isinstance(k.value, ast.Constant)
+        and k.value.value is False
+        for k in call.keywords
+    )
