@@ -25,7 +25,7 @@ from wnlint.facts.module_classes import ModuleFacts
 from wnlint.facts.order import ScopeFlow, flows
 from wnlint.facts.project_names import ProjectNames
 from wnlint.facts.resolve import OPAQUE, Binding, Scope
-from wnlint.facts.syntax import child_nodes
+from wnlint.facts.syntax import child_nodes, walk
 
 #: (kind, node, scope): kind is "if"/"else" (node is the test), "try" or
 #: "except" (node is the ``Try`` statement).
@@ -482,6 +482,6 @@ def _exits(body: list) -> bool:
 
 
 def _store_names(target: ast.AST) -> Iterator[str]:
-    for node in ast.walk(target):
+    for node in walk(target):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             yield node.id

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wnlint.facts.order import Application, ScopeFlow, covers, key_of
-from wnlint.facts.syntax import shape
+from wnlint.facts.syntax import shape, walk
 
 # -- which tensor an application norms (WN204) ----------------------------------
 
@@ -74,7 +74,7 @@ def same_tensor(a: TensorName, b: TensorName) -> bool:
 
 def names_rebound_between(flow: ScopeFlow, expr: ast.AST, start: int, end: int) -> bool:
     """Is a name read in ``expr`` rebound after ``start`` and before ``end``?"""
-    names = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    names = {n.id for n in walk(expr) if isinstance(n, ast.Name)}
     return any(start < order < end and key in names for order, key in flow.rebinds)
 
 

@@ -30,10 +30,12 @@ from wnlint.facts.definitions import local_definition
 from wnlint.facts.resolve import OPAQUE, Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
     call_arg,
+    child_nodes,
     local_definitions,
     own_nodes,
     parameter_names,
     single_value,
+    walk,
 )
 
 #: The arms a statement sits in, outermost first: (id of the compound
@@ -201,7 +203,7 @@ def _init_from_table(
         n.id
         for v in table.values
         if v is not None
-        for n in ast.walk(v)
+        for n in walk(v)
         if isinstance(n, ast.Name)
     }
     return roots.isdisjoint(local) and _all_init(table, module)
@@ -448,16 +450,14 @@ def own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
     """Nodes of a statement, not of the statements nested in it, nor of a
     lambda's body."""
     stack: list[ast.AST] = [
-        child
-        for child in ast.iter_child_nodes(stmt)
-        if not isinstance(child, _NOT_EXPRESSIONS)
+        child for child in child_nodes(stmt) if not isinstance(child, _NOT_EXPRESSIONS)
     ]
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, ast.Lambda):
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(child_nodes(node))
 
 
 def body_of(cache: dict[int, Body], owner: ast.AST, scope: Scope) -> Body:

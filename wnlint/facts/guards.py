@@ -19,7 +19,7 @@ from typing import Callable, Protocol
 from wnlint.facts import torchnames as tn
 from wnlint.facts.events import LEGACY, NEW
 from wnlint.facts.resolve import Scope, resolves_only_to
-from wnlint.facts.syntax import string_value
+from wnlint.facts.syntax import string_value, walk
 
 
 class Typer(Protocol):
@@ -169,7 +169,7 @@ def tests_legacy_api(test: ast.AST, scope: Scope) -> bool:
     torch's ``WeightNorm`` hook class (``isinstance(hook, WeightNorm)``,
     ``hook.__class__.__name__ == "WeightNorm"``) or asks for its tensors
     (``hasattr(m, "weight_g")``, :func:`weight_norm_test`)."""
-    for node in ast.walk(test):
+    for node in walk(test):
         if isinstance(node, ast.Constant) and node.value == tn.WEIGHT_NORM_HOOK_CLASS:
             return True
         if isinstance(node, (ast.Name, ast.Attribute)) and resolves_only_to(

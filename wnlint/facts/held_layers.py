@@ -24,7 +24,15 @@ from wnlint.facts.classes import ClassGraph
 from wnlint.facts.definitions import is_torch_module_class
 from wnlint.facts.events import LEGACY, NEW, norm_api, removal_api
 from wnlint.facts.resolve import Scope, resolve, split_import
-from wnlint.facts.syntax import call_arg, hands_self_away, is_self, shape, string_value
+from wnlint.facts.syntax import (
+    call_arg,
+    child_nodes,
+    hands_self_away,
+    is_self,
+    shape,
+    string_value,
+    walk,
+)
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -146,7 +154,7 @@ class ClassLayers:
                 if isinstance(node, ast.ClassDef):
                     continue  # a nested class has its own `self`
                 nodes.append((node, inner))
-                for child in ast.iter_child_nodes(node):
+                for child in child_nodes(node):
                     self.parents[id(child)] = node
                     stack.append((child, inner))
         for node, here in nodes:
@@ -323,7 +331,7 @@ class ClassLayers:
         """``for layer in self.<attr>:``: the loop variable ``var`` only
         called, normed, or handed to a remover."""
         for stmt in [*loop.body, *loop.orelse]:
-            for node in ast.walk(stmt):
+            for node in walk(stmt):
                 if not (isinstance(node, ast.Name) and node.id == var):
                     continue
                 if not isinstance(node.ctx, ast.Load):

@@ -44,6 +44,7 @@ from wnlint.facts.syntax import (
     parameter_names,
     self_attr,
     self_root_attr,
+    walk,
 )
 
 _DISPLAYS = (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)
@@ -272,7 +273,7 @@ def rebinds(stmt: ast.stmt, attr: str) -> bool:
         return False
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
     return any(self_attr(t) == attr for t in targets) and not any(
-        self_attr(n) == attr for n in ast.walk(stmt.value)
+        self_attr(n) == attr for n in walk(stmt.value)
     )
 
 
@@ -451,7 +452,7 @@ def _statements_of(
 ) -> Iterator[tuple[ast.stmt, ast.AST]]:
     for stmt, _ in body_of(files.bodies, func, files.scope_of(func)).statements:
         yield stmt, func
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)

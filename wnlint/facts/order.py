@@ -39,7 +39,7 @@ from wnlint.facts.events import (
 )
 from wnlint.facts.guards import plain_apis
 from wnlint.facts.resolve import Scope, resolves_only_to
-from wnlint.facts.syntax import call_arg
+from wnlint.facts.syntax import call_arg, walk
 
 #: Attributes that hold a real parameter (a leaf) of a module.
 LEAF_ATTRS = tn.WEIGHT_NORM_LEAVES
@@ -268,7 +268,7 @@ def _rebinds(
 ) -> None:
     """A store to a spelling makes it another module, unless the statement
     itself applied weight norm to it (``m = weight_norm(m)``)."""
-    for node in ast.walk(target):
+    for node in walk(target):
         key = key_of(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
         if key and isinstance(getattr(node, "ctx", None), ast.Store):
             if key not in applied:

@@ -43,6 +43,7 @@ from wnlint.facts.syntax import (
     own_nodes,
     parameter_names,
     self_root_attr,
+    walk,
 )
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -419,4 +420,4 @@ def _keeps(value: ast.expr | None, name: str, call: ast.Call) -> bool:
     stripped = strip_self_methods(value)
     if isinstance(stripped, ast.Name) and stripped.id == name:
         return True
-    return any(n is call for n in ast.walk(value))
+    return any(n is call for n in walk(value))

@@ -35,6 +35,7 @@ from wnlint.facts.syntax import (
     is_call_to,
     own_nodes,
     parameter_names,
+    walk,
 )
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -223,7 +224,7 @@ def _opaque_names(node: ast.AST) -> list[str]:
     and augmented-assignment targets, defs, imports, ``except ... as``,
     ``case`` captures."""
     if isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension)):
-        return [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+        return [n.id for n in walk(node.target) if isinstance(n, ast.Name)]
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return [a.asname or a.name.split(".", 1)[0] for a in node.names]
     bound = getattr(node, "name", None) or getattr(node, "rest", None)
@@ -233,7 +234,7 @@ def _opaque_names(node: ast.AST) -> list[str]:
 def _stores(target: ast.AST, name: str) -> bool:
     return any(
         isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
-        for n in ast.walk(target)
+        for n in walk(target)
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 
 from wnlint.facts.resolve import Scope, resolves_only_to
@@ -55,6 +56,18 @@ def child_nodes(node: ast.AST) -> list[ast.AST]:
         elif isinstance(value, ast.AST):
             out.append(value)
     return out
+
+
+def walk(root: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk``, in its order (breadth first, ``root`` first), without
+    the context and operator singletons: every analysis walks the trees of
+    every parsed file, and a third of ``ast.walk``'s nodes are those, read
+    by no one (their fields, ``ctx`` and ``op``, are read directly)."""
+    todo = deque([root])
+    while todo:
+        node = todo.popleft()
+        todo.extend(child_nodes(node))
+        yield node
 
 
 def all_nodes(root: ast.AST) -> Iterator[ast.AST]:
@@ -125,7 +138,7 @@ def self_root_attr(expr: ast.AST) -> str | None:
 
 def self_attrs_in(expr: ast.AST) -> set[str]:
     """Every ``self.<attr>`` read anywhere in ``expr``."""
-    return {name for node in ast.walk(expr) if (name := self_attr(node)) is not None}
+    return {name for node in walk(expr) if (name := self_attr(node)) is not None}
 
 
 def call_arg(call: ast.Call, position: int | None, keyword: str) -> ast.expr | None:
@@ -228,7 +241,7 @@ def _record_target(
         defs.setdefault(target.id, []).append(value)
     elif isinstance(target, (ast.Tuple, ast.List)):
         for elt in target.elts:
-            for node in ast.walk(elt):
+            for node in walk(elt):
                 if isinstance(node, ast.Name):
                     defs.setdefault(node.id, []).append(None)
 

@@ -13,7 +13,7 @@ import ast
 import copy
 
 from wnlint.facts.module_classes import MethodFacts, ModuleClass, ModuleFacts
-from wnlint.facts.syntax import own_nodes, parameter_names, self_attr
+from wnlint.facts.syntax import own_nodes, parameter_names, self_attr, walk
 
 
 def statement_of(func: ast.AST, node: ast.AST) -> ast.stmt | None:
@@ -55,7 +55,7 @@ def family_attrs(facts: ModuleFacts, cls: ModuleClass) -> set[str]:
     avoid them all."""
     names = set(cls.methods) | set(cls.params)
     for node in facts.family(cls):
-        for child in ast.walk(node):
+        for child in walk(node):
             name = self_attr(child)
             if name is not None:
                 names.add(name)

@@ -16,7 +16,7 @@ from wnlint.facts.branches import (
     tensor_name,
 )
 from wnlint.facts.order import Application, ScopeFlow, function_flow, key_of
-from wnlint.facts.syntax import reachable_methods, self_attr
+from wnlint.facts.syntax import reachable_methods, self_attr, walk
 
 
 def applied_before(
@@ -242,7 +242,7 @@ class _ClassFlows:
             and called != name
             and self.clears(called, key)
             for stmt in statements[:order]
-            for node in ast.walk(stmt)
+            for node in walk(stmt)
         )
 
 

@@ -25,6 +25,7 @@ from wnlint.facts.syntax import (
     own_nodes,
     parameter_names,
     self_root_attr,
+    walk,
 )
 from wnlint.rules._init_repair import Target
 from wnlint.rules.base import LineRef
@@ -150,7 +151,7 @@ def _called_after_removal(name: str, summaries: FileSummaries) -> bool:
     never calls runs at any time: False."""
     tree = summaries.module_scope.node
     calls = 0
-    for func in ast.walk(tree) if tree is not None else ():
+    for func in walk(tree) if tree is not None else ():
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         body = body_of(summaries.bodies, func, summaries.scope_of(func))
@@ -178,7 +179,7 @@ def _self_weight(write: ParamWrite) -> str | None:
 def _order_of(node: ast.AST, method: ast.AST, order_of: dict[int, int]) -> int | None:
     """Position in the ``__init__`` trace of the statement holding ``node``."""
     best = None
-    for stmt in ast.walk(method):
+    for stmt in walk(method):
         if isinstance(stmt, ast.stmt) and id(stmt) in order_of and _holds(stmt, node):
             order = order_of[id(stmt)]
             best = order if best is None else max(best, order)
@@ -186,7 +187,7 @@ def _order_of(node: ast.AST, method: ast.AST, order_of: dict[int, int]) -> int |
 
 
 def _holds(outer: ast.AST, inner: ast.AST) -> bool:
-    return any(n is inner for n in ast.walk(outer))
+    return any(n is inner for n in walk(outer))
 
 
 def _apply_call(
@@ -347,7 +348,7 @@ def _tests_a_normed_class(func: ast.AST, summaries: FileSummaries) -> bool:
     """``func`` calls ``isinstance(x, C)`` for a class ``C`` (here or in a
     sibling module) that weight-norms one of its submodules."""
     scope = summaries.scope_of(func)
-    for node in ast.walk(func):
+    for node in walk(func):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)

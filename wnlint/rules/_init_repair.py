@@ -35,7 +35,7 @@ from wnlint.facts.events import LEGACY, NEW, is_init_function, looked_up_init
 from wnlint.facts.resolve import Scope, module_spelling
 from wnlint.facts.siblings import file_text
 from wnlint.facts.sources import encoding_of
-from wnlint.facts.syntax import shape
+from wnlint.facts.syntax import shape, walk
 from wnlint.rules._edits import statement_of
 from wnlint.rules.fixes import (
     Applicability,
@@ -215,9 +215,7 @@ def _reads_weight(expr: ast.AST, tensor: ast.Attribute) -> bool:
     """``expr`` reads the weight it is meant to replace."""
     # `shape`, not `ast.dump`: check asks too, and a dump leaves a cycle.
     target = shape(tensor)
-    return any(
-        isinstance(n, ast.Attribute) and shape(n) == target for n in ast.walk(expr)
-    )
+    return any(isinstance(n, ast.Attribute) and shape(n) == target for n in walk(expr))
 
 
 def _is_zero(call: ast.Call, index: int, keyword: str) -> bool:
@@ -316,7 +314,7 @@ def _spans_string(stmt: ast.stmt) -> bool:
         isinstance(n, ast.Constant)
         and isinstance(n.value, (str, bytes))
         and n.lineno != n.end_lineno
-        for n in ast.walk(stmt)
+        for n in walk(stmt)
     )
 
 

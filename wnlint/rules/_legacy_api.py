@@ -18,7 +18,7 @@ from wnlint.facts import torchnames
 from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.facts.guards import tests_legacy_api
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to, resolves_to_any
-from wnlint.facts.syntax import call_arg, string_value
+from wnlint.facts.syntax import call_arg, string_value, walk
 
 _NEW_API = torchnames.PARAMETRIZATIONS_WEIGHT_NORM | torchnames.REMOVE_PARAMETRIZATIONS
 
@@ -95,7 +95,7 @@ def mentions_new_api(nodes: Iterable[ast.AST], scope: Scope) -> bool:
     and ``torch.__version__``: the marks of code that handles both APIs.
     """
     for root in nodes:
-        for node in ast.walk(root):
+        for node in walk(root):
             if isinstance(node, ast.Constant):
                 if node.value == torchnames.NEW_API_ATTRIBUTE:
                     return True
@@ -121,7 +121,7 @@ def swallows_value_error(site: Site) -> bool:
         kind == "try"
         and any(
             _catches_tolerantly(h)
-            and not any(isinstance(n, ast.Raise) for n in ast.walk(h))
+            and not any(isinstance(n, ast.Raise) for n in walk(h))
             for h in node.handlers
         )
         for kind, node, _ in site.guards

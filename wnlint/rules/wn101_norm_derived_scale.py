@@ -8,7 +8,7 @@ from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.module_classes import ModuleClass, ModuleFacts
 from wnlint.facts.prefilter import MODULE_CLASSES
 from wnlint.facts.products import WeightNormExpr
-from wnlint.facts.syntax import own_nodes, self_attrs_in
+from wnlint.facts.syntax import own_nodes, self_attrs_in, walk
 from wnlint.rules._edits import (
     family_attrs,
     inline_locals,
@@ -156,7 +156,7 @@ def _leaf_scale(
     if portable is None or self_attrs_in(portable) != {expr.base}:
         return ()
     shadowed = local_names(init) - {"self"}
-    if any(isinstance(n, ast.Name) and n.id in shadowed for n in ast.walk(portable)):
+    if any(isinstance(n, ast.Name) and n.id in shadowed for n in walk(portable)):
         return ()  # a global the expression uses is rebound in __init__
     detached = ast.parse(f"self.{expr.base}.detach()", mode="eval").body
     value = ast.unparse(replace_self_attr(portable, expr.base, detached))

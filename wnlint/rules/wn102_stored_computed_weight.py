@@ -16,6 +16,7 @@ from wnlint.facts.syntax import (
     own_nodes,
     self_attr,
     self_attrs_in,
+    walk,
 )
 from wnlint.rules._edits import (
     block_of,
@@ -304,7 +305,7 @@ def _mentions(classes: list[ast.ClassDef], attr: str) -> dict[str, list]:
     the comparisons that test it (``self.<attr> is None``)."""
     found: dict[str, list] = {"placeholder": [], "other": [], "compared": []}
     placeholder_targets: set[int] = set()
-    nodes = [n for c in classes for n in ast.walk(c)]
+    nodes = [n for c in classes for n in walk(c)]
     for func in nodes:
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -327,7 +328,7 @@ def _mentions(classes: list[ast.ClassDef], attr: str) -> dict[str, list]:
         elif isinstance(node, ast.Constant) and node.value == attr:
             found["other"].append(node)
         elif isinstance(node, ast.Compare) and any(
-            self_attr(e) == attr for e in ast.walk(node)
+            self_attr(e) == attr for e in walk(node)
         ):
             found["compared"].append(node)
     return found
@@ -380,7 +381,7 @@ def _delete_unread(
     if len(doomed) >= len(method.node.body):
         return ()
     for dead in doomed:
-        for node in ast.walk(dead):
+        for node in walk(dead):
             if isinstance(node, ast.Call) and self_attr(node.func) is not None:
                 return ()
     edits = [src.delete(dead) for dead in doomed]
@@ -445,9 +446,9 @@ def _feeders(
     method: MethodFacts, stmt: ast.stmt, block: list[ast.stmt]
 ) -> list[ast.stmt]:
     """Local definitions in ``block`` read only by ``stmt``: dead once it goes."""
-    inside = {id(n) for n in ast.walk(stmt)}
+    inside = {id(n) for n in walk(stmt)}
     found: list[ast.stmt] = []
-    for name in {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}:
+    for name in {n.id for n in walk(stmt) if isinstance(n, ast.Name)}:
         value = method.single_def(name)
         if value is None:
             continue
@@ -474,4 +475,4 @@ def _is_target_of(node: ast.AST, stmt: ast.stmt) -> bool:
 
 
 def _in(node: ast.AST, stmt: ast.stmt) -> bool:
-    return any(n is node for n in ast.walk(stmt))
+    return any(n is node for n in walk(stmt))

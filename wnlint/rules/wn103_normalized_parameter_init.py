@@ -16,6 +16,7 @@ from wnlint.facts.syntax import (
     self_attr,
     self_attrs_in,
     shape,
+    walk,
 )
 from wnlint.rules._edits import local_names, parenthesize
 from wnlint.rules.base import Finding, Rule, edits_fix
@@ -139,7 +140,7 @@ def _renormalize(
         for mine in _scaled_reads(name, method):
             if _free_names(mine):
                 continue  # through a local alias: left to the user
-            for node in ast.walk(mine):
+            for node in walk(mine):
                 if self_attr(node) == name:
                     edits[id(node)] = src.replace(node, text)
     return tuple(edits.values())
@@ -200,7 +201,7 @@ def _renormalizer(call: ast.Call, init: MethodFacts, name: str) -> ast.expr | No
 
 
 def _free_names(expr: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and n.id != "self"}
+    return {n.id for n in walk(expr) if isinstance(n, ast.Name) and n.id != "self"}
 
 
 def _parameter_value(call: ast.Call) -> ast.expr | None:

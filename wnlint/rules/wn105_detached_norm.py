@@ -9,7 +9,7 @@ from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.module_classes import MethodFacts
 from wnlint.facts.prefilter import MODULE_CLASSES
 from wnlint.facts.products import WeightNormExpr
-from wnlint.facts.syntax import self_attrs_in
+from wnlint.facts.syntax import self_attrs_in, walk
 from wnlint.rules._edits import inline_locals, statement_of
 from wnlint.rules.base import Finding, Rule, edits_fix
 from wnlint.rules.fixes import Applicability, Edit, Source, span_of
@@ -149,7 +149,7 @@ def _reattach(
             if unwrapped is None:
                 return ()
             blocks[unwrapped.start] = unwrapped
-        for node in ast.walk(current):
+        for node in walk(current):
             if isinstance(node, ast.Name) and node.id not in seen:
                 seen.add(node.id)
                 value = method.single_def(node.id)
@@ -200,7 +200,7 @@ def _unwrap_no_grad(method: MethodFacts, value: ast.expr, src: Source) -> Edit |
     its body one level out; None unless that statement is all it holds."""
     stmt = statement_of(method.node, value)
     outer = None
-    for node in ast.walk(method.node):
+    for node in walk(method.node):
         if isinstance(node, (ast.With, ast.AsyncWith)) and any(
             s is stmt for s in node.body
         ):

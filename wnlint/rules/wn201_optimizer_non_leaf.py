@@ -9,7 +9,7 @@ from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.norms import NormContext, norm_operand
 from wnlint.facts.order import LEAF_ATTRS, ScopeFlow
 from wnlint.facts.prefilter import OPTIMIZER_INPUTS
-from wnlint.facts.syntax import is_call_to
+from wnlint.facts.syntax import is_call_to, walk
 from wnlint.rules._flow_rules import applied_before
 from wnlint.rules.base import Finding, Rule
 
@@ -130,7 +130,7 @@ def _computed_from_norm(
         return False
     if isinstance(expr, ast.Call) and not _is_normalize(expr, flow):
         return False
-    for node in ast.walk(expr):
+    for node in walk(expr):
         if isinstance(node, ast.Call):
             tensor = _norm_argument(node, flow)
             if tensor is not None and _requires_grad(tensor, flow):

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.order import Application, OptimizerCall, ScopeFlow, covers
 from wnlint.facts.prefilter import LEGACY_API
+from wnlint.facts.syntax import walk
 from wnlint.rules._edits import block_of, statement_of
 from wnlint.rules.base import Finding, LineRef, Rule, edits_fix
 from wnlint.rules.fixes import Applicability, Edit, Source
@@ -160,12 +161,12 @@ def _move_above(
 
 
 def _names(stmt: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    return {n.id for n in walk(stmt) if isinstance(n, ast.Name)}
 
 
 def _stored(stmt: ast.AST) -> set[str]:
     return {
         n.id
-        for n in ast.walk(stmt)
+        for n in walk(stmt)
         if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
     }

@@ -8,6 +8,7 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.prefilter import REMOVERS
 from wnlint.facts.resolve import resolves_only_to
+from wnlint.facts.syntax import walk
 from wnlint.rules.base import Finding, Rule
 
 
@@ -90,7 +91,7 @@ class BrokenRemoverCall(Rule):
     prefilter = REMOVERS
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        for node in ast.walk(analysis.tree):
+        for node in walk(analysis.tree):
             if (
                 isinstance(node, ast.ImportFrom)
                 and node.level == 0

@@ -11,7 +11,7 @@ from wnlint.facts.events import LEGACY, NEW, removal_api
 from wnlint.facts.guards import weight_norm_test
 from wnlint.facts.held_layers import ClassLayers
 from wnlint.facts.prefilter import REMOVALS
-from wnlint.facts.syntax import call_arg, self_attr, string_value
+from wnlint.facts.syntax import call_arg, self_attr, string_value, walk
 from wnlint.rules._legacy_api import swallows_value_error
 from wnlint.rules.base import Finding, LineRef, Rule
 
@@ -201,7 +201,7 @@ def _tests_module(site: Site, attr: str, normed: set[str]) -> bool:
 
 def _mentions(node: ast.AST, attr: str, module: ast.expr | None) -> bool:
     """``node`` reads ``self.<attr>`` or the remover's loop variable."""
-    for part in ast.walk(node):
+    for part in walk(node):
         if self_attr(part) == attr:
             return True
         if (
