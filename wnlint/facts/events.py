@@ -89,15 +89,18 @@ def removal_api(func: ast.expr, scope: Scope) -> str | None:
     """Which weight norm ``func`` removes, as :func:`norm_api` says it."""
     if not isinstance(func, (ast.Name, ast.Attribute)):
         return None
-    if resolves_only_to(func, scope, tn.LEGACY_REMOVE_WEIGHT_NORM):
+    # Asked of every call of a file: one lookup, which most calls fail.
+    if not resolves_only_to(func, scope, _REMOVERS):
+        return None
+    names = resolve(func, scope)
+    if names <= tn.LEGACY_REMOVE_WEIGHT_NORM:
         return LEGACY
-    if resolves_only_to(func, scope, tn.REMOVE_PARAMETRIZATIONS):
+    if names <= tn.REMOVE_PARAMETRIZATIONS:
         return NEW
-    if resolves_only_to(
-        func, scope, tn.LEGACY_REMOVE_WEIGHT_NORM | tn.REMOVE_PARAMETRIZATIONS
-    ):
-        return EITHER
-    return None
+    return EITHER
+
+
+_REMOVERS = tn.LEGACY_REMOVE_WEIGHT_NORM | tn.REMOVE_PARAMETRIZATIONS
 
 
 def is_optimizer(func: ast.expr, scope: Scope) -> bool:
