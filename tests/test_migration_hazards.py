@@ -624,13 +624,92 @@ def test_legacy_names_as_strings_beside_a_migrated_module_are_warned_about(tmp_p
             "    model.load_state_dict(kept, strict=False)\n",
             False,
         ),
+        (
+            "    own = model.state_dict()\n"
+            "    kept = {\n"
+            "        k: v\n"
+            "        for k, v in sd.items()\n"
+            "        if k in own and v.shape == own[k].shape\n"
+            "    }\n"
+            "    model.load_state_dict(kept, strict=False)\n",
+            True,
+        ),
+        (
+            "    own = model.state_dict()\n"
+            '    kept = {k: v for k, v in sd.items() if k in own or "g" in k}\n'
+            "    model.load_state_dict(kept, strict=False)\n",
+            False,
+        ),
     ],
-    ids=["copy-of-own-state", "not-in-own-keys", "another-modules-keys"],
+    ids=[
+        "copy-of-own-state",
+        "not-in-own-keys",
+        "another-modules-keys",
+        "own-keys-and-same-shape",
+        "own-keys-or-another-test",
+    ],
 )
 def test_which_filtered_loads_are_warned_about(tmp_path, body, warned):
     root = _copy(tmp_path) / "checkpoint_filter"
     (root / "utils.py").write_text("def load(model, other, sd):\n" + body)
     result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
+    assert "model.py: WN301 x1" in result.stderr
+    assert ("utils.py: warning: line" in result.stderr) is warned
+
+
+#: A helper that keeps the entries of ``src`` whose key is in ``dst`` (of
+#: the same size): FunCodec's and ESPnet's ``filter_state_dict``.
+FILTER_HELPER = (
+    "def filter_state_dict(dst, src):\n"
+    "    kept = {}\n"
+    "    for key, value in src.items():\n"
+    "        if key in dst:\n"
+    "            if dst[key].size() == value.size():\n"
+    "                kept[key] = value\n"
+    "    return kept\n"
+)
+
+
+@pytest.mark.parametrize(
+    "helper, warned",
+    [
+        (FILTER_HELPER, True),
+        (FILTER_HELPER.replace("if key in dst:", "if key not in dst:"), False),
+        (
+            FILTER_HELPER.replace(
+                "    return kept\n", "    kept.update(src)\n    return kept\n"
+            ),
+            False,
+        ),
+        (FILTER_HELPER.replace("        if key in dst:\n", "        if key:\n"), False),
+    ],
+    ids=["own-keys", "other-keys", "then-updated-whole", "unguarded"],
+)
+@pytest.mark.parametrize("where", ["imported", "same-file"])
+def test_a_loader_filtering_through_a_helper_is_warned_about(
+    tmp_path, helper, warned, where
+):
+    """``dst = model.state_dict(); dst.update(filter_state_dict(dst, src));
+    model.load_state_dict(dst)``: FunCodec's loader, whose helper sits in
+    another module (imported inside the function); a strict load passes,
+    with the migrated layers' initial weights."""
+    (tmp_path / "model.py").write_text(LAYERS)
+    loader = (
+        "def load(model, src):\n"
+        "    dst = model.state_dict()\n"
+        "    src = filter_state_dict(dst, src)\n"
+        "    dst.update(src)\n"
+        "    model.load_state_dict(dst)\n"
+    )
+    if where == "imported":
+        (tmp_path / "filters.py").write_text(helper)
+        loader = loader.replace(
+            "    dst = ", "    from filters import filter_state_dict\n\n    dst = ", 1
+        )
+    else:
+        loader = helper + "\n\n" + loader
+    (tmp_path / "utils.py").write_text(loader)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
     assert "model.py: WN301 x1" in result.stderr
     assert ("utils.py: warning: line" in result.stderr) is warned
 
@@ -773,6 +852,34 @@ def test_a_file_that_only_removes_weight_norm_waits_for_a_run_that_migrates_it(
     migrated = both.stdout if diff else (tmp_path / "strip.py").read_text()
     assert 'parametrize.remove_parametrizations(layer, "weight")' in migrated
     assert both.returncode == (1 if diff else 0)
+
+
+@pytest.mark.parametrize("package", [True, False], ids=["package", "project"])
+def test_removers_of_another_packages_modules_never_migrate(tmp_path, package):
+    """Amphion's and VALL-E's tokenizers remove weight norm from the modules
+    of the ``encodec`` package (the classes their ``isinstance`` tests
+    name), which keeps the legacy API: the legacy remover stays, though the
+    run migrates the project's own weight norm. Testing for a class of the
+    project is no such sign."""
+    (tmp_path / "layers.py").write_text(
+        LAYERS + "\n\nclass SConv1d(nn.Module):\n    pass\n"
+    )
+    source = "from encodec.modules import SConv1d\n" if package else ""
+    source += "from layers import SConv1d\n" if not package else ""
+    source += (
+        "from torch.nn.utils import remove_weight_norm\n\n\n"
+        "def strip(model):\n"
+        "    for m in model.modules():\n"
+        "        if isinstance(m, SConv1d):\n"
+        "            remove_weight_norm(m.conv)\n"
+    )
+    (tmp_path / "strip.py").write_text(source)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert "layers.py: WN301 x1" in result.stderr
+    refused = "strip.py: WN302 not fixed: its removers act on modules of the encodec"
+    assert (refused in result.stderr) is package
+    assert ('remove_parametrizations(m.conv, "weight")' in result.stdout) is not package
+    assert ("this file applies no weight norm" in result.stderr) is False
 
 
 def test_a_run_without_weight_norm_to_migrate_leaves_the_remover(tmp_path):

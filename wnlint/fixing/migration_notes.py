@@ -9,7 +9,8 @@ such dependencies, each reported as a warning note on the file that
 holds it (the migration stands; the note says what to change):
 
 * a loader that keeps only the checkpoint keys the model already has and
-  loads with ``strict=False`` (stable-audio-tools' ``copy_state_dict``),
+  loads with ``strict=False`` (stable-audio-tools' ``copy_state_dict``,
+  seed-vc's shape-tested comprehension, FunCodec's ``filter_state_dict``),
   or that fills every key of the model from the checkpoint, falling back
   to the model's own value (VITS' ``load_checkpoint``, wavenet_vocoder's
   ``restore_parts``, whose strict loads then pass): legacy
@@ -118,7 +119,7 @@ def _file_notes(
         return []  # check reports what does not parse
     out: list[str] = []
     if loads:
-        out += filtered_loads(tree)
+        out += filtered_loads(tree, path)
     analysis = FileAnalysis(tree, path) if pickles or strings else None
     if pickles and analysis is not None:
         out += _pickled_migrated(analysis, done, path)

@@ -32,6 +32,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import gc
+import os
+import sys
 from collections.abc import Iterator
 
 import libcst as cst
@@ -39,7 +41,8 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.resolve import resolves_to_any
+from wnlint.facts.resolve import resolve, resolves_to_any
+from wnlint.facts.siblings import module_path
 from wnlint.facts.syntax import all_nodes, parse_quietly
 from wnlint.rules._legacy_api import REMOVERS_ALONE, legacy_sites_by_code, refusal
 from wnlint.rules._legacy_rewriter import (
@@ -137,8 +140,12 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
         if reason:
             return Declined(f"WN301/WN302 not fixed: {reason}")
         targets[(target.line, target.col, target.kind)] = target
-    if not ctx.removers_alone and _removes_only(analysis, sites):
-        return Declined(REMOVERS_ALONE)
+    if _removes_only(analysis, sites):
+        package = _foreign_package(analysis, {id(node) for _, node in sites})
+        if package is not None:
+            return Declined(_FOREIGN.format(package=package))
+        if not ctx.removers_alone:
+            return Declined(REMOVERS_ALONE)
     reads, dotted = _legacy_names(tree, src.text)
     reason = _unsafe_file(reads, targets, src.text) or file_hazard(analysis)
     if reason:
@@ -164,6 +171,53 @@ def _removes_only(analysis: FileAnalysis, sites: list[tuple[Target, ast.expr]]) 
     return not any(
         resolves_to_any(node, scope, tn.WEIGHT_NORM_ANY) for node, scope in named
     )
+
+
+_FOREIGN = (
+    "WN302 not fixed: its removers act on modules of the {package} package "
+    "(the classes its isinstance tests name), which this project does not "
+    "norm: the legacy remover is right for them, whatever the run migrates"
+)
+
+#: The standard library's top-level modules (Python 3.10+; none known on
+#: 3.9, where a remover beside a test of a standard class is left alone).
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
+
+
+def _foreign_package(analysis: FileAnalysis, removers: set[int]) -> str | None:
+    """The package, other than torch, the standard library and this
+    project, whose classes a function holding a remover tests for
+    (``isinstance(m, SConv1d)`` with ``SConv1d`` from ``encodec.modules``,
+    VALL-E's and Amphion's tokenizers): the modules it removes weight norm
+    from are that package's, which no migration of this project reaches."""
+    if analysis.path is None:
+        return None
+    scopes = {
+        id(site.scope.enclosing("function"))
+        for site in analysis.calls
+        if id(site.node) in removers
+    }
+    directory = os.path.dirname(os.path.abspath(analysis.path))
+    for site in analysis.calls:
+        call = site.node
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "isinstance"
+            and len(call.args) == 2
+            and id(site.scope.enclosing("function")) in scopes
+        ):
+            continue
+        kinds = call.args[1]
+        for kind in kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]:
+            for name in resolve(kind, site.scope):
+                module = (name or "").rpartition(".")[0]
+                top = module.split(".", 1)[0]
+                if not top or top == "torch" or top in _STDLIB:
+                    continue
+                if module_path(directory, module) is None:
+                    return top
+    return None
 
 
 def _sites(analysis: FileAnalysis, src: Source) -> list[tuple[Target, ast.expr]]:

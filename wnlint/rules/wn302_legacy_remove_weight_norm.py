@@ -53,8 +53,11 @@ class LegacyRemoveWeightNorm(Rule):
     run that migrates weight norm in another file, where the modules its
     removers act on are normed; fixed alone, or in a run with no weight
     norm to migrate, it keeps the legacy remover, which is the right call
-    on modules that a package normed with the legacy API (EnCodec's, in
-    VALL-E's tokenizer). `check` marks its findings fixable all the same.
+    on modules that a package normed with the legacy API. Where the
+    function holding a remover tests for a class of another package
+    (`isinstance(m, SConv1d)` with `SConv1d` from `encodec.modules`, in
+    VALL-E's and Amphion's tokenizers), the removers are never migrated.
+    `check` marks its findings fixable all the same.
 
     ## Known problems
     Not flagged, since they handle both APIs and cannot raise:
