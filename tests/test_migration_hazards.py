@@ -864,9 +864,9 @@ def test_removers_of_another_packages_modules_never_migrate(tmp_path, package):
     (tmp_path / "layers.py").write_text(
         LAYERS + "\n\nclass SConv1d(nn.Module):\n    pass\n"
     )
-    source = "from encodec.modules import SConv1d\n" if package else ""
-    source += "from layers import SConv1d\n" if not package else ""
+    source = "from encodec.modules" if package else "from layers"
     source += (
+        " import SConv1d\n"
         "from torch.nn.utils import remove_weight_norm\n\n\n"
         "def strip(model):\n"
         "    for m in model.modules():\n"

@@ -19,7 +19,7 @@ from typing import Callable, Protocol
 from wnlint.facts import torchnames as tn
 from wnlint.facts.events import LEGACY, NEW
 from wnlint.facts.resolve import Scope, resolves_only_to
-from wnlint.facts.syntax import string_value, walk
+from wnlint.facts.syntax import isinstance_types, string_value, walk
 
 
 class Typer(Protocol):
@@ -246,19 +246,15 @@ def guards_from(
         index, path = rooted
         plain = frozenset({normed[1]})
         return [Guard(index, frozenset(), frozenset(), False, plain, path)]
+    tested = isinstance_types(test)
     if (
-        isinstance(test, ast.Call)
-        and isinstance(test.func, ast.Name)
-        and test.func.id == "isinstance"
-        and len(test.args) == 2
-        and isinstance(test.args[0], ast.Name)
-        and test.args[0].id in params
+        tested is not None
+        and isinstance(tested[0], ast.Name)
+        and tested[0].id in params
     ):
-        kinds = test.args[1]
-        kinds_list = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
         # A type that cannot be named matches no known layer class.
-        keys = {file.type_key(k, scope) or "?" for k in kinds_list}
-        index = params.index(test.args[0].id)
+        keys = {file.type_key(k, scope) or "?" for k in tested[1]}
+        index = params.index(tested[0].id)
         return [Guard(index, frozenset(keys), frozenset(), positive)]
     name = _classname_test(test, params, scope, file)
     if name is not None:

@@ -141,6 +141,20 @@ def self_attrs_in(expr: ast.AST) -> set[str]:
     return {name for node in walk(expr) if (name := self_attr(node)) is not None}
 
 
+def isinstance_types(node: ast.AST) -> tuple[ast.expr, list[ast.expr]] | None:
+    """For ``isinstance(x, T)`` or ``isinstance(x, (A, B))``: ``x`` and the
+    type expressions it is tested against; None for any other node."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "isinstance"
+        and len(node.args) == 2
+    ):
+        return None
+    kinds = node.args[1]
+    return node.args[0], kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+
+
 def call_arg(call: ast.Call, position: int | None, keyword: str) -> ast.expr | None:
     """The argument bound to parameter ``keyword`` (at ``position`` when
     passed positionally); None when it is not passed or hidden in ``*args``.

@@ -403,7 +403,10 @@ def _key_filter(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
     if not stored or any(id(node) not in guarded for node in stored):
         return None
     common = set.intersection(*(guarded[id(node)] for node in stored))
-    return params.index(min(common)) if len(common) == 1 else None
+    if len(common) != 1:
+        return None
+    (param,) = common
+    return params.index(param)
 
 
 def _key_guards(test: ast.expr, params: list[str]) -> set[str]:

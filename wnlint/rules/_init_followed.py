@@ -21,6 +21,7 @@ from wnlint.facts.resolve import Scope
 from wnlint.facts.syntax import (
     call_arg,
     is_self,
+    isinstance_types,
     method_named,
     own_nodes,
     parameter_names,
@@ -349,15 +350,8 @@ def _tests_a_normed_class(func: ast.AST, summaries: FileSummaries) -> bool:
     sibling module) that weight-norms one of its submodules."""
     scope = summaries.scope_of(func)
     for node in walk(func):
-        if not (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "isinstance"
-            and len(node.args) == 2
-        ):
-            continue
-        kinds = node.args[1]
-        for kind in kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]:
+        tested = isinstance_types(node)
+        for kind in tested[1] if tested is not None else ():
             key = summaries.type_key(kind, scope)
             found = summaries.class_for(key, scope) if key else None
             if found is not None and found.file.class_normed(found.node):

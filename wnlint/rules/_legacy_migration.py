@@ -43,7 +43,7 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.resolve import resolve, resolves_to_any
 from wnlint.facts.siblings import module_path
-from wnlint.facts.syntax import all_nodes, parse_quietly
+from wnlint.facts.syntax import all_nodes, isinstance_types, parse_quietly
 from wnlint.rules._legacy_api import REMOVERS_ALONE, legacy_sites_by_code, refusal
 from wnlint.rules._legacy_rewriter import (
     Marked,
@@ -199,17 +199,10 @@ def _foreign_package(analysis: FileAnalysis, removers: set[int]) -> str | None:
     }
     directory = os.path.dirname(os.path.abspath(analysis.path))
     for site in analysis.calls:
-        call = site.node
-        if not (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Name)
-            and call.func.id == "isinstance"
-            and len(call.args) == 2
-            and id(site.scope.enclosing("function")) in scopes
-        ):
+        tested = isinstance_types(site.node)
+        if tested is None or id(site.scope.enclosing("function")) not in scopes:
             continue
-        kinds = call.args[1]
-        for kind in kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]:
+        for kind in tested[1]:
             for name in resolve(kind, site.scope):
                 module = (name or "").rpartition(".")[0]
                 top = module.split(".", 1)[0]
