@@ -714,6 +714,82 @@ def test_a_loader_filtering_through_a_helper_is_warned_about(
     assert ("utils.py: warning: line" in result.stderr) is warned
 
 
+#: A helper that overwrites, in place, the entries of ``to_`` whose key it
+#: already has: so-vits-svc-fork's ``_substitute_if_same_shape``.
+IN_PLACE_HELPER = (
+    "def substitute(to_, from_):\n"
+    "    for k, v in from_.items():\n"
+    "        if k not in to_:\n"
+    "            pass\n"
+    "        elif to_[k].shape == v.shape:\n"
+    "            to_[k] = v\n"
+)
+
+
+@pytest.mark.parametrize(
+    "helper, warned",
+    [
+        (IN_PLACE_HELPER, True),
+        (
+            IN_PLACE_HELPER.replace(
+                "            pass\n        elif to_[k].shape == v.shape:\n",
+                "            continue\n        if True:\n",
+            ),
+            True,
+        ),
+        (
+            IN_PLACE_HELPER.replace(
+                "        if k not in to_:\n            pass\n        elif",
+                "        if k in to_ and",
+            ),
+            True,
+        ),
+        # Every checkpoint key is added: torch converts the legacy ones.
+        (IN_PLACE_HELPER.replace("        elif to_[k]", "        if to_[k]"), False),
+        (IN_PLACE_HELPER.replace("if k not in to_:", "if k not in from_:"), False),
+        (IN_PLACE_HELPER + "    to_.update(from_)\n", False),
+        (IN_PLACE_HELPER + "    to_[name] = from_[name]\n", False),
+    ],
+    ids=[
+        "else-of-not-in",
+        "after-continue",
+        "in-and",
+        "unguarded",
+        "other-keys",
+        "then-updated-whole",
+        "another-key",
+    ],
+)
+@pytest.mark.parametrize("where", ["imported", "same-file"])
+def test_a_loader_overwriting_its_own_state_through_a_helper_is_warned_about(
+    tmp_path, helper, warned, where
+):
+    """``dst = model.state_dict(); substitute(dst, src);
+    model.load_state_dict(dst)``: so-vits-svc-fork's ``safe_load``, whose
+    helper keeps the model's keys only; a strict load passes, with the
+    migrated layers' initial weights."""
+    (tmp_path / "model.py").write_text(LAYERS)
+    loader = (
+        "def load(model, src, name):\n"
+        "    dst = model.state_dict()\n"
+        "    substitute(dst, src)\n"
+        "    model.load_state_dict(dst)\n"
+    )
+    if where == "imported":
+        (tmp_path / "filters.py").write_text(
+            helper.replace("(to_, from_)", "(to_, from_, name='')")
+        )
+        loader = "from filters import substitute\n\n\n" + loader
+    else:
+        loader = (
+            helper.replace("(to_, from_)", "(to_, from_, name='')") + "\n\n" + loader
+        )
+    (tmp_path / "utils.py").write_text(loader)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert "model.py: WN301 x1" in result.stderr
+    assert ("utils.py: warning: line" in result.stderr) is warned
+
+
 def test_the_migration_runs_where_ast_has_no_match_statement(tmp_path):
     """Python 3.9 (``requires-python >= 3.9``) has neither ``ast.Match`` nor
     ``ast.pattern``: the migration, its free names included, must not need

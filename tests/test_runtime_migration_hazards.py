@@ -139,11 +139,35 @@ def restore_parts(state, model):
     model.load_state_dict(model_dict)
 """
 
+#: so-vits-svc-fork's ``safe_load``: the model's own state overwritten in
+#: place, by a helper, with the checkpoint entries whose key it has (and
+#: a warning naming the others), then loaded strictly.
+SAFE_LOAD = """\
+import warnings
+
+
+def _substitute_if_same_shape(to_, from_):
+    not_in_to = [k for k in from_ if k not in to_]
+    if not_in_to:
+        warnings.warn(f"Keys not found in model state dict:{not_in_to}")
+    for k, v in from_.items():
+        if k not in to_:
+            pass
+        elif to_[k].shape == v.shape:
+            to_[k] = v
+
+
+def safe_load(model, state_dict):
+    model_state_dict = model.state_dict()
+    _substitute_if_same_shape(model_state_dict, state_dict)
+    model.load_state_dict(model_state_dict)
+"""
+
 
 @pytest.mark.parametrize(
     ("loader", "line"),
-    [(None, 12), (VITS_LOADER, 19), (RESTORE_PARTS, 5)],
-    ids=["copy_state_dict", "vits_load_checkpoint", "restore_parts"],
+    [(None, 12), (VITS_LOADER, 19), (RESTORE_PARTS, 5), (SAFE_LOAD, 18)],
+    ids=["copy_state_dict", "vits_load_checkpoint", "restore_parts", "safe_load"],
 )
 def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     tmp_path, device, loader, line
@@ -153,7 +177,9 @@ def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     the legacy keys (``strict=False``); VITS' ``load_checkpoint`` fills
     every key of the model, its own initial value standing in, and
     wavenet_vocoder's ``restore_parts`` updates the model's own state, so
-    that even their strict loads pass. Either way the layer keeps its random
+    that even their strict loads pass, as so-vits-svc-fork's ``safe_load``
+    does through a helper that overwrites it in place (with a warning
+    naming the legacy keys as unknown, easy to take for noise). Either way the layer keeps its random
     initial weights, silently; loading the checkpoint as it is converts the
     keys and gives the original outputs exactly."""
     torch.manual_seed(0)
@@ -184,6 +210,9 @@ def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
         utils.copy_state_dict(filtered, checkpoint)
     elif loader is RESTORE_PARTS:
         utils.restore_parts(checkpoint, filtered)  # a strict load, no error
+    elif loader is SAFE_LOAD:
+        with pytest.warns(UserWarning, match="weight_g"):
+            utils.safe_load(filtered, checkpoint)  # a strict load, no error
     else:
         utils.load_checkpoint(str(saved), filtered)  # a strict load, no error
     assert (filtered(x) - expected).abs().max() > 1e-3  # silently wrong

@@ -12,10 +12,9 @@ their initial weights, and even a strict load passes. The run-level notes
 from __future__ import annotations
 
 import ast
-import os
 
-from wnlint.facts.siblings import file_text, module_path
-from wnlint.facts.syntax import all_nodes, own_nodes, parse_quietly
+from wnlint.facts.syntax import all_nodes, own_nodes
+from wnlint.fixing.key_helpers import KeyHelpers, conjuncts, is_name
 
 
 def filtered_loads(tree: ast.Module, path: str | None = None) -> list[str]:
@@ -34,9 +33,10 @@ def filtered_loads(tree: ast.Module, path: str | None = None) -> list[str]:
       is there, so even a strict load passes, with the migrated layers'
       initial weights.
 
-    The comprehension may be a helper's call instead (:class:`_Helpers`).
+    The comprehension may be a helper's call instead, and the update a
+    helper's fill in place (:class:`wnlint.fixing.key_helpers.KeyHelpers`).
     """
-    helpers = _Helpers(tree, path)
+    helpers = KeyHelpers(tree, path)
     out: list[tuple[int, str]] = []
     functions = [
         node
@@ -171,13 +171,19 @@ def _got_with_default(node: ast.AST, key: str) -> bool:
 
 
 def _updated(
-    nodes: list[ast.AST], name: str, owner: str, own: set[str], helpers: _Helpers
+    nodes: list[ast.AST], name: str, owner: str, own: set[str], helpers: KeyHelpers
 ) -> bool:
     """``name.update(kept)`` in the function, ``kept`` a comprehension that
     keeps the checkpoint's entries under the model's own keys
-    (:func:`_keeps_own_keys`): the model's own state overwritten with them,
-    its initial values standing in for the rest."""
+    (:func:`_keeps_own_keys`), or ``name`` handed to a helper that
+    overwrites only the keys it has (:meth:`KeyHelpers.fills_in_place`):
+    the model's own state overwritten with the checkpoint's entries, its
+    initial values standing in for the rest."""
     for node in nodes:
+        if isinstance(node, ast.Call):
+            at = helpers.fills_in_place(node)
+            if at is not None and at < len(node.args) and is_name(node.args[at], name):
+                return True
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -271,7 +277,7 @@ def _own_state_names(nodes: list[ast.AST], owner: str | None) -> set[str]:
 
 
 def _keeps_own_keys(
-    value: ast.expr, owner: str, own: set[str], helpers: _Helpers
+    value: ast.expr, owner: str, own: set[str], helpers: KeyHelpers
 ) -> bool:
     """A comprehension that keeps the keys found in ``owner``'s state: a
     test ``k in own``, alone or as a term of an ``and`` (``k in own and
@@ -287,7 +293,7 @@ def _keeps_own_keys(
     if not isinstance(value, ast.DictComp):
         return False
     for gen in value.generators:
-        for test in [term for cond in gen.ifs for term in _conjuncts(cond)]:
+        for test in [term for cond in gen.ifs for term in conjuncts(cond)]:
             if not isinstance(test, ast.Compare):
                 continue
             for op, right in zip(test.ops, test.comparators):
@@ -303,134 +309,6 @@ def _keeps_own_keys(
 
 def _is_own(expr: ast.expr, owner: str, own: set[str]) -> bool:
     return (isinstance(expr, ast.Name) and expr.id in own) or _is_state_of(expr, owner)
-
-
-class _Helpers:
-    """The functions of a file, or of the modules its ``from M import f``
-    statements read (FunCodec's and ESPnet's ``filter_state_dict``), that
-    build a new dict of the entries whose key is in one of their arguments
-    (:func:`_key_filter`): a loader calling one keeps the model's own keys
-    as a comprehension would."""
-
-    def __init__(self, tree: ast.Module, path: str | None) -> None:
-        self.path = path
-        self.defined = {
-            node.name: node
-            for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        }
-        self.imported: dict[str, tuple[str, str]] = {}  # name -> (module, its name)
-        for node in all_nodes(tree):
-            if isinstance(node, ast.ImportFrom) and node.module is not None:
-                module = "." * node.level + node.module
-                for alias in node.names:
-                    self.imported[alias.asname or alias.name] = (module, alias.name)
-
-    def keeps_keys_of(self, call: ast.Call) -> int | None:
-        """The argument whose keys ``call``'s result keeps, if any."""
-        if not isinstance(call.func, ast.Name):
-            return None
-        name = call.func.id
-        if name in self.defined:
-            return _key_filter(self.defined[name])
-        if name not in self.imported or self.path is None:
-            return None
-        module, original = self.imported[name]
-        found = module_path(os.path.dirname(os.path.abspath(self.path)), module)
-        if found is None:
-            return None
-        try:
-            tree = parse_quietly(file_text(found), found)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
-        for node in tree.body:
-            if (
-                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                and node.name == original
-            ):
-                return _key_filter(node)
-        return None
-
-
-def _key_filter(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
-    """The position of the parameter ``P`` when ``func`` returns a dict it
-    built empty and filled only under a test ``k in P`` (a term of it):
-    ``kept = {}; for k, v in src.items(): if k in P ...: kept[k] = v;
-    return kept``."""
-    nodes = list(own_nodes(func))
-    returned = {
-        node.value.id
-        for node in nodes
-        if isinstance(node, ast.Return) and isinstance(node.value, ast.Name)
-    }
-    if len(returned) != 1 or any(
-        isinstance(node, ast.Return) and not isinstance(node.value, ast.Name)
-        for node in nodes
-    ):
-        return None
-    (kept,) = returned
-    built = [
-        node.value
-        for node in nodes
-        if isinstance(node, (ast.Assign, ast.AnnAssign))
-        and any(
-            isinstance(t, ast.Name) and t.id == kept
-            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        )
-    ]
-    if not (len(built) == 1 and isinstance(built[0], ast.Dict) and not built[0].keys):
-        return None
-    if any(isinstance(n, ast.Attribute) and _is_name(n.value, kept) for n in nodes):
-        return None  # `kept.update(...)`, `kept.setdefault(...)`
-    params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
-    # Every store of `kept[...]` sits in the body of an `if` that needs
-    # `k in P`, for one parameter P (a test nested in it may add more).
-    guarded: dict[int, set[str]] = {}
-    for node in nodes:
-        if not isinstance(node, ast.If):
-            continue
-        guards = _key_guards(node.test, params)
-        for stmt in node.body if guards else ():
-            for part in all_nodes(stmt):
-                guarded.setdefault(id(part), set()).update(guards)
-    stored = [
-        node
-        for node in nodes
-        if isinstance(node, ast.Subscript)
-        and _is_name(node.value, kept)
-        and isinstance(node.ctx, ast.Store)
-    ]
-    if not stored or any(id(node) not in guarded for node in stored):
-        return None
-    common = set.intersection(*(guarded[id(node)] for node in stored))
-    if len(common) != 1:
-        return None
-    (param,) = common
-    return params.index(param)
-
-
-def _key_guards(test: ast.expr, params: list[str]) -> set[str]:
-    """The parameters ``P`` of the terms ``k in P`` that ``test`` needs."""
-    return {
-        term.comparators[0].id
-        for term in _conjuncts(test)
-        if isinstance(term, ast.Compare)
-        and len(term.ops) == 1
-        and isinstance(term.ops[0], ast.In)
-        and isinstance(term.comparators[0], ast.Name)
-        and term.comparators[0].id in params
-    }
-
-
-def _is_name(expr: ast.expr, name: str) -> bool:
-    return isinstance(expr, ast.Name) and expr.id == name
-
-
-def _conjuncts(test: ast.expr) -> list[ast.expr]:
-    """The terms that must all hold for ``test`` to hold."""
-    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
-        return [t for value in test.values for t in _conjuncts(value)]
-    return [test]
 
 
 def _strict_false(call: ast.Call) -> bool:

@@ -67,7 +67,9 @@ class LegacyWeightNorm(Rule):
       model's own keys with `strict=False`, or fills each of the model's
       keys from the checkpoint with the model's own value for a missing
       one (VITS' `load_checkpoint`, wavenet_vocoder's `restore_parts`,
-      whose strict loads then pass) silently loses the legacy entries;
+      so-vits-svc-fork's `safe_load`, whose strict loads then pass), in the
+      loader itself or through a helper of the project (FunCodec's
+      `filter_state_dict`), silently loses the legacy entries;
     - **names read as strings**: `hasattr(m, "weight_g")` turns False,
       `getattr(m, "weight_v")` raises, and tests for torch's `WeightNorm`
       hook stop finding it (`module.weight_g`/`weight_v` attribute reads are

@@ -1,0 +1,251 @@
+"""Helpers a checkpoint loader calls to keep only the model's own keys.
+
+A loader may filter a checkpoint through a function of its project instead
+of a comprehension of its own: one that builds a new dict of the entries
+whose key is in the model's state (FunCodec's and ESPnet's
+``filter_state_dict``), or one that overwrites, in place, the entries the
+model's state already has (so-vits-svc-fork's ``_substitute_if_same_shape``).
+Either way the legacy ``weight_g``/``weight_v`` entries never reach torch's
+key-conversion hook. :mod:`wnlint.fixing.state_loads` asks which argument
+such a call filters by; this module reads the helper's body.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+
+from wnlint.facts.siblings import file_text, module_path
+from wnlint.facts.syntax import all_nodes, own_nodes, parse_quietly
+
+_Function = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+class KeyHelpers:
+    """The functions of a file, or of the modules its ``from M import f``
+    statements read, as a loader calls them."""
+
+    def __init__(self, tree: ast.Module, path: str | None) -> None:
+        self.path = path
+        self.defined = {
+            node.name: node for node in tree.body if isinstance(node, _Function)
+        }
+        self.imported: dict[str, tuple[str, str]] = {}  # name -> (module, its name)
+        for node in all_nodes(tree):
+            if isinstance(node, ast.ImportFrom) and node.module is not None:
+                module = "." * node.level + node.module
+                for alias in node.names:
+                    self.imported[alias.asname or alias.name] = (module, alias.name)
+
+    def keeps_keys_of(self, call: ast.Call) -> int | None:
+        """The argument whose keys ``call``'s result keeps (:func:`key_filter`)."""
+        func = self._called(call)
+        return None if func is None else key_filter(func)
+
+    def fills_in_place(self, call: ast.Call) -> int | None:
+        """The argument ``call`` overwrites only under keys it already has
+        (:func:`in_place_filler`)."""
+        func = self._called(call)
+        return None if func is None else in_place_filler(func)
+
+    def _called(self, call: ast.Call) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The definition of the plain name ``call`` calls, in this file or
+        in the sibling module it is imported from; None when unknown."""
+        if not isinstance(call.func, ast.Name):
+            return None
+        name = call.func.id
+        if name in self.defined:
+            return self.defined[name]
+        if name not in self.imported or self.path is None:
+            return None
+        module, original = self.imported[name]
+        found = module_path(os.path.dirname(os.path.abspath(self.path)), module)
+        if found is None:
+            return None
+        try:
+            tree = parse_quietly(file_text(found), found)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        for node in tree.body:
+            if isinstance(node, _Function) and node.name == original:
+                return node
+        return None
+
+
+def key_filter(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
+    """The position of the parameter ``P`` when ``func`` returns a dict it
+    built empty and filled only under a test ``k in P`` (a term of it):
+    ``kept = {}; for k, v in src.items(): if k in P ...: kept[k] = v;
+    return kept``."""
+    nodes = list(own_nodes(func))
+    returned = {
+        node.value.id
+        for node in nodes
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Name)
+    }
+    if len(returned) != 1 or any(
+        isinstance(node, ast.Return) and not isinstance(node.value, ast.Name)
+        for node in nodes
+    ):
+        return None
+    (kept,) = returned
+    built = [
+        node.value
+        for node in nodes
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        and any(
+            isinstance(t, ast.Name) and t.id == kept
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        )
+    ]
+    if not (len(built) == 1 and isinstance(built[0], ast.Dict) and not built[0].keys):
+        return None
+    if any(isinstance(n, ast.Attribute) and is_name(n.value, kept) for n in nodes):
+        return None  # `kept.update(...)`, `kept.setdefault(...)`
+    params = _params(func)
+    # Every store of `kept[...]` sits in the body of an `if` that needs
+    # `k in P`, for one parameter P (a test nested in it may add more).
+    guarded: dict[int, set[str]] = {}
+    for node in nodes:
+        if not isinstance(node, ast.If):
+            continue
+        guards = {p for p, _ in _key_tests(node.test, params, ast.In, any_key=True)}
+        for stmt in node.body if guards else ():
+            for part in all_nodes(stmt):
+                guarded.setdefault(id(part), set()).update(guards)
+    stored = [node for node in nodes if _stored_in(node, kept)]
+    if not stored or any(id(node) not in guarded for node in stored):
+        return None
+    common = set.intersection(*(guarded[id(node)] for node in stored))
+    if len(common) != 1:
+        return None
+    (param,) = common
+    return params.index(param)
+
+
+def in_place_filler(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
+    """The position of the parameter ``P`` when ``func`` stores ``P[k] = ...``
+    only where ``k in P`` holds, and grows ``P`` no other way: in the body
+    of an ``if`` that needs it, in the ``else`` of ``if k not in P``, or
+    after ``if k not in P: continue``. Handed a model's own state, it
+    overwrites the entries the model has and drops the rest
+    (so-vits-svc-fork's ``_substitute_if_same_shape(to_, from_)``)."""
+    params = _params(func)
+    stores: dict[str, list[bool]] = {}  # parameter -> is each store guarded
+    _visit_block(func.body, frozenset(), params, stores)
+    nodes = list(own_nodes(func))
+    filled = [
+        p
+        for p, guarded in stores.items()
+        if all(guarded)
+        and not any(
+            isinstance(n, ast.Attribute)
+            and is_name(n.value, p)
+            and n.attr in ("update", "setdefault", "__setitem__", "__ior__")
+            for n in nodes
+        )
+    ]
+    return params.index(filled[0]) if len(filled) == 1 else None
+
+
+def _visit_block(
+    block: list[ast.stmt],
+    known: frozenset[tuple[str, str]],
+    params: list[str],
+    stores: dict[str, list[bool]],
+) -> None:
+    """Record, for each store ``P[k] = ...`` of a parameter in ``block``,
+    whether ``k in P`` is ``known`` to hold there."""
+    for stmt in block:
+        if isinstance(stmt, ast.If):
+            holds = frozenset(_key_tests(stmt.test, params, ast.In))
+            fails = frozenset(
+                _key_tests(stmt.test, params, ast.NotIn)
+                if not isinstance(stmt.test, ast.BoolOp)
+                else ()
+            )
+            _visit_block(stmt.body, known | holds, params, stores)
+            _visit_block(stmt.orelse, known | fails, params, stores)
+            if stmt.body and isinstance(stmt.body[-1], (ast.Continue, ast.Return)):
+                known = known | fails  # what follows runs only when it fails
+            continue
+        if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+            if not isinstance(stmt, ast.While):
+                _record(stmt.target, known, params, stores)
+            _visit_block(stmt.body, known, params, stores)
+            _visit_block(stmt.orelse, known, params, stores)
+            continue
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            _visit_block(stmt.body, known, params, stores)
+            continue
+        if isinstance(stmt, ast.Try):
+            for part in (stmt.body, *(h.body for h in stmt.handlers)):
+                _visit_block(part, known, params, stores)
+            _visit_block(stmt.orelse, known, params, stores)
+            _visit_block(stmt.finalbody, known, params, stores)
+            continue
+        if isinstance(stmt, (*_Function, ast.ClassDef)):
+            continue  # their code runs elsewhere
+        _record(stmt, known, params, stores)
+
+
+def _record(
+    stmt: ast.AST,
+    known: frozenset[tuple[str, str]],
+    params: list[str],
+    stores: dict[str, list[bool]],
+) -> None:
+    for node in all_nodes(stmt):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in params
+        ):
+            key = node.slice.id if isinstance(node.slice, ast.Name) else None
+            guarded = key is not None and (node.value.id, key) in known
+            stores.setdefault(node.value.id, []).append(guarded)
+
+
+def _key_tests(
+    test: ast.expr, params: list[str], op: type[ast.cmpop], any_key: bool = False
+) -> set[tuple[str, str]]:
+    """``(P, k)`` of the terms ``k in P`` (``op`` ``ast.In``) or ``k not
+    in P`` (``ast.NotIn``) that ``test`` needs, ``P`` a parameter and ``k``
+    a name (any expression with ``any_key``, then ``k`` is "")."""
+    return {
+        (
+            term.comparators[0].id,
+            term.left.id if isinstance(term.left, ast.Name) else "",
+        )
+        for term in conjuncts(test)
+        if isinstance(term, ast.Compare)
+        and len(term.ops) == 1
+        and isinstance(term.ops[0], op)
+        and (any_key or isinstance(term.left, ast.Name))
+        and isinstance(term.comparators[0], ast.Name)
+        and term.comparators[0].id in params
+    }
+
+
+def _params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    return [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
+
+
+def _stored_in(node: ast.AST, name: str) -> bool:
+    return (
+        isinstance(node, ast.Subscript)
+        and is_name(node.value, name)
+        and isinstance(node.ctx, ast.Store)
+    )
+
+
+def is_name(expr: ast.expr, name: str) -> bool:
+    return isinstance(expr, ast.Name) and expr.id == name
+
+
+def conjuncts(test: ast.expr) -> list[ast.expr]:
+    """The terms that must all hold for ``test`` to hold."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return [t for value in test.values for t in conjuncts(value)]
+    return [test]
