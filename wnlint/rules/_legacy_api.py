@@ -11,6 +11,8 @@ selector whose other branch is the new API) is left alone.
 from __future__ import annotations
 
 import ast
+import os
+import sys
 import weakref
 from collections.abc import Iterable, Iterator
 
@@ -18,7 +20,8 @@ from wnlint.facts import torchnames
 from wnlint.facts.analysis import FileAnalysis, Site
 from wnlint.facts.guards import tests_legacy_api
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to, resolves_to_any
-from wnlint.facts.syntax import call_arg, string_value, walk
+from wnlint.facts.siblings import module_path
+from wnlint.facts.syntax import call_arg, isinstance_types, string_value, walk
 
 _NEW_API = torchnames.PARAMETRIZATIONS_WEIGHT_NORM | torchnames.REMOVE_PARAMETRIZATIONS
 
@@ -230,7 +233,9 @@ def migration_refused(analysis: FileAnalysis) -> bool:
     WN301/WN302 findings: ``check`` counts them as having no fix (the
     migration's other reasons need the whole file, which only ``fix``
     reads)."""
-    return any(refusal(code, node) for code, node in legacy_sites_by_code(analysis))
+    return any(
+        refusal(code, node) for code, node in legacy_sites_by_code(analysis)
+    ) or (foreign_removers(analysis) is not None)
 
 
 #: Why the migration leaves a file that removes weight norm and applies
@@ -243,3 +248,70 @@ REMOVERS_ALONE = (
     "weight norm too (fix it with the files that apply it; a package that "
     "keeps the legacy API, such as encodec, needs the legacy remover)"
 )
+
+
+def removes_only(analysis: FileAnalysis) -> bool:
+    """The file removes legacy weight norm and applies none, of either API:
+    the modules it removes it from are normed in another file, or in a
+    package that keeps the legacy API (EnCodec's, for VALL-E's tokenizer),
+    where the legacy remover is the right call."""
+    if any(code != "WN302" for code, _ in legacy_sites_by_code(analysis)):
+        return False
+    named = [(site.node.func, site.scope) for site in analysis.calls]  # type: ignore[attr-defined]
+    named += [(site.node, site.scope) for site in analysis.references]
+    return not any(
+        resolves_to_any(node, scope, torchnames.WEIGHT_NORM_ANY)
+        for node, scope in named
+    )
+
+
+FOREIGN = (
+    "WN302 not fixed: its removers act on modules of the {package} package "
+    "(the classes its isinstance tests name), which this project does not "
+    "norm: the legacy remover is right for them, whatever the run migrates"
+)
+
+#: The standard library's top-level modules (Python 3.10+; none known on
+#: 3.9, where a remover beside a test of a standard class is left alone).
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
+
+
+def foreign_removers(analysis: FileAnalysis) -> str | None:
+    """The package whose modules the removers of this file act on, when
+    it removes weight norm and applies none (:func:`removes_only`) and that
+    package is another's (:func:`_foreign_package`): the migration leaves
+    such a file, whatever the run migrates."""
+    if not removes_only(analysis):
+        return None
+    return _foreign_package(
+        analysis, {id(node) for _, node in legacy_sites_by_code(analysis)}
+    )
+
+
+def _foreign_package(analysis: FileAnalysis, removers: set[int]) -> str | None:
+    """The package, other than torch, the standard library and this
+    project, whose classes a function holding a remover tests for
+    (``isinstance(m, SConv1d)`` with ``SConv1d`` from ``encodec.modules``,
+    VALL-E's and Amphion's tokenizers): the modules it removes weight norm
+    from are that package's, which no migration of this project reaches."""
+    if analysis.path is None:
+        return None
+    scopes = {
+        id(site.scope.enclosing("function"))
+        for site in analysis.calls
+        if id(site.node) in removers
+    }
+    directory = os.path.dirname(os.path.abspath(analysis.path))
+    for site in analysis.calls:
+        tested = isinstance_types(site.node)
+        if tested is None or id(site.scope.enclosing("function")) not in scopes:
+            continue
+        for kind in tested[1]:
+            for name in resolve(kind, site.scope):
+                module = (name or "").rpartition(".")[0]
+                top = module.split(".", 1)[0]
+                if not top or top == "torch" or top in _STDLIB:
+                    continue
+                if module_path(directory, module) is None:
+                    return top
+    return None

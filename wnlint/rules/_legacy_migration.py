@@ -32,8 +32,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import gc
-import os
-import sys
 from collections.abc import Iterator
 
 import libcst as cst
@@ -41,10 +39,15 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.resolve import resolve, resolves_to_any
-from wnlint.facts.siblings import module_path
-from wnlint.facts.syntax import all_nodes, isinstance_types, parse_quietly
-from wnlint.rules._legacy_api import REMOVERS_ALONE, legacy_sites_by_code, refusal
+from wnlint.facts.syntax import all_nodes, parse_quietly
+from wnlint.rules._legacy_api import (
+    FOREIGN,
+    REMOVERS_ALONE,
+    foreign_removers,
+    legacy_sites_by_code,
+    refusal,
+    removes_only,
+)
 from wnlint.rules._legacy_rewriter import (
     Marked,
     Rewriter,
@@ -140,12 +143,11 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
         if reason:
             return Declined(f"WN301/WN302 not fixed: {reason}")
         targets[(target.line, target.col, target.kind)] = target
-    if _removes_only(analysis, sites):
-        package = _foreign_package(analysis, {id(node) for _, node in sites})
-        if package is not None:
-            return Declined(_FOREIGN.format(package=package))
-        if not ctx.removers_alone:
-            return Declined(REMOVERS_ALONE)
+    package = foreign_removers(analysis)
+    if package is not None:
+        return Declined(FOREIGN.format(package=package))
+    if not ctx.removers_alone and removes_only(analysis):
+        return Declined(REMOVERS_ALONE)
     reads, dotted = _legacy_names(tree, src.text)
     reason = _unsafe_file(reads, targets, src.text) or file_hazard(analysis)
     if reason:
@@ -157,60 +159,6 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
     if rewritten is None:
         return _rewrite_whole(src, sites, aliases)
     return Fix(Applicability.UNSAFE, (src.whole(rewritten),), alone=True)
-
-
-def _removes_only(analysis: FileAnalysis, sites: list[tuple[Target, ast.expr]]) -> bool:
-    """The file removes legacy weight norm and applies none, of either API:
-    the modules it removes it from are normed in another file, or in a
-    package that keeps the legacy API (EnCodec's, for VALL-E's tokenizer),
-    where the legacy remover is the right call."""
-    if any(target.code != "WN302" for target, _ in sites):
-        return False
-    named = [(site.node.func, site.scope) for site in analysis.calls]  # type: ignore[attr-defined]
-    named += [(site.node, site.scope) for site in analysis.references]
-    return not any(
-        resolves_to_any(node, scope, tn.WEIGHT_NORM_ANY) for node, scope in named
-    )
-
-
-_FOREIGN = (
-    "WN302 not fixed: its removers act on modules of the {package} package "
-    "(the classes its isinstance tests name), which this project does not "
-    "norm: the legacy remover is right for them, whatever the run migrates"
-)
-
-#: The standard library's top-level modules (Python 3.10+; none known on
-#: 3.9, where a remover beside a test of a standard class is left alone).
-_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
-
-
-def _foreign_package(analysis: FileAnalysis, removers: set[int]) -> str | None:
-    """The package, other than torch, the standard library and this
-    project, whose classes a function holding a remover tests for
-    (``isinstance(m, SConv1d)`` with ``SConv1d`` from ``encodec.modules``,
-    VALL-E's and Amphion's tokenizers): the modules it removes weight norm
-    from are that package's, which no migration of this project reaches."""
-    if analysis.path is None:
-        return None
-    scopes = {
-        id(site.scope.enclosing("function"))
-        for site in analysis.calls
-        if id(site.node) in removers
-    }
-    directory = os.path.dirname(os.path.abspath(analysis.path))
-    for site in analysis.calls:
-        tested = isinstance_types(site.node)
-        if tested is None or id(site.scope.enclosing("function")) not in scopes:
-            continue
-        for kind in tested[1]:
-            for name in resolve(kind, site.scope):
-                module = (name or "").rpartition(".")[0]
-                top = module.split(".", 1)[0]
-                if not top or top == "torch" or top in _STDLIB:
-                    continue
-                if module_path(directory, module) is None:
-                    return top
-    return None
 
 
 def _sites(analysis: FileAnalysis, src: Source) -> list[tuple[Target, ast.expr]]:

@@ -56,8 +56,10 @@ class LegacyRemoveWeightNorm(Rule):
     on modules that a package normed with the legacy API. Where the
     function holding a remover tests for a class of another package
     (`isinstance(m, SConv1d)` with `SConv1d` from `encodec.modules`, in
-    VALL-E's and Amphion's tokenizers), the removers are never migrated.
-    `check` marks its findings fixable all the same.
+    VALL-E's and Amphion's tokenizers), the removers are never migrated,
+    and `check` offers no fix for them. Whether a run migrates weight norm
+    elsewhere only `fix` knows: `check` marks the other remover-only files'
+    findings fixable (`[*]`), and `fix` may leave them, with the reason.
 
     ## Known problems
     Not flagged, since they handle both APIs and cannot raise:
