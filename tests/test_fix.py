@@ -148,6 +148,21 @@ def test_check_marks_no_fix_where_the_migration_refuses_a_site(source, marked):
     assert legacy and all(d.unfixable is not marked for d in legacy)
 
 
+def test_the_unsafe_hint_leaves_out_a_migration_check_knows_is_refused(tmp_path):
+    """``fix`` without ``--unsafe-fixes`` counts what that flag would fix:
+    not a file whose migration refuses a site (``check`` marks it without a
+    fix, and ``fix --unsafe-fixes`` leaves it)."""
+    (tmp_path / "m.py").write_text(
+        "import torch.nn as nn\n\n"
+        'lstm = nn.utils.weight_norm(nn.LSTM(2, 2), name="weight_hh_l0")\n'
+    )
+    result = wnlint("fix", "--diff", ".", cwd=tmp_path)
+    assert "1 remaining" in result.stderr
+    assert "fixable with --unsafe-fixes" not in result.stderr
+    unsafe = wnlint("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert unsafe.stdout == "" and "1 remaining" in unsafe.stderr
+
+
 def test_the_pair_is_fixed_together_only(before):
     result = wnlint(
         "fix", "--unsafe-fixes", "--select", "WN301", before.name, cwd=before.parent

@@ -1006,6 +1006,34 @@ def test_json_offers_the_removers_migration_as_fix_would(tmp_path, with_weight_n
     assert (offered is not None) is with_weight_norm
 
 
+@pytest.mark.parametrize("cached", [False, True])
+@pytest.mark.parametrize("with_weight_norm", [True, False])
+def test_text_marks_the_removers_migration_as_fix_would(
+    tmp_path, with_weight_norm, cached
+):
+    """The ``[*]`` mark and the fixable count of a remover-only file say
+    what ``fix --unsafe-fixes`` will do: migrate it only beside a migration
+    of weight norm, which ``--select WN302`` leaves out. A cached run
+    answers the same (the report decides, not the file)."""
+    (tmp_path / "strip.py").write_text(REMOVER_ONLY)
+    if with_weight_norm:
+        (tmp_path / "layers.py").write_text(LAYERS)
+    cache = [] if cached else ["--no-cache"]
+    for _ in range(2 if cached else 1):
+        result = run_cli("check", *cache, ".", cwd=tmp_path)
+    marked = "strip.py:6:9: WN302 [*]" in result.stdout
+    assert marked is with_weight_norm
+    fixable = 2 if with_weight_norm else None
+    summary = f"[*] {fixable} fixable with `wnlint fix --unsafe-fixes`"
+    assert (summary in result.stderr) is with_weight_norm
+    if not with_weight_norm:
+        assert "fixable" not in result.stderr
+    alone = run_cli("check", *cache, "--select", "WN302", ".", cwd=tmp_path)
+    assert "WN302 [*]" not in alone.stdout and "fixable" not in alone.stderr
+    fixed = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert ("remove_parametrizations(layer" in fixed.stdout) is marked
+
+
 @pytest.mark.parametrize(
     "loader",
     [

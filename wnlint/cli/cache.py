@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from wnlint.cli.selection import Resolver
 
 #: First bytes of a cache file: anything else is ignored.
-MAGIC = b"wnlint-cache-1\n"
+MAGIC = b"wnlint-cache-2\n"
 #: Entries whose file changed this close to when they were written are
 #: confirmed by the hash of the file's bytes.
 RACY_NS = 2_000_000_000
@@ -219,6 +219,7 @@ class CachingLinter:
                 d.end_col,
                 d.cell,
                 d.unfixable,
+                d.with_migration,
             )
             for d in found
         )
@@ -263,7 +264,7 @@ class CachingLinter:
 
 
 def _finding(path: str, row: tuple) -> Diagnostic:
-    line, col, code, message, end_line, end_col, cell, unfixable = row
+    line, col, code, message, end_line, end_col, cell, unfixable, alone = row
     return Diagnostic(
         path,
         line,
@@ -274,6 +275,7 @@ def _finding(path: str, row: tuple) -> Diagnostic:
         end_col=end_col,
         cell=cell,
         unfixable=unfixable,
+        with_migration=alone,
     )
 
 

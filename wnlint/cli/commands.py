@@ -192,6 +192,10 @@ def _check(args: argparse.Namespace) -> int:
             cache = CachingLinter(resolver, resolver.cache_dir(args.cache_dir))
             report = cache.lint_files(files, jobs)
             cache.save()
+    if any(d.with_migration for d in report.diagnostics):
+        from wnlint.cli.findings import settle_fixes
+
+        report.diagnostics = settle_fixes(report.diagnostics)
     if args.add_noqa:
         return _add_noqa(args, resolver, report)
     with _output(args.output_file) as out:

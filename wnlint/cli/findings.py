@@ -108,6 +108,19 @@ def fixable(d: Diagnostic) -> bool:
     return finding_fix_level(d) is not None
 
 
+def settle_fixes(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The findings of a whole report with the fixes ``fix`` would apply to
+    them: a finding whose fix applies only beside a migration of weight
+    norm in another file (``with_migration``: the removers of a file that
+    applies none) has none in a report with no weight norm to migrate."""
+    from wnlint.fixing.migration_notes import would_migrate_weight_norm
+
+    others = (d.code for d in diagnostics if fixable(d) and not d.with_migration)
+    if would_migrate_weight_norm(others):
+        return diagnostics
+    return [d.replace(unfixable=True) if d.with_migration else d for d in diagnostics]
+
+
 def read_file(path: str) -> bytes | None:
     try:
         return read_source(path)

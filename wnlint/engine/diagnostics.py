@@ -30,7 +30,10 @@ class Diagnostic:
 
     ``unfixable`` is set when the rule reported this finding with no fix at
     all (its rule may fix others): the ``[*]`` marks and the fixable counts
-    leave it out.
+    leave it out. ``with_migration`` is set when its fix applies only in a
+    run that migrates weight norm in another file (a file that removes
+    weight norm and applies none): a report without such a migration
+    counts it as having no fix (:func:`wnlint.cli.findings.settle_fixes`).
 
     Immutable, and compared (and hashed) by where it is and what it says:
     its fix, cites and end are not part of its identity. A plain class
@@ -51,6 +54,7 @@ class Diagnostic:
         "cell",
         "cites",
         "unfixable",
+        "with_migration",
     )
     __slots__ = FIELDS
     path: str
@@ -64,6 +68,7 @@ class Diagnostic:
     cell: int | None
     cites: tuple[Cite, ...]
     unfixable: bool
+    with_migration: bool
 
     def __init__(
         self,
@@ -78,6 +83,7 @@ class Diagnostic:
         cell: int | None = None,
         cites: tuple[Cite, ...] = (),
         unfixable: bool = False,
+        with_migration: bool = False,
     ) -> None:
         values = (
             path,
@@ -91,6 +97,7 @@ class Diagnostic:
             cell,
             cites,
             unfixable,
+            with_migration,
         )
         for name, value in zip(self.FIELDS, values):
             object.__setattr__(self, name, value)

@@ -359,6 +359,7 @@ class Linter:
                         end_col=end_col,
                         cites=f.cites,
                         unfixable=f.fix is None or f.fix.declines,
+                        with_migration=f.fix is not None and f.fix.with_migration,
                     )
                 )
         out.sort(key=lambda d: (d.line, d.col, d.code))

@@ -437,6 +437,8 @@ def _count_unsafe(
     count = 0
     for d in with_fix:
         lazy: LazyFix = d.fix  # type: ignore[assignment]
+        if lazy.declines:
+            continue  # built only to say why it declines
         if lazy.expensive:
             count += lazy.applicability is Applicability.UNSAFE
             continue

@@ -23,3 +23,9 @@ MIGRATION = LazyFix(_migration, Applicability.UNSAFE, expensive=True)
 REFUSED_MIGRATION = LazyFix(
     _migration, Applicability.UNSAFE, expensive=True, declines=True
 )
+#: The migration of a file that removes weight norm and applies none
+#: (:func:`wnlint.rules._legacy_api.removes_only`): it applies only in a run
+#: that migrates weight norm elsewhere.
+REMOVERS_MIGRATION = LazyFix(
+    _migration, Applicability.UNSAFE, expensive=True, with_migration=True
+)

@@ -125,6 +125,10 @@ class LazyFix:
     #: The rule knows building it declines (it is built only to say why):
     #: ``check`` counts the finding as having no fix.
     declines: bool = False
+    #: It builds only in a run that migrates weight norm in another file
+    #: (:attr:`FixContext.removers_alone`): ``check`` counts the finding as
+    #: fixable only when its report has weight norm to migrate.
+    with_migration: bool = False
 
 
 class Source:

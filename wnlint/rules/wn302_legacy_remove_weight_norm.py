@@ -4,8 +4,12 @@ from collections.abc import Iterator
 
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.prefilter import LEGACY_API
-from wnlint.rules._legacy_api import legacy_sites_by_code, migration_refused
-from wnlint.rules._legacy_fix import MIGRATION, REFUSED_MIGRATION
+from wnlint.rules._legacy_api import (
+    legacy_sites_by_code,
+    migration_refused,
+    removes_only,
+)
+from wnlint.rules._legacy_fix import MIGRATION, REFUSED_MIGRATION, REMOVERS_MIGRATION
 from wnlint.rules.base import Finding, Rule
 
 
@@ -57,9 +61,10 @@ class LegacyRemoveWeightNorm(Rule):
     function holding a remover tests for a class of another package
     (`isinstance(m, SConv1d)` with `SConv1d` from `encodec.modules`, in
     VALL-E's and Amphion's tokenizers), the removers are never migrated,
-    and `check` offers no fix for them. Whether a run migrates weight norm
-    elsewhere only `fix` knows: `check` marks the other remover-only files'
-    findings fixable (`[*]`), and `fix` may leave them, with the reason.
+    and `check` offers no fix for them. `check` counts the findings of the
+    other remover-only files fixable (the text mark, JSON's `fix`) only
+    when its report has weight norm to migrate, as `fix --unsafe-fixes`
+    would.
 
     ## Known problems
     Not flagged, since they handle both APIs and cannot raise:
@@ -104,7 +109,11 @@ class LegacyRemoveWeightNorm(Rule):
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        fix = REFUSED_MIGRATION if migration_refused(analysis) else MIGRATION
+        fix = MIGRATION
+        if migration_refused(analysis):
+            fix = REFUSED_MIGRATION
+        elif removes_only(analysis):
+            fix = REMOVERS_MIGRATION
         for code, node in legacy_sites_by_code(analysis):
             if code == self.code:
                 yield self.finding(node, fix=fix)
