@@ -98,3 +98,34 @@ def test_a_new_remover_outside_a_try_raises():
 )
 def test_a_remover_with_the_other_as_fallback_is_left_alone(body):
     assert legacy_normed(body) == []
+
+
+PLAIN_AND_NORMED = """\
+import torch.nn as nn
+from torch.nn.utils import remove_weight_norm
+from torch.nn.utils.parametrizations import weight_norm
+
+
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ups = nn.ModuleList([weight_norm(nn.Conv1d(2, 2, 1))])
+        self.downs = nn.ModuleList()
+        for _ in range(2):
+            self.downs.append(nn.Conv1d(2, 2, 1))
+
+    def remove(self):
+        for layer in self.ups:
+            remove_weight_norm(layer)
+        for layer in self.downs:
+            remove_weight_norm(layer)
+"""
+
+
+def test_a_remover_on_layers_never_normed_is_left_to_wn306():
+    """CosyVoice's generator: the legacy remover on the new API's
+    ``self.ups`` is WN303's; on ``self.downs``, plain convolutions, it
+    fails with either API (WN306), and WN303's guarded fix would not help."""
+    linter = Linter(select_rules(["WN303", "WN306"]))
+    found = linter.lint_bytes(PLAIN_AND_NORMED.encode(), "m.py")
+    assert [(d.line, d.code) for d in found] == [(16, "WN303"), (18, "WN306")]

@@ -140,6 +140,19 @@ class ClassLayers:
         held = cls(family, analysis)
         return held if held._read() else None
 
+    def holds_no_weight_norm(self, call: ast.Call) -> bool:
+        """The remover ``call`` acts on an attribute of the class whose
+        layers are all known and none is weight-normed: it fails for want
+        of weight norm (WN306), whatever API the class uses elsewhere."""
+        found = self.removers.get(id(call))
+        contents = None if found is None else self.attrs.get(found[0])
+        return (
+            contents is not None
+            and not contents.unknown
+            and bool(contents.elements)
+            and not contents.normed_names()
+        )
+
     def _read(self) -> bool:
         functions = self.functions
         nodes: list[tuple[ast.AST, Scope]] = []

@@ -6,7 +6,9 @@ from typing import ClassVar
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
+from wnlint.facts.classes import ClassGraph
 from wnlint.facts.events import LEGACY, NEW, norm_api, removal_api
+from wnlint.facts.held_layers import ClassLayers
 from wnlint.facts.prefilter import LEGACY_API
 from wnlint.facts.resolve import Scope, module_spelling, resolves_only_to
 from wnlint.facts.syntax import call_arg, string_value
@@ -94,7 +96,10 @@ class MismatchedWeightNormRemoval(Rule):
     checks which API is in effect, or that tolerates the `ValueError` next
     to a removal of the other kind, is correct and not flagged; a remover
     whose `ValueError` is swallowed with no remover of the other kind in
-    its function removes nothing, and is reported as such.
+    its function removes nothing, and is reported as such. A remover on
+    layers its class holds and never weight-norms (CosyVoice's
+    `source_downs`) fails with either API: WN306 reports it, not this rule,
+    whose fix would not help there.
 
     ## References
     - https://pytorch.org/docs/stable/generated/torch.nn.utils.parametrize.remove_parametrizations.html
@@ -155,10 +160,13 @@ class MismatchedWeightNormRemoval(Rule):
         # Functions that call the legacy remover: a new-API remover's
         # fallback there.
         legacy = {id(_function_of(s)) for s, kind in removals if kind == LEGACY}
+        plain = _PlainTargets(analysis)
         for site, kind in removals:
             kinds = applied.get(_class_of(site)) or everywhere
             if _handles_both(site, kind, id(_function_of(site)) in legacy):
                 continue
+            if plain.of(site):
+                continue  # never normed at all: WN306's finding, not an API's
             fix = edits_fix(Applicability.SAFE, _guarded, site, kind)
             swallowed = swallows_value_error(site)
             if kind == LEGACY and kinds == {NEW}:
@@ -167,6 +175,28 @@ class MismatchedWeightNormRemoval(Rule):
             elif kind == NEW and kinds == {LEGACY}:
                 variant = "legacy-swallowed" if swallowed else "legacy-applied"
                 yield self.finding(site.node, variant, fix=fix)
+
+
+class _PlainTargets:
+    """Which removers act on layers their class holds and never
+    weight-norms (:meth:`ClassLayers.holds_no_weight_norm`), each class
+    read once, and only where a remover would be reported."""
+
+    def __init__(self, analysis: FileAnalysis) -> None:
+        self.analysis = analysis
+        self.graph: ClassGraph | None = None
+        self.held: dict[int, ClassLayers | None] = {}
+
+    def of(self, site: Site) -> bool:
+        owner = site.scope.enclosing("class")
+        if owner is None or not isinstance(owner.node, ast.ClassDef):
+            return False
+        if id(owner) not in self.held:
+            if self.graph is None:
+                self.graph = ClassGraph(self.analysis.class_nodes)
+            self.held[id(owner)] = ClassLayers.of(owner.node, self.analysis, self.graph)
+        held = self.held[id(owner)]
+        return held is not None and held.holds_no_weight_norm(site.node)  # type: ignore[arg-type]
 
 
 def _handles_both(site: Site, kind: str, legacy_nearby: bool) -> bool:
