@@ -1076,3 +1076,76 @@ def test_strict_loads_of_every_own_key_are_warned_about(tmp_path, loader):
         f"utils.py: warning: line {line} loads a checkpoint filtered by the model's "
         "own keys: after the WN301 migration"
     ) in result.stderr
+
+
+UNPICKLING_LAYERS = (
+    "import torch.nn as nn\n\n\n"
+    "class Vocoder(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.conv = nn.utils.weight_norm(nn.Conv1d(2, 2, 3))\n\n"
+    "    def remove_weightnorm(self):\n"
+    "        nn.utils.remove_weight_norm(self.conv)\n"
+    "        return self\n"
+)
+
+
+@pytest.mark.parametrize(
+    "script, warned",
+    [
+        # WaveGlow's inference.py.
+        (
+            "model = torch.load(path)['model']\nmodel = model.remove_weightnorm()\n",
+            True,
+        ),
+        ("ckpt = torch.load(path)\nm = ckpt['model']\nm.remove_weightnorm()\n", True),
+        ("torch.nn.utils.remove_weight_norm(torch.load(path).conv)\n", True),
+        # A state_dict loaded into a new model: what the note advises.
+        (
+            "model = Vocoder()\n"
+            "model.load_state_dict(torch.load(path)['model'])\n"
+            "model.remove_weightnorm()\n",
+            False,
+        ),
+        ("state = torch.load(path)\nVocoder().remove_weightnorm()\n", False),
+        ("model = torch.load(path)['model']\nmodel.eval()\n", False),
+    ],
+    ids=["item", "item-of-name", "part", "state-dict", "other-model", "no-remover"],
+)
+def test_removing_weight_norm_from_a_model_unpickled_whole_is_warned_about(
+    tmp_path, script, warned
+):
+    (tmp_path / "layers.py").write_text(UNPICKLING_LAYERS)
+    body = "".join(f"    {line}\n" for line in script.splitlines())
+    (tmp_path / "infer.py").write_text(
+        "import torch\nfrom layers import Vocoder\n\n\ndef main(path):\n" + body
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert "layers.py: WN301 x1" in result.stderr
+    assert ("unpickled whole" in result.stderr) is warned
+
+
+@pytest.mark.parametrize("migrated", [True, False])
+def test_a_migrated_files_own_remover_of_an_unpickled_model_is_warned_about(
+    tmp_path, migrated
+):
+    """WaveGlow's convert_model.py: its own function removes weight norm
+    from the model it unpickled. Left on the legacy API (its migration
+    declined), that remover fits a legacy pickle."""
+    source = (
+        "import torch\n\n\n"
+        "def update(model):\n"
+        "    torch.nn.utils.remove_weight_norm(model.conv)\n"
+        "    return model\n\n\n"
+        "def convert(path):\n"
+        "    model = torch.load(path)\n"
+        "    model['model'] = update(model['model'])\n"
+    )
+    if not migrated:
+        source += "    print(model.weight_g)\n"  # declines its migration
+    (tmp_path / "layers.py").write_text(UNPICKLING_LAYERS)
+    (tmp_path / "convert.py").write_text(source)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert ("convert.py: WN302 x1" in result.stderr) is migrated
+    note = "convert.py: warning: line 11 removes weight norm from a model unpickled"
+    assert (note in result.stderr) is migrated

@@ -265,3 +265,73 @@ def test_pickling_a_class_migrated_in_a_sibling_raises(tmp_path, device):
     migrated = _load(root)
     with pytest.raises(RuntimeError, match=REFUSED):
         _submodule(migrated, "train").export(io.BytesIO())
+
+
+#: WaveGlow's shape: a class whose remover the migration rewrites, and an
+#: inference script that unpickles a model saved whole and strips it.
+UNPICKLED_MODEL = """\
+import torch.nn as nn
+
+
+class Vocoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.utils.weight_norm(nn.Conv1d(2, 2, 3))
+
+    def forward(self, x):
+        return self.conv(x)
+
+    def remove_weightnorm(self):
+        nn.utils.remove_weight_norm(self.conv)
+        return self
+"""
+UNPICKLED_INFERENCE = """\
+import torch
+
+
+def load(path):
+    model = torch.load(path, weights_only=False)["model"]
+    return model.remove_weightnorm()
+"""
+
+
+def test_a_model_pickled_whole_before_the_migration_cannot_be_stripped(
+    tmp_path, monkeypatch, device
+):
+    """WaveGlow's published checkpoints are models pickled whole: unpickled
+    after the migration, they keep the legacy weight norm, and the class's
+    migrated remover raises on them (the note says so). Their state_dict
+    loads into a new model, which then strips cleanly, with the outputs of
+    the original."""
+    package = tmp_path / "unpickled_vocoder"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "model.py").write_text(UNPICKLED_MODEL)
+    (package / "infer.py").write_text(UNPICKLED_INFERENCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [n for n in sys.modules if n.startswith("unpickled_vocoder")]:
+        monkeypatch.delitem(sys.modules, name)
+    original = importlib.import_module("unpickled_vocoder.model")
+    torch.manual_seed(0)
+    saved = original.Vocoder().to(device)
+    x = torch.randn(1, 2, 7, device=device)
+    expected = saved(x)
+    checkpoint = tmp_path / "waveglow.pt"
+    torch.save({"model": saved}, checkpoint)
+    torch.save({"model": saved.state_dict()}, tmp_path / "state.pt")
+    assert importlib.import_module("unpickled_vocoder.infer").load(checkpoint)
+
+    result = run_cli("fix", "--unsafe-fixes", ".", cwd=package)
+    assert "fixed 2 findings in 1 files" in result.stderr
+    assert (
+        "infer.py: warning: line 6 removes weight norm from a model unpickled "
+        "whole (`torch.load` on line 5)" in result.stderr
+    )
+    for name in [n for n in sys.modules if n.startswith("unpickled_vocoder")]:
+        monkeypatch.delitem(sys.modules, name)
+    infer = importlib.import_module("unpickled_vocoder.infer")
+    with pytest.raises(ValueError, match="does not have a parametrization"):
+        infer.load(checkpoint)
+    migrated = importlib.import_module("unpickled_vocoder.model").Vocoder().to(device)
+    migrated.load_state_dict(torch.load(tmp_path / "state.pt")["model"])
+    assert torch.equal(migrated.remove_weightnorm()(x), expected)

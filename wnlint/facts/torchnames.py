@@ -291,6 +291,8 @@ PICKLERS: dict[str, tuple[str, int, str]] = {
     "joblib.dump": ("joblib.dump", 0, "value"),
 }
 PICKLER_NAMES: frozenset[str] = frozenset(PICKLERS)
+#: What unpickles an object ``torch.save`` pickled whole.
+TORCH_LOAD: frozenset[str] = frozenset({"torch.load", "torch.serialization.load"})
 
 #: ``torch.package``: ``exporter.save_pickle(package, resource, obj)``.
 PACKAGE_EXPORTER: frozenset[str] = frozenset(

@@ -24,7 +24,11 @@ holds it (the migration stands; the note says what to change):
   ``hasattr``) beside a migrated module, in its own directory: conversion
   scripts and loaders that no longer match the keys; and in any file of
   the run, parameters picked by such a name (``n.endswith(norm_suffix)``
-  with ``norm_suffix="weight_g"``): optimizer groups that no longer match.
+  with ``norm_suffix="weight_g"``): optimizer groups that no longer match;
+* weight norm removed from a model unpickled whole (``torch.load``, then
+  its ``remove_weightnorm``): a model saved whole before the migration
+  keeps the legacy API, and the migrated remover raises on it
+  (:mod:`wnlint.fixing.unpickled`).
 
 The loader shapes are recognized in :mod:`wnlint.fixing.state_loads`.
 Files are read from disk, so in a writing run the migrated siblings are
@@ -47,6 +51,7 @@ from wnlint.facts.siblings import imports_sibling_mentioning
 from wnlint.facts.sources import read_source
 from wnlint.facts.syntax import all_nodes, parse_quietly, string_value
 from wnlint.fixing.state_loads import filtered_loads
+from wnlint.fixing.unpickled import unpickled_removals
 from wnlint.rules._legacy_api import REMOVERS_ALONE
 from wnlint.rules._migration_hazards import both_api_strings, legacy_attr_named
 
@@ -111,7 +116,8 @@ def _file_notes(
     )
     legacy_words = not is_migrated and any(w in data for w in _LEGACY_WORDS)
     strings = beside and legacy_words
-    if not (loads or pickles or legacy_words):
+    unpickles = b"load(" in data and b"remove" in data and b"torch" in data
+    if not (loads or pickles or legacy_words or unpickles):
         return []
     try:
         tree = parse_quietly(data)
@@ -120,9 +126,11 @@ def _file_notes(
     out: list[str] = []
     if loads:
         out += filtered_loads(tree, path)
-    analysis = FileAnalysis(tree, path) if pickles or strings else None
+    analysis = FileAnalysis(tree, path) if pickles or strings or unpickles else None
     if pickles and analysis is not None:
         out += _pickled_migrated(analysis, done, path)
+    if unpickles and analysis is not None:
+        out += unpickled_removals(analysis, is_migrated)
     if strings and analysis is not None:
         out += _legacy_strings(tree, both_api_strings(analysis))
     elif legacy_words and b"weight_norm" not in data:

@@ -83,8 +83,11 @@ class LegacyWeightNorm(Rule):
     or chooses between the two APIs (a `weight_norm="legacy"` mode, a
     fallback for old torch); and after a run that migrated files, the other
     files of the run that load a checkpoint filtered by the model's own keys
-    (either way above), pickle a class a migrated sibling defines, or name
-    `weight_g`/`weight_v` beside a migrated module get a warning. Pickling
+    (either way above), pickle a class a migrated sibling defines, remove
+    weight norm from a model unpickled whole (`torch.load`: one saved whole
+    before the migration keeps the legacy API, and the migrated remover
+    raises on it), or name `weight_g`/`weight_v` beside a migrated module
+    get a warning. Pickling
     through a base class of another package (descript-audio-codec's
     `DAC.save` comes from `audiotools`) is beyond what one project's source
     shows: save `state_dict()` instead before migrating. The imports the fix
