@@ -98,8 +98,9 @@ class LegacyRemoveWeightNorm(Rule):
         "`ValueError` on a module normed by `torch.nn.utils.parametrizations`"
     )
     message = (
-        "legacy torch.nn.utils.remove_weight_norm is deprecated and raises "
-        "ValueError on a module normed by torch.nn.utils.parametrizations"
+        "torch.nn.utils.remove_weight_norm belongs to the deprecated weight-norm "
+        "API and raises ValueError on a module normed by "
+        "torch.nn.utils.parametrizations"
     )
     fix_title = (
         "Use torch.nn.utils.parametrize.remove_parametrizations, together with "
