@@ -264,7 +264,7 @@ class CachingLinter:
 
 
 def _finding(path: str, row: tuple) -> Diagnostic:
-    line, col, code, message, end_line, end_col, cell, unfixable, alone = row
+    line, col, code, message, end_line, end_col, cell, unfixable, migration = row
     return Diagnostic(
         path,
         line,
@@ -275,7 +275,7 @@ def _finding(path: str, row: tuple) -> Diagnostic:
         end_col=end_col,
         cell=cell,
         unfixable=unfixable,
-        with_migration=alone,
+        with_migration=migration,
     )
 
 
