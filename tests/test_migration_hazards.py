@@ -1149,3 +1149,49 @@ def test_a_migrated_files_own_remover_of_an_unpickled_model_is_warned_about(
     assert ("convert.py: WN302 x1" in result.stderr) is migrated
     note = "convert.py: warning: line 11 removes weight norm from a model unpickled"
     assert (note in result.stderr) is migrated
+
+
+#: fairseq's ``remove_weight_norm_from_model``: the normed modules found by
+#: their parameters' names.
+SUFFIX_PICK = (
+    "import torch\n"
+    "from functools import reduce\n\n\n"
+    "def remove_weight_norm_from_model(model):\n"
+    "    normed = []\n"
+    "    for name, _ in model.named_parameters():\n"
+    '        if name.endswith("_g"):\n'
+    '            normed.append(reduce(getattr, name.split(".")[:-1], model))\n'
+    "    for module in normed:\n"
+    "        torch.nn.utils.remove_weight_norm(module)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "source, declined",
+    [
+        (SUFFIX_PICK, True),
+        (SUFFIX_PICK.replace('endswith("_g")', 'endswith(("_v", "x"))'), True),
+        # The suffix in a function with no weight norm: another meaning.
+        (
+            SUFFIX_PICK + "\n\ndef greens(names):\n"
+            '    return [n for n in names if n.endswith("_g")]\n',
+            True,
+        ),
+        (
+            SUFFIX_PICK.replace('name.endswith("_g")', "name")
+            + "\n\ndef greens(names):\n"
+            '    return [n for n in names if n.endswith("_g")]\n',
+            False,
+        ),
+    ],
+    ids=["suffix", "in-a-tuple", "beside-another-use", "another-use-only"],
+)
+def test_parameters_picked_by_the_legacy_suffix_decline_the_migration(
+    tmp_path, source, declined
+):
+    (tmp_path / "m.py").write_text(source)
+    (tmp_path / "layers.py").write_text(LAYERS)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    reason = "picks weight norm's legacy parameters by name"
+    assert (reason in result.stderr) is declined
+    assert ("remove_parametrizations" in result.stdout) is not declined

@@ -335,3 +335,23 @@ def test_a_model_pickled_whole_before_the_migration_cannot_be_stripped(
     migrated = importlib.import_module("unpickled_vocoder.model").Vocoder().to(device)
     migrated.load_state_dict(torch.load(tmp_path / "state.pt")["model"])
     assert torch.equal(migrated.remove_weightnorm()(x), expected)
+
+
+def test_picking_normed_modules_by_the_legacy_suffix_finds_none_after_migration(
+    device,
+):
+    """fairseq's ``remove_weight_norm_from_model`` finds the normed modules
+    by a parameter name ending in ``_g``: the legacy API's ``weight_g``. On
+    the parametrizations API's modules no name ends so: it would remove
+    nothing, silently, so such a file is not migrated."""
+
+    def picked(model: torch.nn.Module) -> list[str]:
+        return [n for n, _ in model.named_parameters() if n.endswith("_g")]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        legacy = torch.nn.utils.weight_norm(torch.nn.Conv1d(2, 2, 3)).to(device)
+    assert picked(torch.nn.Sequential(legacy)) == ["0.weight_g"]
+    migrated = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv1d(2, 2, 3))
+    assert picked(torch.nn.Sequential(migrated.to(device))) == []
+    assert parametrize.is_parametrized(migrated, "weight")

@@ -25,6 +25,8 @@ holds it (the migration stands; the note says what to change):
   scripts and loaders that no longer match the keys; and in any file of
   the run, parameters picked by such a name (``n.endswith(norm_suffix)``
   with ``norm_suffix="weight_g"``): optimizer groups that no longer match;
+* a requirement that admits a torch older than 2.1, which has no
+  ``parametrizations.weight_norm`` (:mod:`wnlint.fixing.torch_floor`);
 * weight norm removed from a model unpickled whole (``torch.load``, then
   its ``remove_weightnorm``): a model saved whole before the migration
   keeps the legacy API, and the migrated remover raises on it
@@ -51,6 +53,7 @@ from wnlint.facts.siblings import imports_sibling_mentioning
 from wnlint.facts.sources import read_source
 from wnlint.facts.syntax import all_nodes, parse_quietly, string_value
 from wnlint.fixing.state_loads import filtered_loads
+from wnlint.fixing.torch_floor import old_torch_notes
 from wnlint.fixing.unpickled import unpickled_removals
 from wnlint.rules._legacy_api import REMOVERS_ALONE
 from wnlint.rules._migration_hazards import both_api_strings, legacy_attr_named
@@ -84,7 +87,10 @@ def project_notes(
     migrated: Iterable[str], files: Iterable[str]
 ) -> dict[str, list[str]]:
     """Warning notes per file of ``files`` for what the migration of the
-    files ``migrated`` breaks there (empty when nothing was migrated)."""
+    files ``migrated`` breaks there (empty when nothing was migrated),
+    and on the first migrated file of a project whose requirements admit a
+    torch without the new API (:mod:`wnlint.fixing.torch_floor`)."""
+    migrated = list(migrated)
     done = {os.path.abspath(p) for p in migrated}
     if not done:
         return {}
@@ -101,6 +107,8 @@ def project_notes(
         )
         if found:
             notes[path] = found
+    for path, found in old_torch_notes(migrated).items():
+        notes.setdefault(path, []).extend(found)
     return notes
 
 

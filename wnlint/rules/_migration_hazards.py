@@ -13,7 +13,9 @@ declined, with the line and the reason:
   with ``"weight_g"``/``"weight_v"`` (the rename does not reach them:
   ``hasattr`` turns False, ``getattr`` raises), and state-dict keys spelled
   with them (``k.endswith("weight_g")``, ``sd["conv.weight_v"]``): the
-  keys become ``parametrizations.weight.original0``/``original1``;
+  keys become ``parametrizations.weight.original0``/``original1``; and
+  parameters picked by the suffix alone (``n.endswith("_g")``) in a
+  function that applies or removes weight norm;
 * **torch's** ``WeightNorm`` **hook class**, imported or tested by name
   (``isinstance(hook, WeightNorm)``, ``type(hook).__name__ ==
   "WeightNorm"``): migrated modules have no such hook, the test turns False;
@@ -40,6 +42,7 @@ from wnlint.facts.pickled import applied_to
 from wnlint.facts.pickling import module_pickles
 from wnlint.facts.resolve import resolve, resolves_only_to
 from wnlint.facts.syntax import all_nodes
+from wnlint.rules._legacy_api import legacy_sites_by_code
 
 #: The attribute names the rename covers, as strings can spell them.
 _LEGACY_NAMES = tuple(tn.LEGACY_TO_PARAMETRIZED)
@@ -53,7 +56,7 @@ _HOOK_NAMES = tn.WEIGHT_NORM_HOOK
 def file_hazard(analysis: FileAnalysis) -> str | None:
     """The first reason, with its line, not to migrate this file; None when
     nothing in it depends on what the migration changes."""
-    for check in (_legacy_choice, _string_names, _hook_class, _pickled):
+    for check in (_legacy_choice, _string_names, _suffix_picks, _hook_class, _pickled):
         reason = check(analysis)
         if reason is not None:
             return reason
@@ -168,6 +171,43 @@ def _string_names(analysis: FileAnalysis) -> str | None:
     if not found:
         return None
     return min(found)[1] + "; rewrite it by hand"
+
+
+#: Name suffixes of the legacy API's parameters (``conv.weight_g``).
+_LEGACY_SUFFIXES = frozenset(name[name.index("_") :] for name in _LEGACY_NAMES)
+
+
+def _suffix_picks(analysis: FileAnalysis) -> str | None:
+    """``name.endswith("_g")`` in a function that applies or removes
+    legacy weight norm (fairseq's ``remove_weight_norm_from_model`` finds
+    the normed modules by their parameters' names): after the migration no
+    name ends so, and the function silently does nothing."""
+    sites = {id(s.node): s for s in (*analysis.calls, *analysis.references)}
+    functions = {
+        id(site.scope.enclosing("function"))
+        for _, node in legacy_sites_by_code(analysis)
+        if (site := sites.get(id(node))) is not None
+    }
+    for site in analysis.calls:
+        call: ast.Call = site.node  # type: ignore[assignment]
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr == "endswith"
+            and call.args
+            and id(site.scope.enclosing("function")) in functions
+        ):
+            continue
+        arg = call.args[0]
+        for part in arg.elts if isinstance(arg, ast.Tuple) else [arg]:
+            if isinstance(part, ast.Constant) and part.value in _LEGACY_SUFFIXES:
+                return (
+                    f'the suffix "{part.value}" on line {call.lineno} picks '
+                    "weight norm's legacy parameters by name (after the "
+                    "migration they end in original0/original1); rewrite it "
+                    "by hand"
+                )
+    return None
 
 
 def _hook_class(analysis: FileAnalysis) -> str | None:

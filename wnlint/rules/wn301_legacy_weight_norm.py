@@ -79,15 +79,19 @@ class LegacyWeightNorm(Rule):
 
     So the migration of a file is declined, with the line and the reason,
     when the file pickles a module it normalizes, spells
-    `"weight_g"`/`"weight_v"` as strings, uses the `WeightNorm` hook class,
-    or chooses between the two APIs (a `weight_norm="legacy"` mode, a
-    fallback for old torch); and after a run that migrated files, the other
-    files of the run that load a checkpoint filtered by the model's own keys
-    (either way above), pickle a class a migrated sibling defines, remove
-    weight norm from a model unpickled whole (`torch.load`: one saved whole
-    before the migration keeps the legacy API, and the migrated remover
-    raises on it), or name `weight_g`/`weight_v` beside a migrated module
-    get a warning. Pickling
+    `"weight_g"`/`"weight_v"` as strings (or picks parameters by the
+    suffix `"_g"` where it applies or removes weight norm, as fairseq's
+    `remove_weight_norm_from_model` does), uses the `WeightNorm` hook
+    class, or chooses between the two APIs (a `weight_norm="legacy"` mode,
+    a fallback for old torch); and after a run that migrated files, the
+    other files of the run that load a checkpoint filtered by the model's
+    own keys (either way above), pickle a class a migrated sibling defines,
+    remove weight norm from a model unpickled whole (`torch.load`: one
+    saved whole before the migration keeps the legacy API, and the migrated
+    remover raises on it), or name `weight_g`/`weight_v` beside a migrated
+    module get a warning, and so does a requirement of the project that
+    admits a torch older than 2.1 (`torch==1.4.0`), which has no
+    `parametrizations.weight_norm`. Pickling
     through a base class of another package (descript-audio-codec's
     `DAC.save` comes from `audiotools`) is beyond what one project's source
     shows: save `state_dict()` instead before migrating. The imports the fix
