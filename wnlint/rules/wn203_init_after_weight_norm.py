@@ -155,10 +155,10 @@ class InitAfterWeightNorm(Rule):
     )
     messages: ClassVar[Mapping[str, str]] = {
         "apply": (
-            "`{init}` writes the weight of the modules `.apply()` hands it, and "
-            "`{target}` holds weight-normed ones (weight norm on {where}): the "
-            "write has no effect; initialise before weight norm, or write to g "
-            "and v"
+            "`{init}` writes the weight of each module `.apply()` hands it "
+            "(`{target}` and every module in it), weight-normed ones among "
+            "them (weight norm on {where}): the write has no effect; "
+            "initialise before weight norm, or write to g and v"
         ),
         "attribute": (
             "`{target}.weight` is recomputed by weight norm (applied on {where}): "
