@@ -34,6 +34,17 @@ def test_the_flagged_remover_raises(name, error, device):
         model.remove_weight_norm()
 
 
+def test_a_remover_on_a_layer_never_built_raises_attribute_error(device):
+    """StyleTTS2's generator: ``remove_weight_norm`` stops at a layer its
+    class never builds, and the layers after it keep their weight norm."""
+    torch.manual_seed(0)
+    model = f.UnbuiltPre().to(device)
+    with pytest.raises(AttributeError, match="conv_pre"):
+        model.remove_weight_norm()
+    assert not parametrize.is_parametrized(model.ups[0], "weight")
+    assert parametrize.is_parametrized(model.conv_post, "weight")
+
+
 def test_a_swallowed_remover_leaves_weight_norm(device):
     torch.manual_seed(0)
     model = f.NormedInPlace().to(device)
@@ -64,6 +75,9 @@ def test_the_recurrent_model_trains_before_removal(device):
         "FromHelper",
         "HandedAway",
         "Applied",
+        "BuiltPre",
+        "OptionalPre",
+        "TolerantPre",
     ],
 )
 def test_near_misses_remove_without_error(name, device):

@@ -90,6 +90,8 @@ class AttributeLayers:
     applied: set[str] = field(default_factory=set)
     lines: list[int] = field(default_factory=list)
     unknown: bool = False
+    #: A method of the class family stores to it (``self.<attr> = ...``).
+    assigned: bool = False
 
     def normed_names(self) -> set[str]:
         return set().union(self.applied, *self.elements)
@@ -294,6 +296,7 @@ class ClassLayers:
     def _stored(
         self, stmt: ast.stmt, element: bool, contents: AttributeLayers, scope: Scope
     ) -> bool:
+        contents.assigned = contents.assigned or not element
         value = getattr(stmt, "value", None)
         if value is None or (isinstance(stmt, ast.AugAssign) and element):
             return False

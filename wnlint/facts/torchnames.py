@@ -291,6 +291,10 @@ PICKLERS: dict[str, tuple[str, int, str]] = {
     "joblib.dump": ("joblib.dump", 0, "value"),
 }
 PICKLER_NAMES: frozenset[str] = frozenset(PICKLERS)
+#: ``nn.Module`` itself, which sets no attribute a subclass reads as a layer.
+MODULE_BASE: frozenset[str] = frozenset(
+    {"torch.nn.Module", "torch.nn.modules.module.Module"}
+)
 #: What unpickles an object ``torch.save`` pickled whole.
 TORCH_LOAD: frozenset[str] = frozenset({"torch.load", "torch.serialization.load"})
 

@@ -11,6 +11,7 @@ from wnlint.facts.events import LEGACY, NEW, removal_api
 from wnlint.facts.guards import weight_norm_test
 from wnlint.facts.held_layers import ClassLayers
 from wnlint.facts.prefilter import REMOVALS
+from wnlint.facts.resolve import resolve
 from wnlint.facts.syntax import call_arg, self_attr, string_value, walk
 from wnlint.rules._legacy_api import swallows_value_error
 from wnlint.rules.base import Finding, LineRef, Rule
@@ -28,7 +29,14 @@ class RemoverWithoutWeightNorm(Rule):
       `for l in self.source_downs: remove_weight_norm(l)`);
     - the class norms the attribute only on other tensors
       (`weight_norm(self.lstm, "weight_hh_l0")`, then
-      `remove_weight_norm(self.lstm)`, which removes `"weight"`).
+      `remove_weight_norm(self.lstm)`, which removes `"weight"`);
+    - no class of the family ever sets the attribute (StyleTTS2's
+      `Generator.remove_weight_norm` removes it from a `self.conv_pre` its
+      `__init__` never builds): reading it raises `AttributeError`, and the
+      method stops there. Reported where the class derives from
+      `nn.Module` itself, binds no such name in its body, defines no
+      `__getattr__`, and no `try` or test of the attribute surrounds the
+      remover.
 
     ## Why is this bad?
     Each remover raises on a module that carries no weight norm on the
@@ -112,6 +120,10 @@ class RemoverWithoutWeightNorm(Rule):
         "weight-norms: raises ValueError (no weight norm on '{tensor}')"
     )
     messages: ClassVar[Mapping[str, str]] = {
+        "never-set": (
+            "{remover} on `{target}`, which this class never sets: reading it "
+            "raises AttributeError"
+        ),
         "other-tensor": (
             "{remover} removes weight norm from '{tensor}', but `{target}` is "
             "weight-normed only on {normed} ({line}): raises ValueError"
@@ -152,6 +164,9 @@ class RemoverWithoutWeightNorm(Rule):
         if found is None:
             return
         attr, target = found
+        if _never_set(held, call) is not None:
+            yield from self._never_set(site, kind, attr, target)
+            return
         contents = held.attrs.get(attr)
         if contents is None or contents.unknown or not contents.elements:
             return
@@ -179,6 +194,65 @@ class RemoverWithoutWeightNorm(Rule):
             normed=", ".join(f"'{n}'" for n in sorted(normed)),
             line=LineRef(contents.first_norm_line),
         )
+
+    def _never_set(
+        self, site: Site, kind: str, attr: str, target: str
+    ) -> Iterator[Finding]:
+        """A remover on an attribute no class of the family sets: reported
+        unless a ``try`` may catch the ``AttributeError`` or an ``if``
+        tests the attribute."""
+        if any(guard == "try" for guard, _, _ in site.guards):
+            return
+        if _tests_module(site, attr, set()):
+            return
+        remover = "remove_weight_norm" if kind == LEGACY else "remove_parametrizations"
+        yield self.finding(site.node, "never-set", remover=remover, target=target)
+
+
+def _never_set(held: ClassLayers, call: ast.Call) -> str | None:
+    """The attribute the remover ``call`` acts on, when no class of the
+    family ever sets it: no method stores to it, no class body binds
+    it, none defines ``__getattr__``, and every base outside the family
+    is ``nn.Module`` itself. Reading it raises ``AttributeError``
+    (StyleTTS2's ``remove_weight_norm(self.conv_pre)``)."""
+    found = held.removers.get(id(call))
+    contents = None if found is None else held.attrs.get(found[0])
+    if found is None or contents is None:
+        return None
+    if contents.unknown or contents.assigned or contents.elements:
+        return None
+    if held.methods & {"__getattr__", "__getattribute__"}:
+        return None
+    attr = found[0]
+    names = {member.name for member in held.family}
+    for member in held.family:
+        scope = held.analysis.scopes.get(id(member))
+        if scope is None or attr in _class_body_names(member):
+            return None
+        for base in member.bases:
+            if isinstance(base, ast.Name) and base.id in names:
+                continue
+            bound = resolve(base, scope.parent)  # type: ignore[arg-type]
+            if not bound or not bound <= tn.MODULE_BASE:
+                return None
+    return attr
+
+
+def _class_body_names(cls: ast.ClassDef) -> set[str]:
+    """Names a class body binds (class attributes, methods)."""
+    out: set[str] = set()
+    for stmt in cls.body:
+        targets = (
+            stmt.targets
+            if isinstance(stmt, ast.Assign)
+            else [stmt.target]
+            if isinstance(stmt, ast.AnnAssign)
+            else []
+        )
+        out.update(t.id for t in targets if isinstance(t, ast.Name))
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(stmt.name)
+    return out
 
 
 def _tests_module(site: Site, attr: str, normed: set[str]) -> bool:
