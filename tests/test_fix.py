@@ -130,12 +130,31 @@ def test_a_file_is_fixed_whole_or_not_at_all(tmp_path, source, note):
         ),
         ("import torch.nn as nn\na = nn.utils.weight_norm(x, name='bias')\n", False),
         ("import torch.nn as nn\na = nn.utils.weight_norm(x)\n", True),
-        # A hazard elsewhere in the file is known only to the whole-file
-        # migration `fix` builds: the mark stays.
+        # An attribute the migration renames is no hazard: the mark stays.
         (
             "import torch.nn as nn\na = nn.utils.weight_norm(x)\n"
             "class W(nn.Module):\n    def __init__(self):\n"
             "        self.weight_g = nn.Parameter(x)\n",
+            True,
+        ),
+        # A hazard in a function that never spells weight norm: check
+        # reads it too (the prefilter keeps it), and so declines as fix.
+        (
+            "import torch.nn as nn\na = nn.utils.weight_norm(x)\n\n\n"
+            "def keys(sd):\n    return [k for k in sd if k.endswith('weight_g')]\n",
+            False,
+        ),
+        (
+            "import torch.nn as nn\na = nn.utils.weight_norm(x)\n\n\n"
+            "def hooked(m):\n"
+            "    return any(type(h).__name__ == 'WeightNorm' for h in m.hooks)\n",
+            False,
+        ),
+        # Pickling is traced through the whole file: only `fix` reads it.
+        (
+            "import torch\nimport torch.nn as nn\n"
+            "a = nn.utils.weight_norm(nn.Conv1d(2, 2, 1))\n\n\n"
+            "def save(path):\n    torch.save(a, path)\n",
             True,
         ),
     ],

@@ -87,11 +87,17 @@ class Prefilter:
     """Hits of every category in ``needs`` must meet in one class family."""
 
     def __init__(
-        self, *needs: tuple[str, HitFinder, LineTest], one_function: bool = False
+        self,
+        *needs: tuple[str, HitFinder, LineTest],
+        one_function: bool = False,
+        also: tuple[bytes, ...] = (),
     ) -> None:
         #: (category, hit finder, test for a module-level line whose
         #: assignment or ``as`` binds an alias of the trigger).
         self.needs = needs
+        #: Words whose segments (and their families) are kept too, in a
+        #: file with a match.
+        self.also = also
         #: The rule reads one function body at a time: the hits of its two
         #: categories must share one (:func:`enclosing.in_one_function`).
         self.one_function = one_function
@@ -129,8 +135,9 @@ class Prefilter:
             if segment.name is None:
                 continue
             family = [i, *_ancestors(i, segments, by_name)]
-            if all(any(flags[j] for j in family) for flags in has):
-                relevant = True
+            matched = all(any(flags[j] for j in family) for flags in has)
+            relevant = relevant or matched
+            if matched or any(word in segment.text for word in self.also):
                 for j in family:
                     keep[j] = True
         return keep if relevant else None
@@ -178,8 +185,14 @@ class AnyOf:
 _shared_param_hits = Replay(param_hits)
 _shared_legacy_hits = Replay(legacy_hits)
 
+#: What the migration's hazards read besides the legacy calls: strings
+#: naming ``weight_g``/``weight_v`` and torch's ``WeightNorm`` hook class
+#: (:mod:`wnlint.rules._migration_hazards`). Kept with them, ``check``
+#: declines the fix where ``fix`` would (the pickling hazard aside).
+_HAZARD_WORDS = (b"weight_g", b"weight_v", b"WeightNorm")
 LEGACY_API = Prefilter(
     ("legacy", _shared_legacy_hits, lambda line: b"weight_norm" in line),
+    also=_HAZARD_WORDS,
 )
 _shared_norm_hits = Replay(norm_hits)
 

@@ -56,7 +56,14 @@ _HOOK_NAMES = tn.WEIGHT_NORM_HOOK
 def file_hazard(analysis: FileAnalysis) -> str | None:
     """The first reason, with its line, not to migrate this file; None when
     nothing in it depends on what the migration changes."""
-    for check in (_legacy_choice, _string_names, _suffix_picks, _hook_class, _pickled):
+    return visible_hazard(analysis) or _pickled(analysis)
+
+
+def visible_hazard(analysis: FileAnalysis) -> str | None:
+    """:func:`file_hazard` without the pickling hazard: what the text the
+    legacy rules are handed holds (their prefilter keeps it), so ``check``
+    declines the fix there as ``fix`` will."""
+    for check in (_legacy_choice, _string_names, _suffix_picks, _hook_class):
         reason = check(analysis)
         if reason is not None:
             return reason

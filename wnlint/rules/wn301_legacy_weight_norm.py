@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.prefilter import LEGACY_API
-from wnlint.rules._legacy_api import legacy_sites_by_code, migration_refused
-from wnlint.rules._legacy_fix import MIGRATION, REFUSED_MIGRATION
+from wnlint.rules._legacy_api import legacy_sites_by_code
+from wnlint.rules._legacy_fix import migration_of
 from wnlint.rules.base import Finding, Rule
 
 
@@ -98,8 +98,10 @@ class LegacyWeightNorm(Rule):
     inserts take an alias (`torch_parametrizations`) where the file already
     uses the name for something else. The migration also declines a file
     with a call it cannot rewrite (weight norm of a parameter other than
-    `weight`, `remove_weight_norm` passed as a value or with no module):
-    `check` then counts none of the file's WN301/WN302 findings as fixable.
+    `weight`, `remove_weight_norm` passed as a value or with no module).
+    `check` counts none of a declined file's WN301/WN302 findings as
+    fixable, except where only pickling declines it, which `fix` alone
+    traces.
 
     ## Known problems
     Not flagged: names that may also be bound to the new API (a try/except
@@ -138,7 +140,7 @@ class LegacyWeightNorm(Rule):
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        fix = REFUSED_MIGRATION if migration_refused(analysis) else MIGRATION
+        fix = migration_of(analysis)
         for code, node in legacy_sites_by_code(analysis):
             if code == self.code:
                 yield self.finding(node, fix=fix)

@@ -4,12 +4,8 @@ from collections.abc import Iterator
 
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.prefilter import LEGACY_API
-from wnlint.rules._legacy_api import (
-    legacy_sites_by_code,
-    migration_refused,
-    removes_only,
-)
-from wnlint.rules._legacy_fix import MIGRATION, REFUSED_MIGRATION, REMOVERS_MIGRATION
+from wnlint.rules._legacy_api import legacy_sites_by_code
+from wnlint.rules._legacy_fix import migration_of
 from wnlint.rules.base import Finding, Rule
 
 
@@ -110,11 +106,7 @@ class LegacyRemoveWeightNorm(Rule):
     fix_safety = "unsafe"
 
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
-        fix = MIGRATION
-        if migration_refused(analysis):
-            fix = REFUSED_MIGRATION
-        elif removes_only(analysis):
-            fix = REMOVERS_MIGRATION
+        fix = migration_of(analysis, removers=True)
         for code, node in legacy_sites_by_code(analysis):
             if code == self.code:
                 yield self.finding(node, fix=fix)
