@@ -726,6 +726,53 @@ IN_PLACE_HELPER = (
 )
 
 
+#: mozilla TTS's ``set_init_dict``: the parameter updated with the entries
+#: whose key it has, filtered again by size, and returned.
+UPDATING_HELPER = (
+    "def substitute(to_, from_):\n"
+    "    kept = {k: v for k, v in from_.items() if k in to_}\n"
+    "    kept = {k: v for k, v in kept.items() if v.numel() == to_[k].numel()}\n"
+    "    to_.update(kept)\n"
+    "    return to_\n"
+)
+
+
+@pytest.mark.parametrize(
+    "helper, warned",
+    [
+        (UPDATING_HELPER, True),
+        (UPDATING_HELPER.replace(" if k in to_}", "}"), False),
+        (UPDATING_HELPER.replace("    return to_\n", "    return kept\n"), False),
+        (UPDATING_HELPER.replace("to_.update(kept)", "to_.update(from_)"), False),
+        (
+            UPDATING_HELPER.replace(
+                "    to_.update(kept)\n",
+                "    kept = dict(from_)\n    to_.update(kept)\n",
+            ),
+            False,
+        ),
+    ],
+    ids=["own-keys", "all-keys", "returns-another", "updated-whole", "rebound"],
+)
+def test_a_loader_updating_its_own_state_through_a_helper_is_warned_about(
+    tmp_path, helper, warned
+):
+    """``dst = model.state_dict(); dst = substitute(dst, src);
+    model.load_state_dict(dst)``: mozilla TTS's partial initialization,
+    the fallback loader of its training scripts."""
+    (tmp_path / "model.py").write_text(LAYERS)
+    loader = (
+        "def load(model, src):\n"
+        "    dst = model.state_dict()\n"
+        "    dst = substitute(dst, src)\n"
+        "    model.load_state_dict(dst)\n"
+    )
+    (tmp_path / "utils.py").write_text(helper + "\n\n" + loader)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert "model.py: WN301 x1" in result.stderr
+    assert ("utils.py: warning: line" in result.stderr) is warned
+
+
 @pytest.mark.parametrize(
     "helper, warned",
     [

@@ -139,6 +139,27 @@ def restore_parts(state, model):
     model.load_state_dict(model_dict)
 """
 
+#: mozilla TTS's ``set_init_dict``: the model's own state updated, by a
+#: helper, with the checkpoint entries whose key it has and whose size
+#: matches, then loaded strictly.
+SET_INIT_DICT = """\
+def set_init_dict(model_dict, checkpoint_state):
+    pretrained_dict = {k: v for k, v in checkpoint_state.items() if k in model_dict}
+    pretrained_dict = {
+        k: v
+        for k, v in pretrained_dict.items()
+        if v.numel() == model_dict[k].numel()
+    }
+    model_dict.update(pretrained_dict)
+    return model_dict
+
+
+def restore(model, checkpoint):
+    model_dict = model.state_dict()
+    model_dict = set_init_dict(model_dict, checkpoint)
+    model.load_state_dict(model_dict)
+"""
+
 #: so-vits-svc-fork's ``safe_load``: the model's own state overwritten in
 #: place, by a helper, with the checkpoint entries whose key it has (and
 #: a warning naming the others), then loaded strictly.
@@ -166,8 +187,20 @@ def safe_load(model, state_dict):
 
 @pytest.mark.parametrize(
     ("loader", "line"),
-    [(None, 12), (VITS_LOADER, 19), (RESTORE_PARTS, 5), (SAFE_LOAD, 18)],
-    ids=["copy_state_dict", "vits_load_checkpoint", "restore_parts", "safe_load"],
+    [
+        (None, 12),
+        (VITS_LOADER, 19),
+        (RESTORE_PARTS, 5),
+        (SAFE_LOAD, 18),
+        (SET_INIT_DICT, 15),
+    ],
+    ids=[
+        "copy_state_dict",
+        "vits_load_checkpoint",
+        "restore_parts",
+        "safe_load",
+        "set_init_dict",
+    ],
 )
 def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     tmp_path, device, loader, line
@@ -213,6 +246,8 @@ def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     elif loader is SAFE_LOAD:
         with pytest.warns(UserWarning, match="weight_g"):
             utils.safe_load(filtered, checkpoint)  # a strict load, no error
+    elif loader is SET_INIT_DICT:
+        utils.restore(filtered, checkpoint)  # a strict load, no error
     else:
         utils.load_checkpoint(str(saved), filtered)  # a strict load, no error
     assert (filtered(x) - expected).abs().max() > 1e-3  # silently wrong

@@ -127,25 +127,94 @@ def in_place_filler(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
     """The position of the parameter ``P`` when ``func`` stores ``P[k] = ...``
     only where ``k in P`` holds, and grows ``P`` no other way: in the body
     of an ``if`` that needs it, in the ``else`` of ``if k not in P``, or
-    after ``if k not in P: continue``. Handed a model's own state, it
-    overwrites the entries the model has and drops the rest
-    (so-vits-svc-fork's ``_substitute_if_same_shape(to_, from_)``)."""
+    after ``if k not in P: continue``; or updates ``P`` only with a
+    comprehension that keeps the keys in ``P`` (or a subset of one:
+    mozilla TTS's ``set_init_dict``). It returns nothing or ``P``. Handed a
+    model's own state, it overwrites the entries the model has and drops
+    the rest (so-vits-svc-fork's ``_substitute_if_same_shape(to_, from_)``)."""
     params = _params(func)
+    nodes = list(own_nodes(func))
     stores: dict[str, list[bool]] = {}  # parameter -> is each store guarded
     _visit_block(func.body, frozenset(), params, stores)
-    nodes = list(own_nodes(func))
+    for node in nodes:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "update"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in params
+        ):
+            p = node.func.value.id
+            keyed = len(node.args) == 1 and not node.keywords
+            keyed = keyed and _keeps_keys_of(node.args[0], p, nodes)
+            stores.setdefault(p, []).append(keyed)
+    returned = [n.value for n in nodes if isinstance(n, ast.Return) and n.value]
     filled = [
         p
         for p, guarded in stores.items()
         if all(guarded)
+        and all(is_name(value, p) for value in returned)
         and not any(
-            isinstance(n, ast.Attribute)
-            and is_name(n.value, p)
-            and n.attr in ("update", "setdefault", "__setitem__", "__ior__")
+            (
+                isinstance(n, ast.Attribute)
+                and is_name(n.value, p)
+                and n.attr in ("setdefault", "__setitem__", "__ior__")
+            )
+            or (isinstance(n, (ast.AugAssign, ast.Assign)) and _binds(n, p))
             for n in nodes
         )
     ]
     return params.index(filled[0]) if len(filled) == 1 else None
+
+
+def _binds(stmt: ast.AugAssign | ast.Assign, name: str) -> bool:
+    """``stmt`` rebinds ``name`` (or grows it: ``P |= other``)."""
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return any(is_name(t, name) for t in targets)
+
+
+def _keeps_keys_of(expr: ast.expr, param: str, nodes: list[ast.AST]) -> bool:
+    """``expr`` holds only keys of ``param``: a comprehension that tests
+    ``k in param`` (a term of its test), or iterates over such a value; or
+    a name every binding of which is one (bindings in source order, each
+    of which may filter what the name held: ``d = {k: v for k, v in
+    d.items() if ...}``)."""
+    if isinstance(expr, ast.Name):
+        bindings = sorted(
+            (n for n in nodes if isinstance(n, ast.Assign) and _binds(n, expr.id)),
+            key=lambda n: (n.lineno, n.col_offset),
+        )
+        keyed = False
+        for binding in bindings:
+            keyed = _keyed_comprehension(
+                binding.value, param, expr.id if keyed else None
+            )
+            if not keyed:
+                return False
+        return keyed
+    return _keyed_comprehension(expr, param, None)
+
+
+def _keyed_comprehension(expr: ast.expr, param: str, subset_of: str | None) -> bool:
+    """A dict comprehension keeping keys in ``param``: by a test ``k in
+    param``, or by iterating over ``subset_of`` (a name that holds only
+    such keys)."""
+    if not isinstance(expr, ast.DictComp) or len(expr.generators) != 1:
+        return False
+    (gen,) = expr.generators
+    target = gen.target.elts[0] if isinstance(gen.target, ast.Tuple) else gen.target
+    if not (isinstance(target, ast.Name) and isinstance(expr.key, ast.Name)):
+        return False
+    if expr.key.id != target.id:
+        return False
+    source = gen.iter
+    if isinstance(source, ast.Call) and isinstance(source.func, ast.Attribute):
+        source = source.func.value  # `d.items()`, `d.keys()`
+    if subset_of is not None and is_name(source, subset_of):
+        return True
+    return any(
+        (param, target.id) in _key_tests(test, [param], ast.In) for test in gen.ifs
+    )
 
 
 def _visit_block(

@@ -35,7 +35,7 @@ _REQUIREMENT = re.compile(
 _CLAUSE = re.compile(rb"(===|==|>=|<=|~=|!=|>|<)\s*v?(\d+)(?:\.(\d+))?")
 
 _OLD_TORCH = (
-    "warning: {file} line {line} admits torch older than 2.1 (`{spec}`), "
+    "warning: {file} line {line} {admits} torch older than 2.1 (`{spec}`), "
     "which has no torch.nn.utils.parametrizations.weight_norm: the migrated "
     "code needs torch 2.1 or newer; raise the requirement with the migration"
 )
@@ -56,7 +56,9 @@ def old_torch_notes(migrated: Iterable[str]) -> dict[str, list[str]]:
                 line, spec = found
                 name = os.path.relpath(declared)
                 name = declared if name.startswith(os.pardir) else name
-                note = _OLD_TORCH.format(file=name, line=line, spec=spec)
+                pinned = re.fullmatch(r"torch\s*===?\s*[\w.]+", spec)
+                admits = "pins a" if pinned else "admits"
+                note = _OLD_TORCH.format(file=name, line=line, spec=spec, admits=admits)
                 notes.setdefault(path, []).append(note)
     return notes
 
