@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import os
+import weakref
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis, Site
@@ -62,12 +63,51 @@ def file_hazard(analysis: FileAnalysis) -> str | None:
 def visible_hazard(analysis: FileAnalysis) -> str | None:
     """:func:`file_hazard` without the pickling hazard: what the text the
     legacy rules are handed holds (their prefilter keeps it), so ``check``
-    declines the fix there as ``fix`` will."""
-    for check in (_legacy_choice, _string_names, _suffix_picks, _hook_class):
-        reason = check(analysis)
-        if reason is not None:
-            return reason
-    return None
+    declines the fix there as ``fix`` will. Asked by WN301 and WN302 of
+    every file with a legacy site: answered once per file, and the checks
+    that read names and strings only where one walk finds them spelled."""
+    if analysis in _VISIBLE:
+        return _VISIBLE[analysis]
+    spelled = _spells_names(analysis.tree)
+    checks = (_legacy_choice, _string_names, _suffix_picks, _hook_class)
+    reason = None
+    for check in checks:
+        if spelled or check in (_legacy_choice, _suffix_picks):
+            reason = check(analysis)
+            if reason is not None:
+                break
+    _VISIBLE[analysis] = reason
+    return reason
+
+
+def _names_hook(node: ast.AST) -> bool:
+    """A name, attribute or ``from`` import that names the hook class."""
+    if isinstance(node, ast.ImportFrom):
+        return node.module == _HOOK_MODULE
+    return _HOOK_CLASS in (getattr(node, "id", None), getattr(node, "attr", None))
+
+
+_VISIBLE: weakref.WeakKeyDictionary[FileAnalysis, str | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _spells_names(tree: ast.Module) -> bool:
+    """Whether a string names a legacy attribute or torch's hook class or
+    module, or a name or import names the hook class: without one,
+    neither :func:`_string_names` nor :func:`_hook_class` can find
+    anything."""
+    for node in all_nodes(tree):
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, str) and (
+                value in (_HOOK_CLASS, _HOOK_MODULE)
+                or legacy_attr_named(value) is not None
+            ):
+                return True
+        elif _names_hook(node):
+            return True
+    return False
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
