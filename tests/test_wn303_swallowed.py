@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from conftest import run_cli
 
 from wnlint.engine.linter import Linter, select_rules
 
@@ -129,3 +130,61 @@ def test_a_remover_on_layers_never_normed_is_left_to_wn306():
     linter = Linter(select_rules(["WN303", "WN306"]))
     found = linter.lint_bytes(PLAIN_AND_NORMED.encode(), "m.py")
     assert [(d.line, d.code) for d in found] == [(16, "WN303"), (18, "WN306")]
+
+
+INIT_APPLIED = """\
+import torch.nn as nn
+from torch.nn.utils import remove_weight_norm
+from torch.nn.utils.parametrizations import weight_norm
+
+from commons import init_weights
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.input_conv = nn.Conv1d(2, 2, 1)
+        self.input_conv.apply(init_weights)
+        self.convs = nn.ModuleList([weight_norm(nn.Conv1d(2, 2, 1))])
+
+    def remove(self):
+        remove_weight_norm(self.input_conv)
+"""
+
+COMMONS = """\
+def init_weights(m):
+    if m.__class__.__name__.find("Conv") != -1:
+        m.weight.data.normal_(0.0, 0.01)
+"""
+
+
+@pytest.mark.parametrize(
+    "commons, code",
+    [
+        (COMMONS, "WN306"),
+        # The init may norm, or calls what may: nothing is known of the layer.
+        (COMMONS + "    torch.nn.utils.weight_norm(m)\n", "WN303"),
+        ("from norms import init_weights\n", "WN303"),
+        # Defined in the file itself: its body may be cut out, so unknown.
+        (None, "WN303"),
+    ],
+    ids=["writes-weights", "norms", "from-a-norming-module", "same-file"],
+)
+def test_a_layer_an_init_was_applied_to_is_still_known(tmp_path, commons, code):
+    """Applio's ``ParallelResBlock``: ``self.input_conv.apply(init_weights)``
+    with an init from a module that never spells weight norm leaves a plain
+    layer, so the remover fails for want of weight norm (WN306), not for
+    its API; where the init may norm, WN303 stands as before."""
+    source = INIT_APPLIED
+    if commons is None:
+        source = source.replace("from commons import init_weights\n", COMMONS)
+    else:
+        (tmp_path / "commons.py").write_text(commons)
+    (tmp_path / "norms.py").write_text(COMMONS + "    weight_norm(m)\n")
+    (tmp_path / "m.py").write_text(source)
+    found = run_cli(
+        "check", "--no-cache", "--select", "WN303,WN306", "m.py", cwd=tmp_path
+    )
+    line = source.splitlines().index("        remove_weight_norm(self.input_conv)") + 1
+    assert f"m.py:{line}:9: {code}" in found.stdout
+    assert found.stdout.count(f"m.py:{line}:9:") == 1

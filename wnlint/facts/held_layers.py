@@ -7,10 +7,12 @@ its subclasses in the file. An attribute is known when each value stored
 in it is a torch layer built in place (or a ``ModuleList``/``Sequential``
 or list of them, filled with ``append``/``extend``/``insert``), weight-normed
 in place or not, each tensor name it is normed on is a string, and the
-attribute (or a loop variable over it) is only called, normed, or handed to
-a remover. Anything else makes it unknown, and a class that hands ``self``
-away or reaches its submodules through ``nn.Module`` (``self.apply``,
-``self.modules()``) is not read at all: nothing here guesses.
+attribute (or a loop variable over it) is only called, normed, handed to a
+remover, or handed by ``.apply`` a function that cannot weight-norm
+(:mod:`wnlint.facts.callbacks`). Anything else makes it unknown, and a
+class that hands ``self`` away or reaches its submodules through
+``nn.Module`` (``self.apply``, ``self.modules()``) is not read at all:
+nothing here guesses.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
+from wnlint.facts.callbacks import cannot_norm
 from wnlint.facts.classes import ClassGraph
 from wnlint.facts.definitions import is_torch_module_class
 from wnlint.facts.events import LEGACY, NEW, norm_api, removal_api
@@ -222,6 +225,8 @@ class ClassLayers:
                 return isinstance(parent.ctx, ast.Load)
             if parent.attr in tn.CONTAINER_ADDERS and not element:
                 return self._added(call, parent.attr, contents, scope)
+            if parent.attr == "apply" and len(call.args) == 1 and not call.keywords:
+                return cannot_norm(call.args[0], scope, self.analysis)
             return parent.attr in _HARMLESS_METHODS
         if isinstance(parent, ast.Call):
             if parent.func is expr:

@@ -89,7 +89,9 @@ class RemoverWithoutWeightNorm(Rule):
     `nn.ModuleList`/`nn.Sequential` or list of them, filled with `append`,
     `extend` or `insert`; weight-normed in place or not; every tensor name
     it is normed on is a string, and the attribute (or a loop variable over
-    it) is used only to call the layers, to norm them and to remove the norm.
+    it) is used only to call the layers, to norm them, to remove the norm,
+    and to `.apply` an init function from a project module that never
+    spells weight norm (Applio's `self.input_conv.apply(init_weights)`).
     A layer weight-normed in one arm of an `if` counts as normed, so a
     remover that raises only when the other arm ran is not reported.
     The class derives from `torch.nn` classes only, does not hand `self`
