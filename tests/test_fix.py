@@ -103,6 +103,12 @@ def test_mode_is_kept_and_no_temporary_file_is_left(before):
             "import torch.nn as nn\na = nn.utils.weight_norm(x, name='bias')\n",
             "weight norm of a parameter other than `weight` on line 2",
         ),
+        # GPT-SoVITS' attentions: the name is a variable (which may well
+        # hold "weight"), so it is not known which tensors to rename.
+        (
+            "import torch.nn as nn\na = nn.utils.weight_norm(x, name=tensor)\n",
+            "on line 2 is named by an expression, not a string",
+        ),
         (
             "import torch.nn as nn\na = nn.utils.weight_norm(x)\n"
             "class W(nn.Module):\n    def __init__(self):\n"

@@ -201,6 +201,12 @@ def refusal(code: str, node: ast.expr) -> str | None:
     if code == "WN302" and call_arg(node, 0, "module") is None:
         return f"no module on line {node.lineno}"
     if code == "WN301" and not default_name(node):
+        if string_value(call_arg(node, 1, "name")) is None:
+            return (
+                f"the parameter weight norm is applied to on line {node.lineno} "
+                "is named by an expression, not a string (the migration "
+                "renames only `weight`'s tensors)"
+            )
         return f"weight norm of a parameter other than `weight` on line {node.lineno}"
     return None
 
