@@ -657,6 +657,16 @@ def test_which_filtered_loads_are_warned_about(tmp_path, body, warned):
     assert ("utils.py: warning: line" in result.stderr) is warned
 
 
+def _warns_of(root: Path, loader: str) -> bool:
+    """Whether a run that migrates ``model.py`` (legacy weight norm) warns
+    about the checkpoint loader ``utils.py`` holds (``loader``)."""
+    (root / "model.py").write_text(LAYERS)
+    (root / "utils.py").write_text(loader)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
+    assert "model.py: WN301 x1" in result.stderr
+    return "utils.py: warning: line" in result.stderr
+
+
 #: A helper that keeps the entries of ``src`` whose key is in ``dst`` (of
 #: the same size): FunCodec's and ESPnet's ``filter_state_dict``.
 FILTER_HELPER = (
@@ -693,7 +703,6 @@ def test_a_loader_filtering_through_a_helper_is_warned_about(
     model.load_state_dict(dst)``: FunCodec's loader, whose helper sits in
     another module (imported inside the function); a strict load passes,
     with the migrated layers' initial weights."""
-    (tmp_path / "model.py").write_text(LAYERS)
     loader = (
         "def load(model, src):\n"
         "    dst = model.state_dict()\n"
@@ -708,10 +717,7 @@ def test_a_loader_filtering_through_a_helper_is_warned_about(
         )
     else:
         loader = helper + "\n\n" + loader
-    (tmp_path / "utils.py").write_text(loader)
-    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
-    assert "model.py: WN301 x1" in result.stderr
-    assert ("utils.py: warning: line" in result.stderr) is warned
+    assert _warns_of(tmp_path, loader) is warned
 
 
 #: A helper that overwrites, in place, the entries of ``to_`` whose key it
@@ -760,17 +766,13 @@ def test_a_loader_updating_its_own_state_through_a_helper_is_warned_about(
     """``dst = model.state_dict(); dst = substitute(dst, src);
     model.load_state_dict(dst)``: mozilla TTS's partial initialization,
     the fallback loader of its training scripts."""
-    (tmp_path / "model.py").write_text(LAYERS)
     loader = (
         "def load(model, src):\n"
         "    dst = model.state_dict()\n"
         "    dst = substitute(dst, src)\n"
         "    model.load_state_dict(dst)\n"
     )
-    (tmp_path / "utils.py").write_text(helper + "\n\n" + loader)
-    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
-    assert "model.py: WN301 x1" in result.stderr
-    assert ("utils.py: warning: line" in result.stderr) is warned
+    assert _warns_of(tmp_path, helper + "\n\n" + loader) is warned
 
 
 @pytest.mark.parametrize(
@@ -815,7 +817,6 @@ def test_a_loader_overwriting_its_own_state_through_a_helper_is_warned_about(
     model.load_state_dict(dst)``: so-vits-svc-fork's ``safe_load``, whose
     helper keeps the model's keys only; a strict load passes, with the
     migrated layers' initial weights."""
-    (tmp_path / "model.py").write_text(LAYERS)
     loader = (
         "def load(model, src, name):\n"
         "    dst = model.state_dict()\n"
@@ -831,10 +832,7 @@ def test_a_loader_overwriting_its_own_state_through_a_helper_is_warned_about(
         loader = (
             helper.replace("(to_, from_)", "(to_, from_, name='')") + "\n\n" + loader
         )
-    (tmp_path / "utils.py").write_text(loader)
-    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
-    assert "model.py: WN301 x1" in result.stderr
-    assert ("utils.py: warning: line" in result.stderr) is warned
+    assert _warns_of(tmp_path, loader) is warned
 
 
 def test_the_migration_runs_where_ast_has_no_match_statement(tmp_path):

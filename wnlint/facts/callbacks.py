@@ -9,9 +9,9 @@ imports from a project module that does (Applio's ``init_weights`` in
 ``commons.py``, which writes ``m.weight.data``), as
 :meth:`wnlint.facts.project_names.ProjectNames.plain_layer` reads a class.
 
-A function of the file itself stays unknown: the prefilter may have cut
-its body out (a file is analysed the same with and without the cut), and
-it is read from the module's text alone, never parsed.
+The sibling module is read as text, never parsed. A function of the file
+itself stays unknown: the prefilter may have cut its body out, and a file
+is analysed the same with and without the cut.
 """
 
 from __future__ import annotations
@@ -21,15 +21,9 @@ import os
 
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.definitions import local_definition
+from wnlint.facts.project_names import may_norm
 from wnlint.facts.resolve import Scope, resolve
-from wnlint.facts.siblings import (
-    file_text,
-    imports_sibling_mentioning,
-    module_path,
-)
-
-#: What a module that may weight-norm spells.
-_NORM_WORDS = (b"weight_norm", b"parametriz", b"spectral_norm")
+from wnlint.facts.siblings import module_path
 
 
 def cannot_norm(fn: ast.expr, scope: Scope, analysis: FileAnalysis) -> bool:
@@ -48,15 +42,8 @@ def cannot_norm(fn: ast.expr, scope: Scope, analysis: FileAnalysis) -> bool:
 
 def _plain_module(module: str, path: str | None) -> bool:
     """The project module ``module`` (imported by the file at ``path``)
-    never spells weight norm, nor imports from a project module that does."""
+    cannot weight-norm (:func:`wnlint.facts.project_names.may_norm`)."""
     if path is None or module.split(".", 1)[0] == "torch":
         return False
     found = module_path(os.path.dirname(os.path.abspath(path)), module)
-    if found is None:
-        return False
-    data = file_text(found)
-    if any(word in data for word in _NORM_WORDS):
-        return False
-    return not any(
-        imports_sibling_mentioning(data, found, word, depth=1) for word in _NORM_WORDS
-    )
+    return found is not None and not may_norm(found)

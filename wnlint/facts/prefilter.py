@@ -127,6 +127,7 @@ class Prefilter:
 
         by_name = {s.name: i for i, s in enumerate(segments) if s.name}
         keep = [s.name is None or declares_global(s.text) for s in segments]
+        also = [word for word in self.also if word in data]
         # Module-level code (a class inside an `if`, a shim) may match itself.
         relevant = all(
             any(f for f, s in zip(flags, segments) if s.name is None) for flags in has
@@ -137,7 +138,7 @@ class Prefilter:
             family = [i, *_ancestors(i, segments, by_name)]
             matched = all(any(flags[j] for j in family) for flags in has)
             relevant = relevant or matched
-            if matched or any(word in segment.text for word in self.also):
+            if matched or any(word in segment.text for word in also):
                 for j in family:
                     keep[j] = True
         return keep if relevant else None

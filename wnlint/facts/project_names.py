@@ -144,7 +144,7 @@ def _base_of(
     if depth > _MAX_DEPTH:
         return None
     found = module_path(directory, module)
-    if found is None or (plain and _may_norm(found)):
+    if found is None or (plain and may_norm(found)):
         return None
     return _class_base(_table(found), os.path.dirname(found), name, depth, plain)
 
@@ -153,7 +153,7 @@ def _base_of(
 _NORM_WORDS = (b"weight_norm", b"parametriz")
 
 
-def _may_norm(path: str) -> bool:
+def may_norm(path: str) -> bool:
     """The module at ``path`` spells weight norm, or imports a project
     module that does (``from .norms import wn_conv``, ``import pkg.norms``)."""
     text = file_text(path)

@@ -16,7 +16,7 @@ import ast
 import os
 
 from wnlint.facts.siblings import file_text, module_path
-from wnlint.facts.syntax import all_nodes, own_nodes, parse_quietly
+from wnlint.facts.syntax import all_nodes, own_nodes, parameter_names, parse_quietly
 
 _Function = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -102,7 +102,7 @@ def key_filter(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
         return None
     if any(isinstance(n, ast.Attribute) and is_name(n.value, kept) for n in nodes):
         return None  # `kept.update(...)`, `kept.setdefault(...)`
-    params = _params(func)
+    params = parameter_names(func)
     # Every store of `kept[...]` sits in the body of an `if` that needs
     # `k in P`, for one parameter P (a test nested in it may add more).
     guarded: dict[int, set[str]] = {}
@@ -132,7 +132,7 @@ def in_place_filler(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
     mozilla TTS's ``set_init_dict``). It returns nothing or ``P``. Handed a
     model's own state, it overwrites the entries the model has and drops
     the rest (so-vits-svc-fork's ``_substitute_if_same_shape(to_, from_)``)."""
-    params = _params(func)
+    params = parameter_names(func)
     nodes = list(own_nodes(func))
     stores: dict[str, list[bool]] = {}  # parameter -> is each store guarded
     _visit_block(func.body, frozenset(), params, stores)
@@ -295,10 +295,6 @@ def _key_tests(
         and isinstance(term.comparators[0], ast.Name)
         and term.comparators[0].id in params
     }
-
-
-def _params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
-    return [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
 
 
 def _stored_in(node: ast.AST, name: str) -> bool:
