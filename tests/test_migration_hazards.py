@@ -893,6 +893,87 @@ def test_parameters_picked_by_a_legacy_name_anywhere_in_the_run_are_warned_about
     assert "keys.py" not in result.stderr
 
 
+_PICKING_OPT = (
+    'def get_param_groups(net, wd, norm_suffix="weight_g"):\n'
+    "    decay, no_decay = [], []\n"
+    "    for n, p in net.named_parameters():\n"
+    "        (no_decay if n.endswith(norm_suffix) else decay).append(p)\n"
+    "    return decay, no_decay\n"
+)
+_NORMED_MODEL = (
+    "import torch.nn as nn\nfrom torch.nn.utils import weight_norm\n\n\n"
+    "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.conv = weight_norm(nn.Conv1d(2, 2, 1))\n"
+)
+_PICKS_WARNING = "warning: parameters picked by a name ending in weight_g/weight_v"
+
+
+def _project(root: Path, *marker: str) -> None:
+    """A model to migrate, the optimizer groups that pick its scales by
+    name in another directory, and the same file in places the walk skips
+    (a virtual environment, a configured exclude)."""
+    for name in ("models", "train", ".venv", "scratch"):
+        (root / name).mkdir(parents=True)
+    (root / "models" / "m.py").write_text(_NORMED_MODEL)
+    for name in ("train", ".venv", "scratch"):
+        (root / name / "opt.py").write_text(_PICKING_OPT)
+    for name in marker:
+        (root / name).write_text("")
+
+
+def test_a_migrated_file_named_alone_warns_about_the_rest_of_its_project(tmp_path):
+    """A pre-commit hook names only the changed files: the unchanged
+    optimizer groups of the project are still read (its root found by its
+    ``setup.cfg``, from its subdirectory too), the skipped directories not."""
+    root = tmp_path / "proj"
+    _project(root, "setup.cfg")
+    (root / "pyproject.toml").write_text(
+        '[tool.wnlint]\nextend-exclude = ["scratch"]\n'
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--diff", "models/m.py", cwd=root)
+    assert "models/m.py: WN301 x1" in result.stderr
+    assert f"train/opt.py: {_PICKS_WARNING} (line 4)" in result.stderr
+    assert ".venv" not in result.stderr and "scratch" not in result.stderr
+    inside = run_cli("fix", "--unsafe-fixes", "--diff", "m.py", cwd=root / "models")
+    assert f"{root / 'train' / 'opt.py'}: {_PICKS_WARNING}" in inside.stderr
+    written = run_cli("fix", "--unsafe-fixes", "models/m.py", cwd=root)
+    assert f"train/opt.py: {_PICKS_WARNING} (line 4)" in written.stderr
+    assert (root / "train" / "opt.py").read_text() == _PICKING_OPT  # only read
+    again = run_cli("fix", "--unsafe-fixes", "models/m.py", cwd=root)
+    assert _PICKS_WARNING not in again.stderr  # nothing migrated this time
+
+
+def test_without_a_project_root_the_working_directory_stands_for_it(tmp_path):
+    """No marker above: the working directory is the project when the
+    migrated file lies under it (a script run from there imports it), else
+    only the file's own directory is read."""
+    root = tmp_path / "export"
+    _project(root)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", "models/m.py", cwd=root)
+    assert f"train/opt.py: {_PICKS_WARNING} (line 4)" in result.stderr
+    inside = run_cli("fix", "--unsafe-fixes", "--diff", "m.py", cwd=root / "models")
+    assert "m.py: WN301 x1" in inside.stderr
+    assert _PICKS_WARNING not in inside.stderr
+
+
+def test_the_project_directories_are_the_outermost_roots(tmp_path):
+    from wnlint.fixing.migration_notes import project_directories
+
+    outer, inner, loose = tmp_path / "outer", tmp_path / "outer" / "sub", tmp_path / "x"
+    for directory, marker in ((outer, "setup.py"), (inner, "pyproject.toml")):
+        (directory / "pkg").mkdir(parents=True)
+        (directory / marker).write_text("")
+    (loose / "deep").mkdir(parents=True)
+    migrated = [str(outer / "pkg" / "a.py"), str(inner / "pkg" / "b.py")]
+    assert project_directories(migrated, str(tmp_path)) == [str(outer)]
+    assert project_directories([str(loose / "deep" / "c.py")], str(tmp_path)) == [
+        str(tmp_path)
+    ]
+    assert project_directories([str(loose / "deep" / "c.py")], str(outer)) == [
+        str(loose / "deep")
+    ]
+
+
 def test_a_loader_filling_the_models_keys_is_warned_about_at_any_strictness(
     tmp_path,
 ):

@@ -9,8 +9,10 @@ imports it when fixing); libcst and the fixer load only once a fix runs.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from wnlint import rules as registry  # the rules load when first used
@@ -52,27 +54,14 @@ def _fix(args: argparse.Namespace) -> int:
     stdin_name = _stdin_name(args)
     if stdin_name is not None:
         return _fix_stdin(args, resolver, stdin_name)
-    results = _fix_files(args, resolver, _files(args, resolver))
-    out = sys.stdout
-    hidden = 0
-    left: list[Diagnostic] = []
-    for result in results:
-        if args.diff and result.changed:
-            out.write(result.diff())
-            if not args.quiet and not args.show_fixes:
-                for code, count in sorted(result.applied_codes.items()):
-                    title = registry.RULES_BY_CODE[code].fix_title
-                    sys.stderr.write(f"{result.path}: {code} x{count}: {title}\n")
-        for note in result.notes:
-            sys.stderr.write(f"{result.path}: {note}\n")
-        hidden += result.hidden
-        left.extend(result.remaining)
-    out.flush()
+    results, elsewhere = _fix_files(args, resolver, _files(args, resolver))
+    left = _show(args, results, elsewhere)
     remaining = len(left)
     if not args.diff:
         # Positions of what remains are in the fixed text, on disk now.
         with _output(args.output_file) as stream:
             _report(left, args, stream, resolver.linter_for)
+    hidden = sum(r.hidden for r in results)
     if args.show_fixes:
         from wnlint.cli.output import write_applied_fixes
 
@@ -94,16 +83,44 @@ def _fix(args: argparse.Namespace) -> int:
     return _exit_zero(args, status)
 
 
+def _show(
+    args: argparse.Namespace,
+    results: list[FileFix],
+    elsewhere: dict[str, list[str]],
+) -> list[Diagnostic]:
+    """Each file's diff (``--diff``) and fixes applied on stdout, its notes
+    on stderr, then the notes on the project's files beyond the run; the
+    findings that remain."""
+    out = sys.stdout
+    left: list[Diagnostic] = []
+    for result in results:
+        if args.diff and result.changed:
+            out.write(result.diff())
+            if not args.quiet and not args.show_fixes:
+                for code, count in sorted(result.applied_codes.items()):
+                    title = registry.RULES_BY_CODE[code].fix_title
+                    sys.stderr.write(f"{result.path}: {code} x{count}: {title}\n")
+        for note in result.notes:
+            sys.stderr.write(f"{result.path}: {note}\n")
+        left.extend(result.remaining)
+    for path, notes in elsewhere.items():
+        for note in notes:
+            sys.stderr.write(f"{path}: {note}\n")
+    out.flush()
+    return left
+
+
 def _unsafe(args: argparse.Namespace, resolved: Resolved) -> bool:
     return resolved.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
 
 
 def _fix_files(
     args: argparse.Namespace, resolver: Resolver, files: list[str]
-) -> list[FileFix]:
+) -> tuple[list[FileFix], dict[str, list[str]]]:
     """Fix ``files``, each with its own configuration's rules and fix
     safety: files that share both are fixed together (in processes when
-    there are many), and the results come back in ``files``' order."""
+    there are many), and the results come back in ``files``' order, with
+    the notes of the migration on the project's files beyond the run."""
     from wnlint.fixing.fixer import fix_bytes
     from wnlint.fixing.runner import (  # libcst only when fixing
         add_project_notes,
@@ -145,8 +162,24 @@ def _fix_files(
     fix_waiting(results, again, write=not args.diff)  # across the groups too
     apply_elsewhere(results, write=not args.diff)
     results.sort(key=lambda result: order[result.path])
-    add_project_notes(results)  # across the groups: a loader may be in any
-    return results
+    # Across the groups, and the project's files beyond the run: a loader
+    # may be in any.
+    elsewhere = add_project_notes(results, lambda done: _project_files(resolver, done))
+    return results, elsewhere
+
+
+def _project_files(resolver: Resolver, migrated: list[str]) -> Iterator[str]:
+    """The Python files of the migrated files' projects, with the
+    configured excludes, at most :data:`PROJECT_FILES_READ` of them (named
+    relative to the working directory where they lie under it)."""
+    from wnlint.fixing.migration_notes import PROJECT_FILES_READ, project_directories
+
+    named = []
+    for directory in project_directories(migrated, resolver.cwd):
+        relative = os.path.relpath(directory, resolver.cwd)
+        named.append(directory if relative.startswith(os.pardir) else relative)
+    found = itertools.islice(resolver.files(named), PROJECT_FILES_READ)
+    return (os.path.normpath(path) for path in found)
 
 
 def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:

@@ -4,9 +4,12 @@ The migration of a file is declined when the file itself depends on the
 legacy API's names or behaviour (see
 :mod:`wnlint.rules._migration_hazards`). Other files of the code base can
 depend on them too, and no per-file fix sees them. After a ``fix`` run
-that migrated something, the files of the run are read once more for
-such dependencies, each reported as a warning note on the file that
-holds it (the migration stands; the note says what to change):
+that migrated something, the files of the run, and the other files of
+each migrated file's project (:func:`project_directories`: a hook that
+is handed only the changed files must still warn about the unchanged
+loader), are read once more for such dependencies, each reported as a
+warning note on the file that holds it (the migration stands; the note
+says what to change):
 
 * a loader that keeps only the checkpoint keys the model already has and
   loads with ``strict=False`` (stable-audio-tools' ``copy_state_dict``,
@@ -49,7 +52,7 @@ from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.hits import may_pickle
 from wnlint.facts.pickled import applied_to
 from wnlint.facts.pickling import module_pickles
-from wnlint.facts.siblings import imports_sibling_mentioning
+from wnlint.facts.siblings import imports_sibling_mentioning, project_root
 from wnlint.facts.sources import read_source
 from wnlint.facts.syntax import all_nodes, parse_quietly, string_value
 from wnlint.fixing.state_loads import filtered_loads
@@ -81,6 +84,32 @@ def would_migrate_weight_norm(fixable_codes: Iterable[str]) -> bool:
     norm (WN301) that ``fix --unsafe-fixes`` migrates: the fixes it offers
     are those of such a run."""
     return "WN301" in set(fixable_codes)
+
+
+#: At most this many files beyond the run are read for the notes: a
+#: monorepo's whole tree is not worth the wait after one migrated file.
+PROJECT_FILES_READ = 20_000
+
+
+def project_directories(migrated: Iterable[str], cwd: str) -> list[str]:
+    """Where the code that uses the migrated files lies: each one's project
+    root (the nearest directory above with ``.git``, ``pyproject.toml``,
+    ``setup.py`` or ``setup.cfg``), else the working directory when the
+    file lies under it (where a script that imports it runs from), else
+    the file's own directory; none inside another."""
+    found: set[str] = set()
+    for path in migrated:
+        directory = os.path.dirname(os.path.abspath(path))
+        root = project_root(directory)
+        if root is None:
+            under_cwd = directory == cwd or directory.startswith(cwd + os.sep)
+            root = cwd if under_cwd else directory
+        found.add(root)
+    return sorted(
+        d
+        for d in found
+        if not any(d != o and d.startswith(o.rstrip(os.sep) + os.sep) for o in found)
+    )
 
 
 def project_notes(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from wnlint.engine.linter import Linter
@@ -115,20 +115,39 @@ def _fix_again(result: FileFix, again: Refix, write: bool) -> None:
     result.foreign = second.foreign
 
 
-def add_project_notes(results: list[FileFix]) -> None:
-    """Warnings for what the run's migrations break in other files of the
-    run (see :mod:`wnlint.fixing.migration_notes`)."""
+def add_project_notes(
+    results: list[FileFix],
+    beyond: Callable[[list[str]], Iterable[str]] | None = None,
+) -> dict[str, list[str]]:
+    """Warnings for what the run's migrations break in other files (see
+    :mod:`wnlint.fixing.migration_notes`): those of the run become notes of
+    their results; ``beyond(migrated)`` names more files to read (the rest
+    of the project), whose notes are returned by file."""
     migrated = [
         r.path
         for r in results
         if r.changed and MIGRATION_CODES.intersection(r.applied_codes)
     ]
     if not migrated:
-        return
+        return {}
     by_path = {r.path: r for r in results}
-    for path, notes in notes_for_project(migrated, list(by_path)).items():
+    files = list(by_path)
+    if beyond is not None:
+        seen = {os.path.realpath(p) for p in files}
+        for path in beyond(migrated):
+            target = os.path.realpath(path)
+            if target not in seen:  # a file of the run, or another name of one
+                seen.add(target)
+                files.append(path)
+    outside: dict[str, list[str]] = {}
+    for path, notes in notes_for_project(migrated, files).items():
+        owner = by_path.get(path)
+        if owner is None:
+            outside[path] = notes
+            continue
         for text in notes:
-            by_path[path].note(text)
+            owner.note(text)
+    return outside
 
 
 @dataclass

@@ -84,8 +84,11 @@ class LegacyWeightNorm(Rule):
     `remove_weight_norm_from_model` does), uses the `WeightNorm` hook
     class, or chooses between the two APIs (a `weight_norm="legacy"` mode,
     a fallback for old torch); and after a run that migrated files, the
-    other files of the run that load a checkpoint filtered by the model's
-    own keys (either way above), pickle a class a migrated sibling defines,
+    other files of the run and of the migrated files' project (its root
+    directory, or the working directory where none is marked; so a hook
+    handed only the changed files still warns) that load a checkpoint
+    filtered by the model's own keys (either way above), pickle a class a
+    migrated sibling defines,
     remove weight norm from a model unpickled whole (`torch.load`: one
     saved whole before the migration keeps the legacy API, and the migrated
     remover raises on it), or name `weight_g`/`weight_v` beside a migrated
