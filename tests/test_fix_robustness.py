@@ -343,6 +343,73 @@ def test_parallel_fix_matches_serial_fix(tmp_path):
     assert summary(2) == serial
 
 
+_NORMED_LAYERS = """\
+import torch.nn as nn
+from torch.nn.utils import weight_norm
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = weight_norm(nn.Conv1d(2, 2, 3))
+"""
+#: An init over the sibling's layers, right for parametrized modules only:
+#: WN203 while the sibling is legacy, none once it is migrated.
+_INIT_OVER_THEM = """\
+import torch
+import torch.nn as nn
+
+from pkg.a_layers import Block
+
+
+def init_weights(m):
+    if isinstance(m, nn.Conv1d):
+        if torch.nn.utils.parametrize.is_parametrized(m, "weight"):
+            m.weight = nn.init.trunc_normal_(m.weight.detach().clone(), std=0.02)
+        else:
+            nn.init.trunc_normal_(m.weight, std=0.02)
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.apply(init_weights)
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_fix_writes_what_fix_diff_shows(tmp_path, jobs):
+    """Every file is fixed against the tree as the run found it, before any
+    is written: the init's fix does not depend on whether its sibling was
+    migrated (and written) first, by the order of the files or the timing
+    of the workers. It used to be dropped when written in place, though
+    ``--diff`` showed it."""
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "a_layers.py").write_text(_NORMED_LAYERS)
+    (root / "pkg" / "b_model.py").write_text(_INIT_OVER_THEM)
+    for i in range(fix_runner._PARALLEL_MIN_FILES):  # enough for processes
+        (root / f"plain{i:02d}.py").write_text("x = 1\n")
+    shown = run_cli("fix", "--unsafe-fixes", "--diff", "-j", jobs, ".", cwd=root)
+    assert "pkg/b_model.py: WN203 x1" in shown.stderr
+    linter = Linter(select_rules())
+    would = {  # what the diff shows, as whole files
+        Path(r.path).name: r.fixed
+        for r in fix_runner.fix_paths([str(root)], linter, True, False, jobs=int(jobs))
+        if r.changed
+    }
+    assert sorted(would) == ["a_layers.py", "b_model.py"]
+    assert all(f"+++ b/pkg/{name}" in shown.stdout for name in would)
+    written = run_cli("fix", "--unsafe-fixes", "-j", jobs, ".", cwd=root)
+    assert "fixed 2 findings in 2 files, 0 remaining" in written.stderr
+    for name, fixed in would.items():
+        assert (root / "pkg" / name).read_bytes() == fixed
+    assert b"weight_g" in would["b_model.py"]
+
+
 @pytest.mark.skipif(not shutil.which("git"), reason="git is not installed")
 def test_the_diff_applies_with_git_apply(tmp_path):
     from conftest import fixture_files

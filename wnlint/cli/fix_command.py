@@ -127,6 +127,7 @@ def _fix_files(
         apply_elsewhere,
         fix_paths,
         fix_waiting,
+        write_results,
     )
 
     groups: dict[tuple[int, bool], tuple[Linter, bool, list[str]]] = {}
@@ -149,10 +150,12 @@ def _fix_files(
             group,
             linter,
             unsafe=unsafe,
-            write=not args.diff,
+            write=False,  # below, once every group is fixed
             jobs=jobs,
             project_notes=False,
         )
+    if not args.diff:
+        write_results(results, resolver.linter_for)
 
     def again(path: str, data: bytes) -> FileFix:
         linter = resolver.linter_for(path)

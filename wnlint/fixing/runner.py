@@ -4,20 +4,23 @@ on the others.
 
 Apart from the fix loop (:mod:`wnlint.fixing.fixer`), which fixes one
 file's bytes and knows no other file: this module knows the run (which
-files, in which order, how many processes) and writes each fixed file
-(:mod:`wnlint.fixing.safe_write`) from the process that fixed it.
+files, in which order, how many processes). Every file is fixed against
+the tree as the run found it, and only then are the fixed files written
+(:mod:`wnlint.fixing.safe_write`), by the run's own process: a file's fix
+never depends on whether a sibling it reads was rewritten first (the
+order of the files, the timing of the workers), and ``fix`` writes what
+``fix --diff`` shows. A run stopped before the writes writes nothing.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from wnlint.engine.linter import Linter
-from wnlint.engine.runner import can_fork, discover, guard_worker, parent_alive
+from wnlint.engine.runner import can_fork, discover, guard_worker
 from wnlint.facts import sources
 from wnlint.fixing.elsewhere import apply_elsewhere
 from wnlint.fixing.fixer import FileFix, fix_bytes, fix_file
@@ -44,8 +47,9 @@ def fix_paths(
 ) -> list[FileFix]:
     """Fix every file under ``paths``, in discovery order: each file once,
     however many links name it, and each failure a note of its own file.
-    ``jobs > 1`` fixes (and writes) in that many processes when the run is
-    large enough to repay starting them. ``project_notes=False`` leaves
+    ``jobs > 1`` fixes in that many processes when the run is large enough
+    to repay starting them; with ``write``, the fixed files are written once
+    every file is fixed. ``project_notes=False`` leaves
     :func:`add_project_notes` to a caller that fixes in several runs."""
     files = []
     targets: set[str] = set()
@@ -54,11 +58,13 @@ def fix_paths(
         if target not in targets:  # else another name of a file listed
             targets.add(target)
             files.append(path)
-    task = _FixTask(linter, unsafe, write)
+    task = _FixTask(linter, unsafe)
     if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES and can_fork():
         results = _in_processes(task, files, jobs)
     else:
         results = [task(path) for path in files]
+    if write:
+        write_results(results, lambda path: linter)
     if project_notes:  # else the caller, across its runs
 
         def again(path: str, data: bytes) -> FileFix:
@@ -68,6 +74,22 @@ def fix_paths(
         apply_elsewhere(results, write)
         add_project_notes(results)
     return results
+
+
+def write_results(results: list[FileFix], linter_for: Callable[[str], Linter]) -> None:
+    """Write each changed file, whole or not at all; a file that changed on
+    disk since the run read it (or cannot be written) is left alone, with
+    its findings as they stand there (found by ``linter_for(path)``)."""
+    for result in results:
+        if not result.changed:
+            continue
+        try:
+            for note in write_fixed(result.path, result.original, result.fixed):
+                result.note(note)
+        except WriteRefused as exc:
+            result.fail(f"not fixed: {exc}")
+            linter = linter_for(result.path)
+            result.unchanged(linter.lint_file_bytes(result.original, result.path))
 
 
 #: Fixes a file's bytes again (a path and its current bytes), allowed to
@@ -152,26 +174,13 @@ def add_project_notes(
 
 @dataclass
 class _FixTask:
-    """One file's fix and write; what a worker process runs."""
+    """One file's fix; what a worker process runs (it writes nothing)."""
 
     linter: Linter
     unsafe: bool
-    write: bool
-    #: In a worker process: the pid of the run that started it. A worker
-    #: whose parent is gone writes nothing more.
-    parent: int | None = None
 
     def __call__(self, path: str) -> FileFix:
         result = fix_file(path, self.linter, self.unsafe)
-        if self.write and result.changed:
-            if self.parent is not None and not parent_alive(self.parent):
-                os._exit(1)  # the run was stopped: nobody waits for this write
-            try:
-                for note in write_fixed(path, result.original, result.fixed):
-                    result.note(note)
-            except WriteRefused as exc:
-                result.fail(f"not fixed: {exc}")
-                result.unchanged(self.linter.lint_file_bytes(result.original, path))
         if not result.changed:
             result.original = result.fixed = b""  # nothing to show: keep it small
         return result
@@ -182,7 +191,7 @@ _TASK: _FixTask | None = None
 
 def _start_worker(task: _FixTask, parent: int) -> None:
     global _TASK
-    _TASK = dataclasses.replace(task, parent=parent)
+    _TASK = task
     guard_worker(parent)
 
 
