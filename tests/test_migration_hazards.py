@@ -1045,6 +1045,9 @@ def test_a_file_that_only_removes_weight_norm_waits_for_a_run_that_migrates_it(
     assert "strip.py: WN302 not fixed: this file applies no weight norm" in alone.stderr
     assert (tmp_path / "strip.py").read_text() == REMOVER_ONLY
     assert alone.returncode == (0 if diff else 1)  # no diff; a finding left
+    if not diff:  # what remains has no fix in such a run, as `check` says
+        assert "strip.py:6:9: WN302 torch.nn.utils" in alone.stdout
+        assert "[*]" not in alone.stdout
 
     (tmp_path / "layers.py").write_text(LAYERS)
     both = run_cli("fix", "--unsafe-fixes", *mode, ".", cwd=tmp_path)

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
-from wnlint.facts.module_classes import MethodFacts
+from wnlint.facts.module_classes import MethodFacts, ModuleClass, ModuleFacts
+from wnlint.facts.norms import reads_param
 from wnlint.facts.syntax import (
     is_self,
     method_class,
@@ -52,6 +53,114 @@ def self_stores(method: MethodFacts) -> Iterator[tuple[ast.AST, str, ast.expr]]:
                 yield node, f"self.{attr}", node.args[2]
             elif self_attr(owner):
                 yield node, f"self.{self_attr(owner)}.{attr}", node.args[2]
+
+
+def unpacked_self_stores(
+    method: MethodFacts,
+) -> Iterator[tuple[ast.Assign, str, ast.expr, MethodFacts]]:
+    """(statement, described target, value, the method whose names the
+    value reads) for what lands on a ``self`` attribute through unpacking
+    or a method's return: ``self.w, s = <w>, <s>`` (the element ``<w>``),
+    ``self.w = self._get_weight()`` (each value ``_get_weight`` returns) and
+    ``self.w, s = self._get_weight()`` (the first element of each tuple it
+    returns, as Glow's ``InvConvNear`` unpacks it)."""
+    for node in own_nodes(method.node):
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target = node.targets[0]
+        if isinstance(target, (ast.Tuple, ast.List)):
+            if any(isinstance(e, ast.Starred) for e in target.elts):
+                continue
+            for i, element in enumerate(target.elts):
+                name = self_attr(element)
+                if name is not None:
+                    for value, where in _unpacked(node.value, i, target, method):
+                        yield node, f"self.{name}", value, where
+        elif (name := self_attr(target)) is not None:
+            helper = _helper(node.value, method)
+            if helper is not None:
+                for value in _returned(helper):
+                    yield node, f"self.{name}", value, helper
+
+
+def _unpacked(
+    value: ast.expr, i: int, target: ast.Tuple | ast.List, method: MethodFacts
+) -> Iterator[tuple[ast.expr, MethodFacts]]:
+    """What element ``i`` of ``target`` receives from ``value``: the element
+    of a tuple of the same length, or of each such tuple a method returns."""
+    if _tuple_of(value, len(target.elts)):
+        assert isinstance(value, (ast.Tuple, ast.List))
+        yield value.elts[i], method
+        return
+    helper = _helper(value, method)
+    if helper is None:
+        return
+    for returned in _returned(helper):
+        if _tuple_of(returned, len(target.elts)):
+            assert isinstance(returned, (ast.Tuple, ast.List))
+            yield returned.elts[i], helper
+
+
+def _tuple_of(value: ast.expr, size: int) -> bool:
+    return (
+        isinstance(value, (ast.Tuple, ast.List))
+        and len(value.elts) == size
+        and not any(isinstance(e, ast.Starred) for e in value.elts)
+    )
+
+
+def _helper(value: ast.expr, method: MethodFacts) -> MethodFacts | None:
+    """The method of the class that ``value`` calls (``self._get_weight()``)."""
+    if isinstance(value, ast.Call):
+        name = self_attr(value.func)
+        if name is not None:
+            return method.owner.methods.get(name)
+    return None
+
+
+def _returned(helper: MethodFacts) -> Iterator[ast.expr]:
+    """The values ``helper`` returns with autograd on."""
+    for node in own_nodes(helper.node):
+        if (
+            isinstance(node, ast.Return)
+            and node.value is not None
+            and not helper.in_no_grad(node)
+        ):
+            yield node.value
+
+
+def computed_self_stores(
+    facts: ModuleFacts,
+) -> Iterator[tuple[ModuleClass, MethodFacts, ast.AST, str, ast.expr]]:
+    """(class, method, statement, described target, value) for each weight
+    computed from the class's parameters and stored on ``self`` with
+    autograd on, in the methods forward reaches of the classes that
+    normalize a parameter (WN102)."""
+    for cls, _ in facts.normalizing_classes():
+        for method in cls.reachable():
+            for node, target, value in self_stores(method):
+                if method.in_no_grad(node) or not _computed(value, method):
+                    continue
+                yield cls, method, node, target, value
+            seen: set[tuple[int, str]] = set()
+            for node, target, value, where in unpacked_self_stores(method):
+                if (
+                    (id(node), target) in seen
+                    or method.in_no_grad(node)
+                    or not _computed(value, where)
+                ):
+                    continue
+                seen.add((id(node), target))
+                yield cls, method, node, target, value
+
+
+def _computed(value: ast.expr, method: MethodFacts) -> bool:
+    """``value`` is computed from the module's parameters with autograd on:
+    not a parameter itself (stored on ``self``, a parameter is registered
+    again under the new name, a leaf)."""
+    if self_attr(value) in method.owner.params:
+        return False
+    return reads_param(value, method)
 
 
 #: Attributes of a tensor or module that hold no weight (``.data`` keeps the

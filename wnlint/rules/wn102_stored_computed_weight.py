@@ -7,11 +7,8 @@ from typing import ClassVar
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.module_classes import MethodFacts, ModuleClass, ModuleFacts
-from wnlint.facts.norms import reads_param
 from wnlint.facts.prefilter import WRAPPED_STORES
-from wnlint.facts.stores import (
-    self_stores,
-)
+from wnlint.facts.stores import computed_self_stores
 from wnlint.facts.syntax import (
     own_nodes,
     self_attr,
@@ -42,7 +39,12 @@ class StoredComputedWeight(Rule):
     `setattr(self.<submodule>, "<attr>", <expr>)`) inside `forward` or a
     method it calls, when `<expr>` depends on the module's parameters through
     differentiable operations and is not detached (`.detach()`, `.data`,
-    `.item()`, `torch.no_grad()`, `torch.inference_mode()`).
+    `.item()`, `torch.no_grad()`, `torch.inference_mode()`). So is what lands
+    on `self.<attr>` by unpacking or from a method of the class:
+    `self.weight, s = <expr>, ...`, `self.weight = self._get_weight()` (what
+    the method returns) and `self.weight, log_s = self._get_weight()` (the
+    element of the tuple it returns, as Glow's `InvConvNear` writes it); a
+    parameter itself (a leaf, registered again under the new name) is not.
 
     In any `nn.Module`, flags a computed weight stored on a wrapped module
     in `forward` or a method it calls: `self.<sub>.<attr> = <expr>`,
@@ -148,7 +150,9 @@ class StoredComputedWeight(Rule):
     A registered parameter (`self.weight` of an `nn.Linear` subclass) or a
     wrapped module's attribute is reported only: the code that reads it is
     torch's. So is a layer subclass's dropped weight: a local or a property
-    would change when its mask is drawn.
+    would change when its mask is drawn. So is a weight unpacked or returned
+    by a helper: the statement stores more than the weight, or the weight is
+    the helper's to keep.
 
     ## Known problems
     A store on `self.<attr>` is checked only in modules whose `forward` (or
@@ -223,7 +227,7 @@ class StoredComputedWeight(Rule):
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         facts = analysis.modules
         reported: set[int] = set()
-        for cls, method, node, target, value in _cases(facts):
+        for cls, method, node, target, value in computed_self_stores(facts):
             reported.add(id(node))
             attr = target.split(".", 1)[1]
             if "." in attr:
@@ -232,7 +236,10 @@ class StoredComputedWeight(Rule):
                 yield self.finding(node, "submodule", target=target)
                 continue
             fix = None
-            if attr not in cls.params and attr not in cls.methods:
+            # (Unpacked or returned by a helper: `value` is only a part of
+            # the statement, and a local would not say which.)
+            plain = value is getattr(node, "value", None) or isinstance(node, ast.Call)
+            if plain and attr not in cls.params and attr not in cls.methods:
                 # A registered parameter is read by torch's code too.
                 fix = LazyFix(_fixer(facts, cls, method, node, attr, value))
             yield self.finding(
@@ -286,17 +293,6 @@ def _fixer(
         return Fix(level, edits)
 
     return build
-
-
-def _cases(
-    facts: ModuleFacts,
-) -> Iterator[tuple[ModuleClass, MethodFacts, ast.AST, str, ast.expr]]:
-    for cls, _ in facts.normalizing_classes():
-        for method in cls.reachable():
-            for node, target, value in self_stores(method):
-                if method.in_no_grad(node) or not reads_param(value, method):
-                    continue
-                yield cls, method, node, target, value
 
 
 def _mentions(classes: list[ast.ClassDef], attr: str) -> dict[str, list]:
