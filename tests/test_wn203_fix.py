@@ -294,6 +294,46 @@ def test_the_helper_in_a_sibling_is_edited_when_the_run_holds_it(package):
     assert again.stdout == ""
 
 
+def test_the_notes_name_the_line_check_reports(tmp_path):
+    """The model's own migration merges two import lines into one: the
+    notes still give the finding's line as ``check`` reports it, not its
+    line in the migrated text (AcademiCodec's ``models.py``)."""
+    (tmp_path / "utils.py").write_text(
+        "import torch.nn as nn\n\n\ndef init_weights(m):\n"
+        "    if isinstance(m, nn.Conv1d):\n        nn.init.normal_(m.weight, 0.0, 0.01)\n"
+    )
+    (tmp_path / "model.py").write_text(
+        "import torch.nn as nn\n"
+        "from torch.nn.utils import remove_weight_norm\n"
+        "from torch.nn.utils import weight_norm\n\n"
+        "from utils import init_weights\n\n\n"
+        "class Model(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = weight_norm(nn.Conv1d(2, 2, 3))\n"
+        "        self.conv.apply(init_weights)\n\n"
+        "    def remove(self):\n"
+        "        remove_weight_norm(self.conv)\n"
+    )
+    check = run_cli("check", "--no-cache", "model.py", cwd=tmp_path)
+    assert "model.py:12:9: WN203" in check.stdout
+    alone = run_cli("fix", "--unsafe-fixes", "--diff", "model.py", cwd=tmp_path)
+    assert "WN203 on line 12 is fixed in utils.py, which this run" in alone.stderr
+    for mode in (["--diff"], []):
+        result = run_cli("fix", "--unsafe-fixes", *mode, ".", cwd=tmp_path)
+        assert "model.py: WN203 on line 12 fixed in utils.py" in result.stderr
+
+
+def test_line_before_maps_a_fixed_line_to_the_original():
+    from wnlint.fixing.diff import line_before
+
+    original = b"a\nb\nc\nd\n"
+    assert [line_before(original, b"a\nx\nd\n", n) for n in (1, 2, 3)] == [1, 2, 4]
+    assert [line_before(original, b"a\nb\nnew\nc\nd\n", n) for n in (3, 4)] == [3, 3]
+    assert line_before(b"a\rb\r\nc\n", b"a\rc\n", 2) == 3  # a lone \r ends a line
+    assert line_before(original, original, 3) == 3
+
+
 def test_a_sibling_outside_the_run_is_never_edited(package):
     utils = (package / "utils.py").read_text()
     result = run_cli("fix", "--unsafe-fixes", "model.py", cwd=package)

@@ -102,6 +102,31 @@ class _AnchoredMatcher(difflib.SequenceMatcher):
         return self._blocks
 
 
+def line_before(original: bytes, fixed: bytes, line: int) -> int:
+    """The line of ``original`` that line ``line`` of ``fixed`` was (both
+    1-based, lines as Python counts them): where ``check`` reported what a
+    note about the fixed text names. A line the fix wrote maps to the first
+    line of what it replaced."""
+    if original == fixed:
+        return line
+
+    def lines(data: bytes) -> list[str]:
+        text = data.decode("utf-8", "surrogateescape")
+        return [part for part in _PYTHON_LINE_END.split(text) if part]
+
+    before = 0
+    for block in _anchored_blocks(lines(original), lines(fixed)):
+        if block.b <= line - 1 < block.b + block.size:
+            return block.a + (line - 1 - block.b) + 1
+        if block.b + block.size <= line - 1:
+            before = block.a + block.size
+    return before + 1
+
+
+#: Where a line ends for Python: after ``\n``, ``\r\n`` or a lone ``\r``.
+_PYTHON_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
 def _anchored_blocks(a: Sequence[str], b: Sequence[str]) -> list[difflib.Match]:
     # difflib never starts a match on a line that fills more than 1% of a
     # file of 200 lines or more; the gaps keep that rule of the whole file.

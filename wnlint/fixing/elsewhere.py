@@ -19,6 +19,7 @@ import os
 
 from wnlint.facts import sources
 from wnlint.fixing.apply import apply_fixes, non_colliding, parsed
+from wnlint.fixing.diff import line_before
 from wnlint.fixing.fixer import FileFix
 from wnlint.fixing.safe_write import WriteRefused, write_fixed
 from wnlint.rules.fixes import Applicability, Edit, Fix, Source
@@ -45,8 +46,8 @@ def apply_elsewhere(results: list[FileFix], write: bool) -> None:
             name = target if name.startswith(os.pardir) else name
             for requester, key, _ in asked:
                 requester.note(
-                    f"{key[2]} on line {key[0]} is fixed in {name}, which this "
-                    "run does not fix: name it too"
+                    f"{key[2]} on line {_reported(requester, key)} is fixed in "
+                    f"{name}, which this run does not fix: name it too"
                 )
             continue
         _apply(owner, asked, write)
@@ -99,7 +100,7 @@ def _credit(requester: FileFix, key: tuple[int, int, str], name: str) -> None:
     requester.remaining = [
         d for d in requester.remaining if (d.line, d.col, d.code) != key
     ]
-    requester.note(f"{key[2]} on line {key[0]} fixed in {name}")
+    requester.note(f"{key[2]} on line {_reported(requester, key)} fixed in {name}")
 
 
 def _current(owner: FileFix) -> tuple[bytes, str, Source] | Exception:
@@ -131,21 +132,29 @@ def _chosen(
         elif all(_made_already(e, base, source) for e in fix.edits):
             made.append((requester, key))
         else:
-            requester.note(_changed(key, name))
+            requester.note(_changed(requester, key, name))
     kept = non_colliding(moved)
     for (requester, key), fix in moved:
         if not any(fix is k for _, k in kept):
-            requester.note(_changed(key, name))
+            requester.note(_changed(requester, key, name))
     # (apply_fixes makes an edit asked twice once.)
     edits = tuple(e for _, fix in kept for e in fix.edits)
     return edits, [who for who, _ in kept], made
 
 
-def _changed(key: tuple[int, int, str], name: str) -> str:
+def _changed(requester: FileFix, key: tuple[int, int, str], name: str) -> str:
     return (
-        f"{key[2]} not fixed on line {key[0]}: {name} changed where the fix "
-        "edits it; run fix again"
+        f"{key[2]} not fixed on line {_reported(requester, key)}: {name} "
+        "changed where the fix edits it; run fix again"
     )
+
+
+def _reported(requester: FileFix, key: tuple[int, int, str]) -> int:
+    """The line ``check`` reports the finding ``key`` on: its key is a
+    position in the text the file's own fixes left."""
+    if not requester.changed:
+        return key[0]
+    return line_before(requester.original, requester.fixed, key[0])
 
 
 def _made_already(edit: Edit, base: Source, current: Source) -> bool:
