@@ -956,6 +956,23 @@ def test_without_a_project_root_the_working_directory_stands_for_it(tmp_path):
     assert _PICKS_WARNING not in inside.stderr
 
 
+def test_in_a_monorepo_only_the_code_that_can_use_the_model_is_read(tmp_path):
+    """DeepLearningExamples: the migrated model's own project (the directory
+    above its package) and any file that imports it are read; another
+    model's scripts are not (their loaders and groups are not this model's)."""
+    (tmp_path / ".git").mkdir()
+    for name in ("A/pkg", "A/train", "B", "C"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "A" / "pkg" / "m.py").write_text(_NORMED_MODEL)
+    (tmp_path / "A" / "train" / "opt.py").write_text(_PICKING_OPT)
+    (tmp_path / "B" / "opt.py").write_text(_PICKING_OPT)
+    (tmp_path / "C" / "uses.py").write_text("from A.pkg.m import M\n" + _PICKING_OPT)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", "A/pkg/m.py", cwd=tmp_path)
+    assert f"A/train/opt.py: {_PICKS_WARNING} (line 4)" in result.stderr
+    assert f"C/uses.py: {_PICKS_WARNING} (line 5)" in result.stderr
+    assert "B/opt.py" not in result.stderr
+
+
 def test_the_project_directories_are_the_outermost_roots(tmp_path):
     from wnlint.fixing.migration_notes import project_directories
 

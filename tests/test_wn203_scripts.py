@@ -1,9 +1,9 @@
 """WN203 through script-layout imports (``from utils import init_weights``
 in a repository run as scripts, HiFi-GAN's and VITS's layout): an absolute
 import is resolved as Python does for a script in the file's directory
-(that directory first on ``sys.path``), then from the project's root (the
-nearest directory above with ``pyproject.toml``, ``setup.py``, ``setup.cfg``
-or ``.git``). Nothing under ``site-packages`` is followed, nothing is
+(that directory first on ``sys.path``), then from each directory above
+it up to the project's root (the nearest directory above with
+``pyproject.toml``, ``setup.py``, ``setup.cfg`` or ``.git``). Nothing under ``site-packages`` is followed, nothing is
 imported or run."""
 
 from __future__ import annotations
@@ -91,6 +91,34 @@ def test_the_module_beside_the_script_comes_first(tmp_path):
     assert wn203(tmp_path / "models" / "gen.py") == []
     (tmp_path / "models" / "utils.py").unlink()
     assert wn203(tmp_path / "models" / "gen.py") == [10]
+
+
+def test_a_module_in_a_directory_between_the_file_and_the_root(tmp_path):
+    """A monorepo whose models are run as scripts from their own directory
+    (DeepLearningExamples' ``HiFiGAN/`` with ``common/utils.py``, imported
+    as ``common.utils`` from ``HiFiGAN/hifigan/models.py``): the nearest
+    directory above that holds the module is where Python finds it."""
+    script = SCRIPT.replace("from utils import", "from common.utils import")
+    write(
+        tmp_path,
+        {
+            "Speech/App/common/__init__.py": "",
+            "Speech/App/common/utils.py": INIT,
+            "Speech/App/vocoder/models.py": script,
+            "Speech/common/utils.py": PLAIN_INIT,  # farther up: not the one
+            "Other/common/utils.py": INIT,  # not above the file
+        },
+    )
+    models = tmp_path / "Speech" / "App" / "vocoder" / "models.py"
+    assert wn203(models) == []  # no root: only beside the file
+    (tmp_path / ".git").mkdir()
+    assert wn203(models) == [10]
+    (tmp_path / "Speech" / "App" / "common" / "utils.py").unlink()
+    assert wn203(models) == []  # Speech/common/utils.py's init writes nothing
+    (tmp_path / "Speech" / "common" / "utils.py").unlink()
+    assert wn203(models) == []  # Other/ is no directory above the file
+    result = run_cli("check", "--no-cache", ".", cwd=tmp_path)
+    assert result.stdout == ""
 
 
 def test_nothing_under_site_packages_is_followed(tmp_path):

@@ -176,17 +176,23 @@ def _fix_files(
 
 
 def _project_files(resolver: Resolver, migrated: list[str]) -> Iterator[str]:
-    """The Python files of the migrated files' projects, with the
-    configured excludes, at most :data:`PROJECT_FILES_READ` of them (named
-    relative to the working directory where they lie under it)."""
-    from wnlint.fixing.migration_notes import PROJECT_FILES_READ, project_directories
+    """The Python files of the migrated files' projects that can use them
+    (:func:`related_files`), with the configured excludes, of at most
+    :data:`PROJECT_FILES_READ` read (named relative to the working
+    directory where they lie under it)."""
+    from wnlint.fixing.migration_notes import (
+        PROJECT_FILES_READ,
+        project_directories,
+        related_files,
+    )
 
     named = []
     for directory in project_directories(migrated, resolver.cwd):
         relative = os.path.relpath(directory, resolver.cwd)
         named.append(directory if relative.startswith(os.pardir) else relative)
     found = itertools.islice(resolver.files(named), PROJECT_FILES_READ)
-    return (os.path.normpath(path) for path in found)
+    files = (os.path.normpath(path) for path in found)
+    return related_files(files, migrated, resolver.cwd)
 
 
 def _fix_stdin(args: argparse.Namespace, resolver: Resolver, name: str) -> int:

@@ -160,6 +160,18 @@ def imports_sibling_mentioning(
     return False
 
 
+def imports_any_of(data: bytes, path: str, targets: set[str]) -> bool:
+    """``data`` (the text of the file at ``path``) imports one of the files
+    ``targets`` (real paths): ``from M import ...`` or ``import M``, with
+    ``M`` found as Python would (:func:`module_path`)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for module in _imported_modules(data, plain=True):
+        found = module_path(directory, module)
+        if found is not None and found in targets:
+            return True
+    return False
+
+
 def _module_mentions(
     directory: str, module: str, word: bytes, depth: int, packaged: bool
 ) -> bool:
@@ -235,15 +247,25 @@ def candidate_stems(directory: str, module: str) -> Iterator[str]:
     file of ``directory``, in the order Python looks: within its package (a
     relative import, or an absolute one whose first part is a directory
     above), then as a script run from ``directory`` sees it (its directory
-    first on ``sys.path``), then from the project's root (the nearest
-    directory above with ``pyproject.toml``, ``setup.py``, ``setup.cfg`` or
-    ``.git``), looked for only when the others do not exist."""
+    first on ``sys.path``), then as one run from each directory above it
+    up to the project's root, then from the root (the nearest directory
+    above with ``pyproject.toml``, ``setup.py``, ``setup.cfg`` or ``.git``),
+    each looked for only when the ones before do not exist."""
     yield from module_stems(directory, module)
     if module.startswith("."):
         return
     root = project_root(directory)
-    if root is not None and root != directory:
-        yield os.path.join(root, *module.split("."))
+    if root is None or root == directory:
+        return
+    # The directories between: a script run from one of them (the entry
+    # scripts of one model in a monorepo, DeepLearningExamples' HiFiGAN/
+    # with its common/ package) imports from it; the nearest first.
+    parts = module.split(".")
+    above = os.path.dirname(directory)
+    while above != root and above.startswith(root + os.sep):
+        yield os.path.join(above, *parts)
+        above = os.path.dirname(above)
+    yield os.path.join(root, *parts)
 
 
 @lru_cache(maxsize=8192)

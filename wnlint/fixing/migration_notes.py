@@ -45,14 +45,18 @@ from __future__ import annotations
 import ast
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.hits import may_pickle
 from wnlint.facts.pickled import applied_to
 from wnlint.facts.pickling import module_pickles
-from wnlint.facts.siblings import imports_sibling_mentioning, project_root
+from wnlint.facts.siblings import (
+    imports_any_of,
+    imports_sibling_mentioning,
+    project_root,
+)
 from wnlint.facts.sources import read_source
 from wnlint.facts.syntax import all_nodes, parse_quietly, string_value
 from wnlint.fixing.state_loads import filtered_loads
@@ -97,19 +101,54 @@ def project_directories(migrated: Iterable[str], cwd: str) -> list[str]:
     ``setup.py`` or ``setup.cfg``), else the working directory when the
     file lies under it (where a script that imports it runs from), else
     the file's own directory; none inside another."""
-    found: set[str] = set()
-    for path in migrated:
-        directory = os.path.dirname(os.path.abspath(path))
-        root = project_root(directory)
-        if root is None:
-            under_cwd = directory == cwd or directory.startswith(cwd + os.sep)
-            root = cwd if under_cwd else directory
-        found.add(root)
+    return _outermost(_root_of(path, cwd) for path in migrated)
+
+
+def _root_of(path: str, cwd: str) -> str:
+    directory = os.path.dirname(os.path.abspath(path))
+    root = project_root(directory)
+    if root is None:
+        under_cwd = directory == cwd or directory.startswith(cwd + os.sep)
+        root = cwd if under_cwd else directory
+    return root
+
+
+def _outermost(directories: Iterable[str]) -> list[str]:
+    found = set(directories)
     return sorted(
         d
         for d in found
         if not any(d != o and d.startswith(o.rstrip(os.sep) + os.sep) for o in found)
     )
+
+
+def related_files(files: Iterable[str], migrated: list[str], cwd: str) -> Iterator[str]:
+    """The files of ``files`` (a walk of the projects) that can use what the
+    migrated files define: those under the directory above each migrated
+    file's own (where its package and the scripts that run it lie), and
+    those elsewhere in the project that import a migrated module. A
+    monorepo's other models are not read (their loaders load other
+    checkpoints)."""
+    near = []
+    for path in migrated:
+        directory = os.path.dirname(os.path.abspath(path))
+        root = _root_of(path, cwd)
+        above = os.path.dirname(directory)
+        inside = above == root or above.startswith(root + os.sep)
+        near.append(above if inside else root)
+    near = _outermost(near)
+    targets = {os.path.realpath(p) for p in migrated}
+    for path in files:
+        absolute = os.path.abspath(path)
+        if any(absolute.startswith(d.rstrip(os.sep) + os.sep) for d in near):
+            yield path
+            continue
+        try:
+            data = read_source(path)
+        except OSError:
+            continue
+        if imports_any_of(data, absolute, targets):
+            yield path
 
 
 def project_notes(

@@ -29,9 +29,10 @@ class InitAfterWeightNorm(Rule):
     modules of the same package (`from .utils import init_weights`,
     `from pkg.layers import WNConv1d`) or of a repository run as scripts
     (`from utils import init_weights` finds `utils.py` beside the file, as
-    Python does for a script there, else at the project's root, the
-    nearest directory above with `pyproject.toml`, `setup.py`, `setup.cfg`
-    or `.git`), which are read, never imported:
+    Python does for a script there, else in the nearest directory above it
+    that holds one, up to the project's root, the nearest directory above
+    with `pyproject.toml`, `setup.py`, `setup.cfg` or `.git`: where the
+    scripts of one model of a monorepo run), which are read, never imported:
     - the same function: weight norm, or a helper that returns
       `weight_norm(...)` (or a module it normed in place:
       `weight_norm(conv); return conv`, or the module it is handed:
