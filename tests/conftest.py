@@ -299,6 +299,56 @@ def load_checkpoint(checkpoint_path, model):
 
 #: A file that removes legacy weight norm and applies none (VALL-E's
 #: tokenizer removes it from EnCodec's modules, which keep the legacy API).
+#: A model that reshapes each checkpoint entry to its own tensor's shape
+#: in a ``load_state_dict`` override (DeepLearningExamples' HiFi-GAN): it
+#: reads its own state by each checkpoint key, in a loop and in a
+#: comprehension; the reads after a test of the key are near misses.
+KEYED_OVERRIDE = """\
+import torch.nn as nn
+from torch.nn.utils import weight_norm
+
+
+class Vocoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = weight_norm(nn.Conv1d(2, 2, 3))
+
+    def forward(self, x):
+        return self.conv(x)
+
+    def load_state_dict(self, state_dict, strict=True):
+        current = self.state_dict()
+        fixed = {}
+        for key in state_dict:
+            fixed[key] = state_dict[key].reshape(current[key].shape)
+        return super().load_state_dict(fixed, strict=strict)
+
+
+class Reshaped(Vocoder):
+    def load_state_dict(self, state_dict, strict=True):
+        own = self.state_dict()
+        sd = {k: v.view(own[k].shape) for k, v in state_dict.items()}
+        return super().load_state_dict(sd, strict=strict)
+
+
+class Tested(Vocoder):
+    def load_state_dict(self, state_dict, strict=True):
+        own = self.state_dict()
+        for key in state_dict:
+            if key in own and own[key].dim() != state_dict[key].dim():
+                state_dict[key] = state_dict[key].view(own[key].shape)
+        return super().load_state_dict(state_dict, strict=strict)
+
+
+def load_some(model, state_dict):
+    own = model.state_dict()
+    biases = [k for k in state_dict if "bias" in k]
+    for k in biases:
+        state_dict[k] = state_dict[k].view(own[k].shape)
+    model.load_state_dict(state_dict)
+"""
+
+
 REMOVER_ONLY = (
     "from torch.nn.utils import remove_weight_norm\n\n\n"
     "def strip(model):\n"

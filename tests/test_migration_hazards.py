@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REMOVER_ONLY, VITS_LOADER, run_cli
+from conftest import FIXTURES, KEYED_OVERRIDE, REMOVER_ONLY, VITS_LOADER, run_cli
 
 HAZARDS = FIXTURES / "hazards"
 #: A module whose weight norm a run migrates.
@@ -989,6 +989,24 @@ def test_the_project_directories_are_the_outermost_roots(tmp_path):
     assert project_directories([str(loose / "deep" / "c.py")], str(outer)) == [
         str(loose / "deep")
     ]
+
+
+def test_an_override_reading_its_own_state_by_checkpoint_keys_is_warned_about(
+    tmp_path,
+):
+    """DeepLearningExamples' HiFi-GAN reshapes each entry to its own
+    tensor's shape: after the migration a legacy checkpoint's keys are not
+    among its own (KeyError). Reads after a test of the key, and loops over
+    keys picked by name, are left alone."""
+    (tmp_path / "model.py").write_text(KEYED_OVERRIDE)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", "model.py", cwd=tmp_path)
+    assert "model.py: WN301 x1" in result.stderr
+    warned = [
+        int(line.split("line ")[1].split()[0])
+        for line in result.stderr.splitlines()
+        if "reads the model's own state_dict() by each key" in line
+    ]
+    assert warned == [17, 24]
 
 
 def test_a_loader_filling_the_models_keys_is_warned_about_at_any_strictness(

@@ -17,7 +17,7 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
-from conftest import FIXTURES, REMOVER_ONLY, VITS_LOADER, run_cli
+from conftest import FIXTURES, KEYED_OVERRIDE, REMOVER_ONLY, VITS_LOADER, run_cli
 from torch.nn.utils import parametrize
 
 import wnlint.rules._legacy_migration as migration
@@ -254,6 +254,32 @@ def test_a_checkpoint_filtered_by_the_models_keys_loses_its_weights(
     plain = Vocoder().to(device)
     plain.load_state_dict(checkpoint)  # torch converts weight_g/weight_v
     assert torch.equal(plain(x), expected)
+
+
+@pytest.mark.parametrize("name", ["Vocoder", "Reshaped"])
+def test_an_override_reading_its_own_state_by_checkpoint_keys_raises(
+    tmp_path, device, name
+):
+    """The warned-about override, after the real migration: a checkpoint of
+    the original model raises KeyError on its ``weight_g`` key (before, it
+    loaded); torch's own load converts the keys and gives the original
+    outputs exactly."""
+    (tmp_path / "model.py").write_text(KEYED_OVERRIDE)
+    torch.manual_seed(0)
+    source_model = getattr(_load(tmp_path / "model.py"), name)().to(device)
+    checkpoint = source_model.state_dict()
+    getattr(_load(tmp_path / "model.py"), name)().to(device).load_state_dict(
+        checkpoint
+    )  # loads before the migration
+    result = run_cli("fix", "--unsafe-fixes", "model.py", cwd=tmp_path)
+    assert "reads the model's own state_dict() by each key" in result.stderr
+    migrated = getattr(_load(tmp_path / "model.py"), name)().to(device)
+    with pytest.raises(KeyError, match="weight_g"):
+        migrated.load_state_dict(checkpoint)
+    x = torch.randn(1, 2, 7, device=device)
+    nn_load = torch.nn.Module.load_state_dict
+    nn_load(migrated, checkpoint)  # torch converts weight_g/weight_v
+    assert torch.equal(migrated(x), source_model(x))
 
 
 def test_the_legacy_remover_is_right_for_modules_another_package_normed(

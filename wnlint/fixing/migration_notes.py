@@ -19,7 +19,9 @@ says what to change):
   ``restore_parts``, whose strict loads then pass): legacy
   ``weight_g``/``weight_v`` keys are dropped before torch's key-conversion
   hook can see them, and the migrated layers silently keep their initial
-  weights;
+  weights; or that reads the model's own state by each checkpoint key (a
+  ``load_state_dict`` override reshaping the entries, DeepLearningExamples'
+  HiFi-GAN): ``KeyError`` on the legacy keys;
 * whole-object pickling (``torch.save(model)``) of a class that a migrated
   sibling module defines and normalizes: it raises ``RuntimeError`` once
   the module is parametrized;

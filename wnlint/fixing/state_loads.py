@@ -5,8 +5,10 @@ converted by torch's key-conversion hook inside ``load_state_dict``. A
 loader that first keeps only the keys the model already has, or fills
 every key of the model from the checkpoint with a fallback to the model's
 own value, removes them before the hook runs: the migrated layers keep
-their initial weights, and even a strict load passes. The run-level notes
-(:mod:`wnlint.fixing.migration_notes`) warn about each such loader.
+their initial weights, and even a strict load passes. One that reads the
+model's own state by each checkpoint key raises ``KeyError`` on them. The
+run-level notes (:mod:`wnlint.fixing.migration_notes`) warn about each
+such loader.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ def filtered_loads(tree: ast.Module, path: str | None = None) -> list[str]:
         for node in all_nodes(tree)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     ]
+    keyed: list[int] = []
     for func in functions:
         nodes = list(own_nodes(func))
+        keyed += _own_read_by_checkpoint_keys(nodes)
         for call in nodes:
             if not (
                 isinstance(call, ast.Call)
@@ -73,7 +77,8 @@ def filtered_loads(tree: ast.Module, path: str | None = None) -> list[str]:
                 _keeps_own_keys(value, owner, own, helpers) for value in values
             ):
                 out.append((call.lineno, how))
-    return [_FILTERED.format(line=line, how=how) for line, how in sorted(out)]
+    notes = [_FILTERED.format(line=line, how=how) for line, how in sorted(out)]
+    return notes + [_KEYED.format(line=line) for line in sorted(set(keyed))]
 
 
 _FILTERED = (
@@ -83,6 +88,123 @@ _FILTERED = (
     "initial weights; pass the legacy keys through (torch converts them when "
     "loading)"
 )
+
+
+_KEYED = (
+    "warning: line {line} reads the model's own state_dict() by each key of "
+    "the checkpoint it loads: after the WN301 migration, a checkpoint saved "
+    "before it has weight_g/weight_v keys the model no longer has, and this "
+    "read raises KeyError; leave the keys the model lacks as they are (torch "
+    "converts them when loading)"
+)
+
+
+def _own_read_by_checkpoint_keys(nodes: list[ast.AST]) -> list[int]:
+    """Lines of ``own[k]`` in a loop over the keys of another mapping (the
+    checkpoint), in a function that loads a state: ``for key in new_sd:
+    ... curr_sd[key]`` with ``curr_sd = self.state_dict()``, the
+    ``load_state_dict`` override of DeepLearningExamples' HiFi-GAN. A loop
+    that tests the key (``if k in own``), catches the error or reads with
+    ``.get`` is left alone."""
+    if not any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "load_state_dict"
+        for n in nodes
+    ):
+        return []
+    states = _own_state_names(nodes, None)
+    if not states:
+        return []
+    loaded = _loaded_mappings(nodes)
+    lines = []
+    for loop in nodes:
+        if isinstance(loop, (ast.For, ast.AsyncFor)):
+            key = _other_loop_key(loop, states, loaded)
+        elif isinstance(loop, (ast.DictComp, ast.ListComp, ast.GeneratorExp)):
+            key = next(
+                (
+                    k
+                    for g in loop.generators
+                    if (k := _other_loop_key(g, states, loaded))
+                ),
+                None,
+            )
+        else:
+            continue
+        if key is None:
+            continue
+        inside = list(all_nodes(loop))
+        if any(
+            isinstance(n, ast.Try)
+            or (isinstance(n, ast.Compare) and _tests_key(n, key))
+            or _got_with_default(n, key)
+            for n in inside
+        ):
+            continue
+        lines += [
+            n.lineno
+            for n in inside
+            if isinstance(n, ast.Subscript)
+            and isinstance(n.ctx, ast.Load)
+            and isinstance(n.value, ast.Name)
+            and n.value.id in states
+            and _keyed_by(n, key)
+        ]
+    return lines
+
+
+def _loaded_mappings(nodes: list[ast.AST]) -> set[str]:
+    """The checkpoint's names in a function that loads one: its parameters
+    and what it hands to ``load_state_dict``."""
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.arguments):
+            named = [*node.posonlyargs, *node.args, *node.kwonlyargs]
+            names.update(a.arg for a in named if a.arg not in ("self", "cls"))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "load_state_dict"
+            and node.args
+            and isinstance(node.args[0], ast.Name)
+        ):
+            names.add(node.args[0].id)
+    return names
+
+
+def _other_loop_key(
+    loop: ast.For | ast.AsyncFor | ast.comprehension,
+    states: set[str],
+    loaded: set[str],
+) -> str | None:
+    """The key name of a loop (or a comprehension's ``for``) over the keys
+    of the checkpoint (``loaded``), not a module's own state: ``for k in
+    sd``, ``for k, v in sd.items()``."""
+    source, key = _keys_loop(loop)
+    if not isinstance(source, ast.Name) or source.id in states:
+        return None
+    return key if source.id in loaded else None
+
+
+def _keys_loop(
+    loop: ast.For | ast.AsyncFor | ast.comprehension,
+) -> tuple[ast.expr, str | None]:
+    """The mapping a loop goes over (``S`` of ``for k, v in S.items()``,
+    ``for k in S.keys()``, ``for k in S``) and its key's name."""
+    source, pairs = loop.iter, False
+    if (
+        isinstance(source, ast.Call)
+        and isinstance(source.func, ast.Attribute)
+        and source.func.attr in ("items", "keys")
+        and not source.args
+    ):
+        pairs = source.func.attr == "items"
+        source = source.func.value
+    target = loop.target
+    if pairs and isinstance(target, ast.Tuple) and target.elts:
+        target = target.elts[0]
+    return source, target.id if isinstance(target, ast.Name) else None
 
 
 def _filled_by_own_keys(nodes: list[ast.AST], name: str) -> bool:
@@ -204,24 +326,12 @@ def _updated(
 def _loop_key(loop: ast.For | ast.AsyncFor, states: set[str]) -> str | None:
     """The key name of ``for k, v in S.items()``, ``for k in S.keys()`` or
     ``for k in S`` over a module's own state ``S``; else None."""
-    source, pairs = loop.iter, False
-    if (
-        isinstance(source, ast.Call)
-        and isinstance(source.func, ast.Attribute)
-        and source.func.attr in ("items", "keys")
-        and not source.args
+    source, key = _keys_loop(loop)
+    if (isinstance(source, ast.Name) and source.id in states) or _is_state_of(
+        source, None
     ):
-        pairs = source.func.attr == "items"
-        source = source.func.value
-    if not (
-        (isinstance(source, ast.Name) and source.id in states)
-        or _is_state_of(source, None)
-    ):
-        return None
-    target = loop.target
-    if pairs and isinstance(target, ast.Tuple) and target.elts:
-        target = target.elts[0]
-    return target.id if isinstance(target, ast.Name) else None
+        return key
+    return None
 
 
 def _subscript_of(target: ast.expr, name: str, key: str) -> bool:

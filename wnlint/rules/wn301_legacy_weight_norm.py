@@ -87,7 +87,9 @@ class LegacyWeightNorm(Rule):
     other files of the run and of the migrated files' project (its root
     directory, or the working directory where none is marked; so a hook
     handed only the changed files still warns) that load a checkpoint
-    filtered by the model's own keys (either way above), pickle a class a
+    filtered by the model's own keys (either way above) or read the
+    model's own state by each checkpoint key (a `load_state_dict` override
+    that reshapes entries: `KeyError` on a legacy key), pickle a class a
     migrated sibling defines,
     remove weight norm from a model unpickled whole (`torch.load`: one
     saved whole before the migration keeps the legacy API, and the migrated
