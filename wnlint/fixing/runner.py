@@ -30,6 +30,7 @@ from wnlint.fixing.migration_notes import (
     waits_for_a_migration,
 )
 from wnlint.fixing.migration_notes import project_notes as notes_for_project
+from wnlint.fixing.reexports import dropped_names, importer_notes
 from wnlint.fixing.safe_write import WriteRefused, write_fixed
 
 #: Below this many files, worker processes cost more than they save (lower
@@ -162,7 +163,10 @@ def add_project_notes(
                 seen.add(target)
                 files.append(path)
     outside: dict[str, list[str]] = {}
-    for path, notes in notes_for_project(migrated, files).items():
+    found = notes_for_project(migrated, files)
+    for path, notes in _importers(results, files).items():
+        found.setdefault(path, []).extend(notes)
+    for path, notes in found.items():
         owner = by_path.get(path)
         if owner is None:
             outside[path] = notes
@@ -170,6 +174,21 @@ def add_project_notes(
         for text in notes:
             owner.note(text)
     return outside
+
+
+def _importers(results: list[FileFix], files: list[str]) -> dict[str, list[str]]:
+    """Notes on the files that still import a name a migrated module of the
+    run no longer binds (:mod:`wnlint.fixing.reexports`)."""
+    lost = {}
+    for result in results:
+        if result.changed and MIGRATION_CODES.intersection(result.applied_codes):
+            names = dropped_names(result.original, result.fixed)
+            if names:
+                lost[os.path.realpath(result.path)] = names
+    if not lost:
+        return {}
+    changed = {r.path: (r.original, r.fixed) for r in results if r.changed}
+    return importer_notes(lost, files, changed)
 
 
 @dataclass

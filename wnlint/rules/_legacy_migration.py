@@ -50,11 +50,13 @@ from wnlint.rules._legacy_api import (
 )
 from wnlint.rules._legacy_rewriter import (
     Marked,
+    Reexport,
     Rewriter,
     Site,
     Target,
     free_names,
     new_context,
+    project_imports,
     target_of,
 )
 from wnlint.rules._legacy_statements import by_statement
@@ -153,11 +155,14 @@ def _migrate(ctx: FixContext) -> Fix | Declined:
     if reason:
         return Declined(f"WN301/WN302 not fixed: {reason}")
     aliases = free_names(tree)
+    imported = project_imports(tree)
     rewritten = (
-        None if dotted else by_statement(src, tree, targets, sites, reads, aliases)
+        None
+        if dotted
+        else by_statement(src, tree, targets, sites, reads, aliases, imported)
     )
     if rewritten is None:
-        return _rewrite_whole(src, sites, aliases)
+        return _rewrite_whole(src, sites, aliases, imported)
     return Fix(Applicability.UNSAFE, (src.whole(rewritten),), alone=True)
 
 
@@ -217,7 +222,10 @@ def _unsafe_file(
 
 
 def _rewrite_whole(
-    src: Source, sites: list[Site], aliases: dict[str, str] | None = None
+    src: Source,
+    sites: list[Site],
+    aliases: dict[str, str] | None = None,
+    imported: dict[str, Reexport] | None = None,
 ) -> Fix | Declined:
     """The migration as one libcst pass over the whole module: what the
     statement-wise pass gives where it applies, and its fallback."""
@@ -226,7 +234,7 @@ def _rewrite_whole(
     if text is None:
         return Declined(_NOT_EVERY)
     module = cst.parse_module(text)
-    context = new_context(aliases)
+    context = new_context(aliases, imported)
     rewriter = Rewriter(marked, context)
     new_module = module.visit(rewriter)
     if rewriter.rewritten != len(sites):

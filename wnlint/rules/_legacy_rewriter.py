@@ -40,13 +40,55 @@ def target_of(code: str, node: ast.expr, src: Source) -> Target:
 
 
 _ALIASES = "wnlint.aliases"
+_REEXPORTED = "wnlint.reexported"
+
+#: The package a relative import is resolved in for libcst's import
+#: visitors: a made-up one, deep enough for any relative import's dots.
+_PACKAGE = ".".join(f"_wnlint{i}" for i in range(8))
 
 
-def new_context(aliases: dict[str, str] | None) -> CodemodContext:
-    """A codemod context that carries the names the inserted imports use."""
-    context = CodemodContext()
+#: A name imported from a module of the project: the module as libcst's
+#: import visitors name it, the name there, and whether it is relative.
+Reexport = tuple[str, str, bool]
+
+
+def new_context(
+    aliases: dict[str, str] | None, imported: dict[str, Reexport] | None = None
+) -> CodemodContext:
+    """A codemod context that carries the names the inserted imports use,
+    and the names the file imports from its own project's modules."""
+    imported = dict(imported or {})
+    if any(relative for _, _, relative in imported.values()):
+        context = CodemodContext(
+            full_module_name=f"{_PACKAGE}._wnlint_module", full_package_name=_PACKAGE
+        )
+    else:
+        context = CodemodContext()
     context.scratch[_ALIASES] = dict(aliases or {})
+    context.scratch[_REEXPORTED] = imported
     return context
+
+
+def project_imports(tree: ast.Module) -> dict[str, Reexport]:
+    """The names the module's top level imports from modules other than
+    torch's (``from .layers import weight_norm``): a legacy function
+    re-exported by the project, whose import the migration drops once its
+    calls use the new API (the exporting module no longer binds it)."""
+    out: dict[str, Reexport] = {}
+    depth = _PACKAGE.count(".") + 1
+    for stmt in tree.body:
+        if not isinstance(stmt, ast.ImportFrom) or stmt.level > depth:
+            continue
+        module = stmt.module or ""
+        if module == "torch" or module.startswith("torch."):
+            continue
+        if stmt.level:
+            base = _PACKAGE.split(".")[: depth - (stmt.level - 1)]
+            module = ".".join([*base, *([module] if module else [])])
+        for alias in stmt.names:
+            if alias.name != "*":
+                out[alias.asname or alias.name] = (module, alias.name, stmt.level > 0)
+    return out
 
 
 def aliases(context: CodemodContext) -> dict[str, str]:
@@ -228,7 +270,16 @@ class Rewriter(cst.CSTTransformer):
     def _drop_legacy_import(
         self, func: cst.BaseExpression, spelled: str, legacy: str
     ) -> None:
-        if isinstance(func, cst.Name):
+        if not isinstance(func, cst.Name):
+            return
+        reexported = self.context.scratch.get(_REEXPORTED, {}).get(spelled)
+        if reexported is not None:
+            module, name, _ = reexported
+            asname = spelled if spelled != name else None
+            RemoveImportsVisitor.remove_unused_import(
+                self.context, module, name, asname
+            )
+        else:
             asname = spelled if spelled != legacy else None
             RemoveImportsVisitor.remove_unused_import(
                 self.context, tn.UTILS, legacy, asname

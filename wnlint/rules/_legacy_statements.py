@@ -22,6 +22,7 @@ from wnlint.rules._legacy_imports import (
 )
 from wnlint.rules._legacy_rewriter import (
     Marked,
+    Reexport,
     Rewriter,
     Target,
     new_context,
@@ -67,6 +68,7 @@ def by_statement(
     sites: list[tuple[Target, ast.expr]],
     reads: list[ast.Attribute],
     aliases: dict[str, str] | None = None,
+    imported: dict[str, Reexport] | None = None,
 ) -> str | None:
     """The migrated text, libcst seeing only the statements involved; None
     where the file needs :func:`_rewrite_whole`: something this pass does
@@ -81,7 +83,7 @@ def by_statement(
         if unit is None:
             return None
         work.setdefault(unit, []).append((target, node))
-    context = new_context(aliases)
+    context = new_context(aliases, imported)
     done = _rewrite_units(src, _outermost(work), context)
     if done is None:
         return None  # libcst cannot parse them: the whole-file pass decides

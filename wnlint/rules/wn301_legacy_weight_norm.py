@@ -93,10 +93,12 @@ class LegacyWeightNorm(Rule):
     migrated sibling defines,
     remove weight norm from a model unpickled whole (`torch.load`: one
     saved whole before the migration keeps the legacy API, and the migrated
-    remover raises on it), or name `weight_g`/`weight_v` beside a migrated
-    module get a warning, and so does a requirement of the project that
-    admits a torch older than 2.1 (`torch==1.4.0`), which has no
-    `parametrizations.weight_norm`. Pickling
+    remover raises on it), name `weight_g`/`weight_v` beside a migrated
+    module, or still import a legacy function that a migrated module
+    re-exported and no longer binds (`from .layers import weight_norm`; a
+    migrated importer drops that import itself) get a warning, and so does
+    a requirement of the project that admits a torch older than 2.1
+    (`torch==1.4.0`), which has no `parametrizations.weight_norm`. Pickling
     through a base class of another package (descript-audio-codec's
     `DAC.save` comes from `audiotools`) is beyond what one project's source
     shows: save `state_dict()` instead before migrating. The imports the fix
