@@ -17,7 +17,9 @@
   ``fn`` a closure defined inside it or a module-level hook;
 * ``wn203_methods``: a layer's own method norms it and returns it
   (``SConv(...).weight_norm()``), directly, through a factory, or on a
-  class a conditional expression picks.
+  class a conditional expression picks;
+* ``wn203_name_hooks``: weight norm applied by ``self.apply(fn)`` with
+  ``fn`` picking layers by class name (``classname.find("Conv")``).
 
 Each positive's init has no effect on its weight-normed layers: they differ
 from the same code built with weight norm replaced by the identity (which
@@ -77,6 +79,7 @@ CASES = {
         ["Chained", "Factory", "Picked"],
         ["OtherMethod", "InitFirst", "PickedPlain"],
     ),
+    "wn203_name_hooks": (["ByName", "InOperator"], ["InitFirst", "OtherNames"]),
 }
 #: Fixtures whose findings no fix can repair (an init function looked up
 #: at run time): offered no fix, so `check` marks none `[*]`.

@@ -38,7 +38,13 @@ from wnlint.facts.definitions import (
     sibling_definition,
 )
 from wnlint.facts.events import NORM, WRITE, Body, body_of, norm_api, own_calls
-from wnlint.facts.guards import Guard, ParamWrite, guards_from, rooted_path
+from wnlint.facts.guards import (
+    Guard,
+    ParamWrite,
+    guards_from,
+    named_layers,
+    rooted_path,
+)
 from wnlint.facts.local_values import Normed
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
@@ -387,10 +393,13 @@ class FileSummaries:
                     for g in guards_from(t, pos, [first], self, scope)
                 ]
                 types = [g for g in tests if g.positive and g.types]
-                if not types:
+                named = named_layers([g for g in tests if g.positive and g.names])
+                if not types and not named:
                     out.append((None, api))
                 for guard in types:
                     out.extend((layer, api) for layer in sorted(guard.types))
+                if not types:
+                    out.extend((layer, api) for layer in named)
             return out
 
         return self._cached("norms", func, compute, [])
