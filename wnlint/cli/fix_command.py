@@ -26,6 +26,7 @@ from wnlint.cli.commands import (
     _resolver,
     _stdin_name,
 )
+from wnlint.cli.findings import settle_fixes
 from wnlint.cli.parser import (
     EXIT_CLEAN,
     EXIT_ERROR,
@@ -55,8 +56,6 @@ def _fix(args: argparse.Namespace) -> int:
     if stdin_name is not None:
         return _fix_stdin(args, resolver, stdin_name)
     results, elsewhere = _fix_files(args, resolver, _files(args, resolver))
-    from wnlint.cli.findings import settle_fixes
-
     # A remover's fix that waits for a migration the run did not make is no
     # fix, as `check` counts it.
     left = settle_fixes(_show(args, results, elsewhere))
