@@ -19,7 +19,8 @@
   (``SConv(...).weight_norm()``), directly, through a factory, or on a
   class a conditional expression picks;
 * ``wn203_name_hooks``: weight norm applied by ``self.apply(fn)`` with
-  ``fn`` picking layers by class name (``classname.find("Conv")``).
+  ``fn`` picking layers by class name (``classname.find("Conv")``), by
+  ``self.conv.apply(fn)``, or by a helper norming its argument in place.
 
 Each positive's init has no effect on its weight-normed layers: they differ
 from the same code built with weight norm replaced by the identity (which
@@ -79,7 +80,10 @@ CASES = {
         ["Chained", "Factory", "Picked"],
         ["OtherMethod", "InitFirst", "PickedPlain"],
     ),
-    "wn203_name_hooks": (["ByName", "InOperator"], ["InitFirst", "OtherNames"]),
+    "wn203_name_hooks": (
+        ["ByName", "InOperator", "SubmoduleApply", "NormedInPlace"],
+        ["InitFirst", "OtherNames", "LinearInPlace"],
+    ),
 }
 #: Fixtures whose findings no fix can repair (an init function looked up
 #: at run time): offered no fix, so `check` marks none `[*]`.

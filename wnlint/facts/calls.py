@@ -38,13 +38,8 @@ from wnlint.facts.definitions import (
     sibling_definition,
 )
 from wnlint.facts.events import NORM, WRITE, Body, body_of, norm_api, own_calls
-from wnlint.facts.guards import (
-    Guard,
-    ParamWrite,
-    guards_from,
-    named_layers,
-    rooted_path,
-)
+from wnlint.facts.guards import Guard, ParamWrite, guards_from, rooted_path
+from wnlint.facts.handed import named_layers, normed_argument, with_built_layers
 from wnlint.facts.local_values import Normed
 from wnlint.facts.resolve import Scope, resolve, resolves_only_to
 from wnlint.facts.syntax import (
@@ -289,7 +284,7 @@ class FileSummaries:
                         and held.ends_hold(self, stored.get(attr), stmt, func)
                     ):
                         out.pop(attr, None)  # `self.conv = nn.Conv1d(...)`
-            return out
+            return with_built_layers(self, cls, out)
 
         return self._cached("class", cls, compute, {})
 
@@ -336,6 +331,8 @@ class FileSummaries:
                 if attr:
                     api = resolve(func_node, scope)
                     yield attr, [Normed(node.lineno, self.path, None, api)]
+            elif handed := normed_argument(self, node, scope, func, depth, NORM_WORDS):
+                yield handed
 
     def _applied_through(
         self, call: ast.Call, scope: Scope, depth: int

@@ -328,15 +328,3 @@ def _class_name_of(
     ):
         return params.index(expr.value.value.id)
     return None
-
-
-def named_layers(guards: list[Guard]) -> list[str]:
-    """The torch layers with a weight whose class names a class-name test
-    admits (``classname.find("Conv") != -1``: ``Conv1d``, ...,
-    ``ConvTranspose3d``), as an ``isinstance`` test would name them."""
-    names = [name for guard in guards for name in guard.names]
-    return [
-        f"{tn.TORCH_NN}{layer}"
-        for layer in sorted(tn.LAYERS_WITH_WEIGHT)
-        if any(name in layer for name in names)
-    ]

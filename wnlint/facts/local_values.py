@@ -388,7 +388,7 @@ def _normed_by(name: str, owner: Any, cls: ast.ClassDef, depth: int) -> list[Nor
         for n in own_nodes(method)
     ):
         return []
-    built_as = _layers_built(owner, cls)
+    built_as = layers_built(owner, cls)
     # The tests of its `__init__`'s parameters are left open: possibly normed.
     out = [replace(n, when=()) for n in owner.class_contents(cls, depth)]
     inner = owner.scope_of(method)
@@ -401,7 +401,7 @@ def _normed_by(name: str, owner: Any, cls: ast.ClassDef, depth: int) -> list[Nor
     return out
 
 
-def _layers_built(file: Any, cls: ast.ClassDef) -> dict[str, tuple[str | None, tuple]]:
+def layers_built(file: Any, cls: ast.ClassDef) -> dict[str, tuple[str | None, tuple]]:
     """``self.<attr>`` -> (layer class, its torch classes) for the layers
     ``__init__`` builds: what a later method norms."""
     out: dict[str, tuple[str | None, tuple]] = {}

@@ -55,9 +55,10 @@ class InitAfterWeightNorm(Rule):
       unless it skips the parent's `__init__`, calling
       `nn.Module.__init__(self)`, or rebinds the attribute to a plain
       layer), and modules weight-normed by an
-      earlier `self.apply(fn)` whose `fn` norms what it is handed (the
-      layers an `isinstance` test or a class-name test,
-      `classname.find("Conv") != -1`, picks);
+      earlier `self.apply(fn)` or `self.conv.apply(fn)` whose `fn` norms
+      what it is handed (the layers an `isinstance` test or a class-name
+      test, `classname.find("Conv") != -1`, picks), or handed to a function
+      that norms its argument in place (`norm_any(self.conv)`);
     - a helper that runs `<what it is handed>.apply(fn)` (`init_net(self)`,
       with `fn` a closure defined inside it or a module-level hook),
       reported at the helper's call, as for `.apply(fn)` there;
