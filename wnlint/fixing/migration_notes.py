@@ -140,6 +140,9 @@ def related_files(files: Iterable[str], migrated: list[str], cwd: str) -> Iterat
         near.append(above if inside else root)
     near = _outermost(near)
     targets = {os.path.realpath(p) for p in migrated}
+    # An import of a module spells its last name (`from .models import G`,
+    # `from pkg import models`): files that do not are not resolved.
+    names = {os.fsencode(_module_name(p)) for p in targets}
     for path in files:
         absolute = os.path.abspath(path)
         if any(absolute.startswith(d.rstrip(os.sep) + os.sep) for d in near):
@@ -149,8 +152,17 @@ def related_files(files: Iterable[str], migrated: list[str], cwd: str) -> Iterat
             data = read_source(path)
         except OSError:
             continue
-        if imports_any_of(data, absolute, targets):
+        if any(name in data for name in names) and imports_any_of(
+            data, absolute, targets
+        ):
             yield path
+
+
+def _module_name(path: str) -> str:
+    """The last part of the module a file is: its package's for
+    ``__init__.py``."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.path.basename(os.path.dirname(path)) if stem == "__init__" else stem
 
 
 def project_notes(

@@ -153,6 +153,15 @@ def add_project_notes(
     ]
     if not migrated:
         return {}
+    with sources.one_run():  # a project's files import the same modules
+        return _project_notes(results, migrated, beyond)
+
+
+def _project_notes(
+    results: list[FileFix],
+    migrated: list[str],
+    beyond: Callable[[list[str]], Iterable[str]] | None,
+) -> dict[str, list[str]]:
     by_path = {r.path: r for r in results}
     files = list(by_path)
     if beyond is not None:
