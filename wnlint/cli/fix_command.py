@@ -179,16 +179,16 @@ def _project_files(resolver: Resolver, migrated: list[str]) -> Iterator[str]:
     (:func:`related_files`), with the configured excludes, of at most
     :data:`PROJECT_FILES_READ` read (named relative to the working
     directory where they lie under it)."""
+    from wnlint.facts.sources import shown_path
     from wnlint.fixing.migration_notes import (
         PROJECT_FILES_READ,
         project_directories,
         related_files,
     )
 
-    named = []
-    for directory in project_directories(migrated, resolver.cwd):
-        relative = os.path.relpath(directory, resolver.cwd)
-        named.append(directory if relative.startswith(os.pardir) else relative)
+    named = [
+        shown_path(d, resolver.cwd) for d in project_directories(migrated, resolver.cwd)
+    ]
     found = itertools.islice(resolver.files(named), PROJECT_FILES_READ)
     files = (os.path.normpath(path) for path in found)
     return related_files(files, migrated, resolver.cwd)

@@ -7,12 +7,11 @@ itself tests no type, or tests it by name)."""
 from __future__ import annotations
 
 import ast
-from dataclasses import replace
 from typing import Any
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.guards import Guard
-from wnlint.facts.local_values import Normed, applied_attr, layers_built
+from wnlint.facts.local_values import Normed, applied_attr, as_built, layers_built
 from wnlint.facts.resolve import Scope
 
 
@@ -44,28 +43,15 @@ def with_built_layers(
     if not any(n.layer is None for _, found in held.values() for n in found):
         return held
     built = layers_built(file, cls)
-    out = {}
-    for attr, (order, found) in held.items():
-        layer, kinds = built.get(attr, (None, ()))
-        out[attr] = (
-            order,
-            [
-                replace(n, layer=layer, kinds=kinds)
-                if n.layer is None and layer is not None
-                else n
-                for n in found
-            ],
-        )
-    return out
+    return {
+        attr: (order, [as_built(n, built.get(attr)) for n in found])
+        for attr, (order, found) in held.items()
+    }
 
 
 def named_layers(guards: list[Guard]) -> list[str]:
-    """The torch layers with a weight whose class names a class-name test
-    admits (``classname.find("Conv") != -1``: ``Conv1d``, ...,
-    ``ConvTranspose3d``), as an ``isinstance`` test would name them."""
-    names = [name for guard in guards for name in guard.names]
-    return [
-        f"{tn.TORCH_NN}{layer}"
-        for layer in sorted(tn.LAYERS_WITH_WEIGHT)
-        if any(name in layer for name in names)
-    ]
+    """The torch layers with a weight that the class-name tests ``guards``
+    admit (``classname.find("Conv") != -1``: ``Conv1d``, ...,
+    ``ConvTranspose3d``), named as an ``isinstance`` test would name them."""
+    layers = [f"{tn.TORCH_NN}{name}" for name in sorted(tn.LAYERS_WITH_WEIGHT)]
+    return [layer for layer in layers if any(g.admits(layer) for g in guards)]

@@ -394,11 +394,16 @@ def _normed_by(name: str, owner: Any, cls: ast.ClassDef, depth: int) -> list[Nor
     inner = owner.scope_of(method)
     for stmt, _ in body_of(owner.bodies, method, inner).statements:
         for attr, normed in owner._stmt_normed(stmt, inner, method, depth):
-            for n in normed:
-                layer, kinds = built_as.get(attr, (None, ()))
-                known = n.layer is None and layer is not None
-                out.append(replace(n, layer=layer, kinds=kinds) if known else n)
+            out += [as_built(n, built_as.get(attr)) for n in normed]
     return out
+
+
+def as_built(normed: Normed, built: tuple[str | None, tuple] | None) -> Normed:
+    """``normed`` with the layer class ``__init__`` built for its attribute
+    (:func:`layers_built`) where its own is not known."""
+    if built is None or built[0] is None or normed.layer is not None:
+        return normed
+    return replace(normed, layer=built[0], kinds=built[1])
 
 
 def layers_built(file: Any, cls: ast.ClassDef) -> dict[str, tuple[str | None, tuple]]:

@@ -172,6 +172,13 @@ def imports_any_of(data: bytes, path: str, targets: set[str]) -> bool:
     return False
 
 
+def module_name(path: str) -> str:
+    """The last part of the module a file is (its package's for
+    ``__init__.py``): what an import of it spells."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.path.basename(os.path.dirname(path)) if stem == "__init__" else stem
+
+
 def _module_mentions(
     directory: str, module: str, word: bytes, depth: int, packaged: bool
 ) -> bool:

@@ -63,6 +63,13 @@ def read_source(path: str) -> bytes:
         return _bounded(handle, info.st_size + 1)
 
 
+def shown_path(path: str, start: str | None = None) -> str:
+    """``path`` as the messages name it: relative to ``start`` (the working
+    directory) where it lies under it, else as it is."""
+    relative = os.path.relpath(path, start)
+    return path if relative.startswith(os.pardir) else relative
+
+
 def encoding_of(data: bytes) -> str:
     """The encoding Python reads ``data`` in: its coding line or byte-order
     mark, else UTF-8 (raises ``SyntaxError`` for a bad declaration)."""

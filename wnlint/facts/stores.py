@@ -131,17 +131,18 @@ def _returned(helper: MethodFacts) -> Iterator[ast.expr]:
 
 def computed_self_stores(
     facts: ModuleFacts,
-) -> Iterator[tuple[ModuleClass, MethodFacts, ast.AST, str, ast.expr]]:
-    """(class, method, statement, described target, value) for each weight
-    computed from the class's parameters and stored on ``self`` with
-    autograd on, in the methods forward reaches of the classes that
-    normalize a parameter (WN102)."""
+) -> Iterator[tuple[ModuleClass, MethodFacts, ast.AST, str, ast.expr, bool]]:
+    """(class, method, statement, described target, value, whether the value
+    is all the statement stores) for each weight computed from the class's
+    parameters and stored on ``self`` with autograd on, in the methods
+    forward reaches of the classes that normalize a parameter (WN102); a
+    value unpacked or returned by a helper is a part of the statement."""
     for cls, _ in facts.normalizing_classes():
         for method in cls.reachable():
             for node, target, value in self_stores(method):
                 if method.in_no_grad(node) or not _computed(value, method):
                     continue
-                yield cls, method, node, target, value
+                yield cls, method, node, target, value, True
             seen: set[tuple[int, str]] = set()
             for node, target, value, where in unpacked_self_stores(method):
                 if (
@@ -151,7 +152,7 @@ def computed_self_stores(
                 ):
                     continue
                 seen.add((id(node), target))
-                yield cls, method, node, target, value
+                yield cls, method, node, target, value, False
 
 
 def _computed(value: ast.expr, method: MethodFacts) -> bool:

@@ -15,6 +15,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 
 def file_diff(path: str, original: bytes, fixed: bytes) -> str:
@@ -109,18 +110,25 @@ def line_before(original: bytes, fixed: bytes, line: int) -> int:
     line of what it replaced."""
     if original == fixed:
         return line
-
-    def lines(data: bytes) -> list[str]:
-        text = data.decode("utf-8", "surrogateescape")
-        return [part for part in _PYTHON_LINE_END.split(text) if part]
-
     before = 0
-    for block in _anchored_blocks(lines(original), lines(fixed)):
+    for block in _line_blocks(original, fixed):
         if block.b <= line - 1 < block.b + block.size:
             return block.a + (line - 1 - block.b) + 1
         if block.b + block.size <= line - 1:
             before = block.a + block.size
     return before + 1
+
+
+@lru_cache(maxsize=4)
+def _line_blocks(original: bytes, fixed: bytes) -> list[difflib.Match]:
+    """The matching lines of two versions of a file: matched once for all
+    the notes on one file."""
+
+    def lines(data: bytes) -> list[str]:
+        text = data.decode("utf-8", "surrogateescape")
+        return [part for part in _PYTHON_LINE_END.split(text) if part]
+
+    return _anchored_blocks(lines(original), lines(fixed))
 
 
 #: Where a line ends for Python: after ``\n``, ``\r\n`` or a lone ``\r``.

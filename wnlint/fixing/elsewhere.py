@@ -42,8 +42,7 @@ def apply_elsewhere(results: list[FileFix], write: bool) -> None:
     for target, asked in asks.items():
         owner = by_path.get(target)
         if owner is None:
-            name = os.path.relpath(target)
-            name = target if name.startswith(os.pardir) else name
+            name = sources.shown_path(target)
             for requester, key, _ in asked:
                 requester.note(
                     f"{key[2]} on line {_reported(requester, key)} is fixed in "

@@ -57,6 +57,7 @@ from wnlint.facts.pickling import module_pickles
 from wnlint.facts.siblings import (
     imports_any_of,
     imports_sibling_mentioning,
+    module_name,
     project_root,
 )
 from wnlint.facts.sources import read_source
@@ -142,7 +143,7 @@ def related_files(files: Iterable[str], migrated: list[str], cwd: str) -> Iterat
     targets = {os.path.realpath(p) for p in migrated}
     # An import of a module spells its last name (`from .models import G`,
     # `from pkg import models`): files that do not are not resolved.
-    names = {os.fsencode(_module_name(p)) for p in targets}
+    names = {os.fsencode(module_name(p)) for p in targets}
     for path in files:
         absolute = os.path.abspath(path)
         if any(absolute.startswith(d.rstrip(os.sep) + os.sep) for d in near):
@@ -156,13 +157,6 @@ def related_files(files: Iterable[str], migrated: list[str], cwd: str) -> Iterat
             data, absolute, targets
         ):
             yield path
-
-
-def _module_name(path: str) -> str:
-    """The last part of the module a file is: its package's for
-    ``__init__.py``."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return os.path.basename(os.path.dirname(path)) if stem == "__init__" else stem
 
 
 def project_notes(

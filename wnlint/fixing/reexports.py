@@ -16,8 +16,8 @@ import ast
 import os
 from collections.abc import Iterable
 
-from wnlint.facts.siblings import module_path
-from wnlint.facts.sources import read_source
+from wnlint.facts.siblings import module_name, module_path
+from wnlint.facts.sources import read_source, shown_path
 from wnlint.facts.syntax import all_nodes, parse_quietly
 from wnlint.fixing.diff import line_before
 
@@ -57,6 +57,8 @@ def importer_notes(
     binds. A file the run changed (``changed[path]``: its original and
     fixed bytes) is read as fixed, its lines named as ``check`` reports
     them."""
+    # Such a file spells the module's name and the lost one.
+    modules = {os.fsencode(module_name(path)) for path in lost}
     words = {name.encode() for names in lost.values() for name in names}
     notes: dict[str, list[str]] = {}
     for path in files:
@@ -65,7 +67,7 @@ def importer_notes(
             data = data or read_source(path)
         except OSError:
             continue
-        if not any(word in data for word in words):
+        if not (any(w in data for w in words) and any(m in data for m in modules)):
             continue
         try:
             tree = parse_quietly(data)
@@ -74,22 +76,25 @@ def importer_notes(
         directory = os.path.dirname(os.path.abspath(path))
         found = [
             _LOST.format(
-                line=line_before(original, data, line) if original else line, **fields
+                line=line_before(original, data, line) if original else line,
+                how=how,
+                name=name,
+                module=shown_path(target),
+                error="ImportError" if how == "imports" else "AttributeError",
             )
-            for line, fields in _uses(tree, directory, lost)
+            for line, how, name, target in _uses(tree, directory, lost)
         ]
         if found:
             notes[path] = found
     return notes
 
 
-_Use = tuple[int, tuple[tuple[str, str], ...]]
+#: (line, "imports" or "reads", the name, the migrated module's path).
+_Use = tuple[int, str, str, str]
 
 
-def _uses(
-    tree: ast.Module, directory: str, lost: dict[str, set[str]]
-) -> list[tuple[int, dict[str, str]]]:
-    """(line, the note's fields) for each use of a lost name."""
+def _uses(tree: ast.Module, directory: str, lost: dict[str, set[str]]) -> list[_Use]:
+    """Each use of a lost name, in line order."""
     out: list[_Use] = []
     modules: dict[str, str] = {}  # a local bound to a migrated module -> its path
     for node in all_nodes(tree):
@@ -107,9 +112,8 @@ def _uses(
             and node.value.id in modules
             and node.attr in lost[modules[node.value.id]]
         ):
-            target = modules[node.value.id]
-            out.append((node.lineno, _note("reads", node.attr, target)))
-    return [(line, dict(fields)) for line, fields in sorted(set(out))]
+            out.append((node.lineno, "reads", node.attr, modules[node.value.id]))
+    return sorted(set(out))
 
 
 def _from_imports(
@@ -125,7 +129,7 @@ def _from_imports(
     target = _target(directory, base, lost)
     for alias in node.names:
         if target is not None and alias.name in lost[target]:
-            out.append((node.lineno, _note("imports", alias.name, target)))
+            out.append((node.lineno, "imports", alias.name, target))
         dot = "" if base.endswith(".") or not base else "."
         inner = _target(directory, f"{base}{dot}{alias.name}", lost)
         if inner is not None:
@@ -138,10 +142,3 @@ def _target(directory: str, module: str, lost: dict[str, set[str]]) -> str | Non
         return None
     found = module_path(directory, module)
     return found if found is not None and found in lost else None
-
-
-def _note(how: str, name: str, target: str) -> tuple[tuple[str, str], ...]:
-    shown = os.path.relpath(target)
-    shown = target if shown.startswith(os.pardir) else shown
-    error = "ImportError" if how == "imports" else "AttributeError"
-    return (("how", how), ("name", name), ("module", shown), ("error", error))

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 
 from wnlint.facts.siblings import project_root
-from wnlint.facts.sources import read_source
+from wnlint.facts.sources import read_source, shown_path
 
 #: The first torch with ``parametrizations.weight_norm``.
 NEEDED = (2, 1)
@@ -54,8 +54,7 @@ def old_torch_notes(migrated: Iterable[str]) -> dict[str, list[str]]:
             found = _old_requirement(declared)
             if found is not None:
                 line, spec = found
-                name = os.path.relpath(declared)
-                name = declared if name.startswith(os.pardir) else name
+                name = shown_path(declared)
                 pinned = re.fullmatch(r"torch\s*===?\s*[\w.]+", spec)
                 admits = "pins a" if pinned else "admits"
                 note = _OLD_TORCH.format(file=name, line=line, spec=spec, admits=admits)

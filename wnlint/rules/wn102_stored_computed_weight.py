@@ -227,7 +227,7 @@ class StoredComputedWeight(Rule):
     def check(self, analysis: FileAnalysis) -> Iterator[Finding]:
         facts = analysis.modules
         reported: set[int] = set()
-        for cls, method, node, target, value in computed_self_stores(facts):
+        for cls, method, node, target, value, whole in computed_self_stores(facts):
             reported.add(id(node))
             attr = target.split(".", 1)[1]
             if "." in attr:
@@ -236,10 +236,9 @@ class StoredComputedWeight(Rule):
                 yield self.finding(node, "submodule", target=target)
                 continue
             fix = None
-            # (Unpacked or returned by a helper: `value` is only a part of
-            # the statement, and a local would not say which.)
-            plain = value is getattr(node, "value", None) or isinstance(node, ast.Call)
-            if plain and attr not in cls.params and attr not in cls.methods:
+            # (Unpacked or returned by a helper, `value` is only a part of
+            # the statement: a local would not say which.)
+            if whole and attr not in cls.params and attr not in cls.methods:
                 # A registered parameter is read by torch's code too.
                 fix = LazyFix(_fixer(facts, cls, method, node, attr, value))
             yield self.finding(
