@@ -1,6 +1,7 @@
 """WN102 on torch layer subclasses, in torch: the fixture's layers that keep
 a weight computed from their own on ``self`` (weight dropout as
-Ordered-Neurons writes it, a scale, weight standardization) hold a non-leaf after a training
+Ordered-Neurons writes it, a scale, weight standardization, NVAE's weight
+norm returned by a method) hold a non-leaf after a training
 forward, and ``copy.deepcopy`` (EMA, model averaging) raises; the near
 misses deepcopy fine and still train. Runs on CUDA when available, else on
 the CPU."""
@@ -25,6 +26,10 @@ BUILD = {
     "DropConnectLocal": lambda: f.DropConnectLocal(4, 3),
     "CachedActivation": lambda: f.CachedActivation(4, 3),
     "DetachedScale": lambda: f.DetachedScale(4, 3, 1),
+    "NormalizedConv": lambda: f.NormalizedConv(4, 3, 1),
+    "DropConnectMethod": lambda: f.DropConnectMethod(4, 3),
+    "CurrentWeight": lambda: f.CurrentWeight(4, 3),
+    "FrozenScale": lambda: f.FrozenScale(4, 3),
 }
 
 
@@ -38,7 +43,14 @@ def _trained(name: str, device: torch.device) -> nn.Module:
 
 
 @pytest.mark.parametrize(
-    "name", ["LinearDropConnect", "ScaledConv", "StandardizedConv"]
+    "name",
+    [
+        "LinearDropConnect",
+        "ScaledConv",
+        "StandardizedConv",
+        "NormalizedConv",
+        "DropConnectMethod",
+    ],
 )
 def test_the_stored_weight_is_a_non_leaf_that_deepcopy_refuses(name, device):
     layer = _trained(name, device)
@@ -47,7 +59,14 @@ def test_the_stored_weight_is_a_non_leaf_that_deepcopy_refuses(name, device):
 
 
 @pytest.mark.parametrize(
-    "name", ["DropConnectLocal", "CachedActivation", "DetachedScale"]
+    "name",
+    [
+        "DropConnectLocal",
+        "CachedActivation",
+        "DetachedScale",
+        "CurrentWeight",
+        "FrozenScale",
+    ],
 )
 def test_near_misses_deepcopy_after_a_training_forward(name, device):
     layer = _trained(name, device)

@@ -67,6 +67,16 @@ CASES = {
             def forward(self, x):
                 return x * self.gain
     """,
+    "weight a layer's method returns, stored by forward": """
+        class DropConnect(nn.Linear):
+            def dropped(self):
+                mask = torch.rand_like(self.weight) < 0.5
+                return self.weight.masked_fill(mask, 0.0)
+
+            def forward(self, x):
+                self._w = self.dropped()
+                return F.linear(x, self._w)
+    """,
     "parameter created in __init__ called again": """
         class Resets(nn.Module):
             def __init__(self):

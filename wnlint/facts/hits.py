@@ -225,9 +225,32 @@ def _weight_stores(text: bytes) -> Iterator[int]:
                 yield i  # its function is in doubt: kept
                 continue
             if span not in stores:
-                stores[span] = _SELF_STORE.search(text, *span) is not None
+                stores[span] = _SELF_STORE.search(text, *span) is not None or (
+                    _stored_on_self(text, defs.enclosing(i))
+                )
             if stores[span]:
                 yield i
+
+
+#: A line that starts with a store on ``self``, a tuple's too, up to its
+#: ``=`` (``self.w, s = ``).
+_SELF_STORE_START = re.compile(rb"[ \t\f]*self[ \t]*\.[ \t]*\w+[^=\r\n]*=(?!=)")
+
+
+def _stored_on_self(text: bytes, name: bytes | None) -> bool:
+    """What method ``name`` returns may be stored on ``self``: a line
+    stores on ``self`` the result of ``self.<name>(...)`` (``self.w =
+    self.normalize_weight()``, which the analysis follows into the
+    method's returns)."""
+    if name is None:
+        return True  # in doubt: kept
+    call = re.compile(rb"self[ \t]*\.[ \t]*" + re.escape(name) + rb"[ \t]*\(")
+    for found in call.finditer(text):
+        at = found.start()
+        start = max(text.rfind(b"\n", 0, at), text.rfind(b"\r", 0, at)) + 1
+        if _SELF_STORE_START.match(text, start, at) is not None:
+            return True
+    return False
 
 
 #: A line of a function body that stores on ``self`` (a line starts after

@@ -36,6 +36,7 @@ from wnlint.facts.stores import (
     self_stores,
     submodule_deletions,
     submodule_stores,
+    unpacked_self_stores,
 )
 from wnlint.facts.syntax import (
     child_nodes,
@@ -425,19 +426,23 @@ def dropped_weight_cases(
     forward reaches: weight dropout (DropConnect) written as a layer
     (``self._weight = self.weight.masked_fill(mask, 0.)``, Ordered-Neurons'
     ``LinearDropConnect(nn.Linear)``); and whether the attribute is a
-    registered parameter (``self.weight``: a ``TypeError``)."""
+    registered parameter (``self.weight``: a ``TypeError``). A weight a
+    method returns counts as computed there (NVAE's ``Conv2D`` keeps
+    ``self.weight_normalized = self.normalize_weight()``)."""
     facts = analysis.modules
     layers = {id(c.node) for c in facts.all_classes if c.weighted_layer}
     if not layers:
         return
     for cls in facts.classes_around(layers):
         for method in cls.reachable():
-            for node, target, value in self_stores(method):
+            stores = [(n, t, v, method) for n, t, v in self_stores(method)]
+            stores += unpacked_self_stores(method)
+            for node, target, value, where in stores:
                 if (
                     id(node) in reported
                     or "." in target[len("self.") :]
                     or method.in_no_grad(node)
-                    or not _computed_weight(value, method)
+                    or not _computed_weight(value, where)
                 ):
                     continue
                 reported.add(id(node))

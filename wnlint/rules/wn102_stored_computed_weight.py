@@ -65,7 +65,10 @@ class StoredComputedWeight(Rule):
     weight computed from its own tensors in `forward` or a method it calls,
     the weight dropout (DropConnect) of Ordered-Neurons'
     `LinearDropConnect(nn.Linear)`
-    (`self._weight = self.weight.masked_fill(mask, 0.)`), are flagged.
+    (`self._weight = self.weight.masked_fill(mask, 0.)`), are flagged; so
+    is what a method of the class computes and returns, as NVAE's
+    hand-written weight norm keeps it
+    (`self.weight_normalized = self.normalize_weight()`).
 
     A function that installs a closure as a module's forward
     (`module.forward = forward`, `setattr(module, "forward", forward)`) is
