@@ -1359,3 +1359,87 @@ def test_parameters_picked_by_the_legacy_suffix_decline_the_migration(
     reason = "picks weight norm's legacy parameters by name"
     assert (reason in result.stderr) is declined
     assert ("remove_parametrizations" in result.stdout) is not declined
+
+
+@pytest.mark.parametrize(
+    "loader, warned",
+    [
+        (
+            "def load(model, sd):\n"
+            "    own = model.state_dict()\n"
+            "    for k, v in sd.items():\n"
+            "        if k in own:\n"
+            "            own[k].copy_(v)\n",
+            True,
+        ),
+        (
+            "import torch\n\n\ndef load(model, path):\n"
+            "    ckpt = torch.load(path)['model']\n"
+            "    for k in ckpt:\n"
+            "        model.state_dict()[k].copy_(ckpt[k])\n",
+            True,
+        ),
+        (
+            "def sync(model, other):\n"
+            "    own = model.state_dict()\n"
+            "    for k, v in other.state_dict().items():\n"
+            "        own[k].copy_(v)\n",
+            False,
+        ),
+        (
+            "def fill(model):\n"
+            "    own = model.state_dict()\n"
+            "    values = make_values()\n"
+            "    for k, v in values.items():\n"
+            "        own[k].copy_(v)\n",
+            False,
+        ),
+        (
+            "def load(model, sd):\n"
+            "    own = model.state_dict()\n"
+            "    for k, v in sd.items():\n"
+            "        own['prefix.' + k].copy_(v)\n",
+            False,
+        ),
+    ],
+    ids=["tested", "loaded-untested", "live-model", "computed", "other-key"],
+)
+def test_which_copies_by_checkpoint_keys_are_warned_about(tmp_path, loader, warned):
+    """A copy into the model's own state by each key of a checkpoint (an
+    argument, or what a load call returned) is warned about; a copy from
+    another live model's state, from a mapping the code computes, or under
+    a key other than the loop's is not."""
+    assert _warns_of(tmp_path, loader) is warned
+
+
+def test_a_copy_that_raises_on_a_missing_key_is_said_to_raise(tmp_path):
+    """``if name not in own_state: raise KeyError(...)``: the legacy entries
+    are not skipped, the loop raises on them."""
+    (tmp_path / "model.py").write_text(LAYERS)
+    (tmp_path / "utils.py").write_text(
+        "def load(model, state_dict):\n"
+        "    own_state = model.state_dict()\n"
+        "    for name, param in state_dict.items():\n"
+        "        if name not in own_state:\n"
+        "            raise KeyError(f'unexpected key {name}')\n"
+        "        own_state[name].copy_(param)\n"
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert "utils.py: warning: line 6 copies each key" in result.stderr
+    assert "raises on them" in result.stderr
+
+
+def test_a_copy_then_a_load_of_the_same_state_gets_one_note(tmp_path):
+    """The copy into the model's own state by checkpoint keys is also a read
+    of that state by them: one note says it, not two."""
+    (tmp_path / "model.py").write_text(LAYERS)
+    (tmp_path / "utils.py").write_text(
+        "def load(model, sd):\n"
+        "    own = model.state_dict()\n"
+        "    for k, v in sd.items():\n"
+        "        own[k].copy_(v)\n"
+        "    model.load_state_dict(own)\n"
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
+    assert result.stderr.count("utils.py: warning: line 4") == 1
+    assert "copies each key" in result.stderr

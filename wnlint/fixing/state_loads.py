@@ -60,7 +60,7 @@ def filtered_loads(tree: ast.Module, path: str | None = None) -> list[str]:
             arg = call.args[0]
             how = " with strict=False" if _strict_false(call) else ""
             owner = ast.dump(call.func.value)
-            own = _own_state_names(nodes, owner)
+            own = own_state_names(nodes, owner)
             if isinstance(arg, ast.Name) and (
                 _filled_by_own_keys(nodes, arg.id)
                 or (arg.id in own and _updated(nodes, arg.id, owner, own, helpers))
@@ -113,10 +113,10 @@ def _own_read_by_checkpoint_keys(nodes: list[ast.AST]) -> list[int]:
         for n in nodes
     ):
         return []
-    states = _own_state_names(nodes, None)
+    states = own_state_names(nodes, None)
     if not states:
         return []
-    loaded = _loaded_mappings(nodes)
+    loaded = loaded_mappings(nodes)
     lines = []
     for loop in nodes:
         if isinstance(loop, (ast.For, ast.AsyncFor)):
@@ -137,11 +137,13 @@ def _own_read_by_checkpoint_keys(nodes: list[ast.AST]) -> list[int]:
         inside = list(all_nodes(loop))
         if any(
             isinstance(n, ast.Try)
-            or (isinstance(n, ast.Compare) and _tests_key(n, key))
+            or (isinstance(n, ast.Compare) and tests_key(n, key))
             or _got_with_default(n, key)
             for n in inside
         ):
             continue
+        # A copy into it (``own[k].copy_(v)``) is :mod:`state_copies`'.
+        copied = {id(copy_target(n)) for n in inside if isinstance(n, ast.Call)}
         lines += [
             n.lineno
             for n in inside
@@ -150,11 +152,24 @@ def _own_read_by_checkpoint_keys(nodes: list[ast.AST]) -> list[int]:
             and isinstance(n.value, ast.Name)
             and n.value.id in states
             and _keyed_by(n, key)
+            and id(n) not in copied
         ]
     return lines
 
 
-def _loaded_mappings(nodes: list[ast.AST]) -> set[str]:
+def copy_target(call: ast.Call) -> ast.expr | None:
+    """What ``call`` copies into in place: ``t`` of ``t.copy_(...)`` and of
+    ``t.data.copy_(...)``; None for another call."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "copy_"):
+        return None
+    target = func.value
+    if isinstance(target, ast.Attribute) and target.attr == "data":
+        return target.value
+    return target
+
+
+def loaded_mappings(nodes: list[ast.AST]) -> set[str]:
     """The checkpoint's names in a function that loads one: its parameters
     and what it hands to ``load_state_dict``."""
     names: set[str] = set()
@@ -181,13 +196,13 @@ def _other_loop_key(
     """The key name of a loop (or a comprehension's ``for``) over the keys
     of the checkpoint (``loaded``), not a module's own state: ``for k in
     sd``, ``for k, v in sd.items()``."""
-    source, key = _keys_loop(loop)
+    source, key = keys_loop(loop)
     if not isinstance(source, ast.Name) or source.id in states:
         return None
     return key if source.id in loaded else None
 
 
-def _keys_loop(
+def keys_loop(
     loop: ast.For | ast.AsyncFor | ast.comprehension,
 ) -> tuple[ast.expr, str | None]:
     """The mapping a loop goes over (``S`` of ``for k, v in S.items()``,
@@ -215,7 +230,7 @@ def _filled_by_own_keys(nodes: list[ast.AST], name: str) -> bool:
     ``try`` that reads it, arms of a test ``k in saved``, or
     ``saved.get(k, v)``. Without one, a missing key raises ``KeyError``:
     loud, not lost (whisper-vits-svc's ``load_part``)."""
-    states = _own_state_names(nodes, None)
+    states = own_state_names(nodes, None)
     for loop in nodes:
         if not isinstance(loop, (ast.For, ast.AsyncFor)):
             continue
@@ -248,19 +263,19 @@ def _falls_back(node: ast.AST, name: str, key: str, states: set[str]) -> bool:
         return stores(node.body, True) and any(
             stores(handler.body, None) for handler in node.handlers
         )
-    if isinstance(node, ast.If) and _tests_key(node.test, key):
+    if isinstance(node, ast.If) and tests_key(node.test, key):
         return stores(node.body, None) and stores(node.orelse, None)
     if isinstance(node, ast.Assign) and any(
         _subscript_of(t, name, key) for t in node.targets
     ):
         value = node.value
         return any(_got_with_default(x, key) for x in all_nodes(value)) or (
-            isinstance(value, ast.IfExp) and _tests_key(value.test, key)
+            isinstance(value, ast.IfExp) and tests_key(value.test, key)
         )
     return False
 
 
-def _tests_key(test: ast.expr, key: str) -> bool:
+def tests_key(test: ast.expr, key: str) -> bool:
     """``k in saved`` or ``k not in saved``."""
     return (
         isinstance(test, ast.Compare)
@@ -326,8 +341,8 @@ def _updated(
 def _loop_key(loop: ast.For | ast.AsyncFor, states: set[str]) -> str | None:
     """The key name of ``for k, v in S.items()``, ``for k in S.keys()`` or
     ``for k in S`` over a module's own state ``S``; else None."""
-    source, key = _keys_loop(loop)
-    if (isinstance(source, ast.Name) and source.id in states) or _is_state_of(
+    source, key = keys_loop(loop)
+    if (isinstance(source, ast.Name) and source.id in states) or is_state_of(
         source, None
     ):
         return key
@@ -347,13 +362,13 @@ def _keyed_by(node: ast.Subscript, key: str) -> bool:
     return isinstance(node.slice, ast.Name) and node.slice.id == key
 
 
-def _is_state_of(value: ast.expr, owner: str | None) -> bool:
+def is_state_of(value: ast.expr, owner: str | None) -> bool:
     """``<owner>.state_dict()`` (or its ``.copy()``); of any module when
     ``owner`` is None."""
     if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
         return False
     if value.func.attr == "copy":
-        return _is_state_of(value.func.value, owner)
+        return is_state_of(value.func.value, owner)
     return (
         value.func.attr == "state_dict"
         and not value.args
@@ -373,7 +388,7 @@ def _bound_values(nodes: list[ast.AST], name: str) -> list[ast.expr]:
     ]
 
 
-def _own_state_names(nodes: list[ast.AST], owner: str | None) -> set[str]:
+def own_state_names(nodes: list[ast.AST], owner: str | None) -> set[str]:
     """Names bound to ``<owner>.state_dict()`` in the function (of any
     module when ``owner`` is None)."""
     return {
@@ -382,7 +397,7 @@ def _own_state_names(nodes: list[ast.AST], owner: str | None) -> set[str]:
         if isinstance(node, ast.Assign)
         and len(node.targets) == 1
         and isinstance(node.targets[0], ast.Name)
-        and _is_state_of(node.value, owner)
+        and is_state_of(node.value, owner)
     }
 
 
@@ -411,14 +426,14 @@ def _keeps_own_keys(
                     continue
                 for part in all_nodes(right):
                     if (isinstance(part, ast.Name) and part.id in own) or (
-                        isinstance(part, ast.expr) and _is_state_of(part, owner)
+                        isinstance(part, ast.expr) and is_state_of(part, owner)
                     ):
                         return True
     return False
 
 
 def _is_own(expr: ast.expr, owner: str, own: set[str]) -> bool:
-    return (isinstance(expr, ast.Name) and expr.id in own) or _is_state_of(expr, owner)
+    return (isinstance(expr, ast.Name) and expr.id in own) or is_state_of(expr, owner)
 
 
 def _strict_false(call: ast.Call) -> bool:
