@@ -28,6 +28,8 @@ DECLINED = {
     "weight_norm_hook.py": "line 14 uses torch's WeightNorm hook class",
     "legacy_mode.py": "line 17 applies the legacy API in a branch, beside the "
     "parametrizations API on line 13",
+    "diffusers_model.py": "class Vocoder on line 12 derives from diffusers' "
+    "ModelMixin, whose from_pretrained sets each tensor by name",
 }
 
 
@@ -1039,8 +1041,21 @@ def test_a_loader_filling_the_models_keys_is_warned_about_at_any_strictness(
         VITS_LOADER.replace("new_state_dict[k] = saved", "other[k] = saved").replace(
             "new_state_dict = {}", "new_state_dict, other = saved_state_dict, {}"
         ),
-        # No fallback for a missing key: KeyError, loud (whisper-vits-svc's
-        # load_part).
+    ],
+    ids=["checkpoint-keys", "own-values", "another-dict"],
+)
+def test_loops_that_keep_the_checkpoints_keys_are_not_warned_about(tmp_path, loader):
+    root = _copy(tmp_path) / "checkpoint_filter"
+    (root / "utils.py").write_text(loader)
+    result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
+    assert "model.py: WN301 x1" in result.stderr
+    assert "warning" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [
+        # No fallback for a missing key (whisper-vits-svc's load_part).
         VITS_LOADER.replace(
             "        try:\n            new_state_dict[k] = saved_state_dict[k]\n"
             "        except KeyError:\n            new_state_dict[k] = v\n",
@@ -1054,20 +1069,22 @@ def test_a_loader_filling_the_models_keys_is_warned_about_at_any_strictness(
             "        else:\n            new_state_dict[k] = saved_state_dict[k]\n",
         ),
     ],
-    ids=[
-        "checkpoint-keys",
-        "own-values",
-        "another-dict",
-        "no-fallback",
-        "other-test",
-    ],
+    ids=["no-fallback", "other-test"],
 )
-def test_loops_that_keep_the_checkpoints_keys_are_not_warned_about(tmp_path, loader):
+def test_a_read_of_the_checkpoint_by_the_models_own_keys_is_said_to_raise(
+    tmp_path, loader
+):
+    """After the migration the model's keys are the parametrization's, which
+    a checkpoint saved before it lacks: KeyError, said before it happens."""
     root = _copy(tmp_path) / "checkpoint_filter"
     (root / "utils.py").write_text(loader)
     result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=root)
     assert "model.py: WN301 x1" in result.stderr
-    assert "warning" not in result.stderr
+    assert (
+        "reads the checkpoint by each of the model's own state_dict() keys"
+        in result.stderr
+    )
+    assert "raises KeyError" in result.stderr
 
 
 @pytest.mark.parametrize("diff", [True, False], ids=["diff", "write"])
@@ -1401,8 +1418,32 @@ def test_parameters_picked_by_the_legacy_suffix_decline_the_migration(
             "        own['prefix.' + k].copy_(v)\n",
             False,
         ),
+        (
+            "def report(model, ckpt):\n"
+            "    own = model.state_dict()\n"
+            "    for key, value in ckpt.items():\n"
+            "        if key not in own:\n"
+            "            print('unused', key, value.shape)\n",
+            False,
+        ),
+        (
+            "def load(model, ckpt):\n"
+            "    own = model.state_dict()\n"
+            "    for key, value in ckpt.items():\n"
+            "        if key in own:\n"
+            "            assign(model, key, value)\n",
+            True,
+        ),
     ],
-    ids=["tested", "loaded-untested", "live-model", "computed", "other-key"],
+    ids=[
+        "tested",
+        "loaded-untested",
+        "live-model",
+        "computed",
+        "other-key",
+        "report-only",
+        "set-by-name",
+    ],
 )
 def test_which_copies_by_checkpoint_keys_are_warned_about(tmp_path, loader, warned):
     """A copy into the model's own state by each key of a checkpoint (an
@@ -1443,3 +1484,52 @@ def test_a_copy_then_a_load_of_the_same_state_gets_one_note(tmp_path):
     result = run_cli("fix", "--unsafe-fixes", "--diff", ".", cwd=tmp_path)
     assert result.stderr.count("utils.py: warning: line 4") == 1
     assert "copies each key" in result.stderr
+
+
+def test_a_read_after_the_checkpoint_is_pruned_to_the_models_keys_is_not_warned_about(
+    tmp_path,
+):
+    """diffusers' ``_load_norm_into_transformer`` pops the keys the model
+    lacks before it reads the model's state by the rest: no KeyError."""
+    loader = (
+        "def load_norm_layers(transformer, state_dict):\n"
+        "    transformer_state_dict = transformer.state_dict()\n"
+        "    extra_keys = list(set(state_dict) - set(transformer_state_dict))\n"
+        "    for key in extra_keys:\n"
+        "        state_dict.pop(key)\n"
+        "    overwritten = {}\n"
+        "    for key in state_dict.keys():\n"
+        "        overwritten[key] = transformer_state_dict[key].clone()\n"
+        "    transformer.load_state_dict(state_dict)\n"
+        "    return overwritten\n"
+    )
+    assert not _warns_of(tmp_path, loader)
+    assert _warns_of(
+        tmp_path, loader.replace("        state_dict.pop(key)\n", "        pass\n")
+    )
+
+
+@pytest.mark.parametrize(
+    "imports, declined",
+    [
+        ("from diffusers.models.modeling_utils import ModelMixin as Base\n", True),
+        ("import diffusers\nBase = diffusers.ModelMixin\n", True),
+        ("from mylib import ModelMixin as Base\n", False),
+        ("from .modeling_utils import ModelMixin as Base\n", False),
+    ],
+    ids=["diffusers-module", "diffusers-alias", "another-package", "relative-outside"],
+)
+def test_a_model_loaded_by_name_declines_only_for_diffusers(
+    tmp_path, imports, declined
+):
+    """diffusers' ``ModelMixin`` however it is imported declines the
+    migration; a class of that name from elsewhere does not (a relative
+    import counts only inside a ``diffusers`` package directory)."""
+    (tmp_path / "model.py").write_text(
+        "import torch.nn as nn\n" + imports + "\n\nclass Vocoder(Base):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.utils.weight_norm(nn.Conv1d(2, 2, 3))\n"
+    )
+    result = run_cli("fix", "--unsafe-fixes", "--diff", "model.py", cwd=tmp_path)
+    assert ("derives from diffusers' ModelMixin" in result.stderr) is declined

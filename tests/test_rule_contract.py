@@ -92,7 +92,7 @@ def test_fix_loop_knows_no_rule():
     with the finding's fix (whose types, :mod:`wnlint.rules.fixes`, are
     what rules hand it). Every module of ``wnlint/fixing`` is the loop's
     but ``migration_notes.py`` and the loader shapes it reads
-    (``state_loads.py``, ``state_copies.py``), the one part that knows a rule (what the
+    (``state_loads.py``, ``keyed_loaders.py``), the one part that knows a rule (what the
     migration breaks in other files)."""
     fixing = ROOT / "wnlint" / "fixing"
     loop = [
@@ -103,7 +103,7 @@ def test_fix_loop_knows_no_rule():
             "__init__.py",
             "migration_notes.py",
             "state_loads.py",
-            "state_copies.py",
+            "keyed_loaders.py",
         }
     ]
     assert {"fixer.py", "apply.py", "runner.py"} <= {path.name for path in loop}

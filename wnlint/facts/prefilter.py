@@ -187,10 +187,11 @@ _shared_param_hits = Replay(param_hits)
 _shared_legacy_hits = Replay(legacy_hits)
 
 #: What the migration's hazards read besides the legacy calls: strings
-#: naming ``weight_g``/``weight_v`` and torch's ``WeightNorm`` hook class
+#: naming ``weight_g``/``weight_v``, torch's ``WeightNorm`` hook class and
+#: a model class loaded by name (diffusers' ``ModelMixin``)
 #: (:mod:`wnlint.rules._migration_hazards`). Kept with them, ``check``
 #: declines the fix where ``fix`` would (the pickling hazard aside).
-_HAZARD_WORDS = (b"weight_g", b"weight_v", b"WeightNorm")
+_HAZARD_WORDS = (b"weight_g", b"weight_v", b"WeightNorm", b"ModelMixin")
 LEGACY_API = Prefilter(
     ("legacy", _shared_legacy_hits, lambda line: b"weight_norm" in line),
     also=_HAZARD_WORDS,

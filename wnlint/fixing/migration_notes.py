@@ -21,11 +21,14 @@ says what to change):
   hook can see them, and the migrated layers silently keep their initial
   weights; or that reads the model's own state by each checkpoint key (a
   ``load_state_dict`` override reshaping the entries, DeepLearningExamples'
-  HiFi-GAN): ``KeyError`` on the legacy keys; or that copies the
-  checkpoint into the model's own state by each of its keys
-  (``own[name].copy_(param)``, PixelCNN++'s ``load_part_of_model``), where
-  no conversion hook runs: the legacy entries are skipped (or raise
-  ``KeyError`` where the key is not tested);
+  HiFi-GAN): ``KeyError`` on the legacy keys; or that goes key by key
+  where no conversion hook runs: copying the checkpoint into the model's
+  own state (``own[name].copy_(param)``, PixelCNN++'s
+  ``load_part_of_model``) or setting each tensor by name (diffusers'
+  ``load_model_dict_into_meta``) under the keys the model has (the legacy
+  entries are skipped), raising on a key the model lacks (a conversion
+  script's check), or reading the checkpoint by the model's own keys with
+  no fallback (whisper-vits-svc's ``load_part``: ``KeyError``);
 * whole-object pickling (``torch.save(model)``) of a class that a migrated
   sibling module defines and normalizes: it raises ``RuntimeError`` once
   the module is parametrized;
@@ -42,7 +45,7 @@ says what to change):
   (:mod:`wnlint.fixing.unpickled`).
 
 The loader shapes are recognized in :mod:`wnlint.fixing.state_loads` and
-:mod:`wnlint.fixing.state_copies`.
+:mod:`wnlint.fixing.keyed_loaders`.
 Files are read from disk, so in a writing run the migrated siblings are
 already rewritten: pickled modules are traced through both APIs.
 """
@@ -67,7 +70,7 @@ from wnlint.facts.siblings import (
 )
 from wnlint.facts.sources import read_source
 from wnlint.facts.syntax import all_nodes, parse_quietly, string_value
-from wnlint.fixing.state_copies import copied_loads
+from wnlint.fixing.keyed_loaders import keyed_loads
 from wnlint.fixing.state_loads import filtered_loads
 from wnlint.fixing.torch_floor import old_torch_notes
 from wnlint.fixing.unpickled import unpickled_removals
@@ -198,7 +201,7 @@ def _file_notes(
     data: bytes, path: str, is_migrated: bool, beside: bool, done: set[str]
 ) -> list[str]:
     loads = b"load_state_dict" in data and b".state_dict()" in data
-    copies = b".state_dict()" in data and b"copy_(" in data
+    keyed = b".state_dict()" in data and b" in " in data
     # A pickled class normed elsewhere comes from a sibling module that
     # spells weight norm (as WN304's prefilter reads it). A migrated file is
     # read too: its own hazards declined it, a sibling's did not.
@@ -208,7 +211,7 @@ def _file_notes(
     legacy_words = not is_migrated and any(w in data for w in _LEGACY_WORDS)
     strings = beside and legacy_words
     unpickles = b"load(" in data and b"remove" in data and b"torch" in data
-    if not (loads or copies or pickles or legacy_words or unpickles):
+    if not (loads or keyed or pickles or legacy_words or unpickles):
         return []
     try:
         tree = parse_quietly(data)
@@ -217,8 +220,8 @@ def _file_notes(
     out: list[str] = []
     if loads:
         out += filtered_loads(tree, path)
-    if copies:
-        out += copied_loads(tree)
+    if keyed:
+        out += keyed_loads(tree)
     analysis = FileAnalysis(tree, path) if pickles or strings or unpickles else None
     if pickles and analysis is not None:
         out += _pickled_migrated(analysis, done, path)

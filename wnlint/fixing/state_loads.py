@@ -14,6 +14,7 @@ such loader.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 from wnlint.facts.syntax import all_nodes, own_nodes
 from wnlint.fixing.key_helpers import KeyHelpers, conjuncts, is_name
@@ -116,7 +117,9 @@ def _own_read_by_checkpoint_keys(nodes: list[ast.AST]) -> list[int]:
     states = own_state_names(nodes, None)
     if not states:
         return []
-    loaded = loaded_mappings(nodes)
+    # A checkpoint the function prunes (``sd.pop(k)`` for the keys the model
+    # lacks, diffusers' ``_load_norm_into_transformer``) has no key to miss.
+    loaded = loaded_mappings(nodes) - pruned_mappings(nodes)
     lines = []
     for loop in nodes:
         if isinstance(loop, (ast.For, ast.AsyncFor)):
@@ -135,26 +138,61 @@ def _own_read_by_checkpoint_keys(nodes: list[ast.AST]) -> list[int]:
         if key is None:
             continue
         inside = list(all_nodes(loop))
-        if any(
-            isinstance(n, ast.Try)
-            or (isinstance(n, ast.Compare) and tests_key(n, key))
-            or _got_with_default(n, key)
-            for n in inside
-        ):
+        if falls_back(inside, key):
             continue
-        # A copy into it (``own[k].copy_(v)``) is :mod:`state_copies`'.
+        # A copy into it (``own[k].copy_(v)``) is :mod:`keyed_loaders`'.
         copied = {id(copy_target(n)) for n in inside if isinstance(n, ast.Call)}
         lines += [
-            n.lineno
-            for n in inside
-            if isinstance(n, ast.Subscript)
-            and isinstance(n.ctx, ast.Load)
-            and isinstance(n.value, ast.Name)
-            and n.value.id in states
-            and _keyed_by(n, key)
-            and id(n) not in copied
+            n.lineno for n in keyed_reads(inside, states, key) if id(n) not in copied
         ]
     return lines
+
+
+def falls_back(inside: list[ast.AST], key: str) -> bool:
+    """A loop's nodes hold a fallback for a missing ``key``: a ``try``, a
+    test ``key in ...``, or ``.get(key, default)``."""
+    return any(
+        isinstance(n, ast.Try)
+        or (isinstance(n, ast.expr) and tests_key(n, key))
+        or got_with_default(n, key)
+        for n in inside
+    )
+
+
+def keyed_reads(
+    inside: list[ast.AST], names: set[str], key: str
+) -> list[ast.Subscript]:
+    """Each ``name[key]`` read, ``name`` one of ``names``."""
+    return [
+        n
+        for n in inside
+        if isinstance(n, ast.Subscript)
+        and isinstance(n.ctx, ast.Load)
+        and isinstance(n.value, ast.Name)
+        and n.value.id in names
+        and _keyed_by(n, key)
+    ]
+
+
+def pruned_mappings(nodes: list[ast.AST]) -> set[str]:
+    """Names whose entries the function removes: ``name.pop(...)``,
+    ``del name[...]``."""
+    names = set()
+    for node in nodes:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "pop"
+            and isinstance(node.func.value, ast.Name)
+        ):
+            names.add(node.func.value.id)
+        elif isinstance(node, ast.Delete):
+            names.update(
+                t.value.id
+                for t in node.targets
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
+            )
+    return names
 
 
 def copy_target(call: ast.Call) -> ast.expr | None:
@@ -228,13 +266,14 @@ def _filled_by_own_keys(nodes: list[ast.AST], name: str) -> bool:
     another mapping by the same key (``saved[k]``), with a fallback for a
     key that mapping lacks: a store of ``name[k]`` in the ``except`` of a
     ``try`` that reads it, arms of a test ``k in saved``, or
-    ``saved.get(k, v)``. Without one, a missing key raises ``KeyError``:
-    loud, not lost (whisper-vits-svc's ``load_part``)."""
+    ``saved.get(k, v)``. Without one, a missing key raises ``KeyError``
+    (whisper-vits-svc's ``load_part``), which
+    :func:`wnlint.fixing.keyed_loaders.read_by_own_keys` warns about."""
     states = own_state_names(nodes, None)
     for loop in nodes:
         if not isinstance(loop, (ast.For, ast.AsyncFor)):
             continue
-        key = _loop_key(loop, states)
+        key = own_loop_key(loop, states)
         if key is not None and any(
             _falls_back(node, name, key, states) for node in all_nodes(loop)
         ):
@@ -269,7 +308,7 @@ def _falls_back(node: ast.AST, name: str, key: str, states: set[str]) -> bool:
         _subscript_of(t, name, key) for t in node.targets
     ):
         value = node.value
-        return any(_got_with_default(x, key) for x in all_nodes(value)) or (
+        return any(got_with_default(x, key) for x in all_nodes(value)) or (
             isinstance(value, ast.IfExp) and tests_key(value.test, key)
         )
     return False
@@ -295,7 +334,7 @@ def _read_by_key(node: ast.AST, key: str, states: set[str]) -> bool:
     )
 
 
-def _got_with_default(node: ast.AST, key: str) -> bool:
+def got_with_default(node: ast.AST, key: str) -> bool:
     """``saved.get(k, default)``."""
     return (
         isinstance(node, ast.Call)
@@ -338,7 +377,7 @@ def _updated(
     return False
 
 
-def _loop_key(loop: ast.For | ast.AsyncFor, states: set[str]) -> str | None:
+def own_loop_key(loop: ast.For | ast.AsyncFor, states: set[str]) -> str | None:
     """The key name of ``for k, v in S.items()``, ``for k in S.keys()`` or
     ``for k in S`` over a module's own state ``S``; else None."""
     source, key = keys_loop(loop)
@@ -391,13 +430,19 @@ def _bound_values(nodes: list[ast.AST], name: str) -> list[ast.expr]:
 def own_state_names(nodes: list[ast.AST], owner: str | None) -> set[str]:
     """Names bound to ``<owner>.state_dict()`` in the function (of any
     module when ``owner`` is None)."""
+    return bound_names(nodes, lambda value: is_state_of(value, owner))
+
+
+def bound_names(nodes: list[ast.AST], test: Callable[[ast.expr], bool]) -> set[str]:
+    """Names that a ``name = <value>`` statement of the function binds to a
+    value that passes ``test``."""
     return {
         node.targets[0].id
         for node in nodes
         if isinstance(node, ast.Assign)
         and len(node.targets) == 1
         and isinstance(node.targets[0], ast.Name)
-        and is_state_of(node.value, owner)
+        and test(node.value)
     }
 
 

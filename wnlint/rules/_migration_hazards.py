@@ -22,7 +22,11 @@ declined, with the line and the reason:
 * **an explicit choice of the legacy API**: a legacy call in a branch of
   a function that also applies the parametrizations API (a
   ``weight_norm="legacy"`` mode, a fallback for old torch). Rewriting the
-  branch removes the choice the code offers.
+  branch removes the choice the code offers;
+* **a model loaded by name**: a class deriving from diffusers'
+  ``ModelMixin``, whose ``from_pretrained`` sets each tensor by name and
+  skips the keys the model lacks, so the published checkpoints'
+  ``weight_g``/``weight_v`` would never reach torch's key conversion.
 
 Hazards in *other* files (a loader that filters a checkpoint by the
 model's own keys, a script that pickles a class this file defines) are the
@@ -69,10 +73,16 @@ def visible_hazard(analysis: FileAnalysis) -> str | None:
     if analysis in _VISIBLE:
         return _VISIBLE[analysis]
     spelled = _spells_names(analysis.tree)
-    checks = (_legacy_choice, _string_names, _suffix_picks, _hook_class)
+    checks = (
+        _legacy_choice,
+        _string_names,
+        _suffix_picks,
+        _hook_class,
+        _loaded_by_name,
+    )
     reason = None
     for check in checks:
-        if spelled or check in (_legacy_choice, _suffix_picks):
+        if spelled or check in (_legacy_choice, _suffix_picks, _loaded_by_name):
             reason = check(analysis)
             if reason is not None:
                 break
@@ -322,6 +332,40 @@ def _legacy_choice(analysis: FileAnalysis) -> str | None:
                 "legacy mode, or a fallback for old torch): the migration would "
                 "remove that choice; migrate it by hand"
             )
+    return None
+
+
+#: Base classes whose loader sets each tensor by name, past the key
+#: conversion torch runs inside ``load_state_dict``: diffusers' ``ModelMixin``
+#: (``from_pretrained`` with ``low_cpu_mem_usage``, its default).
+LOADED_BY_NAME = "ModelMixin"
+
+
+def _loaded_by_name(analysis: FileAnalysis) -> str | None:
+    """A class of the file derives from diffusers' ``ModelMixin`` (imported
+    from ``diffusers``, or relatively inside the diffusers package): its
+    published checkpoints hold ``weight_g``/``weight_v``, which
+    ``from_pretrained`` skips once the model has other keys."""
+    scope = analysis.module_scope
+    inside = analysis.path is not None and "diffusers" in analysis.path.split(os.sep)
+    for node in analysis.tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for base in node.bases:
+            for name in resolve(base, scope):
+                if name is None or name.rsplit(".", 1)[-1] != LOADED_BY_NAME:
+                    continue
+                if name.split(".")[0] == "diffusers" or (
+                    name.startswith(".") and inside
+                ):
+                    return (
+                        f"class {node.name} on line {node.lineno} derives from "
+                        "diffusers' ModelMixin, whose from_pretrained sets each "
+                        "tensor by name without load_state_dict: checkpoints "
+                        "saved before the migration (weight_g/weight_v) would "
+                        "load without the migrated layers' weights; migrate it "
+                        "with a conversion of the checkpoints"
+                    )
     return None
 
 

@@ -82,15 +82,22 @@ class LegacyWeightNorm(Rule):
     `"weight_g"`/`"weight_v"` as strings (or picks parameters by the
     suffix `"_g"` where it applies or removes weight norm, as fairseq's
     `remove_weight_norm_from_model` does), uses the `WeightNorm` hook
-    class, or chooses between the two APIs (a `weight_norm="legacy"` mode,
-    a fallback for old torch); and after a run that migrated files, the
+    class, chooses between the two APIs (a `weight_norm="legacy"` mode,
+    a fallback for old torch), or defines a class deriving from diffusers'
+    `ModelMixin` (its `from_pretrained` sets each tensor by name and skips
+    the published checkpoints' `weight_g`/`weight_v`); and after a run that
+    migrated files, the
     other files of the run and of the migrated files' project (its root
     directory, or the working directory where none is marked; so a hook
     handed only the changed files still warns) that load a checkpoint
     filtered by the model's own keys (either way above) or read the
     model's own state by each checkpoint key (a `load_state_dict` override
-    that reshapes entries: `KeyError` on a legacy key), pickle a class a
-    migrated sibling defines,
+    that reshapes entries: `KeyError` on a legacy key), go key by key past
+    `load_state_dict` (`own_state[name].copy_(param)` or a tensor set by
+    name under the keys the model has: the legacy entries are skipped; a
+    raise on a key the model lacks; the checkpoint read by the model's own
+    keys with no fallback: `KeyError`), pickle a class a migrated sibling
+    defines,
     remove weight norm from a model unpickled whole (`torch.load`: one
     saved whole before the migration keeps the legacy API, and the migrated
     remover raises on it), name `weight_g`/`weight_v` beside a migrated

@@ -1,10 +1,11 @@
-"""Checkpoint loaders that copy a checkpoint into the model's own state by
-each of its keys, in torch, after the real migration ``fix`` writes: the
-loader copied from answer to answer (``if name not in own_state:
-continue``) and PixelCNN++'s ``load_part_of_model`` skip the legacy
-``weight_g``/``weight_v`` entries, so the migrated layer silently keeps its
-initial weights; a loop that tests nothing raises ``KeyError``. Both were
-silent before the migration, and a plain ``load_state_dict`` converts the
+"""Checkpoint loaders that go key by key, in torch, after the real
+migration ``fix`` writes: the loader copied from answer to answer (``if
+name not in own_state: continue``), PixelCNN++'s ``load_part_of_model``
+and diffusers' ``load_model_dict_into_meta`` (a tensor set by name) skip
+the legacy ``weight_g``/``weight_v`` entries, so the migrated layer
+silently keeps its initial weights; a loop that tests nothing raises
+``KeyError``, and so does a conversion script's check of the keys. All
+worked before the migration, and a plain ``load_state_dict`` converts the
 keys and gives the original outputs exactly. Runs on CUDA when available,
 else on the CPU."""
 
@@ -63,6 +64,44 @@ def load_all(model, state_dict):
         own[key].data.copy_(value)
 """
 
+#: diffusers' ``load_model_dict_into_meta``: each tensor set by name.
+META = """\
+def set_module_tensor_to_device(module, name, device, value=None):
+    *path, last = name.split(".")
+    for part in path:
+        module = getattr(module, part)
+    getattr(module, last).data = value.to(device)
+
+
+def load_model_dict_into_meta(model, state_dict):
+    empty_state_dict = model.state_dict()
+    for param_name, param in state_dict.items():
+        if param_name not in empty_state_dict:
+            continue
+        device = param.device
+        set_module_tensor_to_device(model, param_name, device, value=param)
+"""
+
+#: diffusers' conversion script: every key must be the model's.
+CONVERT = """\
+def convert(model, ckpt):
+    expected_keys = set(model.state_dict())
+    for key in ckpt:
+        if key not in expected_keys:
+            raise KeyError(f"Unexpected key: {key}")
+    model.load_state_dict(ckpt)
+"""
+
+#: whisper-vits-svc's ``load_part``: the checkpoint read by the model's keys.
+LOAD_PART = """\
+def load_part(model, saved_state_dict):
+    state_dict = model.state_dict()
+    new_state_dict = {}
+    for k, v in state_dict.items():
+        new_state_dict[k] = saved_state_dict[k]
+    model.load_state_dict(new_state_dict)
+"""
+
 #: An EMA update: a loop over a live model's own state, never warned about.
 EMA = """\
 def update_ema(ema, model):
@@ -75,7 +114,7 @@ def update_ema(ema, model):
 
 def _load(path: Path) -> ModuleType:
     """Import the project package under a fresh name."""
-    name = f"wnlint_state_copies_{next(_names)}"
+    name = f"wnlint_keyed_loaders_{next(_names)}"
     spec = importlib.util.spec_from_file_location(
         name, path / "__init__.py", submodule_search_locations=[str(path)]
     )
@@ -107,14 +146,27 @@ def _load_with(utils: ModuleType, loader: str, model, checkpoint, saved: Path):
         utils.load_my_state_dict(model, checkpoint)
     elif loader is PIXELCNN:
         assert utils.load_part_of_model(model, str(saved)) >= 1
+    elif loader is META:
+        utils.load_model_dict_into_meta(model, checkpoint)
+    elif loader is CONVERT:
+        utils.convert(model, checkpoint)
+    elif loader is LOAD_PART:
+        utils.load_part(model, checkpoint)
     else:
         utils.load_all(model, checkpoint)
 
 
 @pytest.mark.parametrize(
     ("loader", "line", "outcome"),
-    [(FORUM, 6, "skipped"), (PIXELCNN, 10, "skipped"), (UNTESTED, 4, "raises")],
-    ids=["forum", "pixelcnn", "untested"],
+    [
+        (FORUM, 6, "skipped"),
+        (PIXELCNN, 10, "skipped"),
+        (META, 11, "skipped"),
+        (UNTESTED, 4, "raises"),
+        (CONVERT, 5, "rejects"),
+        (LOAD_PART, 5, "own-keys"),
+    ],
+    ids=["forum", "pixelcnn", "meta", "untested", "convert", "load-part"],
 )
 def test_a_loader_copying_by_checkpoint_keys_loses_the_legacy_entries(
     tmp_path, device, loader, line, outcome
@@ -135,13 +187,20 @@ def test_a_loader_copying_by_checkpoint_keys_loses_the_legacy_entries(
 
     result = run_cli("fix", "--unsafe-fixes", ".", cwd=root)
     assert "fixed 1 findings in 1 files" in result.stderr
-    said = "only under the keys" if outcome == "skipped" else "raises on them"
-    assert f"utils.py: warning: line {line} copies" in result.stderr
-    assert said in result.stderr
+    said = {
+        "skipped": "loads a checkpoint key by key, only under the keys",
+        "raises": "copies each key of a checkpoint",
+        "rejects": "raises on a checkpoint key the model's state_dict() lacks",
+        "own-keys": "reads the checkpoint by each of the model's own",
+    }[outcome]
+    assert f"utils.py: warning: line {line} {said}" in result.stderr
     Vocoder, utils = _parts(root)
     torch.manual_seed(1)
     migrated = Vocoder().to(device)
-    if outcome == "raises":
+    if outcome == "own-keys":
+        with pytest.raises(KeyError, match="original0"):
+            _load_with(utils, loader, migrated, checkpoint, saved)
+    elif outcome != "skipped":
         with pytest.raises(KeyError, match="weight_g"):
             _load_with(utils, loader, migrated, checkpoint, saved)
     else:
