@@ -1434,6 +1434,22 @@ def test_parameters_picked_by_the_legacy_suffix_decline_the_migration(
             "            assign(model, key, value)\n",
             True,
         ),
+        (
+            # NATSpeech's load_ckpt: mismatched shapes reported and dropped,
+            # the rest (the legacy keys too) loaded by load_state_dict.
+            "def load(cur_model, state_dict):\n"
+            "    own = cur_model.state_dict()\n"
+            "    unmatched = []\n"
+            "    for key, param in state_dict.items():\n"
+            "        if key in own:\n"
+            "            if own[key].shape != param.shape:\n"
+            "                unmatched.append(key)\n"
+            "                print('unmatched', key, param.shape)\n"
+            "    for key in unmatched:\n"
+            "        del state_dict[key]\n"
+            "    cur_model.load_state_dict(state_dict, strict=False)\n",
+            False,
+        ),
     ],
     ids=[
         "tested",
@@ -1443,6 +1459,7 @@ def test_parameters_picked_by_the_legacy_suffix_decline_the_migration(
         "other-key",
         "report-only",
         "set-by-name",
+        "shape-report-then-load",
     ],
 )
 def test_which_copies_by_checkpoint_keys_are_warned_about(tmp_path, loader, warned):

@@ -222,3 +222,37 @@ def test_a_copy_between_live_models_is_not_warned_about(tmp_path, device):
     utils.update_ema(ema, model)  # both hold the migrated keys
     x = torch.randn(1, 2, 7, device=device)
     assert torch.equal(ema(x), model(x))
+
+
+#: SoundStorm's solvers: a strict load first, the filtered one on failure.
+STRICT_FIRST = """\
+def restore(model, state):
+    try:
+        model.load_state_dict(state)
+    except Exception:
+        model_dict = model.state_dict()
+        kept = {k: v for k, v in state.items() if k in model_dict.keys()}
+        model_dict.update(kept)
+        model.load_state_dict(model_dict)
+"""
+
+
+def test_a_strict_load_tried_first_keeps_the_legacy_entries(tmp_path, device):
+    """The strict load raises on a key the model lacks, but only after it
+    copied every matching tensor, the legacy keys converted: the filtered
+    load that follows keeps them, so there is nothing to warn about."""
+    root = _project(tmp_path, STRICT_FIRST)
+    torch.manual_seed(0)
+    Vocoder, _ = _parts(root)
+    source_model = Vocoder().to(device)
+    checkpoint = dict(source_model.state_dict())
+    checkpoint["extra.weight"] = torch.zeros(1, device=device)
+    result = run_cli("fix", "--unsafe-fixes", ".", cwd=root)
+    assert "fixed 1 findings in 1 files" in result.stderr
+    assert "utils.py: warning" not in result.stderr
+    Vocoder, utils = _parts(root)
+    torch.manual_seed(1)
+    migrated = Vocoder().to(device)
+    utils.restore(migrated, checkpoint)
+    x = torch.randn(1, 2, 7, device=device)
+    assert torch.equal(migrated(x), source_model(x))

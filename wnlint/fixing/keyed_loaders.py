@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 
 from wnlint.facts.syntax import all_nodes, own_nodes
-from wnlint.fixing.state_loads import (
+from wnlint.fixing.state_syntax import (
     bound_names,
     copy_target,
     falls_back,
@@ -80,6 +80,8 @@ def copied_loads(tree: ast.Module) -> list[tuple[int, str]]:
         nodes = list(own_nodes(func))
         states = own_state_names(nodes, None)
         checkpoints = _checkpoints(nodes)
+        # A checkpoint then handed whole to load_state_dict is converted there.
+        loaded_whole = _handed_to_load(nodes)
         for loop in nodes:
             if not isinstance(loop, (ast.For, ast.AsyncFor)):
                 continue
@@ -106,8 +108,10 @@ def copied_loads(tree: ast.Module) -> list[tuple[int, str]]:
             (skipped if quiet else raises).update(lines)
             if not lines:
                 owns = _own_key_names(nodes)
-                skipped.update(_set_by_key(loop, key, source.id, owns))
                 rejects.update(_rejected(inside, key, owns))
+                if source.id not in loaded_whole:
+                    found = _set_by_key(loop, key, source.id, owns, _owners(nodes))
+                    skipped.update(found)
     notes = [(line, _SKIPPED.format(line=line)) for line in skipped]
     notes += [(line, _REJECTS.format(line=line)) for line in rejects]
     return notes + [(line, _RAISES.format(line=line)) for line in raises - skipped]
@@ -164,13 +168,43 @@ def _rejected(inside: list[ast.AST], key: str, owns: set[str]) -> set[int]:
     }
 
 
+def _handed_to_load(nodes: list[ast.AST]) -> set[str]:
+    """Names the function hands to ``load_state_dict`` as they are."""
+    return {
+        node.args[0].id
+        for node in nodes
+        if _loads_a_state(node)
+        and isinstance(node, ast.Call)
+        and node.args
+        and isinstance(node.args[0], ast.Name)
+    }
+
+
+def _owners(nodes: list[ast.AST]) -> set[str]:
+    """The modules whose ``state_dict()`` the function reads (as dumped
+    expressions: ``model``, ``self.net``)."""
+    return {
+        ast.dump(node.func.value)
+        for node in nodes
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "state_dict"
+        and is_state_of(node, None)
+    }
+
+
 def _set_by_key(
-    loop: ast.For | ast.AsyncFor, key: str, source: str, owns: set[str]
+    loop: ast.For | ast.AsyncFor,
+    key: str,
+    source: str,
+    owns: set[str],
+    owners: set[str],
 ) -> set[int]:
     """The line of the test that skips the keys the model lacks (``if name
     not in empty_state_dict: continue``), in a loop that then sets a tensor
-    by the checkpoint's key and value (diffusers'
-    ``set_module_tensor_to_device(model, name, device, value=param)``) and
+    of the model by the checkpoint's key and value (diffusers'
+    ``set_module_tensor_to_device(model, name, device, value=param)``: the
+    model, the key and the value in one call, not a report of them) and
     raises on no missing key."""
     tests = [
         n
@@ -197,6 +231,7 @@ def _set_by_key(
             not isinstance(call, ast.Call)
             or id(call) in missing
             or not any(isinstance(a, ast.Name) and a.id == key for a in call.args)
+            or not any(ast.dump(a) in owners for a in call.args)
         ):
             continue
         parts = [*call.args, *(k.value for k in call.keywords)]
