@@ -25,6 +25,7 @@ NEW = "does not have a parametrization on weight"
         ("RecurrentEncoder", f"LSTM.*{NEW}"),
         ("StreamingEncoder", f"LSTM.*{NEW}"),
         ("PlainHead", f"Conv1d.*{NEW}"),
+        ("WrappedLayers", f"NormedInside.*{NEW}"),
     ],
 )
 def test_the_flagged_remover_raises(name, error, device):
@@ -78,6 +79,7 @@ def test_the_recurrent_model_trains_before_removal(device):
         "BuiltPre",
         "OptionalPre",
         "TolerantPre",
+        "SelfNormedLayers",
     ],
 )
 def test_near_misses_remove_without_error(name, device):

@@ -24,9 +24,15 @@ from wnlint.facts import torchnames as tn
 from wnlint.facts.analysis import FileAnalysis
 from wnlint.facts.callbacks import cannot_norm
 from wnlint.facts.classes import ClassGraph
-from wnlint.facts.definitions import is_torch_module_class
 from wnlint.facts.events import LEGACY, NEW, norm_api, removal_api
-from wnlint.facts.resolve import Scope, resolve, split_import
+from wnlint.facts.layer_kinds import (
+    is_container,
+    is_plain_project_layer,
+    is_torch_class,
+    is_weightless_wrapper,
+    resolves_within,
+)
+from wnlint.facts.resolve import Scope
 from wnlint.facts.syntax import (
     call_arg,
     child_nodes,
@@ -138,7 +144,7 @@ class ClassLayers:
             in_file = {b.name for b in file_bases}
             if not all(
                 (isinstance(base, ast.Name) and base.id in in_file)
-                or _is_torch_class(base, scope.parent)
+                or is_torch_class(base, scope.parent)
                 for base in member.bases
             ):
                 return None
@@ -390,15 +396,20 @@ def _layers(
     value: ast.AST, scope: Scope, contents: AttributeLayers, sequence: bool = False
 ) -> list[set[str]] | None:
     """The layers a value stored in an attribute holds: one layer, a torch
-    container of layers, or a list or tuple of them; None when not known."""
+    container of layers, or a list or tuple of them (a comprehension's
+    element stands for each); None when not known."""
     if isinstance(value, (ast.List, ast.Tuple)):
         return _all_layers(value.elts, scope, contents)
+    if isinstance(value, (ast.ListComp, ast.GeneratorExp)) and not any(
+        g.ifs or g.is_async for g in value.generators
+    ):
+        return _layer(value.elt, scope, contents)
     if sequence:
         return None
-    if isinstance(value, ast.Call) and _is_container(value.func, scope):
+    if isinstance(value, ast.Call) and is_container(value.func, scope):
         if value.keywords:
             return None
-        if _resolves_within(value.func, scope, tn.SEQUENTIAL):
+        if resolves_within(value.func, scope, tn.SEQUENTIAL):
             return _all_layers(value.args, scope, contents)
         if not value.args:
             return []
@@ -434,43 +445,10 @@ def _layer(
             return None
         contents.lines.append(value.lineno)
         return [names | {name} for names in found]
-    if _is_torch_class(value.func, scope) and not _is_container(value.func, scope):
+    if is_torch_class(value.func, scope) and not is_container(value.func, scope):
         return [set()]
-    if _is_plain_project_layer(value.func, scope):
+    if is_plain_project_layer(value.func, scope) or is_weightless_wrapper(
+        value.func, scope
+    ):
         return [set()]
     return None
-
-
-def _is_torch_class(expr: ast.expr, scope: Scope | None) -> bool:
-    """``expr`` names a ``torch.nn`` module class, whatever binding it has."""
-    if scope is None or not isinstance(expr, (ast.Name, ast.Attribute)):
-        return False
-    names = resolve(expr, scope)
-    return bool(names) and all(is_torch_module_class(n) for n in names)
-
-
-def _is_plain_project_layer(expr: ast.expr, scope: Scope) -> bool:
-    """``expr`` names a class of the project's other modules that derives
-    from a ``torch.nn`` layer and cannot weight-norm itself
-    (:meth:`~wnlint.facts.project_names.ProjectNames.plain_layer`)."""
-    project = scope.module.project
-    if project is None or not isinstance(expr, (ast.Name, ast.Attribute)):
-        return False
-    names = resolve(expr, scope)
-    name = next(iter(names)) if len(names) == 1 else None
-    parts = split_import(name) if isinstance(name, str) else None
-    if parts is None:
-        return False
-    found = project.plain_layer(*parts)
-    return found is not None and found not in tn.MODULE_CONTAINERS
-
-
-def _is_container(expr: ast.expr, scope: Scope) -> bool:
-    return _resolves_within(expr, scope, tn.MODULE_CONTAINERS)
-
-
-def _resolves_within(expr: ast.expr, scope: Scope, names: frozenset[str]) -> bool:
-    if not isinstance(expr, (ast.Name, ast.Attribute)):
-        return False
-    found = resolve(expr, scope)
-    return bool(found) and found <= names

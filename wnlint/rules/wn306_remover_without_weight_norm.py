@@ -85,8 +85,12 @@ class RemoverWithoutWeightNorm(Rule):
     to the attribute: every value stored in it is a torch layer, or a layer
     class of the project's other modules that cannot weight-norm itself
     (its module and its bases' never spell weight norm, nor import a
-    project module that does: CosyVoice's `CausalConv1d`), or a
-    `nn.ModuleList`/`nn.Sequential` or list of them, filled with `append`,
+    project module that does: CosyVoice's `CausalConv1d`), or a class of
+    this file deriving from `nn.Module` alone that never gives itself a
+    weight or a weight norm (a wrapper that norms the layer it holds, as
+    FAcodec's `NormConv1d` does: a remover on the wrapper raises), or a
+    `nn.ModuleList`/`nn.Sequential` or list of them (a comprehension's
+    element stands for each), filled with `append`,
     `extend` or `insert`; weight-normed in place or not; every tensor name
     it is normed on is a string, and the attribute (or a loop variable over
     it) is used only to call the layers, to norm them, to remove the norm,
