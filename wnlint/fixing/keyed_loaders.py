@@ -1,7 +1,7 @@
 """Checkpoint loaders that go key by key, past torch's key conversion.
 
 torch's key-conversion hook for the legacy ``weight_g``/``weight_v``
-entries runs only inside ``load_state_dict``. After the migration, two
+entries runs only inside ``load_state_dict``. After the migration, these
 loops break on a checkpoint saved before it:
 
 * one that copies the checkpoint into the model's own state by each of its
@@ -31,6 +31,7 @@ from wnlint.fixing.state_syntax import (
     bound_names,
     copy_target,
     falls_back,
+    is_load,
     is_state_of,
     keyed_reads,
     keys_loop,
@@ -42,10 +43,10 @@ from wnlint.fixing.state_syntax import (
 
 _SKIPPED = (
     "warning: line {line} loads a checkpoint key by key, only under the keys "
-    "the model's state_dict() has: after the WN301 "
-    "migration, the weight_g/weight_v entries of checkpoints saved before it "
-    "are skipped here and those layers keep their initial weights; load it "
-    "with torch's load_state_dict, which converts the legacy keys"
+    "the model's state_dict() has: after the WN301 migration, the "
+    "weight_g/weight_v entries of checkpoints saved before it are skipped "
+    "here and those layers keep their initial weights; load it with torch's "
+    "load_state_dict, which converts the legacy keys"
 )
 
 _RAISES = (
@@ -68,9 +69,12 @@ def copied_loads(tree: ast.Module) -> list[tuple[int, str]]:
     checkpoint (a parameter of the function, or what a call of a ``load``
     function returned), ``own`` the model's state (``m.state_dict()`` or a
     name bound to it): skipped where the loop tests the key or catches the
-    error, raising where it does neither or raises on a missing key. A loop over a
-    module's own state (EMA, copying between live models) is left alone:
-    both sides hold the migrated keys."""
+    error, raising where it does neither or raises on a missing key; and,
+    in a loop that copies nothing, a tensor set by name under the model's
+    keys (:func:`_set_by_key`) or a raise on a key the model lacks
+    (:func:`_rejected`). A loop over a module's own state (EMA, copying
+    between live models) is left alone: both sides hold the migrated
+    keys."""
     skipped: set[int] = set()
     raises: set[int] = set()
     rejects: set[int] = set()
@@ -152,6 +156,8 @@ def _own_test(test: ast.expr, key: str, owns: set[str]) -> bool:
 
 
 def _missing_branch(node: ast.If) -> list[ast.stmt]:
+    """What runs for a key the test finds missing (its ``not in`` body, or
+    its ``in`` else)."""
     assert isinstance(node.test, ast.Compare)
     return node.body if isinstance(node.test.ops[0], ast.NotIn) else node.orelse
 
@@ -173,8 +179,8 @@ def _handed_to_load(nodes: list[ast.AST]) -> set[str]:
     return {
         node.args[0].id
         for node in nodes
-        if _loads_a_state(node)
-        and isinstance(node, ast.Call)
+        if isinstance(node, ast.Call)
+        and is_load(node)
         and node.args
         and isinstance(node.args[0], ast.Name)
     }
@@ -189,7 +195,7 @@ def _owners(nodes: list[ast.AST]) -> set[str]:
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and node.func.attr == "state_dict"
-        and is_state_of(node, None)
+        and not node.args
     }
 
 
@@ -280,7 +286,7 @@ def read_by_own_keys(tree: ast.Module) -> list[tuple[int, str]]:
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         nodes = list(own_nodes(func))
-        if not any(_loads_a_state(n) for n in nodes):
+        if not any(is_load(n) for n in nodes):
             continue
         states = own_state_names(nodes, None)
         checkpoints = _checkpoints(nodes) - states
@@ -295,22 +301,16 @@ def read_by_own_keys(tree: ast.Module) -> list[tuple[int, str]]:
     return [(line, _OWN_KEYS.format(line=line)) for line in sorted(lines)]
 
 
-def _loads_a_state(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "load_state_dict"
-    )
-
-
 def _raises_when_missing(node: ast.AST, key: str) -> bool:
     """``node`` tests the key and raises where it is missing (``if k not in
     own: raise KeyError(...)``): loud, not skipped."""
     if not (isinstance(node, ast.If) and tests_key(node.test, key)):
         return False
-    assert isinstance(node.test, ast.Compare)
-    missing = node.body if isinstance(node.test.ops[0], ast.NotIn) else node.orelse
-    return any(isinstance(n, ast.Raise) for stmt in missing for n in all_nodes(stmt))
+    return any(
+        isinstance(n, ast.Raise)
+        for stmt in _missing_branch(node)
+        for n in all_nodes(stmt)
+    )
 
 
 def _checkpoints(nodes: list[ast.AST]) -> set[str]:
