@@ -338,7 +338,7 @@ def _legacy_choice(analysis: FileAnalysis) -> str | None:
 #: Base classes whose loader sets each tensor by name, past the key
 #: conversion torch runs inside ``load_state_dict``: diffusers' ``ModelMixin``
 #: (``from_pretrained`` with ``low_cpu_mem_usage``, its default).
-LOADED_BY_NAME = "ModelMixin"
+_LOADED_BY_NAME = "ModelMixin"
 
 
 def _loaded_by_name(analysis: FileAnalysis) -> str | None:
@@ -353,7 +353,7 @@ def _loaded_by_name(analysis: FileAnalysis) -> str | None:
             continue
         for base in node.bases:
             for name in resolve(base, scope):
-                if name is None or name.rsplit(".", 1)[-1] != LOADED_BY_NAME:
+                if name is None or name.rsplit(".", 1)[-1] != _LOADED_BY_NAME:
                     continue
                 if name.split(".")[0] == "diffusers" or (
                     name.startswith(".") and inside
