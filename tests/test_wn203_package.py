@@ -150,3 +150,59 @@ def test_nothing_under_site_packages_is_followed(tmp_path):
     package.rename(other)
     found = Linter(select_rules(["WN203"])).lint_file(str(other / "model.py"))
     assert [d.line for d in found] == [13]
+
+
+BASE = """\
+import torch
+from torch.nn import Conv1d
+from torch.nn.utils import weight_norm
+
+
+def init_weights(m):
+    if "Conv" in m.__class__.__name__:
+        m.weight.data.normal_(0.0, 0.01)
+
+
+class Base(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv_post = weight_norm(Conv1d(4, 1, 3))
+"""
+
+CHILD = """\
+from torch.nn import Conv1d
+from torch.nn.utils import weight_norm
+
+from pkg.a.models import Base, init_weights
+
+
+class Child(Base):
+    def __init__(self):
+        super().__init__()
+        {store}
+        self.conv_post.apply(init_weights)
+"""
+
+
+@pytest.mark.parametrize(
+    "store, where",
+    [
+        ("self.conv_post = weight_norm(Conv1d(4, 2, 3))", "line 10)"),
+        ("pass", "line 14 of ../a/models.py)"),
+    ],
+    ids=["stored-again-here", "the-base-class-s"],
+)
+def test_the_message_cites_the_weight_norm_that_applies(tmp_path, store, where):
+    """fish-diffusion's iSTFTNet generator stores its own normed
+    ``conv_post`` over the base class's: the message cites that line, not
+    the base's; a base's in a file of the same name is named by its path."""
+    for part in ("pkg", "pkg/a", "pkg/b"):
+        (tmp_path / part).mkdir()
+        (tmp_path / part / "__init__.py").write_text("")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pkg/a/models.py").write_text(BASE)
+    child = tmp_path / "pkg/b/models.py"
+    child.write_text(CHILD.format(store=store))
+    found = Linter(select_rules(["WN203"])).lint_file(str(child))
+    assert len(found) == 1
+    assert f"(weight norm on {where}" in found[0].message

@@ -275,7 +275,8 @@ class FileSummaries:
                 when = choice.conditions(self, stmt, func) if func is init else ()
                 for attr, found in self._stmt_normed(stmt, scope, func, depth):
                     found = choice.attach(found, when)
-                    if found and attr not in out:
+                    # A base class's module stored again here is replaced.
+                    if found and (attr not in out or out[attr][0] < 0):
                         out[attr] = (order, found)
                         stored[attr] = (func, held.arms(self, stmt, func))
                     elif (

@@ -92,10 +92,15 @@ def _weight_chain_root(call: ast.Call) -> ast.expr | None:
 
 def _where(normed: Normed, here: str | None) -> LineRef | str:
     """``line N`` of this file (a :class:`LineRef`, which a notebook counts
-    in its cells); ``line N of other.py`` in a sibling module."""
+    in its cells); ``line N of other.py`` in a sibling module (by its
+    relative path where it has this file's name)."""
     if normed.path is None or normed.path == here:
         return LineRef(normed.line)
-    return f"line {normed.line} of {os.path.basename(normed.path)}"
+    name = os.path.basename(normed.path)
+    if here is not None and name == os.path.basename(here):
+        # Two `models.py`: the other one by its path from this one's folder.
+        name = os.path.relpath(normed.path, os.path.dirname(here))
+    return f"line {normed.line} of {name}"
 
 
 def _method_writes(
