@@ -11,7 +11,6 @@ import ast
 
 from wnlint.facts import torchnames as tn
 from wnlint.facts.definitions import is_torch_module_class
-from wnlint.facts.events import norm_api
 from wnlint.facts.resolve import Scope, resolve, split_import
 from wnlint.facts.syntax import all_nodes, hands_self_away, is_self
 
@@ -87,13 +86,7 @@ def is_weightless_wrapper(expr: ast.expr, scope: Scope) -> bool:
             and (part.attr == "weight" or part.attr in _SELF_METHODS)
         ):
             return False
-        if isinstance(part, ast.Call) and (
-            hands_self_away(part)
-            or (
-                norm_api(part.func, scope) is not None
-                and part.args
-                and is_self(part.args[0])
-            )
-        ):
+        # A norm or parametrization of `self` hands it to a function.
+        if isinstance(part, ast.Call) and hands_self_away(part):
             return False
     return True

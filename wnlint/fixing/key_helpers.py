@@ -17,6 +17,7 @@ import os
 
 from wnlint.facts.siblings import file_text, module_path
 from wnlint.facts.syntax import all_nodes, own_nodes, parameter_names, parse_quietly
+from wnlint.fixing.state_syntax import receiver
 
 _Function = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -137,14 +138,13 @@ def in_place_filler(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
     stores: dict[str, list[bool]] = {}  # parameter -> is each store guarded
     _visit_block(func.body, frozenset(), params, stores)
     for node in nodes:
+        updated = receiver(node, "update")
         if (
             isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "update"
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in params
+            and isinstance(updated, ast.Name)
+            and updated.id in params
         ):
-            p = node.func.value.id
+            p = updated.id
             keyed = len(node.args) == 1 and not node.keywords
             keyed = keyed and _keeps_keys_of(node.args[0], p, nodes)
             stores.setdefault(p, []).append(keyed)
@@ -305,7 +305,7 @@ def _stored_in(node: ast.AST, name: str) -> bool:
     )
 
 
-def is_name(expr: ast.expr, name: str) -> bool:
+def is_name(expr: ast.AST | None, name: str) -> bool:
     return isinstance(expr, ast.Name) and expr.id == name
 
 

@@ -38,6 +38,7 @@ from wnlint.fixing.state_syntax import (
     loaded_mappings,
     own_loop_key,
     own_state_names,
+    receiver,
     tests_key,
 )
 
@@ -86,6 +87,7 @@ def copied_loads(tree: ast.Module) -> list[tuple[int, str]]:
         checkpoints = _checkpoints(nodes)
         # A checkpoint then handed whole to load_state_dict is converted there.
         loaded_whole = _handed_to_load(nodes)
+        owns, owners = _own_key_names(nodes), _owners(nodes)
         for loop in nodes:
             if not isinstance(loop, (ast.For, ast.AsyncFor)):
                 continue
@@ -103,19 +105,14 @@ def copied_loads(tree: ast.Module) -> list[tuple[int, str]]:
                 for n in inside
                 if isinstance(n, ast.Call) and _copies_into_own(n, key, states)
             }
-            guarded = any(
-                isinstance(n, ast.Try)
-                or (isinstance(n, ast.expr) and tests_key(n, key))
-                for n in inside
+            quiet = falls_back(inside, key) and not any(
+                _raises_when_missing(n, key) for n in inside
             )
-            quiet = guarded and not any(_raises_when_missing(n, key) for n in inside)
             (skipped if quiet else raises).update(lines)
             if not lines:
-                owns = _own_key_names(nodes)
                 rejects.update(_rejected(inside, key, owns))
                 if source.id not in loaded_whole:
-                    found = _set_by_key(loop, key, source.id, owns, _owners(nodes))
-                    skipped.update(found)
+                    skipped.update(_set_by_key(loop, key, source.id, owns, owners))
     notes = [(line, _SKIPPED.format(line=line)) for line in skipped]
     notes += [(line, _REJECTS.format(line=line)) for line in rejects]
     return notes + [(line, _RAISES.format(line=line)) for line in raises - skipped]
@@ -162,15 +159,24 @@ def _missing_branch(node: ast.If) -> list[ast.stmt]:
     return node.body if isinstance(node.test.ops[0], ast.NotIn) else node.orelse
 
 
-def _rejected(inside: list[ast.AST], key: str, owns: set[str]) -> set[int]:
-    """Lines of a ``raise`` where a checkpoint key is not among the model's."""
-    return {
+def _missing_raises(test: ast.If) -> list[int]:
+    """Lines of the ``raise`` statements that run for a key the test finds
+    missing."""
+    return [
         n.lineno
-        for test in inside
-        if isinstance(test, ast.If) and _own_test(test.test, key, owns)
         for stmt in _missing_branch(test)
         for n in all_nodes(stmt)
         if isinstance(n, ast.Raise)
+    ]
+
+
+def _rejected(inside: list[ast.AST], key: str, owns: set[str]) -> set[int]:
+    """Lines of a ``raise`` where a checkpoint key is not among the model's."""
+    return {
+        line
+        for test in inside
+        if isinstance(test, ast.If) and _own_test(test.test, key, owns)
+        for line in _missing_raises(test)
     }
 
 
@@ -190,11 +196,10 @@ def _owners(nodes: list[ast.AST]) -> set[str]:
     """The modules whose ``state_dict()`` the function reads (as dumped
     expressions: ``model``, ``self.net``)."""
     return {
-        ast.dump(node.func.value)
+        ast.dump(module)
         for node in nodes
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "state_dict"
+        if (module := receiver(node, "state_dict")) is not None
+        and isinstance(node, ast.Call)
         and not node.args
     }
 
@@ -217,12 +222,7 @@ def _set_by_key(
         for n in all_nodes(loop)
         if isinstance(n, ast.If) and _own_test(n.test, key, owns)
     ]
-    if not tests or any(
-        isinstance(n, ast.Raise)
-        for test in tests
-        for stmt in _missing_branch(test)
-        for n in all_nodes(stmt)
-    ):
+    if not tests or any(_missing_raises(test) for test in tests):
         return set()
     value = _value_name(loop)
     # What runs for a key the model lacks (a report of it) sets nothing.
@@ -304,12 +304,10 @@ def read_by_own_keys(tree: ast.Module) -> list[tuple[int, str]]:
 def _raises_when_missing(node: ast.AST, key: str) -> bool:
     """``node`` tests the key and raises where it is missing (``if k not in
     own: raise KeyError(...)``): loud, not skipped."""
-    if not (isinstance(node, ast.If) and tests_key(node.test, key)):
-        return False
-    return any(
-        isinstance(n, ast.Raise)
-        for stmt in _missing_branch(node)
-        for n in all_nodes(stmt)
+    return (
+        isinstance(node, ast.If)
+        and tests_key(node.test, key)
+        and bool(_missing_raises(node))
     )
 
 

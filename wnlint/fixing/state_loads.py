@@ -30,6 +30,7 @@ from wnlint.fixing.state_syntax import (
     own_loop_key,
     own_state_names,
     pruned_mappings,
+    receiver,
     tests_key,
 )
 
@@ -69,7 +70,7 @@ def filtered_loads(tree: ast.Module, path: str | None = None) -> list[str]:
             if not (
                 isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
-                and call.func.attr == "load_state_dict"
+                and is_load(call)
                 and call.args
                 and id(call) not in retried
             ):
@@ -109,25 +110,22 @@ def _after_a_strict_try(nodes: list[ast.AST]) -> set[int]:
         if not isinstance(node, ast.Try):
             continue
         tried = {
-            _receiver(call)
+            ast.dump(module)
             for stmt in node.body
             for call in all_nodes(stmt)
-            if isinstance(call, ast.Call) and is_load(call) and not _strict_false(call)
+            if (module := receiver(call, "load_state_dict")) is not None
+            and isinstance(call, ast.Call)
+            and not _strict_false(call)
         }
         out.update(
             id(call)
             for handler in node.handlers
             for stmt in handler.body
             for call in all_nodes(stmt)
-            if isinstance(call, ast.Call) and is_load(call) and _receiver(call) in tried
+            if (module := receiver(call, "load_state_dict")) is not None
+            and ast.dump(module) in tried
         )
     return out
-
-
-def _receiver(call: ast.Call) -> str:
-    """The module a method is called on, as a dumped expression."""
-    func = call.func
-    return ast.dump(func.value) if isinstance(func, ast.Attribute) else ""
 
 
 _FILTERED = (
@@ -155,12 +153,7 @@ def _own_read_by_checkpoint_keys(nodes: list[ast.AST]) -> list[int]:
     ``load_state_dict`` override of DeepLearningExamples' HiFi-GAN. A loop
     that tests the key (``if k in own``), catches the error or reads with
     ``.get`` is left alone."""
-    if not any(
-        isinstance(n, ast.Call)
-        and isinstance(n.func, ast.Attribute)
-        and n.func.attr == "load_state_dict"
-        for n in nodes
-    ):
+    if not any(is_load(n) for n in nodes):
         return []
     states = own_state_names(nodes, None)
     if not states:
@@ -290,10 +283,7 @@ def _updated(
                 return True
         if (
             isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "update"
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == name
+            and is_name(receiver(node, "update"), name)
             and len(node.args) == 1
         ):
             arg = node.args[0]

@@ -11,12 +11,20 @@ import ast
 from collections.abc import Callable
 
 
-def is_load(node: ast.AST) -> bool:
-    return (
+def receiver(node: ast.AST, method: str) -> ast.expr | None:
+    """``r`` of a call ``r.<method>(...)``; None for anything else."""
+    if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "load_state_dict"
-    )
+        and node.func.attr == method
+    ):
+        return node.func.value
+    return None
+
+
+def is_load(node: ast.AST) -> bool:
+    """A call of ``<module>.load_state_dict(...)``."""
+    return receiver(node, "load_state_dict") is not None
 
 
 def falls_back(inside: list[ast.AST], key: str) -> bool:
@@ -50,13 +58,9 @@ def pruned_mappings(nodes: list[ast.AST]) -> set[str]:
     ``del name[...]``."""
     names = set()
     for node in nodes:
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "pop"
-            and isinstance(node.func.value, ast.Name)
-        ):
-            names.add(node.func.value.id)
+        popped = receiver(node, "pop")
+        if isinstance(popped, ast.Name):
+            names.add(popped.id)
         elif isinstance(node, ast.Delete):
             names.update(
                 t.value.id
@@ -88,8 +92,7 @@ def loaded_mappings(nodes: list[ast.AST]) -> set[str]:
             names.update(a.arg for a in named if a.arg not in ("self", "cls"))
         elif (
             isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "load_state_dict"
+            and is_load(node)
             and node.args
             and isinstance(node.args[0], ast.Name)
         ):
